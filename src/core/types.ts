@@ -1,0 +1,191 @@
+// Core domain types. Pure data: what every peer reasons about. Adapters decode AT records
+// into these (validated at the edge), so nothing in core ever sees an unchecked value.
+
+export type Did = string
+export type AtUri = string
+export type Cid = string
+
+export interface StrongRef {
+  uri: AtUri
+  cid: Cid
+}
+
+export interface KeyValue {
+  key: string
+  value: string
+}
+
+export interface Resources {
+  cpuMillis: number
+  memoryMb: number
+  storageMb?: number
+}
+
+export type WorkloadKind = 'service' | 'batch'
+export type RestartPolicyName = 'always' | 'on-failure' | 'never'
+export type Privacy = 'shared' | 'owner-only'
+
+export interface Constraints {
+  roles: string[]
+  labels: KeyValue[]
+  capabilities: string[]
+  /** Owner DIDs whose meshlets may run it; empty = any eligible member. */
+  members: Did[]
+  privacy: Privacy
+}
+
+/** A validated `commune.scheduler.workload` record, with defaults applied. */
+export interface Workload {
+  uri: AtUri
+  cid: Cid
+  owner: Did
+  rkey: string
+  name: string
+  image: string
+  replicas: number
+  resources: Resources
+  command?: string[]
+  env: { name: string; value: string }[]
+  kind: WorkloadKind
+  restart: { policy: RestartPolicyName; maxRetries?: number }
+  constraints: Constraints
+  bidWindowMs: number
+  createdAt: string
+}
+
+/** Owner side of the two-way link: `commune.scheduler.meshlet` in the owner's repo. */
+export interface MeshletLink {
+  owner: Did
+  meshlet: Did
+}
+
+/** Meshlet side of the link: `commune.scheduler.meshletOwner` (rkey self). */
+export interface MeshletOwnerClaim {
+  meshlet: Did
+  owner: Did
+}
+
+/** `commune.scheduler.membership` (rkey self) in a meshlet's repo. */
+export interface Membership {
+  meshlet: Did
+  members: Did[]
+}
+
+/** `commune.scheduler.profile` (rkey self) in a meshlet's repo. */
+export interface Profile {
+  meshlet: Did
+  endpoint: string
+  roles: string[]
+  labels: KeyValue[]
+  capabilities: string[]
+  cpuMillis: number
+  memoryMb: number
+  storageMb?: number
+  version?: string
+  updatedAt: string
+}
+
+export type Thermal = 'nominal' | 'warm' | 'throttled' | 'unknown'
+
+/** Live host readings (HostProbe), in integers as they go on the wire. */
+export interface HostSnapshot {
+  cpuMillisTotal: number
+  memoryMbTotal: number
+  /** Memory available to new work (MemAvailable), not merely "free". */
+  memoryMbAvailable: number
+  storageMbAvailable?: number
+  /** 1-minute load average per core, x1000. */
+  loadPermille: number
+  onBattery: boolean
+  batteryPermille?: number
+  thermal: Thermal
+}
+
+export interface CapacitySnapshot {
+  cpuMillisFree: number
+  memoryMbFree: number
+  loadPermille?: number
+  onBattery?: boolean
+  batteryPermille?: number
+  thermal?: Thermal
+}
+
+/** A `commune.scheduler.bid` record (a decline when `decline` is set). */
+export interface Bid {
+  uri: AtUri
+  cid: Cid
+  meshlet: Did
+  rkey: string
+  workload: StrongRef
+  priority: number
+  capacity?: CapacitySnapshot
+  decline?: string
+  createdAt: string
+}
+
+export type StatusState = 'pending' | 'pulling' | 'starting' | 'running' | 'exited' | 'failed' | 'stopped'
+
+/** States in which a status record is a live claim on a replica slot. */
+export const CLAIM_STATES: readonly StatusState[] = ['pending', 'pulling', 'starting', 'running']
+
+/** A `commune.scheduler.workloadStatus` record: one meshlet's claim on / state of its replica. */
+export interface WorkloadStatus {
+  uri: AtUri
+  cid?: Cid
+  meshlet: Did
+  workload: StrongRef
+  state: StatusState
+  bid?: StrongRef
+  priority?: number
+  replica?: number
+  containerId?: string
+  exitCode?: number
+  oomKilled?: boolean
+  message?: string
+  leaseMs?: number
+  startedAt?: string
+  updatedAt: string
+}
+
+/** Why a record was not accepted: shown to its owner and logged. */
+export interface Rejection {
+  uri: AtUri
+  did: Did
+  collection: string
+  reason: string
+}
+
+export const NSID = {
+  meshlet: 'commune.scheduler.meshlet',
+  meshletOwner: 'commune.scheduler.meshletOwner',
+  membership: 'commune.scheduler.membership',
+  profile: 'commune.scheduler.profile',
+  workload: 'commune.scheduler.workload',
+  bid: 'commune.scheduler.bid',
+  workloadStatus: 'commune.scheduler.workloadStatus',
+} as const
+
+export type Collection = (typeof NSID)[keyof typeof NSID]
+export const COLLECTIONS: readonly Collection[] = Object.values(NSID)
+
+/** A decoded record of one of our collections, or a delete. What intake hands to the rest. */
+export type SchedulerRecord =
+  | { collection: typeof NSID.meshlet; value: MeshletLink }
+  | { collection: typeof NSID.meshletOwner; value: MeshletOwnerClaim }
+  | { collection: typeof NSID.membership; value: Membership }
+  | { collection: typeof NSID.profile; value: Profile }
+  | { collection: typeof NSID.workload; value: Workload }
+  | { collection: typeof NSID.bid; value: Bid }
+  | { collection: typeof NSID.workloadStatus; value: WorkloadStatus }
+
+export interface RecordKey {
+  did: Did
+  collection: string
+  rkey: string
+  uri: AtUri
+}
+
+export type RecordEvent =
+  | (RecordKey & { op: 'put'; cid: Cid; record: SchedulerRecord })
+  | (RecordKey & { op: 'delete' })
+  | (RecordKey & { op: 'rejected'; cid?: Cid; reason: string })

@@ -1,0 +1,81 @@
+import type { Did } from '../core/types.js'
+
+/** Labels every meshlet container carries, so a restarted meshlet adopts its own and never touches others'. */
+export interface ContainerLabels {
+  workloadUri: string
+  workloadCid: string
+  /** Hash of the effective container spec: a changed spec means replace. */
+  specHash: string
+  meshletDid: Did
+  replica: number
+}
+
+/** What meshlet asks the runtime to create. Secure defaults are the adapter's job and cannot be overridden here. */
+export interface ContainerSpec {
+  name: string
+  image: string
+  command?: string[]
+  env: { name: string; value: string }[]
+  cpuMillis: number
+  memoryMb: number
+  pidsLimit: number
+  labels: ContainerLabels
+  /** Host paths the meshlet's OWNER allowed in local config (never from a workload record). */
+  allowedBinds?: string[]
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing'
+
+export interface ContainerInfo {
+  id: string
+  name: string
+  image: string
+  state: ContainerState
+  exitCode?: number
+  oomKilled?: boolean
+  startedAt?: string
+  finishedAt?: string
+  labels: ContainerLabels
+}
+
+export interface PullProgress {
+  status: string
+  layer?: string
+  current?: number
+  total?: number
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr'
+  text: string
+}
+
+export interface ContainerEvent {
+  id: string
+  action: 'start' | 'die' | 'oom' | 'stop' | 'pause' | 'unpause' | 'destroy'
+  exitCode?: number
+  labels: ContainerLabels
+}
+
+export interface ContainerRuntime {
+  /** Throws RuntimeUnavailableError when the engine does not answer. */
+  ping(): Promise<void>
+  hasImage(ref: string): Promise<boolean>
+  /** Throws ImagePullError (with a human message) on a missing image, bad reference or unreachable registry. */
+  pull(ref: string, opts?: { onProgress?: (p: PullProgress) => void; auth?: { username: string; password: string; serveraddress?: string }; signal?: AbortSignal }): Promise<void>
+  /** Returns the container id. Throws ContainerCreateError with the engine's reason. */
+  create(spec: ContainerSpec): Promise<string>
+  start(id: string): Promise<void>
+  /** Graceful stop, then kill after timeoutS. Idempotent: a stopped or missing container is done. */
+  stop(id: string, timeoutS?: number): Promise<void>
+  /** Force-remove. Idempotent: a missing container is done. */
+  remove(id: string): Promise<void>
+  pause(id: string): Promise<void>
+  unpause(id: string): Promise<void>
+  inspect(id: string): Promise<ContainerInfo | undefined>
+  /** Only containers carrying meshlet labels; filtered to one meshlet when given. */
+  list(filter?: { meshletDid?: Did }): Promise<ContainerInfo[]>
+  logs(id: string, opts?: { tail?: number }): Promise<LogLine[]>
+  /** Lifecycle events of meshlet-labelled containers until the signal aborts. */
+  watch(onEvent: (e: ContainerEvent) => void, signal: AbortSignal): Promise<void>
+}

@@ -1,0 +1,8 @@
+export type * from './container-runtime.js'
+export type * from './host-probe.js'
+export type * from './record-publisher.js'
+export type * from './record-source.js'
+export type * from './identity-resolver.js'
+export type * from './cursor-store.js'
+export type { Clock } from './clock.js'
+export { systemClock } from './clock.js'

@@ -1,0 +1,20 @@
+import type { Did, StrongRef } from '../core/types.js'
+
+/** A record as it goes on the wire: plain JSON with `$type`. Built by adapters/atproto/encode.ts. */
+export type RecordValue = { $type: string } & Record<string, unknown>
+
+export type RepoWrite =
+  | { op: 'create'; collection: string; rkey?: string; value: RecordValue }
+  | { op: 'put'; collection: string; rkey: string; value: RecordValue }
+  | { op: 'delete'; collection: string; rkey: string }
+
+/** Writes to ONE repo (this meshlet's, or an owner's for `meshlet link`). */
+export interface RecordPublisher {
+  readonly did: Did
+  put(collection: string, rkey: string, value: RecordValue): Promise<StrongRef>
+  create(collection: string, value: RecordValue): Promise<StrongRef>
+  /** Idempotent: deleting a missing record is done. */
+  delete(collection: string, rkey: string): Promise<void>
+  /** Batched writes (one commit); results align with writes (deletes give undefined). */
+  applyWrites(writes: RepoWrite[]): Promise<(StrongRef | undefined)[]>
+}

@@ -1,0 +1,17 @@
+import type { Did, RecordEvent } from '../core/types.js'
+
+export type RecordHandler = (event: RecordEvent) => void | Promise<void>
+
+/**
+ * Our collections from the repos that matter to this peer: backfill (listRecords) on start, for
+ * every newly tracked repo and after any gap; then live from the firehose, resuming from a stored
+ * cursor. Events arrive decoded and lexicon-validated (or as `rejected` with a reason).
+ */
+export interface RecordSource {
+  start(handler: RecordHandler): Promise<void>
+  /** Replace the set of tracked repos; repos new to the set are backfilled. */
+  setRepos(dids: Did[]): Promise<void>
+  /** Resolves once everything received so far has been handed to the handler (tests wait on this). */
+  processAll(): Promise<void>
+  stop(): Promise<void>
+}
