@@ -82,6 +82,8 @@ export interface Profile {
   memoryMb: number
   storageMb?: number
   version?: string
+  /** Heartbeat lease: peers treat the meshlet as gone once updatedAt + leaseMs has passed. */
+  leaseMs?: number
   updatedAt: string
 }
 

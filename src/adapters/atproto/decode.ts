@@ -1,0 +1,333 @@
+// The edge: an untrusted AT record becomes a core value or a rejection with a reason a person
+// can act on. Lexicon validation first (generated validators), then what lexicons cannot say
+// (record keys, $type vs collection, URL and image syntax, strongRef targets). Never throws.
+import { AtUri, isValidDid, isValidRecordKey, isValidTid } from '@atproto/syntax'
+import {
+  COLLECTIONS,
+  NSID,
+  type Bid,
+  type CapacitySnapshot,
+  type Cid,
+  type Collection,
+  type Did,
+  type KeyValue,
+  type Privacy,
+  type RecordEvent,
+  type RestartPolicyName,
+  type SchedulerRecord,
+  type StatusState,
+  type StrongRef,
+  type Thermal,
+  type Workload,
+  type WorkloadKind,
+} from '../../core/types.js'
+import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
+import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
+import * as meshletLex from '../../lexicons/commune/scheduler/meshlet.js'
+import * as meshletOwnerLex from '../../lexicons/commune/scheduler/meshletOwner.js'
+import * as profileLex from '../../lexicons/commune/scheduler/profile.js'
+import * as workloadLex from '../../lexicons/commune/scheduler/workload.js'
+import * as workloadStatusLex from '../../lexicons/commune/scheduler/workloadStatus.js'
+
+export const DEFAULT_BID_WINDOW_MS = 5000
+/** Records bigger than this (as JSON) are rejected before validation: no lexicon of ours comes close. */
+export const MAX_RECORD_BYTES = 64 * 1024
+export const MAX_IMAGE_LENGTH = 512
+
+export interface DecodeOptions {
+  /** bidWindowMs for workloads that do not set one. */
+  defaultBidWindowMs?: number
+  maxRecordBytes?: number
+}
+
+export interface RecordInput {
+  did: Did
+  collection: string
+  rkey: string
+  cid: Cid
+  value: unknown
+}
+
+const COLLECTION_SET: ReadonlySet<string> = new Set(COLLECTIONS)
+
+export function isSchedulerCollection(collection: string): collection is Collection {
+  return COLLECTION_SET.has(collection)
+}
+
+export function recordUri(did: Did, collection: string, rkey: string): string {
+  return `at://${did}/${collection}/${rkey}`
+}
+
+/** Thrown inside decoding only; turned into a `rejected` event before leaving this module. */
+class Reject extends Error {}
+
+function reject(reason: string): never {
+  throw new Reject(reason)
+}
+
+/**
+ * Decodes one record of our collections. Returns undefined for any other collection (not ours),
+ * `{op:'put'}` with the core value, or `{op:'rejected'}` with a human reason.
+ */
+export function decodeRecord(input: RecordInput, opts: DecodeOptions = {}): RecordEvent | undefined {
+  const { did, collection, rkey, cid } = input
+  if (!isSchedulerCollection(collection)) return undefined
+  const key = { did, collection, rkey, uri: recordUri(did, collection, rkey) }
+  try {
+    const record = decodeValue(input, collection, opts)
+    return { ...key, op: 'put', cid, record }
+  } catch (err) {
+    const reason = err instanceof Reject ? err.message : `unexpected error while decoding: ${err instanceof Error ? err.message : String(err)}`
+    return { ...key, op: 'rejected', cid, reason }
+  }
+}
+
+function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOptions): SchedulerRecord {
+  const { did, rkey, value } = input
+  if (!isValidDid(did)) reject(`repo DID "${clip(did)}" is not a valid DID`)
+  if (!isValidRecordKey(rkey)) reject(`record key "${clip(rkey)}" is not a valid record key`)
+  checkSize(value, opts.maxRecordBytes ?? MAX_RECORD_BYTES)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) reject('record is not a JSON object')
+  const type = (value as { $type?: unknown }).$type
+  if (type === undefined) reject(`record has no $type (expected "${collection}")`)
+  if (type !== collection) reject(`$type is ${JSON.stringify(clip(String(type)))} but the record is in collection "${collection}"`)
+
+  const uri = recordUri(did, collection, rkey)
+  switch (collection) {
+    case NSID.meshlet: {
+      const v = parse(meshletLex.$safeParse(value))
+      if (rkey !== v.meshletDid) reject(`record key must be the meshlet's DID (got "${rkey}", meshletDid is "${v.meshletDid}")`)
+      return { collection, value: { owner: did, meshlet: v.meshletDid } }
+    }
+    case NSID.meshletOwner: {
+      requireSelf(rkey)
+      const v = parse(meshletOwnerLex.$safeParse(value))
+      return { collection, value: { meshlet: did, owner: v.ownerDid } }
+    }
+    case NSID.membership: {
+      requireSelf(rkey)
+      const v = parse(membershipLex.$safeParse(value))
+      return { collection, value: { meshlet: did, members: dedupe(v.members) } }
+    }
+    case NSID.profile: {
+      requireSelf(rkey)
+      const v = parse(profileLex.$safeParse(value))
+      checkHttpUrl(v.endpoint, 'endpoint')
+      return {
+        collection,
+        value: omitUndefined({
+          meshlet: did,
+          endpoint: v.endpoint,
+          roles: [...v.roles],
+          labels: keyValues(v.labels),
+          capabilities: [...(v.capabilities ?? [])],
+          cpuMillis: v.cpuMillis,
+          memoryMb: v.memoryMb,
+          storageMb: v.storageMb,
+          version: v.version,
+          leaseMs: v.leaseMs,
+          updatedAt: v.updatedAt,
+        }),
+      }
+    }
+    case NSID.workload: {
+      requireTid(rkey)
+      const v = parse(workloadLex.$safeParse(value))
+      const imageProblem = checkImageReference(v.image)
+      if (imageProblem) reject(`image ${JSON.stringify(clip(v.image))} ${imageProblem}`)
+      const kind = oneOf<WorkloadKind>(v.kind ?? 'service', ['service', 'batch'], 'kind')
+      const policy = oneOf<RestartPolicyName>(v.restart?.policy ?? (kind === 'batch' ? 'never' : 'always'), ['always', 'on-failure', 'never'], 'restart.policy')
+      const privacy = oneOf<Privacy>(v.constraints?.privacy ?? 'shared', ['shared', 'owner-only'], 'constraints.privacy')
+      const env = (v.env ?? []).map((e, i) => {
+        if (e.name.includes('=') || e.name.includes('\0')) reject(`env[${i}].name ${JSON.stringify(clip(e.name))} cannot contain "=" or NUL`)
+        return { name: e.name, value: e.value }
+      })
+      const workload: Workload = omitUndefined({
+        uri,
+        cid: input.cid,
+        owner: did,
+        rkey,
+        name: v.name,
+        image: v.image,
+        replicas: v.replicas,
+        resources: omitUndefined({ cpuMillis: v.resources.cpuMillis, memoryMb: v.resources.memoryMb, storageMb: v.resources.storageMb }),
+        command: v.command ? [...v.command] : undefined,
+        env,
+        kind,
+        restart: omitUndefined({ policy, maxRetries: v.restart?.maxRetries }),
+        constraints: {
+          roles: [...(v.constraints?.roles ?? [])],
+          labels: keyValues(v.constraints?.labels),
+          capabilities: [...(v.constraints?.capabilities ?? [])],
+          members: dedupe(v.constraints?.members ?? []),
+          privacy,
+        },
+        bidWindowMs: v.bidWindowMs ?? opts.defaultBidWindowMs ?? DEFAULT_BID_WINDOW_MS,
+        createdAt: v.createdAt,
+      })
+      return { collection, value: workload }
+    }
+    case NSID.bid: {
+      requireTid(rkey)
+      const v = parse(bidLex.$safeParse(value))
+      const bid: Bid = omitUndefined({
+        uri,
+        cid: input.cid,
+        meshlet: did,
+        rkey,
+        workload: strongRef(v.workload, NSID.workload, 'workload'),
+        priority: v.priority,
+        capacity: v.capacity ? capacity(v.capacity) : undefined,
+        decline: v.decline,
+        createdAt: v.createdAt,
+      })
+      return { collection, value: bid }
+    }
+    case NSID.workloadStatus: {
+      const v = parse(workloadStatusLex.$safeParse(value))
+      const state = oneOf<StatusState>(v.state, ['pending', 'pulling', 'starting', 'running', 'exited', 'failed', 'stopped'], 'state')
+      return {
+        collection,
+        value: omitUndefined({
+          uri,
+          cid: input.cid,
+          meshlet: did,
+          workload: strongRef(v.workload, NSID.workload, 'workload'),
+          state,
+          bid: v.bid ? strongRef(v.bid, NSID.bid, 'bid') : undefined,
+          priority: v.priority,
+          replica: v.replica,
+          containerId: v.containerId,
+          exitCode: v.exitCode,
+          oomKilled: v.oomKilled,
+          message: v.message,
+          leaseMs: v.leaseMs,
+          startedAt: v.startedAt,
+          updatedAt: v.updatedAt,
+        }),
+      }
+    }
+  }
+}
+
+type SafeResult<T> = { success: true; value: T } | { success: false; reason: { message: string } }
+
+function parse<T>(result: SafeResult<T>): T {
+  if (!result.success) reject(result.reason.message)
+  return result.value
+}
+
+function checkSize(value: unknown, limit: number): void {
+  let json: string | undefined
+  try {
+    // Firehose records may carry CIDs and bytes: size them as their JSON form would be.
+    json = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+  } catch (err) {
+    reject(`record cannot be read as JSON: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  const bytes = json === undefined ? 0 : Buffer.byteLength(json, 'utf8')
+  if (bytes > limit) reject(`record is too large (${bytes} bytes; the limit is ${limit})`)
+}
+
+function requireSelf(rkey: string): void {
+  if (rkey !== 'self') reject(`record key must be "self" (got "${clip(rkey)}")`)
+}
+
+function requireTid(rkey: string): void {
+  if (!isValidTid(rkey)) reject(`record key must be a TID (got "${clip(rkey)}")`)
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], field: string): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    reject(`unknown ${field} ${JSON.stringify(clip(value))} (expected ${allowed.map((a) => `"${a}"`).join(', ')})`)
+  }
+  return value as T
+}
+
+function checkHttpUrl(value: string, field: string): void {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    reject(`${field} ${JSON.stringify(clip(value))} is not a URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') reject(`${field} must be an http(s) URL (got ${JSON.stringify(clip(value))})`)
+  if (!url.hostname) reject(`${field} ${JSON.stringify(clip(value))} has no host`)
+}
+
+function strongRef(ref: { uri: string; cid: string }, collection: string, field: string): StrongRef {
+  let parsed: AtUri
+  try {
+    parsed = new AtUri(ref.uri)
+  } catch {
+    reject(`${field}.uri ${JSON.stringify(clip(ref.uri))} is not a valid at-uri`)
+  }
+  if (!isValidDid(parsed.host)) reject(`${field}.uri must name its repo by DID (got ${JSON.stringify(clip(ref.uri))})`)
+  if (parsed.collection !== collection || !parsed.rkey || !isValidRecordKey(parsed.rkey)) {
+    reject(`${field}.uri must point to a ${collection} record (got ${JSON.stringify(clip(ref.uri))})`)
+  }
+  return { uri: ref.uri, cid: ref.cid }
+}
+
+const THERMAL: readonly Thermal[] = ['nominal', 'warm', 'throttled', 'unknown']
+
+function capacity(c: {
+  cpuMillisFree: number
+  memoryMbFree: number
+  loadPermille?: number
+  onBattery?: boolean
+  batteryPermille?: number
+  thermal?: string
+}): CapacitySnapshot {
+  return omitUndefined({
+    cpuMillisFree: c.cpuMillisFree,
+    memoryMbFree: c.memoryMbFree,
+    loadPermille: c.loadPermille,
+    onBattery: c.onBattery,
+    batteryPermille: c.batteryPermille,
+    // An open enum: a newer peer's value is only a hint, so it reads as "unknown" rather than failing the bid.
+    thermal: c.thermal === undefined ? undefined : (THERMAL as readonly string[]).includes(c.thermal) ? (c.thermal as Thermal) : 'unknown',
+  })
+}
+
+function keyValues(list: readonly { key: string; value: string }[] | undefined): KeyValue[] {
+  return (list ?? []).map((kv) => ({ key: kv.key, value: kv.value }))
+}
+
+function dedupe<T>(list: readonly T[]): T[] {
+  return [...new Set(list)]
+}
+
+function clip(s: string, max = 120): string {
+  return s.length > max ? `${s.slice(0, max)}...` : s
+}
+
+/** Drops keys whose value is undefined, so decoded values compare equal to what was encoded. */
+export function omitUndefined<T extends object>(obj: T): T {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v
+  return out as T
+}
+
+// Docker/distribution reference grammar (github.com/distribution/reference), anchored.
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*'
+const TAG = '[\\w][\\w.-]{0,127}'
+const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}'
+const REFERENCE_RE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG})?(?:@${DIGEST})?$`)
+
+/** Why `image` is not a plausible OCI reference, or undefined when it is. */
+export function checkImageReference(image: string): string | undefined {
+  if (image.length === 0) return 'is empty'
+  if (image.length > MAX_IMAGE_LENGTH) return `is too long (${image.length} characters; the limit is ${MAX_IMAGE_LENGTH})`
+  if (/\s/.test(image)) return 'contains whitespace'
+  const slash = image.indexOf('/')
+  const first = slash === -1 ? '' : image.slice(0, slash)
+  const hasDomain = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost')
+  const rest = hasDomain ? image.slice(slash + 1) : image
+  const repository = rest.split('@')[0]!.replace(/:[^/]*$/, '')
+  if (/[A-Z]/.test(repository)) return 'has uppercase letters in the repository name (it must be lowercase)'
+  if (!REFERENCE_RE.test(image)) return 'is not a valid OCI image reference (expected [registry/]name[:tag][@digest])'
+  return undefined
+}

@@ -1,0 +1,186 @@
+// Core values -> wire records. Every record is checked against its lexicon before it leaves,
+// so a bug upstream fails here with a reason instead of landing in a public repo.
+import {
+  NSID,
+  type Bid,
+  type Did,
+  type MeshletLink,
+  type MeshletOwnerClaim,
+  type Membership,
+  type Profile,
+  type Workload,
+  type WorkloadStatus,
+} from '../../core/types.js'
+import type { RecordValue } from '../../ports/record-publisher.js'
+import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
+import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
+import * as meshletLex from '../../lexicons/commune/scheduler/meshlet.js'
+import * as meshletOwnerLex from '../../lexicons/commune/scheduler/meshletOwner.js'
+import * as profileLex from '../../lexicons/commune/scheduler/profile.js'
+import * as workloadLex from '../../lexicons/commune/scheduler/workload.js'
+import * as workloadStatusLex from '../../lexicons/commune/scheduler/workloadStatus.js'
+import { fnv1a64Hex } from '../../core/hash.js'
+import { RecordEncodeError } from './errors.js'
+
+export { fnv1a64Hex }
+
+/** Record key of the one-per-repo records (meshletOwner, membership, profile). */
+export const SELF_RKEY = 'self'
+
+export type BidInput = Pick<Bid, 'workload' | 'priority' | 'createdAt'> & Partial<Pick<Bid, 'capacity' | 'decline'>>
+export type StatusInput = Omit<WorkloadStatus, 'uri' | 'cid' | 'meshlet'>
+export type WorkloadInput = Omit<Workload, 'uri' | 'cid' | 'owner' | 'rkey'>
+
+type SafeResult = { success: true } | { success: false; reason: { message: string } }
+
+function finish(collection: string, value: Record<string, unknown>, check: (v: unknown) => SafeResult): RecordValue {
+  const record = stripUndefined({ $type: collection, ...value }) as RecordValue
+  const result = check(record)
+  if (!result.success) throw new RecordEncodeError(collection, result.reason.message)
+  return record
+}
+
+/** The AT data model has no floats: round, and refuse what is not a finite number. */
+function int(collection: string, field: string, n: number): number
+function int(collection: string, field: string, n: number | undefined): number | undefined
+function int(collection: string, field: string, n: number | undefined): number | undefined {
+  if (n === undefined) return undefined
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw new RecordEncodeError(collection, `${field} must be a finite number (got ${String(n)})`)
+  const r = Math.round(n)
+  if (!Number.isSafeInteger(r)) throw new RecordEncodeError(collection, `${field} is out of range (got ${n})`)
+  return r
+}
+
+function stripUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripUndefined)
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = stripUndefined(v)
+    return out
+  }
+  return value
+}
+
+/** `commune.scheduler.meshlet` in the OWNER's repo; its rkey must be `link.meshlet`. */
+export function encodeMeshletLink(link: Pick<MeshletLink, 'meshlet'>, createdAt: string): RecordValue {
+  return finish(NSID.meshlet, { meshletDid: link.meshlet, createdAt }, (v) => meshletLex.$safeParse(v))
+}
+
+/** `commune.scheduler.meshletOwner` (rkey `self`) in the meshlet's repo. */
+export function encodeMeshletOwner(claim: Pick<MeshletOwnerClaim, 'owner'>, createdAt: string): RecordValue {
+  return finish(NSID.meshletOwner, { ownerDid: claim.owner, createdAt }, (v) => meshletOwnerLex.$safeParse(v))
+}
+
+/** `commune.scheduler.membership` (rkey `self`); duplicate members are dropped. */
+export function encodeMembership(membership: Pick<Membership, 'members'>, createdAt: string): RecordValue {
+  return finish(NSID.membership, { members: [...new Set(membership.members)], createdAt }, (v) => membershipLex.$safeParse(v))
+}
+
+/** `commune.scheduler.profile` (rkey `self`). */
+export function encodeProfile(p: Omit<Profile, 'meshlet'>): RecordValue {
+  const c = NSID.profile
+  return finish(
+    c,
+    {
+      endpoint: p.endpoint,
+      roles: [...p.roles],
+      labels: p.labels.map((l) => ({ key: l.key, value: l.value })),
+      capabilities: [...p.capabilities],
+      cpuMillis: int(c, 'cpuMillis', p.cpuMillis),
+      memoryMb: int(c, 'memoryMb', p.memoryMb),
+      storageMb: int(c, 'storageMb', p.storageMb),
+      version: p.version,
+      leaseMs: int(c, 'leaseMs', p.leaseMs),
+      updatedAt: p.updatedAt,
+    },
+    (v) => profileLex.$safeParse(v),
+  )
+}
+
+/** `commune.scheduler.bid` (rkey: a TID, i.e. created). */
+export function encodeBid(b: BidInput): RecordValue {
+  const c = NSID.bid
+  const cap = b.capacity
+  return finish(
+    c,
+    {
+      workload: { uri: b.workload.uri, cid: b.workload.cid },
+      priority: int(c, 'priority', b.priority),
+      capacity: cap && {
+        cpuMillisFree: int(c, 'capacity.cpuMillisFree', Math.max(0, cap.cpuMillisFree)),
+        memoryMbFree: int(c, 'capacity.memoryMbFree', Math.max(0, cap.memoryMbFree)),
+        loadPermille: int(c, 'capacity.loadPermille', cap.loadPermille),
+        onBattery: cap.onBattery,
+        batteryPermille: int(c, 'capacity.batteryPermille', cap.batteryPermille),
+        thermal: cap.thermal,
+      },
+      decline: b.decline,
+      createdAt: b.createdAt,
+    },
+    (v) => bidLex.$safeParse(v),
+  )
+}
+
+/** `commune.scheduler.workloadStatus`; publish it at rkey `statusRkey(s.workload.uri)`. */
+export function encodeStatus(s: StatusInput): RecordValue {
+  const c = NSID.workloadStatus
+  return finish(
+    c,
+    {
+      workload: { uri: s.workload.uri, cid: s.workload.cid },
+      state: s.state,
+      bid: s.bid && { uri: s.bid.uri, cid: s.bid.cid },
+      priority: int(c, 'priority', s.priority),
+      replica: int(c, 'replica', s.replica),
+      containerId: s.containerId,
+      exitCode: int(c, 'exitCode', s.exitCode),
+      oomKilled: s.oomKilled,
+      message: s.message === undefined ? undefined : truncate(s.message, 2048),
+      leaseMs: int(c, 'leaseMs', s.leaseMs),
+      startedAt: s.startedAt,
+      updatedAt: s.updatedAt,
+    },
+    (v) => workloadStatusLex.$safeParse(v),
+  )
+}
+
+/** `commune.scheduler.workload` (rkey: a TID). For the CLI, demos and tests: users may publish with any AT client. */
+export function encodeWorkload(w: WorkloadInput): RecordValue {
+  const c = NSID.workload
+  return finish(
+    c,
+    {
+      name: w.name,
+      image: w.image,
+      replicas: int(c, 'replicas', w.replicas),
+      resources: {
+        cpuMillis: int(c, 'resources.cpuMillis', w.resources.cpuMillis),
+        memoryMb: int(c, 'resources.memoryMb', w.resources.memoryMb),
+        storageMb: int(c, 'resources.storageMb', w.resources.storageMb),
+      },
+      command: w.command && [...w.command],
+      env: w.env.map((e) => ({ name: e.name, value: e.value })),
+      kind: w.kind,
+      restart: { policy: w.restart.policy, maxRetries: int(c, 'restart.maxRetries', w.restart.maxRetries) },
+      constraints: {
+        roles: [...w.constraints.roles],
+        labels: w.constraints.labels.map((l) => ({ key: l.key, value: l.value })),
+        capabilities: [...w.constraints.capabilities],
+        members: [...new Set<Did>(w.constraints.members)],
+        privacy: w.constraints.privacy,
+      },
+      bidWindowMs: int(c, 'bidWindowMs', w.bidWindowMs),
+      createdAt: w.createdAt,
+    },
+    (v) => workloadLex.$safeParse(v),
+  )
+}
+
+function truncate(s: string, max: number): string {
+  return s.length > max ? s.slice(0, max - 3) + '...' : s
+}
+
+/** The record key of this meshlet's status for a workload: stable, so each update overwrites the last. */
+export function statusRkey(workloadUri: string): string {
+  return `w${fnv1a64Hex(workloadUri)}`
+}

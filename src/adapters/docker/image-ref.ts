@@ -1,0 +1,79 @@
+// Image references are checked before any engine call: Docker accepts some bad values silently
+// (`Image: ""` creates a container) and a 10 KB string should never reach the socket.
+// Grammar follows distribution/reference (the parser the Docker engine uses).
+
+export const MAX_IMAGE_REF_LENGTH = 512
+/** distribution/reference NameTotalLengthMax. */
+const MAX_NAME_LENGTH = 255
+
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
+const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$/
+const IPV6_DOMAIN = /^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/
+const TAG = /^[\w][\w.-]{0,127}$/
+const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/
+
+export interface ParsedImageRef {
+  domain?: string
+  /** Repository path without the domain, e.g. `meshlet/busybox`. */
+  path: string
+  tag?: string
+  digest?: string
+}
+
+export type ImageRefCheck = { ok: true; ref: ParsedImageRef } | { ok: false; reason: string }
+
+/** Parse an OCI image reference; on failure `reason` says what is wrong, in words a person understands. */
+export function parseImageRef(input: unknown): ImageRefCheck {
+  const bad = (why: string): ImageRefCheck => ({ ok: false, reason: `invalid image reference: ${why}` })
+  if (typeof input !== 'string') return bad(`expected a string, got ${input === null ? 'null' : typeof input}`)
+  if (input.length === 0) return bad('empty')
+  if (input.length > MAX_IMAGE_REF_LENGTH) return bad(`too long (${input.length} characters, at most ${MAX_IMAGE_REF_LENGTH})`)
+  if (/\s/.test(input)) return bad('contains whitespace')
+  if (/[\u0000-\u001f\u007f]/.test(input)) return bad('contains control characters')
+
+  let rest = input
+  let digest: string | undefined
+  const at = rest.indexOf('@')
+  if (at >= 0) {
+    digest = rest.slice(at + 1)
+    rest = rest.slice(0, at)
+    if (!DIGEST.test(digest)) return bad(`bad digest "${digest}"`)
+  }
+  let tag: string | undefined
+  const colon = rest.lastIndexOf(':')
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1)
+    rest = rest.slice(0, colon)
+    if (!TAG.test(tag)) return bad(`bad tag "${tag}" (letters, digits, _ . -, at most 128, not starting with . or -)`)
+  }
+  if (rest.length === 0) return bad('missing repository name')
+  if (rest.length > MAX_NAME_LENGTH) return bad(`repository name must not be more than ${MAX_NAME_LENGTH} characters`)
+
+  // Same rule as the engine: the first component is a registry host when it has a dot or a
+  // port, is "localhost", or has upper-case letters (repository paths never may).
+  let domain: string | undefined
+  let path = rest
+  const slash = rest.indexOf('/')
+  if (slash > 0) {
+    const first = rest.slice(0, slash)
+    if (/[.:]/.test(first) || first === 'localhost' || first !== first.toLowerCase() || first.startsWith('[')) {
+      domain = first
+      path = rest.slice(slash + 1)
+      if (!DOMAIN.test(domain) && !IPV6_DOMAIN.test(domain)) return bad(`bad registry host "${domain}"`)
+    }
+  }
+  if (path.length === 0) return bad('missing repository name')
+  if (path !== path.toLowerCase()) return bad('repository name must be lowercase')
+  for (const component of path.split('/')) {
+    if (!PATH_COMPONENT.test(component)) {
+      return bad(component === '' ? 'empty path component' : `bad path component "${component}" (lowercase letters, digits and single separators . _ __ -)`)
+    }
+  }
+  return { ok: true, ref: { domain, path, tag, digest } }
+}
+
+/** The reason a reference is invalid, or undefined when it is fine. */
+export function imageRefProblem(input: unknown): string | undefined {
+  const r = parseImageRef(input)
+  return r.ok ? undefined : r.reason
+}

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto'
+import type { ContainerLabels } from '../../ports/container-runtime.js'
+
+// Docker labels every meshlet container carries: a restarted meshlet finds (and only finds)
+// its own containers through them.
+export const LABEL = {
+  workload: 'farm.meshlet.workload',
+  cid: 'farm.meshlet.cid',
+  specHash: 'farm.meshlet.spec-hash',
+  meshlet: 'farm.meshlet.meshlet',
+  replica: 'farm.meshlet.replica',
+  managed: 'farm.meshlet.managed',
+} as const
+
+export const MANAGED_FILTER = `${LABEL.managed}=true`
+
+export function labelsToDocker(labels: ContainerLabels): Record<string, string> {
+  return {
+    [LABEL.workload]: labels.workloadUri,
+    [LABEL.cid]: labels.workloadCid,
+    [LABEL.specHash]: labels.specHash,
+    [LABEL.meshlet]: labels.meshletDid,
+    [LABEL.replica]: String(labels.replica),
+    [LABEL.managed]: 'true',
+  }
+}
+
+/**
+ * Meshlet labels from a container's Docker labels (or an event's Actor attributes).
+ * Undefined when the container is not a complete meshlet container: such containers are never ours.
+ */
+export function labelsFromInfo(raw: Record<string, string> | null | undefined): ContainerLabels | undefined {
+  if (!raw || raw[LABEL.managed] !== 'true') return undefined
+  const workloadUri = raw[LABEL.workload]
+  const workloadCid = raw[LABEL.cid]
+  const specHash = raw[LABEL.specHash]
+  const meshletDid = raw[LABEL.meshlet]
+  const replicaText = raw[LABEL.replica]
+  if (!workloadUri || !workloadCid || !specHash || !meshletDid || replicaText === undefined) return undefined
+  if (!/^\d{1,9}$/.test(replicaText)) return undefined
+  return { workloadUri, workloadCid, specHash, meshletDid, replica: Number(replicaText) }
+}
+
+const NAME_MAX = 128
+
+function slug(s: string, max: number): string {
+  return s.replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[^a-zA-Z0-9]+/, '').slice(0, max)
+}
+
+/**
+ * A Docker container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, <= 128 chars) unique per meshlet + workload
+ * + replica. Readable parts are truncated slugs; the hash of the exact inputs keeps distinct inputs
+ * distinct even when slugs collide or get cut.
+ */
+export function containerNameFor(meshletDid: string, workloadRkey: string, replica: number): string {
+  const hash = createHash('sha256').update(`${meshletDid}\u0000${workloadRkey}\u0000${replica}`).digest('hex').slice(0, 16)
+  // The DID's tail is its distinctive part (did:plc:<id>, did:web:<host>).
+  const didTail = slug(meshletDid.split(':').pop() ?? '', 24)
+  const rkey = slug(workloadRkey, 48)
+  const rep = Number.isSafeInteger(replica) && replica >= 0 ? String(replica) : 'x'
+  const name = ['meshlet', didTail, rkey, `r${rep}`, hash].filter((p) => p.length > 0).join('-')
+  return name.slice(0, NAME_MAX)
+}

@@ -1,0 +1,87 @@
+// `meshlet <command>`: run a peer, link a meshlet to its owner, and the client commands.
+import { parseArgs } from 'node:util'
+import { loadRunConfig, runHelp } from './config.js'
+import { startMeshlet } from './context.js'
+import { ConfigError, describeError } from './errors.js'
+import { rootLogger } from './logger.js'
+import { linkMeshlet } from './link.js'
+import { runClientCommand, CLIENT_HELP } from './client/cli-commands.js'
+
+const HELP = `meshlet: decentralized, consent-based container orchestration on the AT Protocol
+
+usage: meshlet <command> [options]
+
+commands:
+  run        run a meshlet peer (see 'meshlet run --help')
+  link       write the owner's commune.scheduler.meshlet record for a meshlet (owner's credentials)
+${CLIENT_HELP}
+Every option can also come from its MESHLET_* environment variable.
+`
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(HELP)
+    return 0
+  }
+  if (cmd === 'run') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(runHelp())
+      return 0
+    }
+    const cfg = loadRunConfig(rest)
+    rootLogger.level = cfg.logLevel
+    const peer = await startMeshlet(cfg)
+    const stop = (sig: string) => {
+      peer.log.info({ signal: sig }, 'stopping (containers keep running)')
+      void peer.stop()
+    }
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    await peer.waitUntilStopped()
+    return 0
+  }
+  if (cmd === 'link') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        owner: { type: 'string' },
+        'owner-password': { type: 'string' },
+        meshlet: { type: 'string' },
+        pds: { type: 'string' },
+        plc: { type: 'string' },
+        'allow-http': { type: 'boolean' },
+        unlink: { type: 'boolean' },
+      },
+    })
+    const out = await linkMeshlet({
+      owner: values.owner ?? process.env.MESHLET_OWNER,
+      ownerPassword: values['owner-password'] ?? process.env.MESHLET_OWNER_PASSWORD,
+      meshlet: values.meshlet ?? process.env.MESHLET_DID,
+      pds: values.pds ?? process.env.MESHLET_OWNER_PDS,
+      plc: values.plc ?? process.env.MESHLET_PLC ?? 'https://plc.directory',
+      allowHttp: values['allow-http'] ?? /^(1|true|yes)$/i.test(process.env.MESHLET_ALLOW_HTTP ?? ''),
+      unlink: values.unlink ?? false,
+    })
+    process.stdout.write(out + '\n')
+    return 0
+  }
+  const res = await runClientCommand(cmd, rest)
+  if (res === undefined) {
+    process.stderr.write(`meshlet: unknown command '${cmd}'\n\n${HELP}`)
+    return 2
+  }
+  if (res.text) (res.code === 0 ? process.stdout : process.stderr).write(res.text.endsWith('\n') ? res.text : res.text + '\n')
+  return res.code
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    // One readable line (or block for config) and a non-zero exit: never a stack trace for user errors.
+    const msg = err instanceof ConfigError ? err.message : `error: ${describeError(err)}`
+    process.stderr.write(`meshlet: ${msg}\n`)
+    if (process.env.MESHLET_DEBUG) console.error(err)
+    process.exit(err instanceof ConfigError ? 2 : 1)
+  },
+)

@@ -1,0 +1,262 @@
+// Calls a meshlet's XRPC methods as the logged-in caller, with atproto service auth: a token per
+// (meshlet, method) from the caller's own PDS, reused until shortly before it expires. The
+// meshlet's endpoint comes from its `commune.scheduler.profile` record, read from its PDS.
+import type { AtpAgent } from '@atproto/api'
+import type { IdResolver } from '@atproto/identity'
+import type { AtUri, Did } from '../core/types.js'
+import { NSID } from '../core/types.js'
+import { describeError, PdsError } from '../errors.js'
+import type { $OutputBody as DeleteWorkloadOutput } from '../lexicons/farm/meshlet/deleteWorkload.defs.js'
+import type { $OutputBody as CapacityOutput } from '../lexicons/farm/meshlet/getCapacity.defs.js'
+import type { $OutputBody as LogsOutput } from '../lexicons/farm/meshlet/getLogs.defs.js'
+import type { $OutputBody as WorkloadStatusOutput } from '../lexicons/farm/meshlet/getWorkloadStatus.defs.js'
+import type { $OutputBody as ListWorkloadsOutput } from '../lexicons/farm/meshlet/listWorkloads.defs.js'
+import type { $OutputBody as ShutdownOutput } from '../lexicons/farm/meshlet/shutdown.defs.js'
+import { createLogger, type Logger } from '../logger.js'
+import { MeshletCallError, MeshletDiscoveryError } from './errors.js'
+
+export type { CapacityOutput, ListWorkloadsOutput, WorkloadStatusOutput, LogsOutput, ShutdownOutput }
+export type WorkloadActionOutput = DeleteWorkloadOutput
+
+export const METHOD = {
+  getCapacity: 'farm.meshlet.getCapacity',
+  listWorkloads: 'farm.meshlet.listWorkloads',
+  getWorkloadStatus: 'farm.meshlet.getWorkloadStatus',
+  deleteWorkload: 'farm.meshlet.deleteWorkload',
+  pauseWorkload: 'farm.meshlet.pauseWorkload',
+  resumeWorkload: 'farm.meshlet.resumeWorkload',
+  stopWorkload: 'farm.meshlet.stopWorkload',
+  getLogs: 'farm.meshlet.getLogs',
+  shutdown: 'farm.meshlet.shutdown',
+} as const
+
+export interface MeshletClientOptions {
+  /** The caller, logged in to its own PDS: tokens are minted there. */
+  agent: AtpAgent
+  /** Finds a meshlet's PDS from its DID document. */
+  idResolver: IdResolver
+  /** Allow http:// meshlet endpoints (dev networks on loopback). Default false: https only. */
+  allowInsecureHttp?: boolean
+  /** Known endpoints, skipping discovery (e.g. a `--endpoint` flag). */
+  endpoints?: Record<Did, string>
+  /** Token lifetime to ask the PDS for, seconds (<= 3600). Default: the PDS default (60 s). */
+  tokenTtlSec?: number
+  /** Per-request timeout. Default 15 s. */
+  timeoutMs?: number
+  /** How long a discovered endpoint is reused. Default 5 min. */
+  endpointTtlMs?: number
+  fetch?: typeof globalThis.fetch
+  logger?: Logger
+}
+
+interface Cached<T> {
+  value: T
+  until: number
+}
+
+/** Renew tokens this long before they expire, so one never dies in flight. */
+const TOKEN_MARGIN_MS = 10_000
+
+export class MeshletClient {
+  private readonly tokens = new Map<string, Cached<string>>()
+  private readonly endpoints = new Map<Did, Cached<string>>()
+  private readonly fetch: typeof globalThis.fetch
+  private readonly timeoutMs: number
+  private readonly endpointTtlMs: number
+  private readonly logger: Logger
+
+  constructor(private readonly opts: MeshletClientOptions) {
+    this.fetch = opts.fetch ?? globalThis.fetch
+    this.timeoutMs = opts.timeoutMs ?? 15_000
+    this.endpointTtlMs = opts.endpointTtlMs ?? 5 * 60_000
+    this.logger = opts.logger ?? createLogger('meshlet:client')
+  }
+
+  getCapacity(meshlet: Did): Promise<CapacityOutput> {
+    return this.query(meshlet, METHOD.getCapacity, {})
+  }
+
+  listWorkloads(meshlet: Did, params: { owner?: Did; runningOnly?: boolean; limit?: number } = {}): Promise<ListWorkloadsOutput> {
+    return this.query(meshlet, METHOD.listWorkloads, params)
+  }
+
+  getWorkloadStatus(meshlet: Did, uri: AtUri): Promise<WorkloadStatusOutput> {
+    return this.query(meshlet, METHOD.getWorkloadStatus, { uri })
+  }
+
+  getLogs(meshlet: Did, uri: AtUri, tail?: number): Promise<LogsOutput> {
+    return this.query(meshlet, METHOD.getLogs, { uri, tail })
+  }
+
+  deleteWorkload(meshlet: Did, uri: AtUri): Promise<WorkloadActionOutput> {
+    return this.procedure(meshlet, METHOD.deleteWorkload, { uri })
+  }
+
+  pauseWorkload(meshlet: Did, uri: AtUri): Promise<WorkloadActionOutput> {
+    return this.procedure(meshlet, METHOD.pauseWorkload, { uri })
+  }
+
+  resumeWorkload(meshlet: Did, uri: AtUri): Promise<WorkloadActionOutput> {
+    return this.procedure(meshlet, METHOD.resumeWorkload, { uri })
+  }
+
+  stopWorkload(meshlet: Did, uri: AtUri): Promise<WorkloadActionOutput> {
+    return this.procedure(meshlet, METHOD.stopWorkload, { uri })
+  }
+
+  shutdown(meshlet: Did, opts: { drain?: boolean } = {}): Promise<ShutdownOutput> {
+    return this.procedure(meshlet, METHOD.shutdown, opts.drain === undefined ? {} : { drain: opts.drain })
+  }
+
+  query<T>(meshlet: Did, nsid: string, params: Record<string, string | number | boolean | undefined>): Promise<T> {
+    const qs = new URLSearchParams()
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) qs.set(k, String(v))
+    return this.call<T>(meshlet, nsid, 'GET', qs.size ? `?${qs}` : '', undefined)
+  }
+
+  procedure<T>(meshlet: Did, nsid: string, body: Record<string, unknown>): Promise<T> {
+    return this.call<T>(meshlet, nsid, 'POST', '', JSON.stringify(body))
+  }
+
+  /** The meshlet's XRPC base URL: from `endpoints`, else its profile record (cached). */
+  async endpoint(meshlet: Did, opts: { force?: boolean } = {}): Promise<string> {
+    const fixed = this.opts.endpoints?.[meshlet]
+    if (fixed) return this.checkEndpoint(meshlet, fixed)
+    const cached = this.endpoints.get(meshlet)
+    if (!opts.force && cached && cached.until > Date.now()) return cached.value
+    const endpoint = this.checkEndpoint(meshlet, await this.discover(meshlet))
+    this.endpoints.set(meshlet, { value: endpoint, until: Date.now() + this.endpointTtlMs })
+    return endpoint
+  }
+
+  private async discover(meshlet: Did): Promise<string> {
+    let pds: string
+    try {
+      const data = await this.opts.idResolver.did.resolveAtprotoData(meshlet)
+      pds = data.pds
+    } catch (err) {
+      throw new MeshletDiscoveryError(meshlet, `its DID document cannot be resolved (${describeError(err)})`, { cause: err })
+    }
+    const url = `${pds.replace(/\/+$/, '')}/xrpc/com.atproto.repo.getRecord?${new URLSearchParams({
+      repo: meshlet,
+      collection: NSID.profile,
+      rkey: 'self',
+    })}`
+    let res: Response
+    try {
+      res = await this.fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) })
+    } catch (err) {
+      throw new MeshletDiscoveryError(meshlet, `its PDS ${pds} is not answering (${describeError(err)})`, { cause: err })
+    }
+    const body = (await res.json().catch(() => undefined)) as { value?: { endpoint?: unknown }; message?: string } | undefined
+    if (!res.ok) {
+      const why = res.status === 400 || res.status === 404 ? `it has no ${NSID.profile} record (is the peer running?)` : `its PDS answered ${res.status} ${body?.message ?? ''}`.trim()
+      throw new MeshletDiscoveryError(meshlet, why)
+    }
+    const endpoint = body?.value?.endpoint
+    if (typeof endpoint !== 'string' || endpoint.length === 0) {
+      throw new MeshletDiscoveryError(meshlet, `its ${NSID.profile} record has no endpoint`)
+    }
+    return endpoint
+  }
+
+  private checkEndpoint(meshlet: Did, endpoint: string): string {
+    let url: URL
+    try {
+      url = new URL(endpoint)
+    } catch {
+      throw new MeshletDiscoveryError(meshlet, `its endpoint ${JSON.stringify(endpoint)} is not a URL`)
+    }
+    if (url.protocol === 'http:' && !this.opts.allowInsecureHttp) {
+      throw new MeshletDiscoveryError(meshlet, `its endpoint ${endpoint} is plain http; allow insecure http to use it (dev networks only)`)
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new MeshletDiscoveryError(meshlet, `its endpoint ${endpoint} is not http(s)`)
+    }
+    return endpoint.replace(/\/+$/, '')
+  }
+
+  /** A service auth token for (meshlet, method), from the caller's PDS, cached until near expiry. */
+  async token(meshlet: Did, nsid: string, opts: { force?: boolean } = {}): Promise<string> {
+    const key = `${meshlet} ${nsid}`
+    const cached = this.tokens.get(key)
+    if (!opts.force && cached && cached.until > Date.now()) return cached.value
+    const ttl = this.opts.tokenTtlSec
+    const exp = ttl ? Math.floor(Date.now() / 1000) + ttl : undefined
+    let token: string
+    try {
+      const res = await this.opts.agent.com.atproto.server.getServiceAuth({ aud: meshlet, lxm: nsid, exp })
+      token = res.data.token
+    } catch (err) {
+      const service = this.opts.agent.serviceUrl?.toString() ?? 'your PDS'
+      throw new PdsError(service, `cannot get a service auth token for ${nsid} at ${meshlet}: ${describeError(err)}`, { cause: err })
+    }
+    const expMs = (jwtExp(token) ?? Math.floor(Date.now() / 1000) + 60) * 1000
+    this.tokens.set(key, { value: token, until: expMs - TOKEN_MARGIN_MS })
+    return token
+  }
+
+  private async call<T>(meshlet: Did, nsid: string, method: 'GET' | 'POST', search: string, body: string | undefined): Promise<T> {
+    let retriedAuth = false
+    let retriedEndpoint = false
+    for (;;) {
+      const endpoint = await this.endpoint(meshlet)
+      const token = await this.token(meshlet, nsid, { force: retriedAuth })
+      let res: Response
+      try {
+        res = await this.fetch(`${endpoint}/xrpc/${nsid}${search}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        })
+      } catch (err) {
+        // The peer may have moved: look its profile up again once before giving up.
+        if (!retriedEndpoint && !this.opts.endpoints?.[meshlet]) {
+          retriedEndpoint = true
+          const fresh = await this.endpoint(meshlet, { force: true }).catch(() => endpoint)
+          if (fresh !== endpoint) continue
+        }
+        const timedOut = err instanceof Error && err.name === 'TimeoutError'
+        throw new MeshletCallError(
+          0,
+          timedOut ? 'Timeout' : 'Unreachable',
+          `meshlet ${meshlet} at ${endpoint} ${timedOut ? 'did not answer in time' : `is not reachable (${describeError(err)})`}`,
+          meshlet,
+          nsid,
+          { cause: err },
+        )
+      }
+      const text = await res.text()
+      let json: unknown
+      try {
+        json = text ? JSON.parse(text) : undefined
+      } catch {
+        json = undefined
+      }
+      if (res.ok) {
+        if (json === undefined) throw new MeshletCallError(res.status, 'InvalidResponse', `meshlet ${meshlet} sent a non-JSON answer to ${nsid}`, meshlet, nsid)
+        return json as T
+      }
+      const err = (json ?? {}) as { error?: unknown; message?: unknown }
+      const error = typeof err.error === 'string' ? err.error : `HTTP${res.status}`
+      const message = typeof err.message === 'string' ? err.message : text.slice(0, 200) || res.statusText
+      // A cached token can be refused (clock skew, key rotation): one retry with a fresh one.
+      if (res.status === 401 && !retriedAuth) {
+        retriedAuth = true
+        this.logger.debug({ meshlet, nsid, error, message }, 'token refused; retrying with a fresh one')
+        continue
+      }
+      throw new MeshletCallError(res.status, error, message, meshlet, nsid)
+    }
+  }
+}
+
+function jwtExp(token: string): number | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown }
+    return typeof payload.exp === 'number' ? payload.exp : undefined
+  } catch {
+    return undefined
+  }
+}

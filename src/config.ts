@@ -1,0 +1,131 @@
+// Configuration: every flag is declared ONCE here with its MESHLET_* env var, default and help,
+// then validated with zod so a bad value fails fast with one readable line (PROTOCOL §6).
+import { parseArgs } from 'node:util'
+import { z } from 'zod'
+import { ConfigError } from './errors.js'
+
+interface OptionDecl {
+  flag: string
+  env: string
+  type: 'string' | 'boolean'
+  help: string
+  default?: string
+}
+
+export const RUN_OPTIONS = {
+  did: { flag: 'did', env: 'MESHLET_DID', type: 'string', help: "this meshlet's DID (its own account)" },
+  owner: { flag: 'owner', env: 'MESHLET_OWNER', type: 'string', help: "the owner's DID" },
+  clusterMembers: { flag: 'cluster-members', env: 'MESHLET_CLUSTER_MEMBERS', type: 'string', help: 'comma-separated owner DIDs this meshlet recognises', default: '' },
+  password: { flag: 'password', env: 'MESHLET_PASSWORD', type: 'string', help: "the meshlet account's (app) password" },
+  pds: { flag: 'pds', env: 'MESHLET_PDS', type: 'string', help: "PDS URL (default: from the meshlet's DID document)" },
+  plc: { flag: 'plc', env: 'MESHLET_PLC', type: 'string', help: 'PLC directory URL', default: 'https://plc.directory' },
+  firehose: { flag: 'firehose', env: 'MESHLET_FIREHOSE', type: 'string', help: "relay URL (default: subscribe to the cluster members' PDSes)" },
+  port: { flag: 'port', env: 'MESHLET_PORT', type: 'string', help: 'XRPC/web port', default: '2583' },
+  host: { flag: 'host', env: 'MESHLET_HOST', type: 'string', help: 'listen address', default: '127.0.0.1' },
+  endpoint: { flag: 'endpoint', env: 'MESHLET_ENDPOINT', type: 'string', help: 'public URL of this XRPC server, published in the profile (default http://<host>:<port>)' },
+  dataDir: { flag: 'data-dir', env: 'MESHLET_DATA_DIR', type: 'string', help: 'cursor and local state directory', default: './.data/meshlet' },
+  dockerSocket: { flag: 'docker-socket', env: 'MESHLET_DOCKER_SOCKET', type: 'string', help: 'Docker engine socket', default: '/var/run/docker.sock' },
+  roles: { flag: 'roles', env: 'MESHLET_ROLES', type: 'string', help: 'comma-separated roles this meshlet offers (e.g. worker,storage)', default: 'worker' },
+  labels: { flag: 'labels', env: 'MESHLET_LABELS', type: 'string', help: 'comma-separated key=value labels (e.g. zone=home,arch=amd64)', default: '' },
+  capabilities: { flag: 'capabilities', env: 'MESHLET_CAPABILITIES', type: 'string', help: 'comma-separated capabilities (e.g. gpu)', default: '' },
+  cpuMillis: { flag: 'cpu-millis', env: 'MESHLET_CPU_MILLIS', type: 'string', help: 'CPU to offer in millicores (default: the whole machine)' },
+  memoryMb: { flag: 'memory-mb', env: 'MESHLET_MEMORY_MB', type: 'string', help: 'memory to offer in MiB (default: the whole machine)' },
+  reserveMemoryMb: { flag: 'reserve-memory-mb', env: 'MESHLET_RESERVE_MEMORY_MB', type: 'string', help: 'memory kept free for the host', default: '256' },
+  leaseMs: { flag: 'lease-ms', env: 'MESHLET_LEASE_MS', type: 'string', help: 'heartbeat lease: a peer silent this long loses its replicas', default: '15000' },
+  bidWindowMs: { flag: 'bid-window-ms', env: 'MESHLET_BID_WINDOW_MS', type: 'string', help: 'default bid window when a workload names none', default: '5000' },
+  halfLifeMs: { flag: 'fair-share-half-life-ms', env: 'MESHLET_FAIR_SHARE_HALF_LIFE_MS', type: 'string', help: 'fair-share usage half-life', default: String(24 * 3600_000) },
+  allowedBinds: { flag: 'allowed-binds', env: 'MESHLET_ALLOWED_BINDS', type: 'string', help: "host paths the owner allows workloads to mount (comma-separated 'src:dst[:ro]'); none by default", default: '' },
+  allowHttp: { flag: 'allow-http', env: 'MESHLET_ALLOW_HTTP', type: 'boolean', help: 'DEV ONLY: resolve identities and PDSes over plain http (loopback test networks)' },
+  logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
+} as const satisfies Record<string, OptionDecl>
+
+const did = z.string().regex(/^did:(plc|web):[a-zA-Z0-9._:%-]{1,2040}$/, 'must be a did:plc or did:web DID, like did:plc:abc123')
+const url = z.string().url('must be a URL like https://example.com').refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+const wsOrHttp = z.string().url('must be a URL').refine((u) => /^(wss?|https?):\/\//.test(u), 'must be a ws(s) or http(s) URL')
+const intIn = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max))
+const csv = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+
+export const runConfigSchema = z.object({
+  did,
+  owner: did,
+  clusterMembers: csv.pipe(z.array(did)),
+  password: z.string({ error: 'is required (the meshlet account password or an app password)' }).min(1, 'is required'),
+  pds: url.optional(),
+  plc: url,
+  firehose: wsOrHttp.optional(),
+  port: intIn(0, 65535),
+  host: z.string().min(1),
+  endpoint: url.optional(),
+  dataDir: z.string().min(1),
+  dockerSocket: z.string().min(1),
+  roles: csv.pipe(z.array(z.string().max(64))),
+  labels: csv.pipe(
+    z.array(z.string().regex(/^[^=]{1,64}=.{0,256}$/, 'labels are key=value')).transform((kv) =>
+      kv.map((s) => {
+        const i = s.indexOf('=')
+        return { key: s.slice(0, i), value: s.slice(i + 1) }
+      }),
+    ),
+  ),
+  capabilities: csv.pipe(z.array(z.string().max(64))),
+  cpuMillis: intIn(1, 1 << 30).optional(),
+  memoryMb: intIn(1, 1 << 30).optional(),
+  reserveMemoryMb: intIn(0, 1 << 30),
+  leaseMs: intIn(1000, 3_600_000),
+  bidWindowMs: intIn(100, 600_000),
+  halfLifeMs: intIn(60_000, 365 * 24 * 3600_000),
+  allowedBinds: csv,
+  allowHttp: z.boolean().default(false),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+})
+
+export type RunConfig = z.infer<typeof runConfigSchema>
+type RawConfig = Partial<Record<keyof typeof RUN_OPTIONS, string | boolean>>
+
+/** Step 1: read flags and env (flags win), no validation. */
+export function readRunOptions(argv: string[], env: NodeJS.ProcessEnv): RawConfig {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {}
+  for (const o of Object.values(RUN_OPTIONS)) options[o.flag] = { type: o.type }
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true })
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message} (see 'meshlet run --help')`, undefined, { cause: err })
+  }
+  const raw: RawConfig = {}
+  for (const [key, o] of Object.entries(RUN_OPTIONS) as [keyof typeof RUN_OPTIONS, OptionDecl][]) {
+    const fromFlag = parsed.values[o.flag]
+    const fromEnv = env[o.env]
+    if (fromFlag !== undefined) raw[key] = fromFlag as string | boolean
+    else if (fromEnv !== undefined && fromEnv !== '') raw[key] = o.type === 'boolean' ? /^(1|true|yes)$/i.test(fromEnv) : fromEnv
+    else if (o.default !== undefined) raw[key] = o.default
+  }
+  return raw
+}
+
+/** Step 2: validate into a typed config, or throw ConfigError with one line per problem naming flag and env var. */
+export function toRunConfig(raw: RawConfig): RunConfig {
+  const res = runConfigSchema.safeParse(raw)
+  if (res.success) return res.data
+  const lines = res.error.issues.map((issue) => {
+    const key = String(issue.path[0]) as keyof typeof RUN_OPTIONS
+    const o = RUN_OPTIONS[key]
+    const name = o ? `--${o.flag} (${o.env})` : key
+    const msg = issue.code === 'invalid_type' && raw[key] === undefined ? 'is required' : issue.message
+    return `${name} ${msg}`
+  })
+  throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`, String(res.error.issues[0]?.path[0]))
+}
+
+export function loadRunConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): RunConfig {
+  return toRunConfig(readRunOptions(argv, env))
+}
+
+export function runHelp(): string {
+  const rows = Object.values(RUN_OPTIONS).map((o: OptionDecl) => {
+    const def = o.default !== undefined && o.default !== '' ? ` (default ${o.default})` : ''
+    return `  --${o.flag.padEnd(26)} ${o.env.padEnd(34)} ${o.help}${def}`
+  })
+  return `usage: meshlet run [options]\n\n${rows.join('\n')}\n`
+}

@@ -1,0 +1,88 @@
+// The composition root: the one place that builds real adapters from config and hands them to the
+// peer. Every check that can fail fast does, before anything starts, with one line that says what to fix.
+import type { RunConfig } from './config.js'
+import { Meshlet, type PeerPorts, type PeerSettings } from './meshlet.js'
+import { AtprotoIdentityResolver, getIdResolver } from './adapters/atproto/identity.js'
+import { AtprotoPublisher } from './adapters/atproto/publisher.js'
+import { AtprotoRecordSource } from './adapters/atproto/record-source.js'
+import { SqliteCursorStore } from './adapters/store/sqlite-cursor-store.js'
+import { DockerRuntime } from './adapters/docker/docker-runtime.js'
+import { SystemHostProbe } from './adapters/host/system-host-probe.js'
+import { ConfigError, describeError } from './errors.js'
+import { createLogger, type Logger } from './logger.js'
+
+export function settingsFromConfig(cfg: RunConfig): PeerSettings {
+  return {
+    did: cfg.did,
+    owner: cfg.owner,
+    clusterMembers: cfg.clusterMembers,
+    port: cfg.port,
+    host: cfg.host,
+    endpoint: cfg.endpoint,
+    roles: cfg.roles,
+    labels: cfg.labels,
+    capabilities: cfg.capabilities,
+    leaseMs: cfg.leaseMs,
+    bidWindowMs: cfg.bidWindowMs,
+    halfLifeMs: cfg.halfLifeMs,
+    reserveMemoryMb: cfg.reserveMemoryMb,
+    allowedBinds: cfg.allowedBinds,
+    allowHttp: cfg.allowHttp,
+  }
+}
+
+/** Builds the real ports; `overrides` lets tests swap any of them. */
+export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> = {}, logger?: Logger): Promise<PeerPorts> {
+  const log = logger ?? createLogger('meshlet', { meshlet: cfg.did })
+  const identity = new AtprotoIdentityResolver({ plcUrl: cfg.plc, allowInsecureHttp: cfg.allowHttp })
+  let pds = cfg.pds
+  if (!pds) {
+    try {
+      pds = (await identity.resolve(cfg.did)).pds
+    } catch (err) {
+      throw new ConfigError(`--did (MESHLET_DID): ${describeError(err)}`, 'did', { cause: err })
+    }
+  }
+  try {
+    await identity.resolve(cfg.owner)
+  } catch (err) {
+    throw new ConfigError(`--owner (MESHLET_OWNER): ${describeError(err)}`, 'owner', { cause: err })
+  }
+  const publisher =
+    overrides.publisher ??
+    (await AtprotoPublisher.login({ service: pds, identifier: cfg.did, password: cfg.password, logger: log.child({ name: 'meshlet:publisher' }) }).catch((err) => {
+      throw new ConfigError(`--password / --pds: ${describeError(err)}`, 'password', { cause: err })
+    }))
+  const runtime = overrides.runtime ?? new DockerRuntime({ socketPath: cfg.dockerSocket, logger: log.child({ name: 'meshlet:docker' }) })
+  try {
+    await runtime.ping()
+  } catch (err) {
+    throw new ConfigError(`--docker-socket (MESHLET_DOCKER_SOCKET): ${describeError(err)}`, 'dockerSocket', { cause: err })
+  }
+  const cursorStore = overrides.cursorStore ?? SqliteCursorStore.open(cfg.dataDir)
+  return {
+    runtime,
+    publisher,
+    cursorStore,
+    identity: overrides.identity ?? identity,
+    idResolver: overrides.idResolver ?? getIdResolver(identity),
+    hostProbe: overrides.hostProbe ?? new SystemHostProbe({ cpuMillisLimit: cfg.cpuMillis, memoryMbLimit: cfg.memoryMb }),
+    source:
+      overrides.source ??
+      new AtprotoRecordSource({
+        identity,
+        cursorStore,
+        relayUrl: cfg.firehose,
+        allowInsecureHttp: cfg.allowHttp,
+        decodeOptions: { defaultBidWindowMs: cfg.bidWindowMs },
+        logger: log.child({ name: 'meshlet:source' }),
+      }),
+    clock: overrides.clock,
+    logger: log,
+  }
+}
+
+export async function startMeshlet(cfg: RunConfig, overrides: Partial<PeerPorts> = {}, logger?: Logger): Promise<Meshlet> {
+  const ports = await buildPorts(cfg, overrides, logger)
+  return new Meshlet(settingsFromConfig(cfg), ports).start()
+}

@@ -1,0 +1,196 @@
+// The per-peer brain: given what this peer sees about one workload, what should it publish now?
+// Pure and idempotent (same input, same answer), so the scheduler loop can re-run it on every
+// record, wake-up and restart, and the simulation can run thousands of peers' worth of it.
+import { isClaimState, isYielded, replicaIndexFor, resolvePlacement, type Placement } from './placement.js'
+import { bidWindow, classifyBids, compareStrings, dedupeByUri, slotCount, type BidOutcome, type EligibleMeshlet } from './selection.js'
+import type { Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStatus } from './types.js'
+
+export interface DecideSelf {
+  meshlet: Did
+  owner: Did
+  draining: boolean
+  /** This meshlet restarted after its heartbeat lapsed: yield claims others have replaced. */
+  recovering: boolean
+}
+
+/** What this meshlet would say if asked now: a bid (from feasibility + priority) or a decline. */
+export type Offer = { kind: 'bid'; priority: number; capacity: CapacitySnapshot } | { kind: 'decline'; reason: string }
+
+export interface DecideInput {
+  workload: Workload
+  /** Every bid record that references workload.uri (any cid, any meshlet). */
+  bids: Bid[]
+  /** Every status record that references workload.uri. */
+  statuses: WorkloadStatus[]
+  eligible: ReadonlyMap<Did, EligibleMeshlet>
+  /** When this peer first saw this cid (epoch ms). */
+  firstSeenAt: number
+  now: number
+  self: DecideSelf
+  offer: Offer
+}
+
+export type PeerAction =
+  | { type: 'bid'; priority: number; capacity: CapacitySnapshot }
+  | { type: 'decline'; reason: string }
+  /** Delete this meshlet's own bid/decline record with this rkey. */
+  | { type: 'withdraw'; rkey: string; reason: string }
+  /** Write the status record (state pending) claiming a slot. */
+  | { type: 'claim'; bid: StrongRef; priority: number; replica: number }
+  /** Stop this meshlet's replica and write its status as stopped with `reason` as message. */
+  | { type: 'release'; reason: string }
+
+export type DecisionPhase = 'bidding' | 'placed' | 'queued' | 'ineligible'
+
+export interface Decision {
+  phase: DecisionPhase
+  /** In order; apply them in order (a withdraw before the bid that replaces it). */
+  actions: PeerAction[]
+  /** Meshlets holding a kept live claim, in claim rank order (completed batch replicas are not holders). */
+  holders: Did[]
+  outcomes: BidOutcome[]
+  /** This meshlet's own outcome, when it bid, declined or holds a status. */
+  self?: BidOutcome
+  /** When to evaluate again even if no record arrives (the window's close), epoch ms. */
+  wakeAt?: number
+}
+
+/** Lexicon limit of a decline reason (bytes of UTF-8). */
+export const DECLINE_MAX_BYTES = 512
+/** Lexicon bounds of a priority. */
+export const PRIORITY_WIRE_MAX = 1_000_000
+
+/** Cut `s` to at most `maxBytes` of UTF-8 without splitting a character. */
+export function truncateUtf8(s: string, maxBytes: number): string {
+  let bytes = 0
+  let out = ''
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!
+    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4
+    if (bytes + n > maxBytes) break
+    bytes += n
+    out += ch
+  }
+  return out
+}
+
+function offerAction(offer: Offer): PeerAction {
+  if (offer.kind === 'decline') return { type: 'decline', reason: truncateUtf8(offer.reason || 'cannot run it', DECLINE_MAX_BYTES) }
+  // Out-of-range priorities would be rejected by the lexicon and make this peer silently absent.
+  const p = Number.isFinite(offer.priority) ? Math.min(PRIORITY_WIRE_MAX, Math.max(0, Math.round(offer.priority))) : 0
+  return { type: 'bid', priority: p, capacity: offer.capacity }
+}
+
+function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined {
+  return outcomes.find((o) => o.meshlet === self && o.outcome !== 'invalid') ?? outcomes.find((o) => o.meshlet === self)
+}
+
+/**
+ * Rule 9. What this peer should do about one workload now. In order:
+ * 1. Hygiene: withdraw own bid/decline records that reference an older cid.
+ * 2. Not in `eligible` -> phase 'ineligible'; no bid; if it holds a claim for the current cid ->
+ *    release "no longer eligible: ...".
+ * 3. Window open ({@link bidWindow}) and no status of its own for the current cid (holding one
+ *    means its window already closed) -> phase 'bidding'; if it has no record for the current
+ *    cid, one action: bid or decline per `offer`; wakeAt = closesAt.
+ * 4. Window closed -> {@link resolvePlacement}:
+ *    - draining and it holds a live claim -> release "draining: ..." (others take the slot; the
+ *      offer of a draining meshlet is a decline, so it does not come back while draining);
+ *    - recovering and it holds a live claim while at least (replicas - completed) OTHER live
+ *      claims exist -> release "replaced while this meshlet was away";
+ *    - evicted -> release "lost claim conflict to did:...";
+ *    - in `next`: offer bid -> claim with its bid's strongRef and priority, replica index =
+ *      replicaIndexFor(kept, its position in next); offer decline -> withdraw all its records
+ *      for the cid and decline (it can no longer run it);
+ *    - no record and no status for the cid (offline during the window, newly joined) and
+ *      openSlots > 0 -> bid or decline now;
+ *    - queued, its earliest record is a decline, no status, and the offer is now a bid ->
+ *      withdraw its records and bid again (re-offer when capacity frees: nothing is dropped).
+ *    In the last two rules a status that only says it yielded ({@link isYielded}) counts as none.
+ *    Release reasons start with YIELD_MESSAGE_PREFIXES (placement.ts): write them verbatim as the
+ *    status message, since other peers read them to know the meshlet may take a slot again.
+ * After a restart with recovering=true, publish its releases BEFORE renewing its heartbeat: a
+ * repo's commits arrive in order, so no peer sees the stale claim live again and evicts for it.
+ *    phase 'queued' when placement.queued, else 'placed'.
+ * Idempotent: the same input always yields the same actions; the caller must apply them (or
+ * mark them in flight) before evaluating again. wakeAt is set only while the window is open.
+ */
+export function decideWorkload(input: DecideInput): Decision {
+  const { workload: w, self, eligible, offer } = input
+  const bids = dedupeByUri(input.bids.filter((b) => b.workload?.uri === w.uri))
+  const statuses = input.statuses.filter((s) => s.workload?.uri === w.uri)
+  const actions: PeerAction[] = []
+
+  const own = bids.filter((b) => b.meshlet === self.meshlet).sort((a, b) => compareStrings(a.rkey, b.rkey))
+  for (const b of own) {
+    if (b.workload.cid !== w.cid) actions.push({ type: 'withdraw', rkey: b.rkey, reason: `bid was for an older version of the workload (cid ${b.workload.cid})` })
+  }
+  const ownCurrent = own.filter((b) => b.workload.cid === w.cid)
+  const ownStatuses = statuses.filter((s) => s.meshlet === self.meshlet && s.workload.cid === w.cid)
+  const holdsClaim = ownStatuses.some(isClaimState)
+  // No status, or only one saying the protocol took its replica away: it may still offer.
+  const mayOffer = ownStatuses.every(isYielded)
+
+  const placement = resolvePlacement(w, bids, statuses, eligible)
+  const holders = placement.kept.map((s) => s.meshlet)
+  const result = (phase: DecisionPhase, outcomes: BidOutcome[], wakeAt?: number): Decision => {
+    const d: Decision = { phase, actions, holders, outcomes }
+    const mine = selfOutcome(outcomes, self.meshlet)
+    if (mine) d.self = mine
+    if (wakeAt !== undefined) d.wakeAt = wakeAt
+    return d
+  }
+
+  if (!eligible.has(self.meshlet)) {
+    if (holdsClaim) {
+      actions.push({ type: 'release', reason: 'no longer eligible: this meshlet is not an eligible runner for the workload any more (linkage, membership, constraints or heartbeat)' })
+    }
+    return result('ineligible', placement.outcomes)
+  }
+
+  const window = bidWindow(w, bids, eligible, input.firstSeenAt, input.now)
+  if (!window.closed && ownStatuses.length === 0) {
+    if (ownCurrent.length === 0) actions.push(offerAction(offer))
+    return result('bidding', provisional(placement), window.closesAt)
+  }
+
+  const eviction = placement.evictions.find((e) => e.status.meshlet === self.meshlet)
+  const kept = placement.kept.some((s) => s.meshlet === self.meshlet)
+  const nextPos = placement.next.findIndex((b) => b.meshlet === self.meshlet)
+  const slots = Math.max(0, slotCount(w) - placement.completed.length)
+  const othersLive = placement.kept.length + placement.evicted.length - (kept || eviction ? 1 : 0)
+
+  if (self.draining && (kept || eviction)) {
+    actions.push({ type: 'release', reason: 'draining: handing this replica over to another meshlet' })
+  } else if (self.recovering && kept && othersLive >= slots) {
+    actions.push({ type: 'release', reason: `replaced while this meshlet was away: ${othersLive} other live claim(s) hold all ${slots} slot(s)` })
+  } else if (eviction) {
+    actions.push({ type: 'release', reason: eviction.reason })
+  } else if (nextPos >= 0) {
+    const bid = placement.next[nextPos]
+    if (offer.kind === 'bid') {
+      actions.push({ type: 'claim', bid: { uri: bid.uri, cid: bid.cid }, priority: bid.priority, replica: replicaIndexFor(placement.kept, nextPos) })
+    } else {
+      for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: `can no longer run it: ${offer.reason}` })
+      actions.push(offerAction(offer))
+    }
+  } else if (mayOffer && ownCurrent.length === 0 && placement.openSlots > 0) {
+    actions.push(offerAction(offer))
+  } else if (mayOffer && placement.queued && offer.kind === 'bid' && isDeclined(w, ownCurrent, eligible)) {
+    for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: 'capacity freed: re-offering' })
+    actions.push(offerAction(offer))
+  }
+  return result(placement.queued ? 'queued' : 'placed', placement.outcomes)
+}
+
+/** Whether this meshlet's counting record for the current cid is a decline. */
+function isDeclined(w: Workload, ownCurrent: Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>): boolean {
+  if (ownCurrent.length === 0) return false
+  return classifyBids(w, ownCurrent, eligible).declined.length > 0
+}
+
+/** While this peer's window is open, "next in line" is only provisional: say so. */
+function provisional(p: Placement): BidOutcome[] {
+  const next = new Set(p.next.map((b) => b.meshlet))
+  return p.outcomes.map((o) => (next.has(o.meshlet) && o.outcome === 'won' ? { ...o, reason: `bid window open: ${o.reason}` } : o))
+}

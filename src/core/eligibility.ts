@@ -1,0 +1,95 @@
+// Who may run a workload (PROTOCOL §2): verified meshlets of its owner and of owners mutually
+// verified with it, alive (fresh profile heartbeat) and matching the constraints. Every candidate
+// that is left out gets a reason, so "why not here?" always has an answer.
+
+import type { ClusterGraph } from './cluster.js'
+import { matchConstraints } from './constraints.js'
+import type { Did, Profile, Workload } from './types.js'
+
+export interface EligibleRunner {
+  meshlet: Did
+  owner: Did
+}
+
+export interface Exclusion {
+  meshlet: Did
+  reason: string
+}
+
+export interface EligibilityInput {
+  workload: Workload
+  graph: ClusterGraph
+  /** Profiles by meshlet DID. */
+  profiles: ReadonlyMap<Did, Profile>
+  /** Epoch ms. */
+  now: number
+  /** Heartbeat lease: a profile older than this is stale (profiles are re-published every lease/3). */
+  defaultLeaseMs: number
+  /** A per-profile lease, when the profile advertises one; invalid values fall back to the default. */
+  leaseMsOf?: (p: Profile) => number | undefined
+}
+
+export interface EligibilityResult {
+  /** Eligible runners keyed by meshlet DID, inserted in sorted DID order. */
+  eligible: Map<Did, EligibleRunner>
+  /** Sorted by meshlet DID. */
+  excluded: Exclusion[]
+}
+
+/** undefined when the profile's heartbeat is fresh at `now`, else why not. */
+export function heartbeatProblem(profile: Profile, now: number, leaseMs: number): string | undefined {
+  const at = Date.parse(profile.updatedAt)
+  if (!Number.isFinite(at)) return `profile updatedAt ${JSON.stringify(profile.updatedAt)} is not a valid datetime`
+  const expiresAt = at + leaseMs
+  if (expiresAt > now) return undefined
+  return `heartbeat stale: profile last updated ${profile.updatedAt}, lease of ${leaseMs} ms expired ${now - expiresAt} ms ago`
+}
+
+export function eligibility(input: EligibilityInput): EligibilityResult {
+  const { workload, graph, profiles, now, defaultLeaseMs } = input
+  const owner = workload.owner
+  const owners = [owner, ...graph.activeCluster(owner)]
+  const considered = new Set(owners)
+
+  // Meshlet -> first claiming owner in sorted order (an unverified meshlet may be claimed twice).
+  const claimedBy = new Map<Did, Did>()
+  for (const o of [...owners].sort()) {
+    for (const m of graph.claimedBy(o)) if (!claimedBy.has(m)) claimedBy.set(m, o)
+  }
+
+  const eligible = new Map<Did, EligibleRunner>()
+  const excluded: Exclusion[] = []
+  for (const meshlet of [...claimedBy.keys()].sort()) {
+    const verifiedOwner = graph.ownerOf(meshlet)
+    if (verifiedOwner === undefined) {
+      excluded.push({ meshlet, reason: `not verified: ${graph.linkProblem(claimedBy.get(meshlet)!, meshlet)}` })
+      continue
+    }
+    if (!considered.has(verifiedOwner)) {
+      excluded.push({ meshlet, reason: `belongs to ${verifiedOwner}, who is not mutually verified with ${owner}` })
+      continue
+    }
+    const profile = profiles.get(meshlet)
+    if (!profile) {
+      excluded.push({ meshlet, reason: 'no profile published yet' })
+      continue
+    }
+    const stale = heartbeatProblem(profile, now, leaseFor(profile, input.leaseMsOf, defaultLeaseMs))
+    if (stale) {
+      excluded.push({ meshlet, reason: stale })
+      continue
+    }
+    const mismatch = matchConstraints(workload, { meshlet, owner: verifiedOwner, profile })
+    if (mismatch) {
+      excluded.push({ meshlet, reason: mismatch })
+      continue
+    }
+    eligible.set(meshlet, { meshlet, owner: verifiedOwner })
+  }
+  return { eligible, excluded }
+}
+
+function leaseFor(profile: Profile, leaseMsOf: EligibilityInput['leaseMsOf'], fallback: number): number {
+  const own = leaseMsOf?.(profile)
+  return own !== undefined && Number.isFinite(own) && own > 0 ? own : fallback
+}

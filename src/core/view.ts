@@ -1,0 +1,257 @@
+// One peer's in-memory picture of the commune: the latest valid version of every record it
+// tracks, indexed for the scheduler (bids and statuses by workload) and the cluster service.
+// Pure data structure: the service layer feeds it RecordEvents; the simulation feeds it directly.
+import { NSID, type AtUri, type Bid, type Cid, type Did, type Membership, type MeshletLink, type MeshletOwnerClaim, type Profile, type RecordEvent, type Rejection, type Workload, type WorkloadStatus } from './types.js'
+
+export interface ViewChange {
+  op: RecordEvent['op']
+  collection: string
+  uri: AtUri
+  /** The workload this change is about: the workload itself, or the one a bid/status references (before or after the change). */
+  workloadUri?: AtUri
+  /** The repo the record lives in. */
+  did: Did
+}
+
+export interface ViewOptions {
+  /** Most recent rejections kept (older ones are forgotten first). Default 1000. */
+  maxRejections?: number
+  /** Workload versions (cids) remembered per workload for firstSeen. Default 8. */
+  maxVersionsPerWorkload?: number
+}
+
+/** Two-level index: outer key -> (record uri -> record). */
+class Index<T> {
+  private readonly map = new Map<string, Map<AtUri, T>>()
+  add(key: string, uri: AtUri, value: T): void {
+    let inner = this.map.get(key)
+    if (!inner) this.map.set(key, (inner = new Map()))
+    inner.set(uri, value)
+  }
+  remove(key: string, uri: AtUri): void {
+    const inner = this.map.get(key)
+    if (!inner) return
+    inner.delete(uri)
+    if (inner.size === 0) this.map.delete(key)
+  }
+  get(key: string): T[] {
+    const inner = this.map.get(key)
+    return inner ? [...inner.values()] : []
+  }
+}
+
+/**
+ * Records are keyed by uri: a put replaces (a newer version), a delete removes, and a `rejected`
+ * event removes any previous valid version at that uri and records the Rejection (a record that
+ * became invalid stops being scheduled). Bids and statuses are indexed by workload uri (and
+ * statuses by meshlet), so lookups stay O(records of that workload) with thousands of workloads.
+ */
+export class CommuneView {
+  private readonly workloadsByUri = new Map<AtUri, Workload>()
+  private readonly bidsByUri = new Map<AtUri, Bid>()
+  private readonly statusesByUri = new Map<AtUri, WorkloadStatus>()
+  private readonly linksByUri = new Map<AtUri, MeshletLink>()
+  private readonly ownersByUri = new Map<AtUri, MeshletOwnerClaim>()
+  private readonly membershipsByUri = new Map<AtUri, Membership>()
+  private readonly profilesByUri = new Map<AtUri, Profile>()
+  private readonly profileUriByMeshlet = new Map<Did, AtUri>()
+  private readonly bidIndex = new Index<Bid>()
+  private readonly statusIndex = new Index<WorkloadStatus>()
+  private readonly statusByMeshlet = new Index<WorkloadStatus>()
+  private readonly firstSeenAt = new Map<AtUri, Map<Cid, number>>()
+  private readonly rejected = new Map<AtUri, Rejection>()
+  private readonly maxRejections: number
+  private readonly maxVersions: number
+
+  constructor(opts: ViewOptions = {}) {
+    this.maxRejections = Math.max(0, opts.maxRejections ?? 1000)
+    this.maxVersions = Math.max(1, opts.maxVersionsPerWorkload ?? 8)
+  }
+
+  /** Apply one record event seen at `seenAt` (epoch ms). Unknown collections are ignored (reported as a change all the same). */
+  apply(event: RecordEvent, seenAt: number): ViewChange {
+    const change: ViewChange = { op: event.op, collection: event.collection, uri: event.uri, did: event.did }
+    if (event.op === 'put') {
+      const rec = event.record
+      change.collection = rec.collection
+      // Drop the previous version first so the indexes never keep a stale entry (a bid may be
+      // re-pointed); a mismatched event collection only happens in a corrupt stream.
+      const before = this.remove(rec.collection, event.uri)
+      if (event.collection !== rec.collection) this.remove(event.collection, event.uri)
+      if (before) change.workloadUri = before
+      this.rejected.delete(event.uri)
+      switch (rec.collection) {
+        case NSID.workload: {
+          this.workloadsByUri.set(event.uri, rec.value)
+          this.noteSeen(event.uri, rec.value.cid, seenAt)
+          change.workloadUri = event.uri
+          break
+        }
+        case NSID.bid:
+          this.bidsByUri.set(event.uri, rec.value)
+          this.bidIndex.add(rec.value.workload.uri, event.uri, rec.value)
+          change.workloadUri = rec.value.workload.uri
+          break
+        case NSID.workloadStatus:
+          this.statusesByUri.set(event.uri, rec.value)
+          this.statusIndex.add(rec.value.workload.uri, event.uri, rec.value)
+          this.statusByMeshlet.add(rec.value.meshlet, event.uri, rec.value)
+          change.workloadUri = rec.value.workload.uri
+          break
+        case NSID.meshlet:
+          this.linksByUri.set(event.uri, rec.value)
+          break
+        case NSID.meshletOwner:
+          this.ownersByUri.set(event.uri, rec.value)
+          break
+        case NSID.membership:
+          this.membershipsByUri.set(event.uri, rec.value)
+          break
+        case NSID.profile:
+          this.profilesByUri.set(event.uri, rec.value)
+          this.profileUriByMeshlet.set(rec.value.meshlet, event.uri)
+          break
+      }
+      return change
+    }
+    const before = this.remove(event.collection, event.uri)
+    if (before) change.workloadUri = before
+    if (event.collection === NSID.workload) {
+      change.workloadUri = event.uri
+      if (event.op === 'delete') this.firstSeenAt.delete(event.uri)
+    }
+    if (event.op === 'rejected') {
+      this.rejected.delete(event.uri) // re-insert at the end: most recent last
+      this.rejected.set(event.uri, { uri: event.uri, did: event.did, collection: event.collection, reason: event.reason })
+      while (this.rejected.size > this.maxRejections) {
+        const oldest = this.rejected.keys().next().value as AtUri
+        this.rejected.delete(oldest)
+      }
+    } else {
+      this.rejected.delete(event.uri)
+    }
+    return change
+  }
+
+  /** Remove the record at `uri` in `collection`; returns the workload uri it was about, if any. */
+  private remove(collection: string, uri: AtUri): AtUri | undefined {
+    switch (collection) {
+      case NSID.workload:
+        return this.workloadsByUri.delete(uri) ? uri : undefined
+      case NSID.bid: {
+        const b = this.bidsByUri.get(uri)
+        if (!b) return undefined
+        this.bidsByUri.delete(uri)
+        this.bidIndex.remove(b.workload.uri, uri)
+        return b.workload.uri
+      }
+      case NSID.workloadStatus: {
+        const s = this.statusesByUri.get(uri)
+        if (!s) return undefined
+        this.statusesByUri.delete(uri)
+        this.statusIndex.remove(s.workload.uri, uri)
+        this.statusByMeshlet.remove(s.meshlet, uri)
+        return s.workload.uri
+      }
+      case NSID.meshlet:
+        this.linksByUri.delete(uri)
+        return undefined
+      case NSID.meshletOwner:
+        this.ownersByUri.delete(uri)
+        return undefined
+      case NSID.membership:
+        this.membershipsByUri.delete(uri)
+        return undefined
+      case NSID.profile: {
+        const p = this.profilesByUri.get(uri)
+        if (p && this.profileUriByMeshlet.get(p.meshlet) === uri) this.profileUriByMeshlet.delete(p.meshlet)
+        this.profilesByUri.delete(uri)
+        return undefined
+      }
+      default:
+        return undefined
+    }
+  }
+
+  private noteSeen(uri: AtUri, cid: Cid, seenAt: number): void {
+    let versions = this.firstSeenAt.get(uri)
+    if (!versions) this.firstSeenAt.set(uri, (versions = new Map()))
+    if (versions.has(cid)) return
+    versions.set(cid, seenAt)
+    while (versions.size > this.maxVersions) versions.delete(versions.keys().next().value as Cid)
+  }
+
+  workload(uri: AtUri): Workload | undefined {
+    return this.workloadsByUri.get(uri)
+  }
+
+  workloads(): Workload[] {
+    return [...this.workloadsByUri.values()]
+  }
+
+  rejection(uri: AtUri): Rejection | undefined {
+    return this.rejected.get(uri)
+  }
+
+  /** Most recent last; capped (ViewOptions.maxRejections). */
+  rejections(): Rejection[] {
+    return [...this.rejected.values()]
+  }
+
+  /** When this peer first saw version `cid` of the workload (epoch ms), while it remembers it. */
+  firstSeen(uri: AtUri, cid: Cid): number | undefined {
+    return this.firstSeenAt.get(uri)?.get(cid)
+  }
+
+  /** Every bid/decline record that references the workload uri (any cid). */
+  bidsFor(workloadUri: AtUri): Bid[] {
+    return this.bidIndex.get(workloadUri)
+  }
+
+  /** Every status record that references the workload uri (any cid). */
+  statusesFor(workloadUri: AtUri): WorkloadStatus[] {
+    return this.statusIndex.get(workloadUri)
+  }
+
+  /** Every status record published by one meshlet. */
+  statusesBy(meshlet: Did): WorkloadStatus[] {
+    return this.statusByMeshlet.get(meshlet)
+  }
+
+  allStatuses(): WorkloadStatus[] {
+    return [...this.statusesByUri.values()]
+  }
+
+  allBids(): Bid[] {
+    return [...this.bidsByUri.values()]
+  }
+
+  links(): MeshletLink[] {
+    return [...this.linksByUri.values()]
+  }
+
+  owners(): MeshletOwnerClaim[] {
+    return [...this.ownersByUri.values()]
+  }
+
+  memberships(): Membership[] {
+    return [...this.membershipsByUri.values()]
+  }
+
+  profile(meshlet: Did): Profile | undefined {
+    const uri = this.profileUriByMeshlet.get(meshlet)
+    return uri ? this.profilesByUri.get(uri) : undefined
+  }
+
+  profiles(): Profile[] {
+    return [...this.profilesByUri.values()]
+  }
+
+  size(): { workloads: number; bids: number; statuses: number; records: number } {
+    const workloads = this.workloadsByUri.size
+    const bids = this.bidsByUri.size
+    const statuses = this.statusesByUri.size
+    const records = workloads + bids + statuses + this.linksByUri.size + this.ownersByUri.size + this.membershipsByUri.size + this.profilesByUri.size
+    return { workloads, bids, statuses, records }
+  }
+}

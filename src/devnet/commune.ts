@@ -1,0 +1,258 @@
+// A local commune on a real devnet: owners with their meshlet accounts, linked both ways, mutually
+// listed, each meshlet a real peer (real firehose, real Docker). Used by the demo, the integration
+// tests and the bench. Peers run in this process, or as child processes of the real binary (for
+// kill -9 tests).
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { AtpAgent } from '@atproto/api'
+import { DevNetwork, type DevAccount } from './network.js'
+import { startMeshlet } from '../context.js'
+import type { RunConfig } from '../config.js'
+import type { Meshlet } from '../meshlet.js'
+import type { PeerPorts } from '../meshlet.js'
+import { NSID } from '../core/types.js'
+import { rootLogger, type Logger } from '../logger.js'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+export interface MemberSpec {
+  name: string
+  pdsIndex?: number
+  /** Owner DIDs (by member name) this member's meshlet lists; default: every other member. */
+  members?: string[]
+  roles?: string[]
+  labels?: { key: string; value: string }[]
+  capabilities?: string[]
+  /** Start no peer for this member (its records exist, its meshlet is silent). */
+  silent?: boolean
+  /** Skip the owner's half of the link (for spoof tests). */
+  unlinked?: boolean
+  cpuMillis?: number
+  memoryMb?: number
+}
+
+export interface Member {
+  name: string
+  owner: DevAccount
+  meshlet: DevAccount
+  spec: MemberSpec
+  dataDir: string
+  peer?: Meshlet
+  child?: ChildProcess
+  port?: number
+  logs: string[]
+}
+
+export interface CommuneOptions {
+  members: MemberSpec[]
+  pdsCount?: number
+  leaseMs?: number
+  bidWindowMs?: number
+  logger?: Logger
+  net?: DevNetwork
+}
+
+export class DevCommune implements AsyncDisposable {
+  readonly members: Member[] = []
+  private tmp = ''
+
+  private constructor(
+    readonly net: DevNetwork,
+    readonly opts: CommuneOptions,
+  ) {}
+
+  static async create(opts: CommuneOptions): Promise<DevCommune> {
+    const net = opts.net ?? (await DevNetwork.create({ pdsCount: opts.pdsCount ?? 2 }))
+    const c = new DevCommune(net, opts)
+    c.tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'meshlet-commune-'))
+    for (const spec of opts.members) {
+      const pdsIndex = spec.pdsIndex ?? c.members.length % net.pdses.length
+      const owner = await net.createAccount(spec.name, pdsIndex)
+      const meshlet = await net.createAccount(`${spec.name}-mesh`, pdsIndex)
+      c.members.push({ name: spec.name, owner, meshlet, spec, dataDir: path.join(c.tmp, spec.name), logs: [] })
+    }
+    for (const m of c.members) {
+      if (!m.spec.unlinked) await c.link(m)
+    }
+    return c
+  }
+
+  member(name: string): Member {
+    const m = this.members.find((x) => x.name === name)
+    if (!m) throw new Error(`no member ${name}`)
+    return m
+  }
+
+  /** The owner's half of the two-way link, as `meshlet link` writes it. */
+  async link(m: Member): Promise<void> {
+    await m.owner.agent.com.atproto.repo.putRecord({
+      repo: m.owner.did,
+      collection: NSID.meshlet,
+      rkey: m.meshlet.did,
+      record: { $type: NSID.meshlet, meshletDid: m.meshlet.did, createdAt: new Date().toISOString() },
+    })
+  }
+
+  memberDids(m: Member): string[] {
+    const names = m.spec.members ?? this.members.filter((x) => x !== m).map((x) => x.name)
+    return names.map((n) => this.member(n).owner.did)
+  }
+
+  config(m: Member, extra: Partial<RunConfig> = {}): RunConfig {
+    return {
+      did: m.meshlet.did,
+      owner: m.owner.did,
+      clusterMembers: this.memberDids(m),
+      password: m.meshlet.password,
+      pds: m.meshlet.pds,
+      plc: this.net.plcUrl,
+      firehose: undefined,
+      port: 0,
+      host: '127.0.0.1',
+      endpoint: undefined,
+      dataDir: m.dataDir,
+      dockerSocket: '/var/run/docker.sock',
+      roles: m.spec.roles ?? ['worker'],
+      labels: m.spec.labels ?? [],
+      capabilities: m.spec.capabilities ?? [],
+      cpuMillis: m.spec.cpuMillis,
+      memoryMb: m.spec.memoryMb,
+      reserveMemoryMb: 256,
+      leaseMs: this.opts.leaseMs ?? 15_000,
+      bidWindowMs: this.opts.bidWindowMs ?? 5000,
+      halfLifeMs: 24 * 3600_000,
+      allowedBinds: [],
+      allowHttp: true,
+      logLevel: 'info',
+      ...extra,
+    }
+  }
+
+  /** Starts every non-silent member's peer in this process. */
+  async startAll(overrides: (m: Member) => Partial<PeerPorts> = () => ({})): Promise<void> {
+    await Promise.all(this.members.filter((m) => !m.spec.silent).map((m) => this.startPeer(m, overrides(m))))
+  }
+
+  async startPeer(m: Member, overrides: Partial<PeerPorts> = {}, extra: Partial<RunConfig> = {}): Promise<Meshlet> {
+    const log = (this.opts.logger ?? rootLogger).child({ peer: m.name })
+    m.peer = await startMeshlet(this.config(m, extra), overrides, log)
+    return m.peer
+  }
+
+  async stopPeer(m: Member): Promise<void> {
+    await m.peer?.stop()
+    m.peer = undefined
+  }
+
+  /** Starts the member's peer as a child process of the real binary (so it can be kill -9'd). */
+  async spawnPeer(m: Member, extra: Partial<RunConfig> = {}): Promise<ChildProcess> {
+    const cfg = this.config(m, extra)
+    const port = cfg.port || (await freePort())
+    m.port = port
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      MESHLET_DID: cfg.did,
+      MESHLET_OWNER: cfg.owner,
+      MESHLET_CLUSTER_MEMBERS: cfg.clusterMembers.join(','),
+      MESHLET_PASSWORD: cfg.password,
+      MESHLET_PDS: cfg.pds,
+      MESHLET_PLC: cfg.plc,
+      MESHLET_PORT: String(port),
+      MESHLET_DATA_DIR: cfg.dataDir,
+      MESHLET_LEASE_MS: String(cfg.leaseMs),
+      MESHLET_BID_WINDOW_MS: String(cfg.bidWindowMs),
+      MESHLET_ROLES: cfg.roles.join(','),
+      MESHLET_ALLOW_HTTP: '1',
+      MESHLET_LOG_LEVEL: 'info',
+    }
+    delete env.VITEST
+    const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli.ts'), 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    m.child = child
+    const onData = (b: Buffer) => {
+      for (const line of b.toString().split('\n')) if (line) m.logs.push(line)
+      if (m.logs.length > 5000) m.logs.splice(0, m.logs.length - 5000)
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', onData)
+    await waitFor(() => m.logs.some((l) => l.includes('meshlet started')), { timeoutMs: 60_000, what: `${m.name} child peer to start`, onTimeout: () => m.logs.slice(-20).join('\n') })
+    return child
+  }
+
+  /** SIGKILL the child peer (its containers keep running, as when the process dies). */
+  async killPeer(m: Member): Promise<void> {
+    const child = m.child
+    if (!child || child.exitCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGKILL')
+    await exited
+    m.child = undefined
+  }
+
+  /** Publishes a workload from the owner's plain AtpAgent (as any AT client would). */
+  async publishWorkload(owner: Member | AtpAgent, record: Record<string, unknown>): Promise<{ uri: string; cid: string }> {
+    const agent = 'meshlet' in owner ? owner.owner.agent : owner
+    const res = await agent.com.atproto.repo.createRecord({
+      repo: agent.session!.did,
+      collection: NSID.workload,
+      record: { $type: NSID.workload, createdAt: new Date().toISOString(), ...record },
+      validate: false,
+    })
+    return { uri: res.data.uri, cid: res.data.cid }
+  }
+
+  async deleteRecord(agent: AtpAgent, uri: string): Promise<void> {
+    const [, , did, collection, rkey] = uri.split('/')
+    await agent.com.atproto.repo.deleteRecord({ repo: did!, collection: collection!, rkey: rkey! })
+  }
+
+  peers(): Meshlet[] {
+    return this.members.flatMap((m) => (m.peer ? [m.peer] : []))
+  }
+
+  async close(): Promise<void> {
+    for (const m of this.members) {
+      if (m.child && m.child.exitCode === null) await this.killPeer(m).catch(() => {})
+      await m.peer?.stop().catch(() => {})
+    }
+    // Containers of this commune's meshlets (several communes may share one engine).
+    const { default: Docker } = await import('dockerode')
+    const docker = new Docker({ socketPath: '/var/run/docker.sock' })
+    const dids = new Set(this.members.map((m) => m.meshlet.did))
+    const all = await docker.listContainers({ all: true, filters: { label: ['farm.meshlet.managed=true'] } }).catch(() => [])
+    await Promise.all(all.filter((c) => dids.has(c.Labels['farm.meshlet.meshlet'] ?? '')).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})))
+    if (!this.opts.net) await this.net.close()
+    await fs.rm(this.tmp, { recursive: true, force: true }).catch(() => {})
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+export async function waitFor<T>(
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string; onTimeout?: () => string } = {},
+): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000)
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${opts.onTimeout ? `\n${opts.onTimeout()}` : ''}`)
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50))
+  }
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}

@@ -1,0 +1,275 @@
+// One meshlet peer: the services joined over the ports it is given. The composition root
+// (context.ts) builds real adapters from config; tests pass their own.
+import type { IdResolver } from '@atproto/identity'
+import { CommuneView } from './core/view.js'
+import { NSID, type Did, type KeyValue } from './core/types.js'
+import type { ContainerRuntime } from './ports/container-runtime.js'
+import type { HostProbe } from './ports/host-probe.js'
+import type { RecordPublisher } from './ports/record-publisher.js'
+import type { RecordSource } from './ports/record-source.js'
+import type { CursorStore } from './ports/cursor-store.js'
+import type { IdentityResolver } from './ports/identity-resolver.js'
+import { systemClock, type Clock } from './ports/clock.js'
+import { decodeRecord } from './adapters/atproto/decode.js'
+import { recordExists } from './adapters/atproto/repo-reader.js'
+import { createLogger, type Logger } from './logger.js'
+import { describeError } from './errors.js'
+import { RecordWriter } from './services/record-writer.js'
+import { IntakeService } from './services/intake.js'
+import { ClusterService } from './services/cluster.js'
+import { HostMonitor } from './services/host-monitor.js'
+import { StatusReporter } from './services/status-reporter.js'
+import { SchedulerService } from './services/scheduler.js'
+import { RunnerService } from './services/runner.js'
+import { LinkagePublisher } from './services/linkage.js'
+import { PeerControl } from './services/control.js'
+import { createXrpcServer } from './xrpc/server.js'
+
+export const VERSION = '0.1.0'
+
+export interface PeerSettings {
+  did: Did
+  owner: Did
+  clusterMembers: Did[]
+  port: number
+  host: string
+  endpoint?: string
+  roles: string[]
+  labels: KeyValue[]
+  capabilities: string[]
+  leaseMs: number
+  bidWindowMs: number
+  halfLifeMs: number
+  reserveMemoryMb: number
+  allowedBinds: string[]
+  allowHttp: boolean
+}
+
+export interface PeerPorts {
+  runtime: ContainerRuntime
+  hostProbe: HostProbe
+  publisher: RecordPublisher
+  source: RecordSource
+  cursorStore: CursorStore
+  identity: IdentityResolver
+  /** For verifying service-auth JWTs (signing keys from DID documents). */
+  idResolver: IdResolver
+  clock?: Clock
+  logger?: Logger
+}
+
+export class Meshlet implements AsyncDisposable {
+  readonly view = new CommuneView()
+  readonly log: Logger
+  readonly clock: Clock
+  readonly writer: RecordWriter
+  readonly intake: IntakeService
+  readonly cluster: ClusterService
+  readonly hostMonitor: HostMonitor
+  readonly status: StatusReporter
+  readonly scheduler: SchedulerService
+  readonly runner: RunnerService
+  readonly linkage: LinkagePublisher
+  readonly control: PeerControl
+  url = ''
+  private server: { url: string; close(): Promise<void> } | undefined
+  private stopping: Promise<void> | undefined
+  private readonly stopped: Promise<void>
+  private resolveStopped!: () => void
+
+  constructor(
+    readonly settings: PeerSettings,
+    readonly ports: PeerPorts,
+  ) {
+    this.clock = ports.clock ?? systemClock
+    this.log = ports.logger ?? createLogger('meshlet', { meshlet: settings.did })
+    const sub = (name: string) => this.log.child({ name: `meshlet:${name}` })
+    this.stopped = new Promise((r) => (this.resolveStopped = r))
+    this.intake = new IntakeService(this.view, this.clock, sub('intake'))
+    this.writer = new RecordWriter(
+      ports.publisher,
+      (w) => {
+        const event = decodeRecord({ did: w.did, collection: w.collection, rkey: w.rkey, cid: w.cid ?? '', value: w.value }, { defaultBidWindowMs: settings.bidWindowMs })
+        if (w.cid === undefined) this.intake.handle({ op: 'delete', did: w.did, collection: w.collection, rkey: w.rkey, uri: w.uri })
+        else if (event) this.intake.handle(event)
+      },
+      sub('writer'),
+    )
+    this.cluster = new ClusterService(this.view, ports.source, { meshlet: settings.did, owner: settings.owner, configuredMembers: settings.clusterMembers }, sub('cluster'))
+    this.hostMonitor = new HostMonitor(ports.hostProbe, this.clock)
+    this.status = new StatusReporter(this.view, this.writer, this.clock, settings.did)
+    this.scheduler = new SchedulerService(
+      this.view,
+      this.cluster,
+      this.writer,
+      this.status,
+      this.hostMonitor,
+      this.clock,
+      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb } },
+      sub('scheduler'),
+    )
+    this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, { meshlet: settings.did, allowedBinds: settings.allowedBinds }, sub('runner'))
+    this.linkage = new LinkagePublisher(
+      this.view,
+      this.writer,
+      this.hostMonitor,
+      this.clock,
+      {
+        meshlet: settings.did,
+        owner: settings.owner,
+        members: settings.clusterMembers,
+        endpoint: settings.endpoint ?? '',
+        roles: settings.roles,
+        labels: settings.labels,
+        capabilities: settings.capabilities,
+        leaseMs: settings.leaseMs,
+        version: VERSION,
+      },
+      sub('linkage'),
+    )
+    this.control = new PeerControl({
+      meshlet: settings.did,
+      owner: settings.owner,
+      view: this.view,
+      cluster: this.cluster,
+      scheduler: this.scheduler,
+      runner: this.runner,
+      status: this.status,
+      host: this.hostMonitor,
+      runtime: ports.runtime,
+      shutdown: (drain) => this.shutdown(drain),
+    })
+    this.intake.connect({
+      linkageChanged: () => {
+        void this.cluster.refresh().then(() => this.scheduler.markAll())
+      },
+      peersChanged: () => this.scheduler.markAll(),
+      workloadChanged: (uri) => {
+        this.runner.deleted.delete(uri)
+        this.scheduler.mark(uri)
+        this.runner.mark()
+      },
+      workloadDeleted: (uri) => {
+        this.log.info({ workload: uri }, 'workload deleted by its owner')
+        this.runner.deleted.add(uri)
+        this.scheduler.mark(uri)
+        this.runner.mark()
+      },
+      workloadRejected: (rej, cid) => {
+        // An invalid version is not runnable: stop what ran of the old one, and tell the owner why.
+        this.runner.deleted.add(rej.uri)
+        this.runner.mark()
+        if (rej.did === settings.owner && cid) {
+          this.status.rejected({ uri: rej.uri, cid }, rej.reason).catch((err) => this.log.warn({ err: describeError(err) }, 'could not report rejected workload'))
+        }
+      },
+    })
+  }
+
+  /** Starts the peer: backfill, publish own records, serve XRPC, then schedule and run. */
+  async start(): Promise<this> {
+    const t0 = this.clock.now()
+    await this.ports.source.start((e) => this.intake.handle(e))
+    // Follow the linkage graph until it stops growing (owner -> members -> their meshlets).
+    for (let round = 0; round < 4; round++) {
+      await this.cluster.refresh()
+      await this.ports.source.processAll()
+      const before = this.view.size().records
+      await this.cluster.refresh()
+      await this.ports.source.processAll()
+      if (this.view.size().records === before) break
+    }
+    const recovering = this.linkage.wasAway()
+    if (recovering) await this.scheduler.releaseReplaced()
+    const app = createXrpcServer({ control: this.control, idResolver: this.ports.idResolver, logger: this.log.child({ name: 'meshlet:xrpc' }) })
+    this.server = await app.listen(this.settings.port, this.settings.host)
+    this.url = this.server.url
+    if (!this.settings.endpoint) this.linkage.setEndpoint(this.url)
+    await this.linkage.publishAll()
+    await this.cluster.refresh()
+    this.scheduler.start({ recovering })
+    this.runner.start()
+    this.linkage.startHeartbeat()
+    void this.sweepOrphans()
+    this.log.info({ url: this.url, records: this.view.size(), recovering, ms: this.clock.now() - t0 }, 'meshlet started')
+    return this
+  }
+
+  /** Own bids/status records whose workload vanished while this peer was down: confirm with the owner's PDS, then clean up. */
+  private async sweepOrphans(): Promise<void> {
+    const uris = new Set<string>()
+    for (const s of this.view.statusesBy(this.settings.did)) uris.add(s.workload.uri)
+    for (const uri of uris) {
+      if (this.view.workload(uri) || this.view.rejection(uri)) continue
+      try {
+        const did = uri.split('/')[2]!
+        const { pds } = await this.ports.identity.resolve(did)
+        if (!(await recordExists(pds, uri))) {
+          this.log.info({ workload: uri }, 'workload was deleted while this meshlet was away; cleaning up')
+          this.runner.deleted.add(uri)
+          this.scheduler.mark(uri)
+        }
+      } catch (err) {
+        this.log.warn({ err: describeError(err), workload: uri }, 'cannot confirm whether workload still exists; leaving its container alone')
+      }
+    }
+    this.runner.mark()
+  }
+
+  /** Waits until every loop is idle: records handled, writes landed, containers reconciled. */
+  async processAll(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      await this.ports.source.processAll()
+      await this.scheduler.processAll()
+      await this.writer.idle()
+      await this.runner.processAll()
+    }
+  }
+
+  /** Drain: stop bidding, release every replica so other peers take it, then stop. Returns how many were handed over. */
+  async shutdown(drain: boolean): Promise<number> {
+    let handedOver = 0
+    if (drain) {
+      this.scheduler.setDraining(true)
+      for (const s of this.view.statusesBy(this.settings.did)) {
+        const w = this.view.workload(s.workload.uri)
+        if (!w || w.cid !== s.workload.cid || !['pending', 'pulling', 'starting', 'running'].includes(s.state)) continue
+        await this.status.release(w, 'meshlet draining: handed over to another peer')
+        handedOver++
+      }
+      await this.writer.idle()
+      this.runner.mark()
+      await this.runner.processAll()
+    }
+    setTimeout(() => void this.stop(), 50).unref()
+    return handedOver
+  }
+
+  /** Resolves when the peer has stopped (SIGTERM, or a shutdown call). */
+  waitUntilStopped(): Promise<void> {
+    return this.stopped
+  }
+
+  /** Stops the loops; containers keep running (a peer restart must not kill work). */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.stopping
+    this.stopping = (async () => {
+      this.scheduler.stop()
+      this.linkage.stopHeartbeat()
+      await this.runner.stop()
+      await this.writer.idle().catch(() => {})
+      await this.ports.source.stop().catch(() => {})
+      await this.server?.close().catch(() => {})
+      await this.ports.cursorStore.close().catch(() => {})
+      this.log.info('meshlet stopped')
+      this.resolveStopped()
+    })()
+    return this.stopping
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
+  }
+}
+
+export { NSID }

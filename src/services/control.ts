@@ -1,0 +1,224 @@
+// The peer's side of the XRPC contract (src/xrpc/control-plane.ts): read models built from the view,
+// the scheduler's last decisions ("why not me?") and the runtime; control actions go through the
+// same records and loops as everything else, so a control call and a record change behave alike.
+import { AtUri as AtUriParser } from '@atproto/syntax'
+import { CLAIM_STATES, type AtUri, type Did } from '../core/types.js'
+import type { CommuneView } from '../core/view.js'
+import type { ContainerRuntime } from '../ports/container-runtime.js'
+import {
+  WorkloadNotFoundError,
+  type CapacityView,
+  type ControlPlane,
+  type LogsView,
+  type WorkloadStatusView,
+  type WorkloadView,
+} from '../xrpc/control-plane.js'
+import type { ClusterService } from './cluster.js'
+import type { SchedulerService } from './scheduler.js'
+import type { RunnerService } from './runner.js'
+import type { StatusReporter } from './status-reporter.js'
+import type { HostMonitor } from './host-monitor.js'
+
+export interface PeerControlDeps {
+  meshlet: Did
+  owner: Did
+  view: CommuneView
+  cluster: ClusterService
+  scheduler: SchedulerService
+  runner: RunnerService
+  status: StatusReporter
+  host: HostMonitor
+  runtime: ContainerRuntime
+  /** Drain then stop the whole peer (wired by the composition root). */
+  shutdown: (drain: boolean) => Promise<number>
+}
+
+export class PeerControl implements ControlPlane {
+  readonly meshletDid: Did
+  readonly ownerDid: Did
+
+  constructor(private readonly d: PeerControlDeps) {
+    this.meshletDid = d.meshlet
+    this.ownerDid = d.owner
+  }
+
+  isClusterMember(did: Did): boolean {
+    return this.d.cluster.isMember(did)
+  }
+
+  workloadOwner(uri: AtUri): Did | undefined {
+    const w = this.d.view.workload(uri)
+    if (w) return w.owner
+    if (this.d.view.rejection(uri) || this.d.view.statusesFor(uri).length > 0) return safeHost(uri)
+    return undefined
+  }
+
+  async capacity(): Promise<CapacityView> {
+    const host = await this.d.host.snapshot()
+    let cpu = 0
+    let mem = 0
+    let running = 0
+    for (const s of this.d.view.statusesBy(this.d.meshlet)) {
+      const w = this.d.view.workload(s.workload.uri)
+      if (!w || w.cid !== s.workload.cid || !CLAIM_STATES.includes(s.state)) continue
+      cpu += w.resources.cpuMillis
+      mem += w.resources.memoryMb
+      if (s.state === 'running') running++
+    }
+    return {
+      meshlet: this.d.meshlet,
+      cpuMillis: host.cpuMillisTotal,
+      memoryMb: host.memoryMbTotal,
+      cpuMillisFree: Math.max(0, host.cpuMillisTotal - cpu),
+      memoryMbFree: Math.max(0, Math.min(host.memoryMbAvailable, host.memoryMbTotal - mem)),
+      cpuMillisCommitted: cpu,
+      memoryMbCommitted: mem,
+      loadPermille: host.loadPermille,
+      onBattery: host.onBattery,
+      batteryPermille: host.batteryPermille,
+      thermal: host.thermal,
+      running,
+      accepting: !this.d.scheduler.isDraining,
+    }
+  }
+
+  listWorkloads(filter: { owner?: Did; runningOnly?: boolean; limit: number }): WorkloadView[] {
+    const out: WorkloadView[] = []
+    for (const w of this.d.view.workloads()) {
+      if (filter.owner && w.owner !== filter.owner) continue
+      const v = this.localView(w.uri)!
+      if (filter.runningOnly && !CLAIM_STATES.includes(v.state as never)) continue
+      out.push(v)
+    }
+    if (!filter.runningOnly) {
+      for (const r of this.d.view.rejections()) {
+        if (r.collection !== 'commune.scheduler.workload') continue
+        if (filter.owner && r.did !== filter.owner) continue
+        out.push({ uri: r.uri, owner: r.did, name: '(invalid)', image: '', state: 'rejected', message: r.reason })
+      }
+    }
+    return out.sort((a, b) => (a.uri < b.uri ? -1 : 1)).slice(0, filter.limit)
+  }
+
+  private localView(uri: AtUri): WorkloadView | undefined {
+    const w = this.d.view.workload(uri)
+    if (!w) return undefined
+    const own = this.d.status.own(uri)
+    const decision = this.d.scheduler.decisions.get(uri)
+    const current = own && own.workload.cid === w.cid ? own : undefined
+    const state = current?.state ?? (decision ? phaseState(decision.phase, decision.holders.length > 0) : 'pending')
+    return {
+      uri: w.uri,
+      cid: w.cid,
+      owner: w.owner,
+      name: w.name,
+      image: w.image,
+      replicas: w.replicas,
+      state,
+      containerId: current?.containerId,
+      exitCode: current?.exitCode,
+      message: current?.message ?? decision?.self?.reason,
+      updatedAt: current?.updatedAt,
+    }
+  }
+
+  workloadStatus(uri: AtUri): WorkloadStatusView {
+    const w = this.d.view.workload(uri)
+    const rejection = this.d.view.rejection(uri)
+    if (!w) {
+      if (rejection) return { uri, state: 'failed', valid: false, problem: rejection.reason, phase: 'rejected', replicas: [], bids: [] }
+      throw new WorkloadNotFoundError(uri)
+    }
+    const decision = this.d.scheduler.decisions.get(uri)
+    const replicas = this.d.view
+      .statusesFor(uri)
+      .filter((s) => s.workload.cid === w.cid)
+      .map((s) => ({ meshlet: s.meshlet, state: s.state, containerId: s.containerId, message: s.message, updatedAt: s.updatedAt }))
+      .sort((a, b) => (a.meshlet < b.meshlet ? -1 : 1))
+    const local = this.localView(uri)!
+    const bids = [
+      ...(decision?.outcomes ?? []),
+      ...(decision?.excluded ?? []).map((e) => ({ meshlet: e.meshlet, outcome: 'invalid' as const, reason: `not eligible: ${e.reason}` })),
+    ]
+    const running = replicas.filter((r) => CLAIM_STATES.includes(r.state as never)).length
+    return {
+      uri,
+      cid: w.cid,
+      state: local.state,
+      valid: true,
+      phase: decision?.phase,
+      local,
+      replicas,
+      bids,
+      self: decision?.self ?? (decision ? { meshlet: this.d.meshlet, outcome: 'invalid', reason: decision.excluded.find((e) => e.meshlet === this.d.meshlet)?.reason ?? 'no bid yet' } : undefined),
+      ...(running < w.replicas && decision?.phase === 'queued' ? { problem: `queued: ${running} of ${w.replicas} replicas placed; waiting for capacity` } : {}),
+    }
+  }
+
+  private requireWorkload(uri: AtUri) {
+    const w = this.d.view.workload(uri)
+    if (!w) throw new WorkloadNotFoundError(uri)
+    return w
+  }
+
+  async deleteWorkload(uri: AtUri): Promise<{ state: string }> {
+    // The record in the owner's repo is the source of truth; this call removes the replica HERE and
+    // stops this meshlet from taking it again (the owner deletes the record to stop it everywhere).
+    const w = this.requireWorkload(uri)
+    await this.d.status.release(w, 'deleted by its owner')
+    this.d.runner.mark()
+    await this.d.runner.processAll()
+    return { state: 'stopped' }
+  }
+
+  async stopWorkload(uri: AtUri): Promise<{ state: string }> {
+    const w = this.requireWorkload(uri)
+    await this.d.status.release(w, 'stopped by its owner')
+    this.d.runner.mark()
+    await this.d.runner.processAll()
+    return { state: 'stopped' }
+  }
+
+  async pauseWorkload(uri: AtUri): Promise<{ state: string }> {
+    this.requireWorkload(uri)
+    const c = await this.d.runner.containerFor(uri)
+    if (!c) throw new WorkloadNotFoundError(uri)
+    await this.d.runtime.pause(c.id)
+    return { state: 'paused' }
+  }
+
+  async resumeWorkload(uri: AtUri): Promise<{ state: string }> {
+    this.requireWorkload(uri)
+    const c = await this.d.runner.containerFor(uri)
+    if (!c) throw new WorkloadNotFoundError(uri)
+    await this.d.runtime.unpause(c.id)
+    return { state: 'running' }
+  }
+
+  async logs(uri: AtUri, tail: number): Promise<LogsView> {
+    this.requireWorkload(uri)
+    const c = await this.d.runner.containerFor(uri)
+    if (!c) return { uri, lines: [] }
+    return { uri, containerId: c.id, lines: await this.d.runtime.logs(c.id, { tail }) }
+  }
+
+  async shutdown(opts: { drain: boolean }): Promise<{ accepted: boolean; handedOver: number }> {
+    const handedOver = await this.d.shutdown(opts.drain)
+    return { accepted: true, handedOver }
+  }
+}
+
+function phaseState(phase: string, placed: boolean): string {
+  if (phase === 'bidding') return 'bidding'
+  if (phase === 'queued') return 'queued'
+  if (phase === 'ineligible') return 'ineligible'
+  return placed ? 'elsewhere' : 'pending'
+}
+
+function safeHost(uri: string): Did | undefined {
+  try {
+    return new AtUriParser(uri).hostname
+  } catch {
+    return undefined
+  }
+}

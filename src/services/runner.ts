@@ -1,0 +1,282 @@
+// Turns this meshlet's claims into containers. Desired = its live claims; running = containers
+// labelled with its DID; the pure reconcile() says what to start, stop and keep, and this loop only
+// applies that. The same loop adopts containers after a restart (labels carry the workload and spec
+// hash), and never kills work it cannot prove is unwanted: a container whose workload is merely
+// unknown (PDS unreachable) keeps running until the record is known to be deleted.
+import { reconcile, specHash, type DesiredReplica, type RunningReplica } from '../core/reconcile.js'
+import { restartDecision } from '../core/restart.js'
+import type { CommuneView } from '../core/view.js'
+import { CLAIM_STATES, type AtUri, type Did, type Workload, type WorkloadStatus } from '../core/types.js'
+import type { ContainerInfo, ContainerRuntime } from '../ports/container-runtime.js'
+import type { Clock } from '../ports/clock.js'
+import type { Logger } from '../logger.js'
+import { describeError } from '../errors.js'
+import { containerNameFor } from '../adapters/docker/docker-runtime.js'
+import type { StatusReporter } from './status-reporter.js'
+
+export interface RunnerOptions {
+  meshlet: Did
+  allowedBinds: string[]
+  pidsLimit?: number
+  stopTimeoutS?: number
+  maxParallelStarts?: number
+  /** Full reconcile sweep period; events trigger passes sooner. */
+  sweepMs?: number
+}
+
+const FINAL = new Set(['exited', 'failed'])
+
+export class RunnerService {
+  private passScheduled = false
+  private passRunning: Promise<void> | undefined
+  private starting = new Set<AtUri>()
+  private restarts = new Map<string, { count: number; lastExitAt: number; timer?: NodeJS.Timeout }>()
+  private abort = new AbortController()
+  private sweep: NodeJS.Timeout | undefined
+  private stopped = false
+  /** Workloads whose records are known to be deleted (delete event, or confirmed by their PDS). */
+  readonly deleted = new Set<AtUri>()
+  private lastPull = new Map<AtUri, string>()
+  engineUp = true
+
+  constructor(
+    private readonly view: CommuneView,
+    private readonly runtime: ContainerRuntime,
+    private readonly status: StatusReporter,
+    private readonly clock: Clock,
+    private readonly opts: RunnerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    void this.watchLoop()
+    this.sweep = setInterval(() => this.mark(), this.opts.sweepMs ?? 3000)
+    this.sweep.unref()
+    this.mark()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.abort.abort()
+    if (this.sweep) clearInterval(this.sweep)
+    for (const r of this.restarts.values()) if (r.timer) clearTimeout(r.timer)
+    await this.processAll()
+  }
+
+  mark(): void {
+    if (this.passScheduled || this.stopped) return
+    this.passScheduled = true
+    setImmediate(() => {
+      this.passScheduled = false
+      if (this.passRunning) {
+        void this.passRunning.then(() => this.mark())
+        return
+      }
+      this.passRunning = this.pass()
+        .catch((err) => this.log.error({ err: describeError(err) }, 'reconcile pass failed'))
+        .finally(() => {
+          this.passRunning = undefined
+        })
+    })
+  }
+
+  async processAll(): Promise<void> {
+    while (this.passScheduled || this.passRunning) {
+      if (this.passRunning) await this.passRunning
+      else await new Promise((r) => setImmediate(r))
+    }
+  }
+
+  /** The container of this meshlet's replica of a workload, if any. */
+  async containerFor(uri: AtUri): Promise<ContainerInfo | undefined> {
+    const all = await this.runtime.list({ meshletDid: this.opts.meshlet })
+    return all.find((c) => c.labels.workloadUri === uri && c.state !== 'removing')
+  }
+
+  async running(): Promise<ContainerInfo[]> {
+    return this.runtime.list({ meshletDid: this.opts.meshlet })
+  }
+
+  private async watchLoop(): Promise<void> {
+    let backoff = 500
+    while (!this.stopped) {
+      try {
+        await this.runtime.ping()
+        if (!this.engineUp) this.log.info('container engine is back; reconciling')
+        this.engineUp = true
+        backoff = 500
+        this.mark()
+        await this.runtime.watch((e) => {
+          this.log.debug({ id: e.id.slice(0, 12), action: e.action, workload: e.labels.workloadUri }, 'container event')
+          this.mark()
+        }, this.abort.signal)
+      } catch (err) {
+        if (this.engineUp) this.log.warn({ err: describeError(err) }, 'container engine unavailable; containers are left as they are')
+        this.engineUp = false
+      }
+      if (this.stopped) break
+      await new Promise((r) => setTimeout(r, backoff).unref())
+      backoff = Math.min(backoff * 2, 5000)
+    }
+  }
+
+  private async pass(): Promise<void> {
+    let containers: ContainerInfo[]
+    try {
+      containers = await this.runtime.list({ meshletDid: this.opts.meshlet })
+    } catch (err) {
+      if (this.engineUp) this.log.warn({ err: describeError(err) }, 'cannot list containers')
+      this.engineUp = false
+      return
+    }
+    const mine = new Map<AtUri, WorkloadStatus>()
+    for (const s of this.view.statusesBy(this.opts.meshlet)) mine.set(s.workload.uri, s)
+
+    const desired: DesiredReplica[] = []
+    for (const s of mine.values()) {
+      const w = this.view.workload(s.workload.uri)
+      if (!w || s.workload.cid !== w.cid) continue
+      const hasContainer = containers.some((c) => c.labels.workloadUri === w.uri && c.labels.workloadCid === w.cid)
+      // Live claims are desired; a finished replica stays desired while its container exists, so its logs remain readable.
+      if (CLAIM_STATES.includes(s.state) || (FINAL.has(s.state) && hasContainer)) {
+        desired.push({ workload: w, replica: s.replica ?? 0, specHash: specHash(w) })
+      }
+    }
+    // Never touch containers of workloads we cannot see and do not know to be deleted.
+    const considered = containers.filter((c) => this.view.workload(c.labels.workloadUri) || this.deleted.has(c.labels.workloadUri) || mine.get(c.labels.workloadUri)?.state === 'stopped')
+    const running: RunningReplica[] = considered.map((c) => ({
+      id: c.id,
+      workloadUri: c.labels.workloadUri,
+      workloadCid: c.labels.workloadCid,
+      specHash: c.labels.specHash,
+      replica: c.labels.replica,
+      state: c.state,
+    }))
+    const plan = reconcile(desired, running)
+
+    for (const s of plan.stop) {
+      const uri = s.running.workloadUri
+      this.log.info({ workload: uri, container: s.running.id.slice(0, 12) }, `stopping container: ${s.reason}`)
+      try {
+        await this.runtime.stop(s.running.id, this.opts.stopTimeoutS ?? 10)
+        await this.runtime.remove(s.running.id)
+      } catch (err) {
+        this.log.warn({ err: describeError(err), workload: uri }, 'could not stop container')
+        continue
+      }
+    }
+    // Status records of deleted workloads go once their containers are gone.
+    for (const s of mine.values()) {
+      const uri = s.workload.uri
+      if (!this.deleted.has(uri) || this.view.workload(uri)) continue
+      if (containers.some((c) => c.labels.workloadUri === uri) && !plan.stop.some((x) => x.running.workloadUri === uri)) continue
+      await this.status.remove(uri).catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not delete status record'))
+    }
+
+    const startLimit = this.opts.maxParallelStarts ?? 4
+    const queue = [...plan.start]
+    await Promise.all(
+      Array.from({ length: Math.min(startLimit, queue.length) }, async () => {
+        for (let d = queue.shift(); d; d = queue.shift()) await this.startReplica(d)
+      }),
+    )
+    for (const k of plan.keep) await this.check(k.desired.workload, containers.find((c) => c.id === k.running.id)!)
+  }
+
+  private async startReplica(d: DesiredReplica): Promise<void> {
+    const w = d.workload
+    if (this.starting.has(w.uri)) return
+    const own = this.status.own(w.uri)
+    if (!own || !CLAIM_STATES.includes(own.state)) return
+    this.starting.add(w.uri)
+    try {
+      if (!(await this.runtime.hasImage(w.image))) {
+        await this.status.update(w, { state: 'pulling', message: `pulling ${w.image}` })
+        let last = 0
+        await this.runtime.pull(w.image, {
+          signal: this.abort.signal,
+          onProgress: (p) => {
+            const now = this.clock.now()
+            if (now - last > 1000) {
+              last = now
+              this.log.debug({ workload: w.uri, status: p.status, current: p.current, total: p.total }, 'pull progress')
+            }
+          },
+        })
+        this.lastPull.set(w.uri, w.image)
+      }
+      await this.status.update(w, { state: 'starting', message: `starting ${w.image}` })
+      const id = await this.runtime.create({
+        name: containerNameFor(this.opts.meshlet, w.rkey, d.replica),
+        image: w.image,
+        command: w.command,
+        env: w.env,
+        cpuMillis: w.resources.cpuMillis,
+        memoryMb: w.resources.memoryMb,
+        pidsLimit: this.opts.pidsLimit ?? 512,
+        labels: { workloadUri: w.uri, workloadCid: w.cid, specHash: d.specHash, meshletDid: this.opts.meshlet, replica: d.replica },
+        allowedBinds: this.opts.allowedBinds.length ? this.opts.allowedBinds : undefined,
+      })
+      await this.runtime.start(id)
+      this.log.info({ workload: w.uri, container: id.slice(0, 12) }, `running ${w.name}`)
+      await this.status.update(w, { state: 'running', containerId: id, message: `running ${w.image}` })
+    } catch (err) {
+      const message = describeError(err)
+      this.log.warn({ workload: w.uri, err: message }, `failed to start ${w.name}`)
+      await this.status.update(w, { state: 'failed', message }).catch(() => {})
+      // Leave nothing half-made behind: a created-but-unstarted container is removed.
+      const leftover = await this.containerFor(w.uri).catch(() => undefined)
+      if (leftover && leftover.state !== 'running') await this.runtime.remove(leftover.id).catch(() => {})
+    } finally {
+      this.starting.delete(w.uri)
+    }
+  }
+
+  /** A kept container: report adoption, and apply the restart policy when it has exited. */
+  private async check(w: Workload, c: ContainerInfo): Promise<void> {
+    const own = this.status.own(w.uri)
+    if (!own) return
+    if (c.state === 'running' || c.state === 'paused' || c.state === 'restarting') {
+      if (CLAIM_STATES.includes(own.state) && (own.state !== 'running' || own.containerId !== c.id)) {
+        await this.status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}`, startedAt: c.startedAt })
+      }
+      return
+    }
+    if (c.state !== 'exited' && c.state !== 'dead' && c.state !== 'created') return
+    if (!CLAIM_STATES.includes(own.state)) return // already final
+    if (c.state === 'created') return // being started
+    const r = this.restarts.get(c.id) ?? { count: 0, lastExitAt: this.clock.now() }
+    if (r.timer) return // a restart is already scheduled
+    const exitCode = c.exitCode ?? -1
+    const decision = restartDecision({
+      kind: w.kind,
+      policy: w.restart.policy,
+      maxRetries: w.restart.maxRetries,
+      exitCode,
+      oomKilled: c.oomKilled ?? false,
+      memoryMb: w.resources.memoryMb,
+      restarts: r.count,
+      now: this.clock.now(),
+      lastExitAt: r.lastExitAt,
+    })
+    if (decision.action === 'final') {
+      this.log.info({ workload: w.uri, exitCode, oomKilled: c.oomKilled }, `${w.name}: ${decision.message}`)
+      this.restarts.delete(c.id)
+      await this.status.update(w, { state: decision.state, containerId: c.id, exitCode, oomKilled: c.oomKilled || undefined, message: decision.message })
+      return
+    }
+    r.count++
+    r.lastExitAt = this.clock.now()
+    this.log.info({ workload: w.uri, exitCode, delayMs: decision.delayMs, restarts: r.count }, `${w.name} exited; restarting`)
+    r.timer = setTimeout(() => {
+      r.timer = undefined
+      this.runtime
+        .start(c.id)
+        .then(() => this.status.update(w, { state: 'running', containerId: c.id, message: `restarted ${r.count} time(s) after exit code ${exitCode}` }))
+        .catch((err) => this.log.warn({ err: describeError(err), workload: w.uri }, 'restart failed'))
+        .finally(() => this.mark())
+    }, decision.delayMs)
+    r.timer.unref()
+    this.restarts.set(c.id, r)
+  }
+}

@@ -1,0 +1,302 @@
+// The bidder + selector loop. For every workload whose inputs changed (a record arrived, a window
+// closed, a heartbeat lapsed) it asks the pure core what this peer should do (decideWorkload) and
+// applies only that: bid, decline, withdraw, claim or release. All peers run the same functions on
+// the same public records, so they agree on who runs what without a leader.
+import { decideWorkload, type Decision } from '../core/decide.js'
+import { eligibility } from '../core/cluster.js'
+import { checkFeasibility, defaultFeasibilityPolicy, type FeasibilityPolicy } from '../core/feasibility.js'
+import { bidPriority } from '../core/priority.js'
+import { computeBalances } from '../core/fair-share.js'
+import { isCompleted, isLiveClaim } from '../core/placement.js'
+import type { CommuneView } from '../core/view.js'
+import { CLAIM_STATES, NSID, type AtUri, type Did, type HostSnapshot, type Profile, type Resources, type Workload } from '../core/types.js'
+import { encodeBid } from '../adapters/atproto/encode.js'
+import type { Clock } from '../ports/clock.js'
+import type { Logger } from '../logger.js'
+import { describeError } from '../errors.js'
+import type { ClusterService } from './cluster.js'
+import type { RecordWriter } from './record-writer.js'
+import type { StatusReporter } from './status-reporter.js'
+import type { HostMonitor } from './host-monitor.js'
+
+export interface SchedulerOptions {
+  self: { meshlet: Did; owner: Did }
+  leaseMs: number
+  halfLifeMs: number
+  policy?: Partial<FeasibilityPolicy>
+}
+
+export interface WorkloadDecision extends Decision {
+  excluded: { meshlet: Did; reason: string }[]
+  offer: { kind: 'bid'; priority: number } | { kind: 'decline'; reason: string }
+  evaluatedAt: number
+}
+
+export class SchedulerService {
+  readonly decisions = new Map<AtUri, WorkloadDecision>()
+  private dirty = new Set<AtUri>()
+  private wakeTimers = new Map<AtUri, NodeJS.Timeout>()
+  private inFlight = new Map<AtUri, number>()
+  private passScheduled = false
+  private passRunning: Promise<void> | undefined
+  private draining = false
+  private recoveringUntil = 0
+  private stopped = false
+  private readonly policy: FeasibilityPolicy
+  private tick: NodeJS.Timeout | undefined
+  passes = 0
+
+  constructor(
+    private readonly view: CommuneView,
+    private readonly cluster: ClusterService,
+    private readonly writer: RecordWriter,
+    private readonly status: StatusReporter,
+    private readonly host: HostMonitor,
+    private readonly clock: Clock,
+    private readonly opts: SchedulerOptions,
+    private readonly log: Logger,
+  ) {
+    this.policy = { ...defaultFeasibilityPolicy, ...opts.policy }
+  }
+
+  /** `recovering`: this meshlet was away longer than its lease; see decideWorkload. */
+  start(opts: { recovering: boolean }): void {
+    if (opts.recovering) this.recoveringUntil = this.clock.now() + this.opts.leaseMs
+    // Time alone changes answers (windows close, heartbeats lapse): a slow sweep catches that.
+    this.tick = setInterval(() => this.markAll(), Math.max(500, Math.floor(this.opts.leaseMs / 3)))
+    this.tick.unref()
+    this.markAll()
+  }
+
+  /**
+   * After being away longer than its lease, this meshlet releases every replica that others have
+   * taken over in the meantime. Runs BEFORE the heartbeat is renewed: a renewed heartbeat would make
+   * the stale claim live again and push out a replacement that is already running.
+   */
+  async releaseReplaced(): Promise<number> {
+    const now = this.clock.now()
+    const profiles = new Map<Did, Profile>(this.view.profiles().map((p) => [p.meshlet, p]))
+    const graph = this.cluster.current()
+    const writes: Promise<unknown>[] = []
+    for (const s of this.view.statusesBy(this.opts.self.meshlet)) {
+      const w = this.view.workload(s.workload.uri)
+      if (!w || s.workload.cid !== w.cid || !CLAIM_STATES.includes(s.state)) continue
+      const { eligible } = eligibility({ workload: w, graph, profiles, now, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+      const statuses = this.view.statusesFor(w.uri)
+      const others = statuses.filter((o) => o.meshlet !== this.opts.self.meshlet && isLiveClaim(o, w, eligible)).length
+      const completed = statuses.filter((o) => isCompleted(o, w)).length
+      if (others >= w.replicas - completed) {
+        this.log.info({ workload: w.uri }, `${w.name} was taken over while this meshlet was away; releasing it`)
+        writes.push(this.status.release(w, 'replaced while this meshlet was away'))
+      }
+    }
+    await Promise.allSettled(writes)
+    return writes.length
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.tick) clearInterval(this.tick)
+    for (const t of this.wakeTimers.values()) clearTimeout(t)
+    this.wakeTimers.clear()
+  }
+
+  setDraining(draining: boolean): void {
+    this.draining = draining
+    this.markAll()
+  }
+
+  get isDraining(): boolean {
+    return this.draining
+  }
+
+  mark(uri: AtUri): void {
+    if (this.stopped) return
+    this.dirty.add(uri)
+    this.schedulePass()
+  }
+
+  markAll(): void {
+    for (const w of this.view.workloads()) this.dirty.add(w.uri)
+    for (const uri of this.decisions.keys()) this.dirty.add(uri)
+    this.schedulePass()
+  }
+
+  /** Resolves when no pass is pending or running (tests and the bench wait on this). */
+  async processAll(): Promise<void> {
+    while (this.passScheduled || this.passRunning) {
+      if (this.passRunning) await this.passRunning
+      else await new Promise((r) => setImmediate(r))
+    }
+  }
+
+  private schedulePass(): void {
+    if (this.passScheduled || this.stopped) return
+    this.passScheduled = true
+    setImmediate(() => {
+      this.passScheduled = false
+      if (this.passRunning) {
+        // Coalesce: run again right after the current pass.
+        void this.passRunning.then(() => this.schedulePass())
+        return
+      }
+      this.passRunning = this.pass()
+        .catch((err) => this.log.error({ err: describeError(err) }, 'scheduling pass failed'))
+        .finally(() => {
+          this.passRunning = undefined
+        })
+    })
+  }
+
+  private async pass(): Promise<void> {
+    if (this.dirty.size === 0) return
+    this.passes++
+    const uris = [...this.dirty].sort()
+    this.dirty.clear()
+    const now = this.clock.now()
+    const host = await this.host.snapshot()
+    const profiles = new Map<Did, Profile>(this.view.profiles().map((p) => [p.meshlet, p]))
+    const graph = this.cluster.current()
+    const balances = computeBalances({
+      statuses: this.view.allStatuses(),
+      workloadOwner: (uri) => this.view.workload(uri)?.owner,
+      meshletOwner: (m) => graph.ownerOf(m),
+      workloadResources: (uri) => this.view.workload(uri)?.resources,
+      now,
+      halfLifeMs: this.opts.halfLifeMs,
+    })
+    const balance = balances.get(this.opts.self.owner)?.balance ?? 0
+    const committed = this.committed()
+    for (const uri of uris) {
+      const workload = this.view.workload(uri)
+      if (!workload) {
+        this.forget(uri)
+        continue
+      }
+      if ((this.inFlight.get(uri) ?? 0) > 0) continue // re-marked when the write lands
+      try {
+        this.evaluate(workload, { now, host, profiles, graph, balance, committed })
+      } catch (err) {
+        this.log.error({ err: describeError(err), uri }, 'evaluating workload failed')
+      }
+    }
+  }
+
+  /** Resources of replicas this meshlet runs, has claimed, or has bid for in an open window. */
+  private committed(): Map<AtUri, Resources> {
+    const out = new Map<AtUri, Resources>()
+    for (const s of this.view.statusesBy(this.opts.self.meshlet)) {
+      const w = this.view.workload(s.workload.uri)
+      if (w && s.workload.cid === w.cid && CLAIM_STATES.includes(s.state)) out.set(w.uri, w.resources)
+    }
+    for (const [uri, d] of this.decisions) {
+      const w = this.view.workload(uri)
+      if (w && d.phase === 'bidding' && d.offer.kind === 'bid') out.set(uri, w.resources)
+    }
+    return out
+  }
+
+  private evaluate(
+    workload: Workload,
+    ctx: { now: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; balance: number; committed: Map<AtUri, Resources> },
+  ): void {
+    const { self } = this.opts
+    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, now: ctx.now, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+    let cpu = 0
+    let mem = 0
+    for (const [uri, r] of ctx.committed) {
+      if (uri === workload.uri) continue
+      cpu += r.cpuMillis
+      mem += r.memoryMb
+    }
+    const committed: Resources = { cpuMillis: cpu, memoryMb: mem }
+    const feas = checkFeasibility(workload, ctx.host, committed, this.policy, this.draining)
+    const offer = feas.ok
+      ? ({ kind: 'bid', priority: bidPriority({ balance: ctx.balance, workload, host: ctx.host, committed, free: feas.free }), capacity: feas.free } as const)
+      : ({ kind: 'decline', reason: feas.reason } as const)
+    const decision = decideWorkload({
+      workload,
+      bids: this.view.bidsFor(workload.uri),
+      statuses: this.view.statusesFor(workload.uri),
+      eligible: elig.eligible,
+      firstSeenAt: this.view.firstSeen(workload.uri, workload.cid) ?? ctx.now,
+      now: ctx.now,
+      self: { meshlet: self.meshlet, owner: self.owner, draining: this.draining, recovering: ctx.now < this.recoveringUntil },
+      offer,
+    })
+    this.decisions.set(workload.uri, {
+      ...decision,
+      excluded: elig.excluded,
+      offer: offer.kind === 'bid' ? { kind: 'bid', priority: offer.priority } : offer,
+      evaluatedAt: ctx.now,
+    })
+    if (offer.kind === 'bid' && decision.phase === 'bidding') ctx.committed.set(workload.uri, workload.resources)
+    this.scheduleWake(workload.uri, decision.wakeAt, ctx.now)
+    for (const action of decision.actions) this.apply(workload, action)
+  }
+
+  private apply(workload: Workload, action: Decision['actions'][number]): void {
+    const ref = { uri: workload.uri, cid: workload.cid }
+    const name = `${workload.name} (${workload.uri})`
+    let p: Promise<unknown>
+    switch (action.type) {
+      case 'bid':
+        this.log.info({ workload: workload.uri, priority: action.priority }, `bid ${action.priority} on ${workload.name}`)
+        p = this.writer.create(NSID.bid, encodeBid({ workload: ref, priority: action.priority, capacity: action.capacity, createdAt: this.iso() }))
+        break
+      case 'decline':
+        this.log.info({ workload: workload.uri }, `decline ${workload.name}: ${action.reason}`)
+        p = this.writer.create(NSID.bid, encodeBid({ workload: ref, priority: 0, decline: action.reason, createdAt: this.iso() }))
+        break
+      case 'withdraw':
+        this.log.debug({ workload: workload.uri, rkey: action.rkey }, `withdraw bid: ${action.reason}`)
+        p = this.writer.delete(NSID.bid, action.rkey)
+        break
+      case 'claim':
+        this.log.info({ workload: workload.uri, replica: action.replica }, `won ${name}: claiming replica ${action.replica}`)
+        p = this.status.claim(workload, { bid: action.bid, priority: action.priority, replica: action.replica })
+        break
+      case 'release':
+        this.log.info({ workload: workload.uri }, `releasing ${workload.name}: ${action.reason}`)
+        p = this.status.release(workload, action.reason)
+        break
+    }
+    this.inFlight.set(workload.uri, (this.inFlight.get(workload.uri) ?? 0) + 1)
+    p.catch((err) => this.log.warn({ err: describeError(err), workload: workload.uri, action: action.type }, 'action failed; will retry'))
+      .finally(() => {
+        const n = (this.inFlight.get(workload.uri) ?? 1) - 1
+        if (n <= 0) this.inFlight.delete(workload.uri)
+        else this.inFlight.set(workload.uri, n)
+        this.mark(workload.uri)
+      })
+  }
+
+  private scheduleWake(uri: AtUri, wakeAt: number | undefined, now: number): void {
+    const old = this.wakeTimers.get(uri)
+    if (old) clearTimeout(old)
+    this.wakeTimers.delete(uri)
+    if (wakeAt === undefined || this.stopped) return
+    const t = setTimeout(() => {
+      this.wakeTimers.delete(uri)
+      this.mark(uri)
+    }, Math.max(0, wakeAt - now) + 5)
+    t.unref()
+    this.wakeTimers.set(uri, t)
+  }
+
+  /** The workload record is gone: withdraw this meshlet's bids for it (the runner stops containers). */
+  private forget(uri: AtUri): void {
+    this.decisions.delete(uri)
+    const t = this.wakeTimers.get(uri)
+    if (t) clearTimeout(t)
+    this.wakeTimers.delete(uri)
+    for (const bid of this.view.bidsFor(uri)) {
+      if (bid.meshlet !== this.opts.self.meshlet) continue
+      this.writer.delete(NSID.bid, bid.rkey).catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not withdraw bid'))
+    }
+  }
+
+  private iso(): string {
+    return new Date(this.clock.now()).toISOString()
+  }
+}

@@ -1,0 +1,99 @@
+// What the XRPC layer needs from the running peer. The services implement it; handlers only
+// authenticate, authorise, validate params and translate errors. Shapes mirror lexicons/farm/meshlet/*.
+import type { AtUri, Did } from '../core/types.js'
+
+export interface CapacityView {
+  meshlet: Did
+  cpuMillis: number
+  memoryMb: number
+  cpuMillisFree: number
+  memoryMbFree: number
+  cpuMillisCommitted: number
+  memoryMbCommitted: number
+  loadPermille: number
+  onBattery: boolean
+  batteryPermille?: number
+  thermal: string
+  running: number
+  accepting: boolean
+}
+
+export interface WorkloadView {
+  uri: AtUri
+  cid?: string
+  owner: Did
+  name: string
+  image: string
+  replicas?: number
+  /** This meshlet's state for the workload: a status state, or queued/bidding/elsewhere/rejected. */
+  state: string
+  containerId?: string
+  exitCode?: number
+  message?: string
+  updatedAt?: string
+}
+
+export interface BidOutcomeView {
+  meshlet: Did
+  priority?: number
+  outcome: 'won' | 'lost' | 'invalid' | 'declined'
+  reason: string
+}
+
+export interface ReplicaView {
+  meshlet: Did
+  state: string
+  containerId?: string
+  message?: string
+  updatedAt?: string
+}
+
+export interface WorkloadStatusView {
+  uri: AtUri
+  cid?: string
+  state: string
+  valid: boolean
+  problem?: string
+  phase?: string
+  local?: WorkloadView
+  replicas: ReplicaView[]
+  bids: BidOutcomeView[]
+  self?: BidOutcomeView
+}
+
+export interface LogsView {
+  uri: AtUri
+  containerId?: string
+  lines: { stream: 'stdout' | 'stderr'; text: string }[]
+}
+
+export class WorkloadNotFoundError extends Error {
+  constructor(public readonly uri: string) {
+    super(`no workload ${uri} is known to this meshlet`)
+    this.name = 'WorkloadNotFoundError'
+  }
+}
+
+export interface ControlPlane {
+  readonly meshletDid: Did
+  readonly ownerDid: Did
+  /**
+   * May `did` read from this meshlet? True for owner DIDs in this meshlet's active cluster (and its
+   * own owner), and for verified meshlet DIDs of those owners.
+   */
+  isClusterMember(did: Did): boolean
+  /** The workload's owner (from its URI), or undefined when unknown here. */
+  workloadOwner(uri: AtUri): Did | undefined
+  capacity(): Promise<CapacityView>
+  listWorkloads(filter: { owner?: Did; runningOnly?: boolean; limit: number }): WorkloadView[]
+  /** Throws WorkloadNotFoundError. */
+  workloadStatus(uri: AtUri): WorkloadStatusView
+  /** Each throws WorkloadNotFoundError; resolves with this meshlet's resulting state. */
+  deleteWorkload(uri: AtUri): Promise<{ state: string }>
+  pauseWorkload(uri: AtUri): Promise<{ state: string }>
+  resumeWorkload(uri: AtUri): Promise<{ state: string }>
+  stopWorkload(uri: AtUri): Promise<{ state: string }>
+  logs(uri: AtUri, tail: number): Promise<LogsView>
+  /** Starts a drain (stop bidding, release replicas so others take them) then stops the peer. */
+  shutdown(opts: { drain: boolean }): Promise<{ accepted: boolean; handedOver: number }>
+}

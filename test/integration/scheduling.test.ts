@@ -1,0 +1,130 @@
+// Decentralised scheduling over a real PLC + 2 PDS and real peers (issue 3): every peer reaches the
+// same decision from public records, non-members are ignored, bad records are visible to their owner.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { DevCommune, waitFor } from '../../src/devnet/commune.js'
+import { CLAIM_STATES, NSID } from '../../src/core/types.js'
+import type { Meshlet } from '../../src/meshlet.js'
+
+const IMAGE = 'meshlet/busybox:test'
+const sleeper = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  image: IMAGE,
+  command: ['sleep', '3600'],
+  replicas: 1,
+  resources: { cpuMillis: 100, memoryMb: 32 },
+  bidWindowMs: 2000,
+  ...extra,
+})
+
+/** The live claims every peer sees for a workload, as meshlet DIDs. */
+function holders(peer: Meshlet, uri: string): string[] {
+  const w = peer.view.workload(uri)
+  if (!w) return []
+  return peer.view
+    .statusesFor(uri)
+    .filter((s) => s.workload.cid === w.cid && CLAIM_STATES.includes(s.state))
+    .map((s) => s.meshlet)
+    .sort()
+}
+
+describe('scheduling on a real AT network', () => {
+  let c: DevCommune
+  beforeAll(async () => {
+    c = await DevCommune.create({ pdsCount: 2, members: [{ name: 'ann' }, { name: 'ben' }, { name: 'cat' }], leaseMs: 8000 })
+    await c.startAll()
+  }, 120_000)
+  afterAll(async () => c?.close())
+
+  test('a workload from a plain AT client ends with all 3 peers agreeing on the winner', async () => {
+    const ref = await c.publishWorkload(c.member('ann'), sleeper('agree'))
+    const peers = c.peers()
+    const agreed = await waitFor(
+      () => {
+        const views = peers.map((p) => holders(p, ref.uri).join(','))
+        return views[0] && views.every((v) => v === views[0]) ? views[0]!.split(',') : false
+      },
+      { what: 'peers to agree', timeoutMs: 30_000 },
+    )
+    expect(agreed).toHaveLength(1)
+    // the claim is a public record in the winner's own repo
+    const winner = c.members.find((m) => m.meshlet.did === agreed[0])!
+    const recs = await winner.meshlet.agent.com.atproto.repo.listRecords({ repo: winner.meshlet.did, collection: NSID.workloadStatus })
+    expect(recs.data.records.some((r) => (r.value as { workload: { uri: string } }).workload.uri === ref.uri)).toBe(true)
+    // every bid is public too, and every peer explains the outcome the same way
+    const outcomes = peers.map((p) => p.control.workloadStatus(ref.uri).bids.filter((b) => b.outcome === 'won').map((b) => b.meshlet).sort().join(','))
+    expect(new Set(outcomes).size).toBe(1)
+    expect(outcomes[0]).toBe(agreed[0])
+    await c.deleteRecord(c.member('ann').owner.agent, ref.uri)
+  })
+
+  test('a workload from a non-member is ignored by every peer', async () => {
+    const stranger = await c.net.createAccount('stranger', 0)
+    const ref = await c.publishWorkload(stranger.agent, sleeper('intruder'))
+    // a member's workload published after it is placed, so the firehose has delivered both
+    const after = await c.publishWorkload(c.member('ben'), sleeper('after-intruder'))
+    await waitFor(() => c.peers().every((p) => holders(p, after.uri).length === 1), { what: 'the later workload to be placed', timeoutMs: 30_000 })
+    for (const p of c.peers()) {
+      expect(p.view.workload(ref.uri)).toBeUndefined()
+      expect(p.view.bidsFor(ref.uri)).toHaveLength(0)
+    }
+    await c.deleteRecord(c.member('ben').owner.agent, after.uri)
+  })
+
+  test('a lexicon-invalid workload gets a visible reason and no peer crashes', async () => {
+    const ann = c.member('ann')
+    const ref = await c.publishWorkload(ann, { name: 'broken', image: IMAGE, replicas: 1.5, resources: { cpuMillis: 'lots', memoryMb: 64 } })
+    // the owner's own meshlet writes a failed status that says why
+    const status = await waitFor(
+      async () => {
+        const recs = await ann.meshlet.agent.com.atproto.repo.listRecords({ repo: ann.meshlet.did, collection: NSID.workloadStatus })
+        return recs.data.records.map((r) => r.value as { workload: { uri: string }; state: string; message?: string }).find((v) => v.workload.uri === ref.uri)
+      },
+      { what: 'failed status for the invalid workload', timeoutMs: 20_000 },
+    )
+    expect(status.state).toBe('failed')
+    expect(status.message).toMatch(/replicas|cpuMillis/)
+    // any peer explains it too, and no peer bid on it
+    for (const p of c.peers()) {
+      const st = p.control.workloadStatus(ref.uri)
+      expect(st.valid).toBe(false)
+      expect(st.problem).toMatch(/replicas|cpuMillis/)
+      expect(p.view.bidsFor(ref.uri)).toHaveLength(0)
+      expect((await fetch(`${p.url}/health`)).status).toBe(200)
+    }
+  })
+
+  test('a peer restarted mid-run resumes from its cursor: nothing missed, no decision repeated', async () => {
+    const cat = c.member('cat')
+    const before = await c.publishWorkload(c.member('ann'), sleeper('before-restart'))
+    await waitFor(() => c.peers().every((p) => holders(p, before.uri).length === 1), { what: 'placement before restart', timeoutMs: 30_000 })
+    const catBidsBefore = cat.peer!.view.bidsFor(before.uri).filter((b) => b.meshlet === cat.meshlet.did).length
+    await c.stopPeer(cat)
+    // written while cat is down: a new workload and the deletion of an old one
+    const during = await c.publishWorkload(c.member('ben'), sleeper('during-restart'))
+    await waitFor(() => c.peers().every((p) => holders(p, during.uri).length === 1), { what: 'placement while cat is down', timeoutMs: 30_000 })
+    const peer = await c.startPeer(cat)
+    await peer.processAll()
+    // nothing missed: cat knows the workload written while it was away and who runs it
+    await waitFor(() => holders(peer, during.uri).length === 1, { what: 'cat to see the placement made while it was down', timeoutMs: 20_000 })
+    expect(holders(peer, during.uri)).toEqual(holders(c.member('ann').peer!, during.uri))
+    // nothing repeated: cat did not bid again on the workload it had already answered
+    await peer.processAll()
+    const catBidsAfter = peer.view.bidsFor(before.uri).filter((b) => b.meshlet === cat.meshlet.did).length
+    expect(catBidsAfter).toBe(catBidsBefore)
+    const recs = await cat.meshlet.agent.com.atproto.repo.listRecords({ repo: cat.meshlet.did, collection: NSID.bid, limit: 100 })
+    const forBefore = recs.data.records.filter((r) => (r.value as { workload: { uri: string } }).workload.uri === before.uri)
+    expect(forBefore.length).toBeLessThanOrEqual(1)
+  })
+
+  test('a workload whose constraints no peer meets stays queued and says why', async () => {
+    const ref = await c.publishWorkload(c.member('ann'), sleeper('gpu-only', { constraints: { roles: ['gpu'] } }))
+    const p = c.member('ann').peer!
+    const st = await waitFor(() => {
+      const s = p.control.workloadStatus(ref.uri)
+      return s.bids.length >= 3 ? s : false
+    }, { what: 'eligibility reasons', timeoutMs: 20_000 })
+    expect(st.replicas).toHaveLength(0)
+    expect(st.bids.map((b) => b.reason).join('\n')).toMatch(/role gpu/)
+    await c.deleteRecord(c.member('ann').owner.agent, ref.uri)
+  })
+})

@@ -1,0 +1,45 @@
+// Flag handling of the client commands: mistakes are caught before any network call, with a
+// message naming the flag (and its env var) to fix.
+import { describe, expect, test } from 'vitest'
+import { CLIENT_HELP, runClientCommand } from '../../src/client/cli-commands.js'
+
+const creds = ['--as', 'did:plc:ownerownerownerownerowne', '--password', 'pw', '--pds', 'http://127.0.0.1:9']
+
+describe('runClientCommand', () => {
+  test('is not interested in commands it does not own', async () => {
+    expect(await runClientCommand('run', [], {})).toBeUndefined()
+    expect(await runClientCommand('frobnicate', [], {})).toBeUndefined()
+  })
+
+  test.each([
+    ['submit', ['x.json'], /who are you\? give --as <handle\|did> or set MESHLET_OWNER/],
+    ['ls', ['--as', 'alice.test'], /--password \(MESHLET_OWNER_PASSWORD\) is required/],
+    ['ls', ['--as', 'alice.test', '--password', 'pw'], /give --pds \(MESHLET_OWNER_PDS\) when logging in by handle/],
+    ['status', [...creds], /expects <uri\|id>/],
+    ['ls', [...creds, 'extra'], /takes no arguments/],
+    ['logs', ['3labc', ...creds, '--tail', '0'], /--tail must be a whole number from 1 to 10000, got 0/],
+    ['logs', ['3labc', ...creds, '--tail', 'lots'], /--tail must be a whole number/],
+    ['ls', [...creds, '--meshlet', 'bob'], /--meshlet must be a DID/],
+    ['ls', [...creds, '--bogus'], /Unknown option '--bogus'/],
+  ])('%s %j: exit 2 with a message', async (cmd, args, message) => {
+    const res = await runClientCommand(cmd, args, {})
+    expect(res?.code).toBe(2)
+    expect(res?.text).toMatch(message)
+  })
+
+  test('credentials can come from the environment', async () => {
+    // Everything is there, so it gets as far as logging in, which fails on the closed port.
+    const res = await runClientCommand('ls', [], { MESHLET_OWNER: 'alice.test', MESHLET_OWNER_PASSWORD: 'pw', MESHLET_OWNER_PDS: 'http://127.0.0.1:9' })
+    expect(res?.code).toBe(1)
+    expect(res?.text).toMatch(/cannot log in as alice\.test/)
+  })
+
+  test('--help shows the usage line of that command', async () => {
+    const res = await runClientCommand('logs', ['--help'], {})
+    expect(res).toEqual({ text: 'usage: meshlet logs <uri|id> [--tail N] [--json]', code: 0 })
+  })
+
+  test('the help text lists every client command', () => {
+    for (const cmd of ['submit', 'ls', 'status', 'logs', 'rm', 'capacity']) expect(CLIENT_HELP).toMatch(new RegExp(`^  ${cmd} `, 'm'))
+  })
+})
