@@ -145,7 +145,8 @@ export class Meshlet implements AsyncDisposable {
       },
       peersChanged: () => this.scheduler.markAll(),
       workloadChanged: (uri) => {
-        this.runner.deleted.delete(uri)
+        // Only the workload record itself coming back (a valid version) undoes a deletion.
+        if (this.view.workload(uri)) this.runner.deleted.delete(uri)
         this.scheduler.mark(uri)
         this.runner.mark()
       },
@@ -179,6 +180,8 @@ export class Meshlet implements AsyncDisposable {
       await this.ports.source.processAll()
       if (this.view.size().records === before) break
     }
+    this.cluster.startReporting()
+    await this.cluster.refresh()
     const recovering = this.linkage.wasAway()
     if (recovering) await this.scheduler.releaseReplaced()
     const app = createXrpcServer({ control: this.control, idResolver: this.ports.idResolver, logger: this.log.child({ name: 'meshlet:xrpc' }) })

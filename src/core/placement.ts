@@ -72,9 +72,13 @@ export function isLiveClaim(status: WorkloadStatus, workload: Pick<Workload, 'ur
   return status.workload?.uri === workload.uri && status.workload.cid === workload.cid && isClaimState(status) && eligible.has(status.meshlet)
 }
 
-/** A COMPLETED slot: a batch replica of the current cid that exited with code 0 (it is not re-run). */
+/** A COMPLETED slot: a batch replica of the current cid that ran to an end (it is not re-run). */
 export function isCompleted(status: WorkloadStatus, workload: Pick<Workload, 'uri' | 'cid' | 'kind'>): boolean {
-  return workload.kind === 'batch' && status.workload?.uri === workload.uri && status.workload.cid === workload.cid && status.state === 'exited' && status.exitCode === 0
+  if (workload.kind !== 'batch' || status.workload?.uri !== workload.uri || status.workload.cid !== workload.cid) return false
+  // A batch replica that RAN is done, whatever its exit code (batch jobs are not re-run, here or
+  // elsewhere); one that never started (failed without a container: bad image, pull error) is not,
+  // so the slot goes to the next bidder.
+  return status.state === 'exited' || (status.state === 'failed' && status.containerId !== undefined)
 }
 
 /**

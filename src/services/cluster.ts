@@ -12,6 +12,8 @@ export class ClusterService {
   private tracked: string = ''
   private reportedProblems = new Set<string>()
   private lastCluster = ''
+  /** Problems are not reported while the initial backfill is still filling the view. */
+  private reporting = false
 
   constructor(
     private readonly view: CommuneView,
@@ -39,10 +41,15 @@ export class ClusterService {
     return owner !== undefined && owners.has(owner)
   }
 
+  /** Call once the initial backfill is complete: from now on, unverified links are logged. */
+  startReporting(): void {
+    this.reporting = true
+  }
+
   /** Rebuild after a linkage change; returns true when the active cluster changed. */
   async refresh(): Promise<boolean> {
     this.graph = this.build()
-    for (const p of this.graph.problems()) {
+    for (const p of this.reporting ? this.graph.problems() : []) {
       const key = `${p.did}|${p.reason}`
       if (!this.reportedProblems.has(key)) {
         this.reportedProblems.add(key)
@@ -51,7 +58,7 @@ export class ClusterService {
     }
     const cluster = this.graph.activeCluster(this.self.owner).join(',')
     const changed = cluster !== this.lastCluster
-    if (changed) {
+    if (changed && this.reporting) {
       this.log.info({ owner: this.self.owner, cluster: cluster ? cluster.split(',') : [] }, 'active cluster')
       this.lastCluster = cluster
     }

@@ -28,7 +28,7 @@ export class RecordWriter {
   private batch: Batched[] = []
   private flushing: Promise<void> | undefined
   private flushScheduled = false
-  private putQueues = new Map<string, { value: RecordValue; waiters: Batched[] }>()
+  private putQueues = new Map<string, { value: RecordValue | null; waiters: Batched[] }>()
   private putsInFlight = new Set<string>()
   private idleWaiters: (() => void)[] = []
   private pending = 0
@@ -50,15 +50,23 @@ export class RecordWriter {
   }
 
   delete(collection: string, rkey: string): Promise<void> {
+    const key = `${collection}/${rkey}`
+    // A delete must land after any put of the same record that is queued or in flight.
+    if (this.putQueues.has(key) || this.putsInFlight.has(key)) return this.keyed(collection, rkey, null).then(() => undefined)
     return this.enqueue({ op: 'delete', collection, rkey }).then(() => undefined)
   }
 
   /** Writes (creates or replaces) collection/rkey; concurrent puts of one key collapse to the newest. */
   put(collection: string, rkey: string, value: RecordValue): Promise<StrongRef> {
+    return this.keyed(collection, rkey, value) as Promise<StrongRef>
+  }
+
+  /** Per-key serialised write: a value to put, or null to delete. */
+  private keyed(collection: string, rkey: string, value: RecordValue | null): Promise<StrongRef | undefined> {
     const key = `${collection}/${rkey}`
     this.pending++
-    return new Promise<StrongRef>((resolve, reject) => {
-      const waiter: Batched = { write: { op: 'put', collection, rkey, value }, resolve: resolve as Batched['resolve'], reject }
+    return new Promise<StrongRef | undefined>((resolve, reject) => {
+      const waiter: Batched = { write: value ? { op: 'put', collection, rkey, value } : { op: 'delete', collection, rkey }, resolve, reject }
       const queued = this.putQueues.get(key)
       if (queued) {
         queued.value = value
@@ -90,10 +98,16 @@ export class RecordWriter {
         if (!queued) break
         this.putQueues.delete(key)
         try {
-          const ref = await this.publisher.put(collection, rkey, queued.value)
+          let ref: StrongRef | undefined
+          if (queued.value) {
+            ref = await this.publisher.put(collection, rkey, queued.value)
+            this.onWritten({ did: this.did, collection, rkey, uri: ref.uri, cid: ref.cid, value: queued.value })
+          } else {
+            await this.publisher.delete(collection, rkey)
+            this.onWritten({ did: this.did, collection, rkey, uri: `at://${this.did}/${collection}/${rkey}` })
+          }
           this.writes++
           this.commits++
-          this.onWritten({ did: this.did, collection, rkey, uri: ref.uri, cid: ref.cid, value: queued.value })
           for (const w of queued.waiters) w.resolve(ref)
         } catch (err) {
           this.log.warn({ err: describeError(err), collection, rkey }, 'record write failed')

@@ -34,6 +34,8 @@ export class RunnerService {
   private abort = new AbortController()
   private sweep: NodeJS.Timeout | undefined
   private stopped = false
+  /** No pass before start(): during the initial backfill the view is still partial. */
+  private started = false
   /** Workloads whose records are known to be deleted (delete event, or confirmed by their PDS). */
   readonly deleted = new Set<AtUri>()
   private lastPull = new Map<AtUri, string>()
@@ -49,6 +51,7 @@ export class RunnerService {
   ) {}
 
   start(): void {
+    this.started = true
     void this.watchLoop()
     this.sweep = setInterval(() => this.mark(), this.opts.sweepMs ?? 3000)
     this.sweep.unref()
@@ -64,7 +67,7 @@ export class RunnerService {
   }
 
   mark(): void {
-    if (this.passScheduled || this.stopped) return
+    if (this.passScheduled || this.stopped || !this.started) return
     this.passScheduled = true
     setImmediate(() => {
       this.passScheduled = false
@@ -165,10 +168,11 @@ export class RunnerService {
         continue
       }
     }
-    // Status records of deleted workloads go once their containers are gone.
+    // Status records of deleted workloads go once their containers are gone. A REJECTED workload
+    // keeps its status: it is how the owner learns why the record is not scheduled.
     for (const s of mine.values()) {
       const uri = s.workload.uri
-      if (!this.deleted.has(uri) || this.view.workload(uri)) continue
+      if (!this.deleted.has(uri) || this.view.workload(uri) || this.view.rejection(uri)) continue
       if (containers.some((c) => c.labels.workloadUri === uri) && !plan.stop.some((x) => x.running.workloadUri === uri)) continue
       await this.status.remove(uri).catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not delete status record'))
     }
@@ -247,6 +251,9 @@ export class RunnerService {
     if (c.state === 'created') return // being started
     const r = this.restarts.get(c.id) ?? { count: 0, lastExitAt: this.clock.now() }
     if (r.timer) return // a restart is already scheduled
+    // The container list carries no exit code or OOM flag: inspect has them.
+    const info = (await this.runtime.inspect(c.id).catch(() => undefined)) ?? c
+    c = { ...c, exitCode: info.exitCode, oomKilled: info.oomKilled }
     const exitCode = c.exitCode ?? -1
     const decision = restartDecision({
       kind: w.kind,

@@ -42,6 +42,8 @@ export class SchedulerService {
   private draining = false
   private recoveringUntil = 0
   private stopped = false
+  /** No decision before start(): during the initial backfill the view is still partial. */
+  private started = false
   private readonly policy: FeasibilityPolicy
   private tick: NodeJS.Timeout | undefined
   passes = 0
@@ -61,6 +63,7 @@ export class SchedulerService {
 
   /** `recovering`: this meshlet was away longer than its lease; see decideWorkload. */
   start(opts: { recovering: boolean }): void {
+    this.started = true
     if (opts.recovering) this.recoveringUntil = this.clock.now() + this.opts.leaseMs
     // Time alone changes answers (windows close, heartbeats lapse): a slow sweep catches that.
     this.tick = setInterval(() => this.markAll(), Math.max(500, Math.floor(this.opts.leaseMs / 3)))
@@ -131,7 +134,7 @@ export class SchedulerService {
   }
 
   private schedulePass(): void {
-    if (this.passScheduled || this.stopped) return
+    if (this.passScheduled || this.stopped || !this.started) return
     this.passScheduled = true
     setImmediate(() => {
       this.passScheduled = false

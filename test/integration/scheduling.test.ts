@@ -72,7 +72,7 @@ describe('scheduling on a real AT network', () => {
 
   test('a lexicon-invalid workload gets a visible reason and no peer crashes', async () => {
     const ann = c.member('ann')
-    const ref = await c.publishWorkload(ann, { name: 'broken', image: IMAGE, replicas: 1.5, resources: { cpuMillis: 'lots', memoryMb: 64 } })
+    const ref = await c.publishWorkload(ann, { name: 'broken', image: IMAGE, replicas: 0, resources: { cpuMillis: 'lots', memoryMb: 64 } })
     // the owner's own meshlet writes a failed status that says why
     const status = await waitFor(
       async () => {
@@ -120,6 +120,7 @@ describe('scheduling on a real AT network', () => {
     const ref = await c.publishWorkload(c.member('ann'), sleeper('gpu-only', { constraints: { roles: ['gpu'] } }))
     const p = c.member('ann').peer!
     const st = await waitFor(() => {
+      if (!p.view.workload(ref.uri)) return false
       const s = p.control.workloadStatus(ref.uri)
       return s.bids.length >= 3 ? s : false
     }, { what: 'eligibility reasons', timeoutMs: 20_000 })
