@@ -6,4 +6,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"
 npx tsc -p . --noEmit
-npx vitest run "$@"
+if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
+# Everything that can share the machine runs in parallel; tests that restart the Docker engine or
+# need the whole machine run after it, one file at a time.
+npx vitest run --exclude 'test/serial/**'
+if [ -d test/serial ] && ls test/serial/*.test.ts >/dev/null 2>&1; then
+  npx vitest run test/serial --maxWorkers=1
+fi
