@@ -23,6 +23,7 @@ import { SchedulerService } from './services/scheduler.js'
 import { RunnerService } from './services/runner.js'
 import { LinkagePublisher } from './services/linkage.js'
 import { PeerControl } from './services/control.js'
+import { Timeline } from './services/timeline.js'
 import { createXrpcServer } from './xrpc/server.js'
 
 export const VERSION = '0.1.0'
@@ -60,6 +61,8 @@ export interface PeerPorts {
 
 export class Meshlet implements AsyncDisposable {
   readonly view = new CommuneView()
+  /** Per-workload stage timestamps (record seen -> container running), read by the bench. */
+  readonly timeline = new Timeline()
   readonly log: Logger
   readonly clock: Clock
   readonly writer: RecordWriter
@@ -105,10 +108,10 @@ export class Meshlet implements AsyncDisposable {
       this.status,
       this.hostMonitor,
       this.clock,
-      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb } },
+      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb }, timeline: this.timeline },
       sub('scheduler'),
     )
-    this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, { meshlet: settings.did, allowedBinds: settings.allowedBinds }, sub('runner'))
+    this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, { meshlet: settings.did, allowedBinds: settings.allowedBinds, timeline: this.timeline }, sub('runner'))
     this.linkage = new LinkagePublisher(
       this.view,
       this.writer,
@@ -146,7 +149,10 @@ export class Meshlet implements AsyncDisposable {
       peersChanged: () => this.scheduler.markAll(),
       workloadChanged: (uri) => {
         // Only the workload record itself coming back (a valid version) undoes a deletion.
-        if (this.view.workload(uri)) this.runner.deleted.delete(uri)
+        if (this.view.workload(uri)) {
+          this.runner.deleted.delete(uri)
+          this.timeline.mark(uri, 'seen')
+        }
         this.scheduler.mark(uri)
         this.runner.mark()
       },
@@ -179,6 +185,13 @@ export class Meshlet implements AsyncDisposable {
       await this.cluster.refresh()
       await this.ports.source.processAll()
       if (this.view.size().records === before) break
+    }
+    // This meshlet's own repo holds its earlier bids and claims: its memory. Deciding anything
+    // before it is read would repeat decisions (bid twice, claim again), so wait for it.
+    for (let waited = 0; !this.ports.source.isSynced(this.settings.did); waited += 200) {
+      if (waited > 0 && waited % 10_000 === 0) this.log.warn({ waitedMs: waited }, "still waiting to read this meshlet's own repo before scheduling")
+      await new Promise((r) => setTimeout(r, 200))
+      await this.ports.source.processAll()
     }
     this.cluster.startReporting()
     await this.cluster.refresh()
@@ -237,7 +250,8 @@ export class Meshlet implements AsyncDisposable {
       for (const s of this.view.statusesBy(this.settings.did)) {
         const w = this.view.workload(s.workload.uri)
         if (!w || w.cid !== s.workload.cid || !['pending', 'pulling', 'starting', 'running'].includes(s.state)) continue
-        await this.status.release(w, 'meshlet draining: handed over to another peer')
+        // 'draining' is a yield prefix (core/placement.ts): this meshlet may take the slot back later.
+        await this.status.release(w, 'draining: handed over to another meshlet (its owner shut it down)')
         handedOver++
       }
       await this.writer.idle()

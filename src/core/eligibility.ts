@@ -40,6 +40,9 @@ export interface EligibilityResult {
 export function heartbeatProblem(profile: Profile, now: number, leaseMs: number): string | undefined {
   const at = Date.parse(profile.updatedAt)
   if (!Number.isFinite(at)) return `profile updatedAt ${JSON.stringify(profile.updatedAt)} is not a valid datetime`
+  // A heartbeat dated beyond one lease ahead would keep a dead meshlet's claims alive until that
+  // date (no failover): a clock that far off is not trusted.
+  if (at - now > leaseMs) return `heartbeat dated in the future: profile updatedAt ${profile.updatedAt} is more than the ${leaseMs} ms lease ahead of this peer's clock`
   const expiresAt = at + leaseMs
   if (expiresAt > now) return undefined
   return `heartbeat stale: profile last updated ${profile.updatedAt}, lease of ${leaseMs} ms expired ${now - expiresAt} ms ago`

@@ -20,6 +20,9 @@ export interface ViewOptions {
   maxVersionsPerWorkload?: number
 }
 
+/** Longest rejection reason kept (UTF-16 units); the decode edge already bounds it in bytes. */
+export const MAX_REASON_CHARS = 1000
+
 /** Two-level index: outer key -> (record uri -> record). */
 class Index<T> {
   private readonly map = new Map<string, Map<AtUri, T>>()
@@ -118,11 +121,15 @@ export class CommuneView {
     if (before) change.workloadUri = before
     if (event.collection === NSID.workload) {
       change.workloadUri = event.uri
-      if (event.op === 'delete') this.firstSeenAt.delete(event.uri)
+      // A rejected version is not scheduled either: keeping its firstSeen entries would let a
+      // stream of invalid workloads grow this map without bound.
+      this.firstSeenAt.delete(event.uri)
     }
     if (event.op === 'rejected') {
       this.rejected.delete(event.uri) // re-insert at the end: most recent last
-      this.rejected.set(event.uri, { uri: event.uri, did: event.did, collection: event.collection, reason: event.reason })
+      // Capped in size as well as count: a reason may echo a hostile value.
+      const reason = typeof event.reason === 'string' && event.reason.length > MAX_REASON_CHARS ? `${event.reason.slice(0, MAX_REASON_CHARS)}...` : String(event.reason)
+      this.rejected.set(event.uri, { uri: event.uri, did: event.did, collection: event.collection, reason })
       while (this.rejected.size > this.maxRejections) {
         const oldest = this.rejected.keys().next().value as AtUri
         this.rejected.delete(oldest)

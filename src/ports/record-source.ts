@@ -11,6 +11,8 @@ export interface RecordSource {
   start(handler: RecordHandler): Promise<void>
   /** Replace the set of tracked repos; repos new to the set are backfilled. */
   setRepos(dids: Did[]): Promise<void>
+  /** True once `did`'s repo has been backfilled at least once since start (its records are all known). */
+  isSynced(did: Did): boolean
   /** Resolves once everything received so far has been handed to the handler (tests wait on this). */
   processAll(): Promise<void>
   stop(): Promise<void>

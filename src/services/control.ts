@@ -19,6 +19,18 @@ import type { RunnerService } from './runner.js'
 import type { StatusReporter } from './status-reporter.js'
 import type { HostMonitor } from './host-monitor.js'
 
+/**
+ * The status message of a replica its owner paused. The lexicon's states have no "paused" (the
+ * container still holds its slot), so the public record says it in the message and every peer
+ * reports it the same way.
+ */
+export const PAUSED_MESSAGE = 'paused by its owner'
+
+/** A claim-state status reads as "paused" when its owner froze the container. */
+function shownState(s: { state: string; message?: string }): string {
+  return s.state === 'running' && s.message === PAUSED_MESSAGE ? 'paused' : s.state
+}
+
 export interface PeerControlDeps {
   meshlet: Did
   owner: Did
@@ -106,7 +118,7 @@ export class PeerControl implements ControlPlane {
     const own = this.d.status.own(uri)
     const decision = this.d.scheduler.decisions.get(uri)
     const current = own && own.workload.cid === w.cid ? own : undefined
-    const state = current?.state ?? (decision ? phaseState(decision.phase, decision.holders.length > 0) : 'pending')
+    const state = current ? shownState(current) : decision ? phaseState(decision.phase, decision.holders.length > 0) : 'pending'
     return {
       uri: w.uri,
       cid: w.cid,
@@ -130,17 +142,20 @@ export class PeerControl implements ControlPlane {
       throw new WorkloadNotFoundError(uri)
     }
     const decision = this.d.scheduler.decisions.get(uri)
-    const replicas = this.d.view
-      .statusesFor(uri)
-      .filter((s) => s.workload.cid === w.cid)
-      .map((s) => ({ meshlet: s.meshlet, state: s.state, containerId: s.containerId, message: s.message, updatedAt: s.updatedAt }))
+    const current = this.d.view.statusesFor(uri).filter((s) => s.workload.cid === w.cid)
+    const placed = current.filter((s) => CLAIM_STATES.includes(s.state)).length
+    const replicas = current
+      .map((s) => ({ meshlet: s.meshlet, state: shownState(s), containerId: s.containerId, message: s.message, updatedAt: s.updatedAt }))
       .sort((a, b) => (a.meshlet < b.meshlet ? -1 : 1))
     const local = this.localView(uri)!
     const bids = [
       ...(decision?.outcomes ?? []),
       ...(decision?.excluded ?? []).map((e) => ({ meshlet: e.meshlet, outcome: 'invalid' as const, reason: `not eligible: ${e.reason}` })),
     ]
-    const running = replicas.filter((r) => CLAIM_STATES.includes(r.state as never)).length
+    const won = bids.filter((b) => b.outcome === 'won').length
+    // Queued: a slot has nobody to fill it. An ineligible peer computes no 'queued' phase of its
+    // own, so there the bids tell: fewer winners than replicas.
+    const queued = placed < w.replicas && (decision?.phase === 'queued' || (decision?.phase === 'ineligible' && won < w.replicas))
     return {
       uri,
       cid: w.cid,
@@ -151,7 +166,7 @@ export class PeerControl implements ControlPlane {
       replicas,
       bids,
       self: decision?.self ?? (decision ? { meshlet: this.d.meshlet, outcome: 'invalid', reason: decision.excluded.find((e) => e.meshlet === this.d.meshlet)?.reason ?? 'no bid yet' } : undefined),
-      ...(running < w.replicas && decision?.phase === 'queued' ? { problem: `queued: ${running} of ${w.replicas} replicas placed; waiting for capacity` } : {}),
+      ...(queued ? { problem: queuedProblem(placed, w.replicas, bids) } : {}),
     }
   }
 
@@ -179,19 +194,32 @@ export class PeerControl implements ControlPlane {
     return { state: 'stopped' }
   }
 
-  async pauseWorkload(uri: AtUri): Promise<{ state: string }> {
-    this.requireWorkload(uri)
+  /** This meshlet's container of the workload, or a WorkloadNotFound that says it runs elsewhere. */
+  private async requireContainer(uri: AtUri) {
+    const w = this.requireWorkload(uri)
     const c = await this.d.runner.containerFor(uri)
-    if (!c) throw new WorkloadNotFoundError(uri)
+    if (!c) throw new WorkloadNotFoundError(uri, `no container of ${uri} on this meshlet ${this.d.meshlet}; ask a meshlet that holds a replica (see its status)`)
+    return { w, c }
+  }
+
+  async pauseWorkload(uri: AtUri): Promise<{ state: string }> {
+    const { w, c } = await this.requireContainer(uri)
     await this.d.runtime.pause(c.id)
+    const own = this.d.status.own(uri)
+    if (own && own.workload.cid === w.cid && own.state === 'running') {
+      await this.d.status.update(w, { state: 'running', containerId: c.id, message: PAUSED_MESSAGE })
+    }
     return { state: 'paused' }
   }
 
   async resumeWorkload(uri: AtUri): Promise<{ state: string }> {
-    this.requireWorkload(uri)
-    const c = await this.d.runner.containerFor(uri)
-    if (!c) throw new WorkloadNotFoundError(uri)
+    const { w, c } = await this.requireContainer(uri)
     await this.d.runtime.unpause(c.id)
+    const own = this.d.status.own(uri)
+    if (own && own.workload.cid === w.cid && own.message === PAUSED_MESSAGE) {
+      // The runner's own words for a running replica, so nothing else differs after a resume.
+      await this.d.status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}` })
+    }
     return { state: 'running' }
   }
 
@@ -206,6 +234,13 @@ export class PeerControl implements ControlPlane {
     const handedOver = await this.d.shutdown(opts.drain)
     return { accepted: true, handedOver }
   }
+}
+
+/** "queued: 0 of 1 replicas placed; waiting for capacity" and why each other meshlet is not running it. */
+function queuedProblem(placed: number, replicas: number, bids: { meshlet: Did; outcome: string; reason: string }[]): string {
+  const why = bids.filter((b) => b.outcome !== 'won').map((b) => `${b.meshlet} ${b.outcome === 'declined' || b.outcome === 'invalid' ? '' : `${b.outcome}: `}${b.reason}`)
+  const head = `queued: ${placed} of ${replicas} replicas placed; waiting for capacity`
+  return why.length ? `${head} (${why.join('; ')})` : `${head} (no meshlet has answered yet)`
 }
 
 function phaseState(phase: string, placed: boolean): string {

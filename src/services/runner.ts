@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
 import { containerNameFor } from '../adapters/docker/docker-runtime.js'
 import type { StatusReporter } from './status-reporter.js'
+import type { Timeline } from './timeline.js'
 
 export interface RunnerOptions {
   meshlet: Did
@@ -22,6 +23,8 @@ export interface RunnerOptions {
   maxParallelStarts?: number
   /** Full reconcile sweep period; events trigger passes sooner. */
   sweepMs?: number
+  /** Stage timestamps for the bench (pulled, created, started, running status landed). */
+  timeline?: Timeline
 }
 
 const FINAL = new Set(['exited', 'failed'])
@@ -208,6 +211,7 @@ export class RunnerService {
           },
         })
         this.lastPull.set(w.uri, w.image)
+        this.opts.timeline?.mark(w.uri, 'pulled')
       }
       await this.status.update(w, { state: 'starting', message: `starting ${w.image}` })
       const id = await this.runtime.create({
@@ -221,9 +225,12 @@ export class RunnerService {
         labels: { workloadUri: w.uri, workloadCid: w.cid, specHash: d.specHash, meshletDid: this.opts.meshlet, replica: d.replica },
         allowedBinds: this.opts.allowedBinds.length ? this.opts.allowedBinds : undefined,
       })
+      this.opts.timeline?.mark(w.uri, 'created')
       await this.runtime.start(id)
+      this.opts.timeline?.mark(w.uri, 'started')
       this.log.info({ workload: w.uri, container: id.slice(0, 12) }, `running ${w.name}`)
       await this.status.update(w, { state: 'running', containerId: id, message: `running ${w.image}` })
+      this.opts.timeline?.mark(w.uri, 'reported')
     } catch (err) {
       const message = describeError(err)
       this.log.warn({ workload: w.uri, err: message }, `failed to start ${w.name}`)

@@ -18,12 +18,15 @@ import type { ClusterService } from './cluster.js'
 import type { RecordWriter } from './record-writer.js'
 import type { StatusReporter } from './status-reporter.js'
 import type { HostMonitor } from './host-monitor.js'
+import type { Stage, Timeline } from './timeline.js'
 
 export interface SchedulerOptions {
   self: { meshlet: Did; owner: Did }
   leaseMs: number
   halfLifeMs: number
   policy?: Partial<FeasibilityPolicy>
+  /** Stage timestamps for the bench (bid landed, window closed, claim landed). */
+  timeline?: Timeline
 }
 
 export interface WorkloadDecision extends Decision {
@@ -242,14 +245,17 @@ export class SchedulerService {
     const ref = { uri: workload.uri, cid: workload.cid }
     const name = `${workload.name} (${workload.uri})`
     let p: Promise<unknown>
+    let landed: Stage | undefined
     switch (action.type) {
       case 'bid':
         this.log.info({ workload: workload.uri, priority: action.priority }, `bid ${action.priority} on ${workload.name}`)
         p = this.writer.create(NSID.bid, encodeBid({ workload: ref, priority: action.priority, capacity: action.capacity, createdAt: this.iso() }))
+        landed = 'bid'
         break
       case 'decline':
         this.log.info({ workload: workload.uri }, `decline ${workload.name}: ${action.reason}`)
         p = this.writer.create(NSID.bid, encodeBid({ workload: ref, priority: 0, decline: action.reason, createdAt: this.iso() }))
+        landed = 'bid'
         break
       case 'withdraw':
         this.log.debug({ workload: workload.uri, rkey: action.rkey }, `withdraw bid: ${action.reason}`)
@@ -257,7 +263,9 @@ export class SchedulerService {
         break
       case 'claim':
         this.log.info({ workload: workload.uri, replica: action.replica }, `won ${name}: claiming replica ${action.replica}`)
+        this.opts.timeline?.mark(workload.uri, 'closed')
         p = this.status.claim(workload, { bid: action.bid, priority: action.priority, replica: action.replica })
+        landed = 'claimed'
         break
       case 'release':
         this.log.info({ workload: workload.uri }, `releasing ${workload.name}: ${action.reason}`)
@@ -265,6 +273,9 @@ export class SchedulerService {
         break
     }
     this.inFlight.set(workload.uri, (this.inFlight.get(workload.uri) ?? 0) + 1)
+    const timeline = this.opts.timeline
+    const stage = landed
+    if (timeline && stage) p = p.then(() => timeline.mark(workload.uri, stage))
     p.catch((err) => this.log.warn({ err: describeError(err), workload: workload.uri, action: action.type }, 'action failed; will retry'))
       .finally(() => {
         const n = (this.inFlight.get(workload.uri) ?? 1) - 1

@@ -4,6 +4,7 @@ import type { Server } from '@atproto/xrpc-server'
 import type { Logger } from '../logger.js'
 import type { ServiceAuth } from './auth.js'
 import type { ControlPlane } from './control-plane.js'
+import { invalidRequest } from './errors.js'
 
 export type XrpcServer = Server
 
@@ -32,4 +33,22 @@ function compact<T>(value: T): T {
 export function inputBody(input: unknown): Record<string, unknown> {
   const body = (input as { body?: unknown } | undefined)?.body
   return body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {}
+}
+
+/**
+ * xrpc-server decodes query parameters leniently: a boolean that is not "true" becomes false and
+ * an integer is parseInt'ed ("5x" -> 5). Someone who sent `runningOnly=perhaps` made a mistake, so
+ * say so instead of answering a different question. Throws InvalidRequest.
+ */
+export function assertStrictQuery(req: { query?: unknown }, types: Record<string, 'boolean' | 'integer'>): void {
+  const query = (req.query ?? {}) as Record<string, unknown>
+  for (const [name, type] of Object.entries(types)) {
+    const raw = query[name]
+    if (raw === undefined) continue
+    const value = Array.isArray(raw) ? raw : [raw]
+    if (value.length !== 1 || typeof value[0] !== 'string') throw invalidRequest(`${name} must be given once`)
+    const v = value[0]
+    if (type === 'boolean' && v !== 'true' && v !== 'false') throw invalidRequest(`${name} must be true or false, got ${JSON.stringify(v.slice(0, 40))}`)
+    if (type === 'integer' && !/^-?\d{1,15}$/.test(v)) throw invalidRequest(`${name} must be a whole number, got ${JSON.stringify(v.slice(0, 40))}`)
+  }
 }

@@ -68,8 +68,12 @@ export interface LogsView {
 }
 
 export class WorkloadNotFoundError extends Error {
-  constructor(public readonly uri: string) {
-    super(`no workload ${uri} is known to this meshlet`)
+  /** `message` says more when the workload is known but has nothing here to act on. */
+  constructor(
+    public readonly uri: string,
+    message = `no workload ${uri} is known to this meshlet`,
+  ) {
+    super(message)
     this.name = 'WorkloadNotFoundError'
   }
 }

@@ -34,8 +34,8 @@ export function invalidRequest(message: string, cause?: unknown): XRPCError {
 }
 
 /** 404 with a stable name: "not here" is not a malformed request. */
-export function workloadNotFound(uri: string): XRPCError {
-  return new XRPCError(ResponseType.XRPCNotSupported, `no workload ${uri} is known to this meshlet`, XRPC_ERROR.workloadNotFound)
+export function workloadNotFound(uri: string, message = `no workload ${uri} is known to this meshlet`): XRPCError {
+  return new XRPCError(ResponseType.XRPCNotSupported, message, XRPC_ERROR.workloadNotFound)
 }
 
 /**
@@ -43,7 +43,7 @@ export function workloadNotFound(uri: string): XRPCError {
  * into an XRPC error with one of our stable names. Never throws.
  */
 export function toXrpcError(err: unknown, logger?: Logger): XRPCError {
-  if (err instanceof WorkloadNotFoundError) return workloadNotFound(err.uri)
+  if (err instanceof WorkloadNotFoundError) return workloadNotFound(err.uri, err.message)
   if (err instanceof XRPCError) {
     const status = err.statusCode
     // xrpc-server's validators and body parser throw 400s named after their own classes

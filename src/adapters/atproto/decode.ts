@@ -21,6 +21,7 @@ import {
   type Workload,
   type WorkloadKind,
 } from '../../core/types.js'
+import { truncateUtf8 } from '../../core/decide.js'
 import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
 import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
 import * as meshletLex from '../../lexicons/commune/scheduler/meshlet.js'
@@ -33,6 +34,11 @@ export const DEFAULT_BID_WINDOW_MS = 5000
 /** Records bigger than this (as JSON) are rejected before validation: no lexicon of ours comes close. */
 export const MAX_RECORD_BYTES = 64 * 1024
 export const MAX_IMAGE_LENGTH = 512
+/**
+ * A rejection reason is kept in memory, logged, and written into the owner's status record
+ * (message max 2048 bytes): cap it in UTF-8 bytes, since validators echo hostile values verbatim.
+ */
+export const MAX_REASON_BYTES = 1000
 
 export interface DecodeOptions {
   /** bidWindowMs for workloads that do not set one. */
@@ -70,22 +76,44 @@ function reject(reason: string): never {
  * `{op:'put'}` with the core value, or `{op:'rejected'}` with a human reason.
  */
 export function decodeRecord(input: RecordInput, opts: DecodeOptions = {}): RecordEvent | undefined {
-  const { did, collection, rkey, cid } = input
+  const { collection, cid } = input
   if (!isSchedulerCollection(collection)) return undefined
+  // A repo DID or record key that is not even valid cannot be addressed by any at-uri: the event
+  // that reports it carries a bounded copy, so a hostile key cannot bloat what is kept about it.
+  const did = isValidDid(input.did) ? input.did : flatClip(String(input.did), MAX_KEY_CHARS)
+  const rkey = isValidRecordKey(input.rkey) ? input.rkey : flatClip(String(input.rkey), MAX_KEY_CHARS)
   const key = { did, collection, rkey, uri: recordUri(did, collection, rkey) }
   try {
     const record = decodeValue(input, collection, opts)
     return { ...key, op: 'put', cid, record }
   } catch (err) {
-    const reason = err instanceof Reject ? err.message : `unexpected error while decoding: ${err instanceof Error ? err.message : String(err)}`
-    return { ...key, op: 'rejected', cid, reason }
+    const reason = err instanceof Reject ? err.message : `unexpected error while decoding: ${errorText(err)}`
+    return { ...key, op: 'rejected', cid, reason: boundReason(reason) }
   }
+}
+
+function errorText(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err)
+  } catch {
+    return '(unprintable error)' // a hostile value's toString may itself throw
+  }
+}
+
+/** One line, no control characters (log and terminal safety), at most MAX_REASON_BYTES of UTF-8. */
+export function boundReason(reason: string): string {
+  const line = String(reason).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/ {2,}/g, ' ').trim()
+  if (!line) return 'record is invalid (no reason given)'
+  const bounded = Buffer.byteLength(line, 'utf8') <= MAX_REASON_BYTES ? line : `${truncateUtf8(line, MAX_REASON_BYTES - 3)}...`
+  // A fresh flat copy: a reason built from slices of a hostile 60 KB value would otherwise keep
+  // that whole value alive for as long as the rejection is remembered.
+  return Buffer.from(bounded, 'utf8').toString('utf8')
 }
 
 function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOptions): SchedulerRecord {
   const { did, rkey, value } = input
-  if (!isValidDid(did)) reject(`repo DID "${clip(did)}" is not a valid DID`)
-  if (!isValidRecordKey(rkey)) reject(`record key "${clip(rkey)}" is not a valid record key`)
+  if (!isValidDid(did)) reject(`repo DID "${clip(String(did))}" is not a valid DID`)
+  if (!isValidRecordKey(rkey)) reject(`record key "${clip(String(rkey))}" is not a valid record key`)
   checkSize(value, opts.maxRecordBytes ?? MAX_RECORD_BYTES)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) reject('record is not a JSON object')
   const type = (value as { $type?: unknown }).$type
@@ -296,6 +324,13 @@ function keyValues(list: readonly { key: string; value: string }[] | undefined):
 
 function dedupe<T>(list: readonly T[]): T[] {
   return [...new Set(list)]
+}
+
+/** Longest repo DID / record key echoed back for a record whose key is invalid. */
+const MAX_KEY_CHARS = 512
+
+function flatClip(s: string, max: number): string {
+  return s.length > max ? Buffer.from(`${s.slice(0, max)}...`, 'utf8').toString('utf8') : s
 }
 
 function clip(s: string, max = 120): string {

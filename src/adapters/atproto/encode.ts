@@ -20,6 +20,7 @@ import * as profileLex from '../../lexicons/commune/scheduler/profile.js'
 import * as workloadLex from '../../lexicons/commune/scheduler/workload.js'
 import * as workloadStatusLex from '../../lexicons/commune/scheduler/workloadStatus.js'
 import { fnv1a64Hex } from '../../core/hash.js'
+import { truncateUtf8 } from '../../core/decide.js'
 import { RecordEncodeError } from './errors.js'
 
 export { fnv1a64Hex }
@@ -176,8 +177,9 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
   )
 }
 
-function truncate(s: string, max: number): string {
-  return s.length > max ? s.slice(0, max - 3) + '...' : s
+/** Lexicon maxLength counts UTF-8 bytes, not UTF-16 units: a message of accents must still fit. */
+function truncate(s: string, maxBytes: number): string {
+  return Buffer.byteLength(s, 'utf8') > maxBytes ? truncateUtf8(s, maxBytes - 3) + '...' : s
 }
 
 /** The record key of this meshlet's status for a workload: stable, so each update overwrites the last. */

@@ -165,6 +165,10 @@ export class AtprotoRecordSource implements RecordSource {
     await Promise.all(added.map((did) => this.attach(did)))
   }
 
+  isSynced(did: Did): boolean {
+    return this.floors.has(did)
+  }
+
   async processAll(): Promise<void> {
     // Handling an event can queue more work (a backfill after #sync): loop until everything is quiet.
     for (let round = 0; round < 1000; round++) {
