@@ -31,6 +31,7 @@ export const RUN_OPTIONS = {
   cpuMillis: { flag: 'cpu-millis', env: 'MESHLET_CPU_MILLIS', type: 'string', help: 'CPU to offer in millicores (default: the whole machine)' },
   memoryMb: { flag: 'memory-mb', env: 'MESHLET_MEMORY_MB', type: 'string', help: 'memory to offer in MiB (default: the whole machine)' },
   reserveMemoryMb: { flag: 'reserve-memory-mb', env: 'MESHLET_RESERVE_MEMORY_MB', type: 'string', help: 'memory kept free for the host', default: '256' },
+  maxLoadPermille: { flag: 'max-load-permille', env: 'MESHLET_MAX_LOAD_PERMILLE', type: 'string', help: 'decline new work above this 1-minute load per core, x1000', default: '2000' },
   leaseMs: { flag: 'lease-ms', env: 'MESHLET_LEASE_MS', type: 'string', help: 'heartbeat lease: a peer silent this long loses its replicas', default: '15000' },
   bidWindowMs: { flag: 'bid-window-ms', env: 'MESHLET_BID_WINDOW_MS', type: 'string', help: 'default bid window when a workload names none', default: '5000' },
   halfLifeMs: { flag: 'fair-share-half-life-ms', env: 'MESHLET_FAIR_SHARE_HALF_LIFE_MS', type: 'string', help: 'fair-share usage half-life', default: String(24 * 3600_000) },
@@ -72,6 +73,7 @@ export const runConfigSchema = z.object({
   cpuMillis: intIn(1, 1 << 30).optional(),
   memoryMb: intIn(1, 1 << 30).optional(),
   reserveMemoryMb: intIn(0, 1 << 30),
+  maxLoadPermille: intIn(1, 1_000_000_000),
   leaseMs: intIn(1000, 3_600_000),
   bidWindowMs: intIn(100, 600_000),
   halfLifeMs: intIn(60_000, 365 * 24 * 3600_000),
@@ -115,7 +117,9 @@ export function toRunConfig(raw: RawConfig): RunConfig {
     const msg = issue.code === 'invalid_type' && raw[key] === undefined ? 'is required' : issue.message
     return `${name} ${msg}`
   })
-  throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`, String(res.error.issues[0]?.path[0]))
+  // One problem, one line (what a person fixes first); several, one line each.
+  const text = lines.length === 1 ? `invalid configuration: ${lines[0]}` : `invalid configuration:\n  ${lines.join('\n  ')}`
+  throw new ConfigError(text, String(res.error.issues[0]?.path[0]))
 }
 
 export function loadRunConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): RunConfig {

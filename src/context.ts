@@ -26,6 +26,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     bidWindowMs: cfg.bidWindowMs,
     halfLifeMs: cfg.halfLifeMs,
     reserveMemoryMb: cfg.reserveMemoryMb,
+    maxLoadPermille: cfg.maxLoadPermille,
     allowedBinds: cfg.allowedBinds,
     allowHttp: cfg.allowHttp,
   }

@@ -121,6 +121,8 @@ export class DevCommune implements AsyncDisposable {
       cpuMillis: m.spec.cpuMillis,
       memoryMb: m.spec.memoryMb,
       reserveMemoryMb: 256,
+      // Every peer of a devnet shares one machine: its load says nothing about any one peer.
+      maxLoadPermille: 1_000_000_000,
       leaseMs: this.opts.leaseMs ?? 15_000,
       bidWindowMs: this.opts.bidWindowMs ?? 5000,
       halfLifeMs: 24 * 3600_000,
@@ -165,6 +167,7 @@ export class DevCommune implements AsyncDisposable {
       MESHLET_LEASE_MS: String(cfg.leaseMs),
       MESHLET_BID_WINDOW_MS: String(cfg.bidWindowMs),
       MESHLET_ROLES: cfg.roles.join(','),
+      MESHLET_MAX_LOAD_PERMILLE: String(cfg.maxLoadPermille),
       MESHLET_ALLOW_HTTP: '1',
       MESHLET_LOG_LEVEL: 'info',
     }
