@@ -1,10 +1,12 @@
-// meshlet's side of the bench, on a real DevCommune: a workload record created with a plain AtpAgent
-// -> the engine reports the winner's container started. Per sample it also reads the winner's
-// stage timeline (src/services/timeline.ts) so the slowest stage is visible.
+// meshlet's side of the bench, on the bench commune: a workload record created with a plain
+// AtpAgent -> the engine reports the winner's container started. Per sample it also reads the
+// winner's stage timeline (Meshlet.timeline, via the child's log) so the slowest stage is visible.
 import type Docker from 'dockerode'
-import { DevCommune, waitFor, type Member } from '../src/devnet/commune.js'
+import { waitFor, type Member } from '../src/devnet/commune.js'
 import { LABEL } from '../src/adapters/docker/labels.js'
+import { NSID } from '../src/core/types.js'
 import { monotonicNow, type StageTimes } from '../src/services/timeline.js'
+import type { BenchCommune } from './bench-commune.js'
 import type { EngineStartWatcher } from './engine-events.js'
 
 export interface LatencySample {
@@ -12,7 +14,7 @@ export interface LatencySample {
   /** createRecord round trip as the client saw it. */
   publishMs: number
   winner: string
-  /** Winner's stage timestamps minus t0 (the createRecord call), ms. */
+  /** Winner's stage timestamps minus t0 (the createRecord call), ms; engine = the engine's start event. */
   at: StageTimes & { engine: number }
 }
 
@@ -27,7 +29,7 @@ export class MeshletBench {
   private seq = 0
 
   constructor(
-    readonly c: DevCommune,
+    private readonly bc: BenchCommune,
     private readonly docker: Docker,
     private readonly watcher: EngineStartWatcher,
     private readonly shape: WorkloadShape,
@@ -46,60 +48,62 @@ export class MeshletBench {
     }
   }
 
-  private owners(): Member[] {
-    return this.c.members.filter((m) => m.peer)
+  private winnerOf(attributes: Record<string, string>): Member | undefined {
+    return this.bc.runners.find((m) => m.meshlet.did === attributes[LABEL.meshlet])
   }
 
-  /** One workload, published by the next owner in turn, until its container runs; then deleted. */
+  private relative(m: Member | undefined, uri: string, t0: number, engineAt: number): LatencySample['at'] {
+    const at: LatencySample['at'] = { engine: engineAt - t0 }
+    for (const [k, v] of Object.entries((m && this.bc.timelines.get(m, uri)) ?? {})) at[k as keyof StageTimes] = v - t0
+    return at
+  }
+
+  /** One workload, published by the next owner in turn, until its container runs; then deleted and cleaned up. */
   async once(extra: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<LatencySample> {
-    const owners = this.owners()
-    const owner = owners[this.seq % owners.length]!
+    const owner = this.bc.runners[this.seq % this.bc.runners.length]!
     const t0 = monotonicNow()
-    const ref = await this.c.publishWorkload(owner, this.record(`w${++this.seq}`, extra))
+    const ref = await this.bc.c.publishWorkload(owner, this.record(`w${++this.seq}`, extra))
     const published = monotonicNow()
     const ev = await this.watcher.byLabel(LABEL.workload, ref.uri, timeoutMs)
-    const winnerDid = ev.attributes[LABEL.meshlet]
-    const winner = this.c.members.find((m) => m.meshlet.did === winnerDid)
+    const winner = this.winnerOf(ev.attributes)
     // The running status lands just after the start: wait for it so the breakdown is complete.
-    const times = await waitFor(() => {
-      const t = winner?.peer?.timeline.get(ref.uri)
-      return t?.reported !== undefined ? t : false
-    }, { timeoutMs: 15_000, what: 'the running status to land' }).catch(() => winner?.peer?.timeline.get(ref.uri) ?? {})
-    const at: LatencySample['at'] = { engine: ev.at - t0 }
-    for (const [k, v] of Object.entries(times)) at[k as keyof StageTimes] = v - t0
+    await waitFor(() => winner && this.bc.timelines.get(winner, ref.uri)?.reported !== undefined, { timeoutMs: 15_000, what: 'the running status to land' }).catch(() => {})
+    const at = this.relative(winner, ref.uri, t0, ev.at)
     await this.remove([ref.uri], owner)
-    return { totalMs: ev.at - t0, publishMs: published - t0, winner: winner?.name ?? winnerDid ?? '?', at }
+    return { totalMs: ev.at - t0, publishMs: published - t0, winner: winner?.name ?? ev.attributes[LABEL.meshlet] ?? '?', at }
   }
 
   /** n workloads published at once (spread over the owners, each its own createRecord) -> all n containers started. */
-  async burst(n: number, timeoutMs = 180_000): Promise<{ allMs: number; each: number[]; perPeer: Record<string, number> }> {
-    const owners = this.owners()
+  async burst(n: number, timeoutMs = 180_000): Promise<{ allMs: number; each: number[]; perPeer: Record<string, number>; at: LatencySample['at'][] }> {
+    const owners = this.bc.runners
     const t0 = monotonicNow()
     const refs = await Promise.all(
       Array.from({ length: n }, (_, i) => {
         const owner = owners[i % owners.length]!
-        return this.c.publishWorkload(owner, this.record(`b${++this.seq}`)).then((r) => ({ ...r, owner }))
+        return this.bc.c.publishWorkload(owner, this.record(`b${++this.seq}`)).then((r) => ({ ...r, owner }))
       }),
     )
     const evs = await Promise.all(refs.map((r) => this.watcher.byLabel(LABEL.workload, r.uri, timeoutMs)))
     const each = evs.map((e) => e.at - t0)
+    await new Promise((r) => setTimeout(r, 1000)) // the running statuses land just after the starts
     const perPeer: Record<string, number> = {}
-    for (const e of evs) {
-      const name = this.c.members.find((m) => m.meshlet.did === e.attributes[LABEL.meshlet])?.name ?? '?'
-      perPeer[name] = (perPeer[name] ?? 0) + 1
-    }
+    const at = evs.map((e, i) => {
+      const m = this.winnerOf(e.attributes)
+      perPeer[m?.name ?? '?'] = (perPeer[m?.name ?? '?'] ?? 0) + 1
+      return this.relative(m, refs[i]!.uri, t0, e.at)
+    })
     for (const o of owners) {
       const mine = refs.filter((r) => r.owner === o).map((r) => r.uri)
-      if (mine.length) await this.remove(mine, o, false)
+      if (mine.length) await Promise.all(mine.map((u) => this.bc.c.deleteRecord(o.owner.agent, u)))
     }
     await this.waitGone(refs.map((r) => r.uri), timeoutMs)
-    return { allMs: Math.max(...each), each, perPeer }
+    return { allMs: Math.max(...each), each, perPeer, at }
   }
 
-  /** Deletes the workload records and waits until their containers are gone and bids withdrawn, so samples do not overlap. */
-  async remove(uris: string[], owner: Member, wait = true): Promise<void> {
-    await Promise.all(uris.map((u) => this.c.deleteRecord(owner.owner.agent, u)))
-    if (wait) await this.waitGone(uris, 60_000)
+  /** Deletes the workload records and waits until their containers, bids and statuses are gone, so samples do not overlap. */
+  async remove(uris: string[], owner: Member): Promise<void> {
+    await Promise.all(uris.map((u) => this.bc.c.deleteRecord(owner.owner.agent, u)))
+    await this.waitGone(uris, 60_000)
   }
 
   private async waitGone(uris: string[], timeoutMs: number): Promise<void> {
@@ -107,11 +111,24 @@ export class MeshletBench {
     await waitFor(async () => {
       const cs = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.managed}=true`] } })
       return !cs.some((x) => set.has(x.Labels[LABEL.workload] ?? ''))
-    }, { timeoutMs, intervalMs: 50, what: 'the deleted workloads\' containers to be removed' })
+    }, { timeoutMs, intervalMs: 50, what: "the deleted workloads' containers to be removed" })
     // Bid withdrawals and status deletes are writes too: let them land before the next sample.
-    await waitFor(() => this.c.peers().every((p) => uris.every((u) => p.view.bidsFor(u).length === 0 && p.view.statusesFor(u).length === 0)), {
-      timeoutMs: 15_000,
-      what: 'bids and statuses of the deleted workloads to be withdrawn',
-    }).catch(() => {})
+    await waitFor(async () => (await this.recordsReferencing(set)) === 0, { timeoutMs: 15_000, intervalMs: 100, what: 'bids and statuses of the deleted workloads to be withdrawn' }).catch(() => {})
+  }
+
+  /** Bid and status records in the runners' repos that still reference one of `uris`. */
+  private async recordsReferencing(uris: Set<string>): Promise<number> {
+    let n = 0
+    for (const m of this.bc.runners) {
+      for (const collection of [NSID.bid, NSID.workloadStatus]) {
+        let cursor: string | undefined
+        do {
+          const res = await m.meshlet.agent.com.atproto.repo.listRecords({ repo: m.meshlet.did, collection, limit: 100, cursor })
+          for (const r of res.data.records) if (uris.has((r.value as { workload?: { uri?: string } }).workload?.uri ?? '')) n++
+          cursor = res.data.records.length === 100 ? res.data.cursor : undefined
+        } while (cursor)
+      }
+    }
+    return n
   }
 }

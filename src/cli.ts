@@ -1,10 +1,8 @@
 // `meshlet <command>`: run a peer, link a meshlet to its owner, and the client commands.
 import { parseArgs } from 'node:util'
 import { loadRunConfig, runHelp } from './config.js'
-import { startMeshlet } from './context.js'
 import { ConfigError, describeError } from './errors.js'
 import { rootLogger } from './logger.js'
-import { linkMeshlet } from './link.js'
 import { runClientCommand, CLIENT_HELP } from './client/cli-commands.js'
 
 const HELP = `meshlet: decentralized, consent-based container orchestration on the AT Protocol
@@ -31,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
     }
     const cfg = loadRunConfig(rest)
     rootLogger.level = cfg.logLevel
+    // The peer's adapters (Docker, sqlite, firehose) load only for `run`: client commands start faster.
+    const { startMeshlet } = await import('./context.js')
     const peer = await startMeshlet(cfg)
     const stop = (sig: string) => {
       peer.log.info({ signal: sig }, 'stopping (containers keep running)')
@@ -54,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
         unlink: { type: 'boolean' },
       },
     })
+    const { linkMeshlet } = await import('./link.js')
     const out = await linkMeshlet({
       owner: values.owner ?? process.env.MESHLET_OWNER,
       ownerPassword: values['owner-password'] ?? process.env.MESHLET_OWNER_PASSWORD,

@@ -2,7 +2,7 @@
 // (context.ts) builds real adapters from config; tests pass their own.
 import type { IdResolver } from '@atproto/identity'
 import { CommuneView } from './core/view.js'
-import { NSID, type Did, type KeyValue } from './core/types.js'
+import { NSID, type Did, type KeyValue, type Workload } from './core/types.js'
 import type { ContainerRuntime } from './ports/container-runtime.js'
 import type { HostProbe } from './ports/host-probe.js'
 import type { RecordPublisher } from './ports/record-publisher.js'
@@ -63,7 +63,7 @@ export interface PeerPorts {
 export class Meshlet implements AsyncDisposable {
   readonly view = new CommuneView()
   /** Per-workload stage timestamps (record seen -> container running), read by the bench. */
-  readonly timeline = new Timeline()
+  readonly timeline: Timeline
   readonly log: Logger
   readonly clock: Clock
   readonly writer: RecordWriter
@@ -87,6 +87,7 @@ export class Meshlet implements AsyncDisposable {
   ) {
     this.clock = ports.clock ?? systemClock
     this.log = ports.logger ?? createLogger('meshlet', { meshlet: settings.did })
+    this.timeline = new Timeline(2000, (uri, stage, at) => this.log.debug({ workload: uri, stage, at }, 'stage'))
     const sub = (name: string) => this.log.child({ name: `meshlet:${name}` })
     this.stopped = new Promise((r) => (this.resolveStopped = r))
     this.intake = new IntakeService(this.view, this.clock, sub('intake'))
@@ -109,7 +110,7 @@ export class Meshlet implements AsyncDisposable {
       this.status,
       this.hostMonitor,
       this.clock,
-      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline },
+      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch() },
       sub('scheduler'),
     )
     this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, { meshlet: settings.did, allowedBinds: settings.allowedBinds, timeline: this.timeline }, sub('runner'))
@@ -131,6 +132,14 @@ export class Meshlet implements AsyncDisposable {
       },
       sub('linkage'),
     )
+    this.linkage.setRejoinHooks({
+      catchUp: async () => {
+        if (!(await this.catchUp())) return false
+        await this.scheduler.releaseReplaced()
+        return true
+      },
+      rejoined: () => this.scheduler.rejoined(),
+    })
     this.control = new PeerControl({
       meshlet: settings.did,
       owner: settings.owner,
@@ -197,7 +206,12 @@ export class Meshlet implements AsyncDisposable {
     this.cluster.startReporting()
     await this.cluster.refresh()
     const recovering = this.linkage.wasAway()
-    if (recovering) await this.scheduler.releaseReplaced()
+    if (recovering) {
+      // Others may have replaced this meshlet's replicas while it was away: yield those BEFORE the
+      // heartbeat revives its claims, on a view that is complete (an incomplete one misses the replacement).
+      if (!(await this.catchUp())) this.log.warn('could not re-read every repo; yielding what is known to be replaced')
+      await this.scheduler.releaseReplaced()
+    }
     const app = createXrpcServer({ control: this.control, idResolver: this.ports.idResolver, logger: this.log.child({ name: 'meshlet:xrpc' }) })
     this.server = await app.listen(this.settings.port, this.settings.host)
     this.url = this.server.url
@@ -210,6 +224,28 @@ export class Meshlet implements AsyncDisposable {
     void this.sweepOrphans()
     this.log.info({ url: this.url, records: this.view.size(), recovering, ms: this.clock.now() - t0 }, 'meshlet started')
     return this
+  }
+
+  /**
+   * Re-reads every tracked repo, following the linkage graph until it stops growing: after a
+   * restart or a lapse, before yielding replaced replicas. True when every repo was read.
+   */
+  private async catchUp(): Promise<boolean> {
+    const source = this.ports.source
+    if (!source.resync) {
+      await source.processAll()
+      return true
+    }
+    for (let round = 0; round < 4; round++) {
+      await this.cluster.refresh()
+      const before = this.cluster.trackedRepos().join(',')
+      const ok = await source.resync()
+      await source.processAll()
+      await this.cluster.refresh()
+      if (!ok) return false
+      if (this.cluster.trackedRepos().join(',') === before) return true
+    }
+    return true
   }
 
   /** Own bids/status records whose workload vanished while this peer was down: confirm with the owner's PDS, then clean up. */
@@ -243,24 +279,44 @@ export class Meshlet implements AsyncDisposable {
     }
   }
 
-  /** Drain: stop bidding, release every replica so other peers take it, then stop. Returns how many were handed over. */
+  /**
+   * Drain: stop bidding, release every replica so other peers take it, then stop. Returns how many
+   * were handed over, at once (the caller may be an XRPC request); the handover goes on in the
+   * background and waitUntilStopped() resolves when it is done.
+   */
   async shutdown(drain: boolean): Promise<number> {
-    let handedOver = 0
+    const released: Workload[] = []
     if (drain) {
       this.scheduler.setDraining(true)
       for (const s of this.view.statusesBy(this.settings.did)) {
         const w = this.view.workload(s.workload.uri)
         if (!w || w.cid !== s.workload.cid || !['pending', 'pulling', 'starting', 'running'].includes(s.state)) continue
+        // Make before break: the container keeps running until another meshlet runs the replica.
+        this.runner.handingOver.add(w.uri)
         // 'draining' is a yield prefix (core/placement.ts): this meshlet may take the slot back later.
         await this.status.release(w, 'draining: handed over to another meshlet (its owner shut it down)')
-        handedOver++
+        released.push(w)
       }
       await this.writer.idle()
-      this.runner.mark()
-      await this.runner.processAll()
     }
-    setTimeout(() => void this.stop(), 50).unref()
-    return handedOver
+    void this.finishShutdown(released)
+    return released.length
+  }
+
+  /** Waits (at most a lease) until other meshlets run every released replica, stops their containers here, then the peer. */
+  private async finishShutdown(released: Workload[]): Promise<void> {
+    await new Promise((r) => setTimeout(r, 50)) // let an XRPC caller get its answer first
+    const deadline = this.clock.now() + this.settings.leaseMs
+    const replaced = (w: Workload) =>
+      this.view.statusesFor(w.uri).filter((s) => s.meshlet !== this.settings.did && s.workload.cid === w.cid && s.state === 'running').length >= w.replicas
+    while (!this.stopping && released.some((w) => !replaced(w)) && this.clock.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    const notYet = released.filter((w) => !replaced(w))
+    if (notYet.length) this.log.warn({ workloads: notYet.map((w) => w.uri) }, 'no other meshlet runs these yet; stopping them anyway')
+    else if (released.length) this.log.info({ handedOver: released.length }, 'every drained replica runs elsewhere')
+    this.runner.handingOver.clear()
+    this.runner.mark()
+    await this.runner.processAll()
+    await this.stop()
   }
 
   /** Resolves when the peer has stopped (SIGTERM, or a shutdown call). */

@@ -8,7 +8,9 @@ import {
   cmdCapacity,
   cmdLogs,
   cmdLs,
+  cmdReplicaAction,
   cmdRm,
+  cmdShutdown,
   cmdStatus,
   cmdSubmit,
   createClientContext,
@@ -23,14 +25,18 @@ export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML 
   status     state, replicas and bids (won/lost, why):      meshlet status <uri|id> [--meshlet <did>] [--json]
   logs       the output of a workload's containers:         meshlet logs <uri|id> [--tail N] [--json]
   rm         delete a workload (every meshlet stops it):    meshlet rm <uri|id> [--json]
+  pause      freeze a workload's containers:                meshlet pause <uri|id> [--meshlet <did>] [--json]
+  resume     thaw paused containers:                        meshlet resume <uri|id> [--meshlet <did>] [--json]
+  stop       stop replicas here (next bidder takes over):   meshlet stop <uri|id> [--meshlet <did>] [--json]
   capacity   a meshlet's free resources:                    meshlet capacity <meshlet-did> [--json]
+  shutdown   drain and stop one of your meshlets:           meshlet shutdown <meshlet-did> [--no-drain] [--json]
   (client commands log in as you: --as <handle|did> (MESHLET_OWNER), --password (MESHLET_OWNER_PASSWORD),
    --pds <url> (MESHLET_OWNER_PDS; default from your DID document), --plc (MESHLET_PLC), --allow-http (MESHLET_ALLOW_HTTP))
 `
 
 type Env = Record<string, string | undefined>
 
-const COMMANDS = ['submit', 'ls', 'status', 'logs', 'rm', 'capacity'] as const
+const COMMANDS = ['submit', 'ls', 'status', 'logs', 'rm', 'pause', 'resume', 'stop', 'capacity', 'shutdown'] as const
 type ClientCommand = (typeof COMMANDS)[number]
 
 const OPTIONS = {
@@ -44,6 +50,7 @@ const OPTIONS = {
   meshlet: { type: 'string' },
   json: { type: 'boolean' },
   tail: { type: 'string' },
+  'no-drain': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -53,7 +60,11 @@ const ARGS: Record<ClientCommand, string | undefined> = {
   status: '<uri|id>',
   logs: '<uri|id>',
   rm: '<uri|id>',
+  pause: '<uri|id>',
+  resume: '<uri|id>',
+  stop: '<uri|id>',
   capacity: '<meshlet-did>',
+  shutdown: '<meshlet-did>',
 }
 
 function usage(cmd: ClientCommand): string {
@@ -76,10 +87,14 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
     return { text: `meshlet ${command}: ${describeError(err)}\n${usage(command)}`, code: EXIT.usage }
   }
   if (values.help) return { text: usage(command), code: EXIT.ok }
+  if (values['no-drain'] && command !== 'shutdown') return { text: `meshlet ${command}: --no-drain is only for shutdown\n${usage(command)}`, code: EXIT.usage }
   const want = ARGS[command] ? 1 : 0
   if (positionals.length !== want) {
     const what = want ? `expects ${ARGS[command]}` : 'takes no arguments'
     return { text: `meshlet ${command} ${what}\n${usage(command)}`, code: EXIT.usage }
+  }
+  if ((command === 'capacity' || command === 'shutdown') && !isValidDid(positionals[0]!)) {
+    return { text: `meshlet ${command}: ${JSON.stringify(positionals[0])} is not a meshlet DID (did:plc:... or did:web:...)\n${usage(command)}`, code: EXIT.usage }
   }
   let tail: number | undefined
   if (values.tail !== undefined) {
@@ -133,8 +148,16 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
     case 'rm':
       res = await cmdRm(ctx, arg, { json })
       break
+    case 'pause':
+    case 'resume':
+    case 'stop':
+      res = await cmdReplicaAction(ctx, command, arg, { json, meshlet })
+      break
     case 'capacity':
       res = await cmdCapacity(ctx, arg, { json })
+      break
+    case 'shutdown':
+      res = await cmdShutdown(ctx, arg, { json, drain: !values['no-drain'] })
       break
   }
   return { text: res.text, code: res.exitCode }

@@ -202,7 +202,7 @@ export async function cmdLs(ctx: ClientContext, opts: OutputOptions & MeshletCho
       try {
         const s = await ctx.client.getWorkloadStatus(asked.meshlet, r.uri)
         const live = s.replicas.filter((p) => p.state === 'running')
-        Object.assign(row, { state: s.state, phase: s.phase, running: live.length, meshlets: live.map((p) => p.meshlet), problem: s.problem })
+        Object.assign(row, { state: overallState(s), phase: s.phase, running: live.length, meshlets: live.map((p) => p.meshlet), problem: s.problem })
       } catch (err) {
         const unseen = err instanceof MeshletCallError && err.error === 'WorkloadNotFound'
         row.state = unseen ? 'unseen' : 'error'
@@ -235,18 +235,32 @@ export async function cmdStatus(ctx: ClientContext, uri: string, opts: OutputOpt
   })
 }
 
+/**
+ * The workload's state across the commune, from its replicas: a meshlet's own `state` is only its
+ * view ("elsewhere" on a meshlet that lost the bid), which is not what a person asks about.
+ */
+export function overallState(s: WorkloadStatusOutput): string {
+  if (s.valid === false) return s.state
+  const states = new Set(s.replicas.map((r) => r.state))
+  for (const st of ['running', 'paused', 'starting', 'pulling', 'pending']) if (states.has(st)) return st
+  if (s.phase === 'queued' || s.phase === 'bidding') return s.phase
+  for (const st of ['exited', 'failed']) if (states.has(st)) return st
+  return s.state
+}
+
 function renderStatus(meshlet: Did, s: WorkloadStatusOutput): string {
   const parts: string[] = []
   parts.push(
     formatFields([
       ['workload', s.uri],
       ['name', s.local?.name],
-      ['state', s.state],
+      ['state', overallState(s)],
       ['phase', s.phase],
       ['valid', s.valid === undefined ? undefined : s.valid ? 'yes' : 'no'],
       ['problem', s.problem],
       ['asked', meshlet],
-      ['its bid', s.self ? `${s.self.outcome}: ${s.self.reason}` : undefined],
+      ['its state', s.state],
+      ['its bid', s.self ? (s.self.reason.startsWith(`${s.self.outcome}:`) ? s.self.reason : `${s.self.outcome}: ${s.self.reason}`) : undefined],
     ]),
   )
   parts.push('')
@@ -332,6 +346,73 @@ export async function cmdRm(ctx: ClientContext, uri: string, opts: OutputOptions
     )
     if (opts.json) return ok({ uri: target, deleted: true })
     return ok(`removed ${target}; every meshlet stops its containers when it sees the delete`)
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// pause, resume, stop
+
+export type ReplicaAction = 'pause' | 'resume' | 'stop'
+
+const REPLICA_ACTIONS: Record<ReplicaAction, { targets: readonly string[]; past: string; call: (c: MeshletClient, m: Did, uri: AtUriString) => Promise<{ state: string }> }> = {
+  pause: { targets: ['running'], past: 'paused', call: (c, m, uri) => c.pauseWorkload(m, uri) },
+  resume: { targets: ['paused'], past: 'resumed', call: (c, m, uri) => c.resumeWorkload(m, uri) },
+  stop: { targets: ['pending', 'pulling', 'starting', 'running', 'paused'], past: 'stopped', call: (c, m, uri) => c.stopWorkload(m, uri) },
+}
+
+/**
+ * `meshlet pause|resume|stop <uri>`: acts on the meshlets holding a replica (from the workload's
+ * status), or only on `--meshlet`. These act on containers, not on the record: a stopped replica
+ * goes to the next meshlet that bid; `meshlet rm` is how a workload stops everywhere.
+ */
+export async function cmdReplicaAction(ctx: ClientContext, action: ReplicaAction, uri: string, opts: OutputOptions & MeshletChoice = {}): Promise<CommandResult> {
+  return run(opts, async () => {
+    const target = workloadUri(ctx, uri)
+    const a = REPLICA_ACTIONS[action]
+    let on: Did[]
+    if (opts.meshlet) on = [opts.meshlet]
+    else {
+      const { status } = await statusFromCluster(ctx, target, undefined)
+      on = [...new Set(status.replicas.filter((r) => a.targets.includes(r.state)).map((r) => r.meshlet))]
+      if (on.length === 0) {
+        const states = status.replicas.map((r) => `${r.state} on ${r.meshlet}`).join(', ') || 'none placed'
+        return fail(`no replica of ${target} to ${action} (replicas: ${states})`, opts)
+      }
+    }
+    const results = await Promise.all(
+      on.map(async (m) => {
+        try {
+          return { meshlet: m, state: (await a.call(ctx.client, m, target)).state }
+        } catch (err) {
+          return { meshlet: m, error: describeCallError(err) }
+        }
+      }),
+    )
+    const exitCode = results.every((r) => r.error !== undefined) ? EXIT.failed : EXIT.ok
+    if (opts.json) return { text: JSON.stringify({ uri: target, action, results }, null, 2), exitCode }
+    const lines = results.map((r) => (r.error !== undefined ? `error: ${r.error}` : `${a.past} on ${r.meshlet} (now ${r.state})`))
+    if (action === 'stop' && exitCode === EXIT.ok) lines.push('the next meshlet that bid takes the replica over; `meshlet rm` stops the workload everywhere')
+    return { text: lines.join('\n'), exitCode }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// shutdown
+
+/** `meshlet shutdown <meshlet-did>`: its owner stops a meshlet; by default it drains first (hands its replicas over). */
+export async function cmdShutdown(ctx: ClientContext, did: string, opts: OutputOptions & { drain?: boolean } = {}): Promise<CommandResult> {
+  return run(opts, async () => {
+    if (!isValidDid(did)) throw new UsageError(`${JSON.stringify(did)} is not a DID (expected did:plc:... or did:web:...)`)
+    const drain = opts.drain ?? true
+    const res = await ctx.client.shutdown(did, { drain })
+    if (opts.json) return ok({ meshlet: did, drain, ...res })
+    if (!res.accepted) return fail(`meshlet ${did} did not accept the shutdown`, opts)
+    const n = res.handedOver ?? 0
+    return ok(
+      drain
+        ? `meshlet ${did} is shutting down: ${n} replica${n === 1 ? '' : 's'} handed over to other meshlets`
+        : `meshlet ${did} is shutting down without draining: its containers keep running until it is back`,
+    )
   })
 }
 

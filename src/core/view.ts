@@ -18,7 +18,15 @@ export interface ViewOptions {
   maxRejections?: number
   /** Workload versions (cids) remembered per workload for firstSeen. Default 8. */
   maxVersionsPerWorkload?: number
+  /**
+   * Valid records held at most (all collections). When full, the repo+collection holding the most
+   * records gives up its highest record key (possibly the new record itself), so a repo that
+   * floods only loses its own records. Default 100,000 (~175 MB at the measured ~1.7 KB each).
+   */
+  maxRecords?: number
 }
+
+export const DEFAULT_MAX_RECORDS = 100_000
 
 /** Longest rejection reason kept (UTF-16 units); the decode edge already bounds it in bytes. */
 export const MAX_REASON_CHARS = 1000
@@ -63,12 +71,17 @@ export class CommuneView {
   private readonly statusByMeshlet = new Index<WorkloadStatus>()
   private readonly firstSeenAt = new Map<AtUri, Map<Cid, number>>()
   private readonly rejected = new Map<AtUri, Rejection>()
+  /** "at://did/collection" -> uris held: the unit the record cap takes from. */
+  private readonly groups = new Map<string, Set<AtUri>>()
+  private held = 0
   private readonly maxRejections: number
   private readonly maxVersions: number
+  private readonly maxRecords: number
 
   constructor(opts: ViewOptions = {}) {
     this.maxRejections = Math.max(0, opts.maxRejections ?? 1000)
     this.maxVersions = Math.max(1, opts.maxVersionsPerWorkload ?? 8)
+    this.maxRecords = Math.max(1, opts.maxRecords ?? DEFAULT_MAX_RECORDS)
   }
 
   /** Apply one record event seen at `seenAt` (epoch ms). Unknown collections are ignored (reported as a change all the same). */
@@ -83,6 +96,12 @@ export class CommuneView {
       if (event.collection !== rec.collection) this.remove(event.collection, event.uri)
       if (before) change.workloadUri = before
       this.rejected.delete(event.uri)
+      const refused = this.admit(event.uri)
+      if (refused) {
+        this.noteRejection(event.uri, event.did, rec.collection, refused)
+        return change
+      }
+      this.hold(event.uri)
       switch (rec.collection) {
         case NSID.workload: {
           this.workloadsByUri.set(event.uri, rec.value)
@@ -125,23 +144,69 @@ export class CommuneView {
       // stream of invalid workloads grow this map without bound.
       this.firstSeenAt.delete(event.uri)
     }
-    if (event.op === 'rejected') {
-      this.rejected.delete(event.uri) // re-insert at the end: most recent last
-      // Capped in size as well as count: a reason may echo a hostile value.
-      const reason = typeof event.reason === 'string' && event.reason.length > MAX_REASON_CHARS ? `${event.reason.slice(0, MAX_REASON_CHARS)}...` : String(event.reason)
-      this.rejected.set(event.uri, { uri: event.uri, did: event.did, collection: event.collection, reason })
-      while (this.rejected.size > this.maxRejections) {
-        const oldest = this.rejected.keys().next().value as AtUri
-        this.rejected.delete(oldest)
-      }
-    } else {
-      this.rejected.delete(event.uri)
-    }
+    if (event.op === 'rejected') this.noteRejection(event.uri, event.did, event.collection, event.reason)
+    else this.rejected.delete(event.uri)
     return change
+  }
+
+  private noteRejection(uri: AtUri, did: Did, collection: string, reason: string): void {
+    this.rejected.delete(uri) // re-insert at the end: most recent last
+    // Capped in size as well as count: a reason may echo a hostile value.
+    const text = typeof reason === 'string' && reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}...` : String(reason)
+    this.rejected.set(uri, { uri, did, collection, reason: text })
+    while (this.rejected.size > this.maxRejections) {
+      const oldest = this.rejected.keys().next().value as AtUri
+      this.rejected.delete(oldest)
+    }
+  }
+
+  private hold(uri: AtUri): void {
+    const key = groupOf(uri)
+    let set = this.groups.get(key)
+    if (!set) this.groups.set(key, (set = new Set()))
+    if (!set.has(uri)) {
+      set.add(uri)
+      this.held++
+    }
+  }
+
+  private release(uri: AtUri): void {
+    const key = groupOf(uri)
+    const set = this.groups.get(key)
+    if (!set?.delete(uri)) return
+    this.held--
+    if (set.size === 0) this.groups.delete(key)
+  }
+
+  /**
+   * Room for a new record at `uri`, or why not. At the cap, the largest group (ties: the smaller
+   * key) gives up its highest record key: the new record itself (refused), or an older one
+   * (evicted, remembered as a rejection). Honest repos hold few records, so a flood costs its sender.
+   */
+  private admit(uri: AtUri): string | undefined {
+    if (this.held < this.maxRecords) return undefined
+    const own = groupOf(uri)
+    let victim = own
+    let victimSize = (this.groups.get(own)?.size ?? 0) + 1
+    for (const [key, set] of this.groups) {
+      if (set.size > victimSize || (set.size === victimSize && key < victim)) {
+        victim = key
+        victimSize = set.size
+      }
+    }
+    let top = victim === own ? uri : undefined
+    for (const u of this.groups.get(victim) ?? []) if (top === undefined || rkeyOf(u) > rkeyOf(top)) top = u
+    const reason = `this peer holds its limit of ${this.maxRecords} records and ${victim.slice('at://'.length)} holds the most (${victimSize}); its records with the highest keys are not kept`
+    if (top === uri) return reason
+    const [, , did, collection] = top!.split('/') as [string, string, Did, string]
+    this.remove(collection, top!)
+    this.noteRejection(top!, did, collection, reason)
+    return undefined
   }
 
   /** Remove the record at `uri` in `collection`; returns the workload uri it was about, if any. */
   private remove(collection: string, uri: AtUri): AtUri | undefined {
+    this.release(uri)
     switch (collection) {
       case NSID.workload:
         return this.workloadsByUri.delete(uri) ? uri : undefined
@@ -261,4 +326,13 @@ export class CommuneView {
     const records = workloads + bids + statuses + this.linksByUri.size + this.ownersByUri.size + this.membershipsByUri.size + this.profilesByUri.size
     return { workloads, bids, statuses, records }
   }
+}
+
+/** "at://did/collection" of a record uri (a record key never contains "/"). */
+function groupOf(uri: AtUri): string {
+  return uri.slice(0, uri.lastIndexOf('/'))
+}
+
+function rkeyOf(uri: AtUri): string {
+  return uri.slice(uri.lastIndexOf('/') + 1)
 }

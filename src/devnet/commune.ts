@@ -149,8 +149,11 @@ export class DevCommune implements AsyncDisposable {
     m.peer = undefined
   }
 
-  /** Starts the member's peer as a child process of the real binary (so it can be kill -9'd). */
-  async spawnPeer(m: Member, extra: Partial<RunConfig> = {}): Promise<ChildProcess> {
+  /**
+   * Starts the member's peer as a child process of the real binary (so it can be kill -9'd).
+   * `entry`: the script node runs (the bench also runs a compiled bundle of the same CLI).
+   */
+  async spawnPeer(m: Member, extra: Partial<RunConfig> = {}, entry = path.join(ROOT, 'bin/meshlet.mjs')): Promise<ChildProcess> {
     const cfg = this.config(m, extra)
     const port = cfg.port || (await freePort())
     m.port = port
@@ -169,18 +172,25 @@ export class DevCommune implements AsyncDisposable {
       MESHLET_ROLES: cfg.roles.join(','),
       MESHLET_MAX_LOAD_PERMILLE: String(cfg.maxLoadPermille),
       MESHLET_ALLOW_HTTP: '1',
-      MESHLET_LOG_LEVEL: 'info',
+      MESHLET_LOG_LEVEL: cfg.logLevel,
     }
     delete env.VITEST
-    const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/cli.ts'), 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // bin/meshlet.mjs registers tsx in-process: ONE process, so SIGKILL kills the peer itself. (tsx's
+    // cli.mjs runs the script in a grandchild that a SIGKILL of the wrapper leaves running, orphaned.)
+    const child = spawn(process.execPath, [entry, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     m.child = child
+    // A respawned member keeps its earlier lines: only a line of THIS process says it started.
+    let from = m.logs.length
     const onData = (b: Buffer) => {
       for (const line of b.toString().split('\n')) if (line) m.logs.push(line)
-      if (m.logs.length > 5000) m.logs.splice(0, m.logs.length - 5000)
+      if (m.logs.length > 5000) {
+        from = Math.max(0, from - (m.logs.length - 5000))
+        m.logs.splice(0, m.logs.length - 5000)
+      }
     }
     child.stdout!.on('data', onData)
     child.stderr!.on('data', onData)
-    await waitFor(() => m.logs.some((l) => l.includes('meshlet started')), { timeoutMs: 60_000, what: `${m.name} child peer to start`, onTimeout: () => m.logs.slice(-20).join('\n') })
+    await waitFor(() => m.logs.slice(from).some((l) => l.includes('meshlet started')), { timeoutMs: 60_000, what: `${m.name} child peer to start`, onTimeout: () => m.logs.slice(-20).join('\n') })
     return child
   }
 

@@ -13,6 +13,8 @@ export interface RecordSource {
   setRepos(dids: Did[]): Promise<void>
   /** True once `did`'s repo has been backfilled at least once since start (its records are all known). */
   isSynced(did: Did): boolean
+  /** Re-reads every tracked repo now; true when all were read (after a loss of touch with the PDSes). */
+  resync?(): Promise<boolean>
   /** Resolves once everything received so far has been handed to the handler (tests wait on this). */
   processAll(): Promise<void>
   stop(): Promise<void>

@@ -28,6 +28,11 @@ export class ClusterService {
     return this.graph
   }
 
+  /** The repos handed to the record source at the last refresh. */
+  trackedRepos(): Did[] {
+    return this.tracked ? this.tracked.split(',') : []
+  }
+
   /** Owners mutually verified with this meshlet's owner (its active cluster), plus the owner itself. */
   activeOwners(): Did[] {
     return [this.self.owner, ...this.graph.activeCluster(this.self.owner)]

@@ -3,6 +3,7 @@
 // same records and loops as everything else, so a control call and a record change behave alike.
 import { AtUri as AtUriParser } from '@atproto/syntax'
 import { CLAIM_STATES, type AtUri, type Did } from '../core/types.js'
+import { isYielded } from '../core/placement.js'
 import type { CommuneView } from '../core/view.js'
 import type { ContainerRuntime } from '../ports/container-runtime.js'
 import {
@@ -117,8 +118,11 @@ export class PeerControl implements ControlPlane {
     if (!w) return undefined
     const own = this.d.status.own(uri)
     const decision = this.d.scheduler.decisions.get(uri)
-    const current = own && own.workload.cid === w.cid ? own : undefined
-    const state = current ? shownState(current) : decision ? phaseState(decision.phase, decision.holders.length > 0) : 'pending'
+    // A replica this meshlet yielded to the protocol (lost a claim race, drained, lapsed) is not
+    // "stopped" in the owner's sense: the workload lives on elsewhere, so say where it stands.
+    const yielded = own && own.workload.cid === w.cid && isYielded(own) ? own : undefined
+    const current = own && own.workload.cid === w.cid && !yielded ? own : undefined
+    const state = current ? shownState(current) : decision ? phaseState(decision.phase, decision.holders.length > 0 || decision.outcomes.some((o) => o.outcome === 'won')) : 'pending'
     return {
       uri: w.uri,
       cid: w.cid,
@@ -129,7 +133,7 @@ export class PeerControl implements ControlPlane {
       state,
       containerId: current?.containerId,
       exitCode: current?.exitCode,
-      message: current?.message ?? decision?.self?.reason,
+      message: current?.message ?? yielded?.message ?? decision?.self?.reason,
       updatedAt: current?.updatedAt,
     }
   }
@@ -142,7 +146,14 @@ export class PeerControl implements ControlPlane {
       throw new WorkloadNotFoundError(uri)
     }
     const decision = this.d.scheduler.decisions.get(uri)
-    const current = this.d.view.statusesFor(uri).filter((s) => s.workload.cid === w.cid)
+    // Only meshlets of the owner's cluster hold replicas: a status record that an outsider (or a
+    // member's own account, not a meshlet) writes about this workload is not one.
+    const graph = this.d.cluster.current()
+    const inCluster = (m: Did) => {
+      const o = graph.ownerOf(m)
+      return o !== undefined && graph.mutual(w.owner, o)
+    }
+    const current = this.d.view.statusesFor(uri).filter((s) => s.workload.cid === w.cid && inCluster(s.meshlet))
     const placed = current.filter((s) => CLAIM_STATES.includes(s.state)).length
     const replicas = current
       .map((s) => ({ meshlet: s.meshlet, state: shownState(s), containerId: s.containerId, message: s.message, updatedAt: s.updatedAt }))
@@ -165,9 +176,15 @@ export class PeerControl implements ControlPlane {
       local,
       replicas,
       bids,
-      self: decision?.self ?? (decision ? { meshlet: this.d.meshlet, outcome: 'invalid', reason: decision.excluded.find((e) => e.meshlet === this.d.meshlet)?.reason ?? 'no bid yet' } : undefined),
+      self: decision?.self ?? (decision ? { meshlet: this.d.meshlet, outcome: 'invalid', reason: decision.excluded.find((e) => e.meshlet === this.d.meshlet)?.reason ?? this.linkProblem() ?? 'no bid yet' } : undefined),
       ...(queued ? { problem: queuedProblem(placed, w.replicas, bids) } : {}),
     }
+  }
+
+  /** Why this meshlet is not a verified meshlet of its owner (it is then never eligible), if it is not. */
+  private linkProblem(): string | undefined {
+    const problem = this.d.cluster.current().linkProblem(this.d.owner, this.d.meshlet)
+    return problem ? `not verified: ${problem}` : undefined
   }
 
   private requireWorkload(uri: AtUri) {
@@ -238,11 +255,20 @@ export class PeerControl implements ControlPlane {
 
 /** "queued: 0 of 1 replicas placed; waiting for capacity" and why each other meshlet is not running it. */
 function queuedProblem(placed: number, replicas: number, bids: { meshlet: Did; outcome: string; reason: string }[]): string {
-  const why = bids.filter((b) => b.outcome !== 'won').map((b) => `${b.meshlet} ${b.outcome === 'declined' || b.outcome === 'invalid' ? '' : `${b.outcome}: `}${b.reason}`)
+  // One reason per meshlet: an eligibility verdict ("not eligible: heartbeat stale ...") says the
+  // most, then its first outcome (claims come before bids).
+  const reasons = new Map<Did, string>()
+  for (const b of bids) if (b.outcome === 'invalid' && b.reason.startsWith('not eligible: ')) reasons.set(b.meshlet, b.reason)
+  for (const b of bids) {
+    if (b.outcome === 'won' || reasons.has(b.meshlet)) continue
+    reasons.set(b.meshlet, b.outcome === 'declined' || b.outcome === 'invalid' || b.reason.startsWith(`${b.outcome}:`) ? b.reason : `${b.outcome}: ${b.reason}`)
+  }
+  const why = [...reasons].map(([m, r]) => `${m} ${r}`)
   const head = `queued: ${placed} of ${replicas} replicas placed; waiting for capacity`
   return why.length ? `${head} (${why.join('; ')})` : `${head} (no meshlet has answered yet)`
 }
 
+/** This meshlet's state for a workload it holds no replica of. `placed`: a slot is held (or completed) elsewhere. */
 function phaseState(phase: string, placed: boolean): string {
   if (phase === 'bidding') return 'bidding'
   if (phase === 'queued') return 'queued'

@@ -22,9 +22,22 @@ export interface LinkageOptions {
   version: string
 }
 
+/** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
+export interface RejoinHooks {
+  /** Catch up with the commune and yield what others replaced; false = not possible yet (retry next beat). */
+  catchUp(): Promise<boolean>
+  /** The fresh heartbeat landed: decide again. */
+  rejoined(): void
+}
+
 export class LinkagePublisher {
   private timer: NodeJS.Timeout | undefined
   heartbeats = 0
+  /** updatedAt (epoch ms) of the newest heartbeat that landed: others count this meshlet's lease from it. */
+  private lastBeatAt: number | undefined
+  private beating = false
+  private rejoining = false
+  private hooks: RejoinHooks | undefined
 
   constructor(
     private readonly view: CommuneView,
@@ -61,8 +74,60 @@ export class LinkagePublisher {
     await this.heartbeat()
   }
 
+  setRejoinHooks(hooks: RejoinHooks): void {
+    this.hooks = hooks
+  }
+
+  /** True when this meshlet's lease has expired as every other peer sees it. */
+  lapsed(now = this.clock.now()): boolean {
+    return this.lastBeatAt !== undefined && now > this.lastBeatAt + this.opts.leaseMs
+  }
+
+  /**
+   * Why this meshlet should not decide anything now, or undefined. Two heartbeats in a row have not
+   * landed (or it is rejoining): its PDS is out of reach, so its view is going stale and anything it
+   * writes would land late, on old news. Well before the lease lapses, so it never releases its own
+   * replicas just because its own heartbeat looks stale to itself.
+   */
+  outOfTouch(now = this.clock.now()): string | undefined {
+    if (this.rejoining) return 'rejoining the commune after its lease lapsed'
+    if (this.lastBeatAt === undefined) return undefined
+    const silentMs = now - this.lastBeatAt
+    if (silentMs <= (this.opts.leaseMs * 2) / 3) return undefined
+    return `no heartbeat has reached its PDS for ${silentMs} ms (lease ${this.opts.leaseMs} ms)`
+  }
+
+  /**
+   * One heartbeat, one at a time (a write stuck on a dead connection must not pile up fresh ones
+   * behind it). When the lease has lapsed, others may have replaced this meshlet's replicas: it
+   * first catches up and yields those, THEN renews, so no peer sees its stale claims come back to
+   * life and evicts a replacement for them (a repo's commits arrive in order).
+   */
   async heartbeat(): Promise<void> {
+    if (this.beating) return
+    this.beating = true
+    try {
+      let rejoined = false
+      if (this.lapsed() && this.hooks) {
+        if (!this.rejoining) this.log.warn({ lastBeatAt: new Date(this.lastBeatAt!).toISOString() }, 'own lease lapsed (PDS out of reach?); catching up before renewing it')
+        this.rejoining = true
+        if (!(await this.hooks.catchUp())) return
+        rejoined = true
+      }
+      await this.beat()
+      if (rejoined) {
+        this.log.info('back in touch: lease renewed')
+        this.hooks?.rejoined()
+      }
+      this.rejoining = false
+    } finally {
+      this.beating = false
+    }
+  }
+
+  private async beat(): Promise<void> {
     const host = await this.host.snapshot()
+    const updatedAt = this.clock.now()
     await this.writer.put(
       NSID.profile,
       'self',
@@ -76,9 +141,10 @@ export class LinkagePublisher {
         storageMb: host.storageMbAvailable,
         version: this.opts.version,
         leaseMs: this.opts.leaseMs,
-        updatedAt: new Date(this.clock.now()).toISOString(),
+        updatedAt: new Date(updatedAt).toISOString(),
       }),
     )
+    this.lastBeatAt = Math.max(this.lastBeatAt ?? 0, updatedAt)
     this.heartbeats++
   }
 

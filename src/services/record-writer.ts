@@ -2,7 +2,10 @@
 // - creates (bids) and deletes are batched into one applyWrites commit per tick: a single account
 //   writes ~80 records/s one by one but ~440/s batched (shared/lab/atproto);
 // - puts (status, profile) are serialised per record key and coalesced (only the newest queued
-//   value of a key is written), so updates never reorder and bursts do not pile up;
+//   value of a key is written), so updates never reorder and bursts do not pile up; the puts of
+//   different keys that wait meanwhile go out together in one applyWrites commit (a burst of claims
+//   and 'starting'/'running' updates is a few commits, not one per record), while a lone put stays
+//   a single putRecord round trip;
 // - each successful write is applied to the local view at once (`onWritten`), so decisions never
 //   wait for their own records to come back through the firehose.
 import type { Did, StrongRef } from '../core/types.js'
@@ -21,6 +24,8 @@ export interface WrittenRecord {
 }
 
 type Batched = { write: RepoWrite; resolve: (r: StrongRef | undefined) => void; reject: (e: unknown) => void }
+/** The newest value to write for one record key (null = delete it), and everyone waiting for it. */
+type Keyed = { collection: string; rkey: string; value: RecordValue | null; isNew: boolean; waiters: Batched[] }
 
 const MAX_BATCH = 100
 
@@ -28,8 +33,12 @@ export class RecordWriter {
   private batch: Batched[] = []
   private flushing: Promise<void> | undefined
   private flushScheduled = false
-  private putQueues = new Map<string, { value: RecordValue | null; waiters: Batched[] }>()
+  /** Keyed writes not sent yet, at most one per key. */
+  private putQueues = new Map<string, Keyed>()
+  /** Keys in the keyed commit being sent (one such commit at a time). */
   private putsInFlight = new Set<string>()
+  private putFlushing: Promise<void> | undefined
+  private putFlushScheduled = false
   private idleWaiters: (() => void)[] = []
   private pending = 0
   writes = 0
@@ -56,13 +65,18 @@ export class RecordWriter {
     return this.enqueue({ op: 'delete', collection, rkey }).then(() => undefined)
   }
 
-  /** Writes (creates or replaces) collection/rkey; concurrent puts of one key collapse to the newest. */
-  put(collection: string, rkey: string, value: RecordValue): Promise<StrongRef> {
-    return this.keyed(collection, rkey, value) as Promise<StrongRef>
+  /**
+   * Writes (creates or replaces) collection/rkey; concurrent puts of one key collapse to the newest.
+   * `isNew`: the caller believes the record does not exist yet, so in a batch it goes as a create (an
+   * update of a missing record fails the commit, costing a lookup and a second try). A wrong guess
+   * only costs a retry.
+   */
+  put(collection: string, rkey: string, value: RecordValue, opts: { isNew?: boolean } = {}): Promise<StrongRef> {
+    return this.keyed(collection, rkey, value, opts.isNew ?? false) as Promise<StrongRef>
   }
 
   /** Per-key serialised write: a value to put, or null to delete. */
-  private keyed(collection: string, rkey: string, value: RecordValue | null): Promise<StrongRef | undefined> {
+  private keyed(collection: string, rkey: string, value: RecordValue | null, isNew = false): Promise<StrongRef | undefined> {
     const key = `${collection}/${rkey}`
     this.pending++
     return new Promise<StrongRef | undefined>((resolve, reject) => {
@@ -70,11 +84,12 @@ export class RecordWriter {
       const queued = this.putQueues.get(key)
       if (queued) {
         queued.value = value
+        queued.isNew = isNew
         queued.waiters.push(waiter)
       } else {
-        this.putQueues.set(key, { value, waiters: [waiter] })
+        this.putQueues.set(key, { collection, rkey, value, isNew, waiters: [waiter] })
       }
-      if (!this.putsInFlight.has(key)) void this.drainPut(collection, rkey)
+      this.schedulePuts()
     })
   }
 
@@ -89,35 +104,90 @@ export class RecordWriter {
     if (this.pending === 0) for (const w of this.idleWaiters.splice(0)) w()
   }
 
-  private async drainPut(collection: string, rkey: string): Promise<void> {
-    const key = `${collection}/${rkey}`
-    this.putsInFlight.add(key)
+  private schedulePuts(): void {
+    if (this.putFlushScheduled || this.putFlushing) return
+    this.putFlushScheduled = true
+    setImmediate(() => {
+      this.putFlushScheduled = false
+      void this.flushPuts()
+    })
+  }
+
+  /** One keyed commit at a time: what queues meanwhile (a newer value of a key in flight, other keys) goes in the next. */
+  private async flushPuts(): Promise<void> {
+    if (this.putFlushing) return
+    const items: Keyed[] = []
+    for (const [key, q] of this.putQueues) {
+      if (items.length >= MAX_BATCH) break
+      this.putQueues.delete(key)
+      items.push(q)
+    }
+    if (items.length === 0) return
+    this.putFlushing = this.sendKeyed(items).finally(() => {
+      this.putFlushing = undefined
+      if (this.putQueues.size > 0) this.schedulePuts()
+    })
+    await this.putFlushing
+  }
+
+  private async sendKeyed(items: Keyed[]): Promise<void> {
+    for (const q of items) this.putsInFlight.add(`${q.collection}/${q.rkey}`)
     try {
-      for (;;) {
-        const queued = this.putQueues.get(key)
-        if (!queued) break
-        this.putQueues.delete(key)
-        try {
-          let ref: StrongRef | undefined
-          if (queued.value) {
-            ref = await this.publisher.put(collection, rkey, queued.value)
-            this.onWritten({ did: this.did, collection, rkey, uri: ref.uri, cid: ref.cid, value: queued.value })
-          } else {
-            await this.publisher.delete(collection, rkey)
-            this.onWritten({ did: this.did, collection, rkey, uri: `at://${this.did}/${collection}/${rkey}` })
-          }
-          this.writes++
-          this.commits++
-          for (const w of queued.waiters) w.resolve(ref)
-        } catch (err) {
-          this.log.warn({ err: describeError(err), collection, rkey }, 'record write failed')
-          for (const w of queued.waiters) w.reject(err)
-        } finally {
-          this.settle(queued.waiters.length)
-        }
+      // A lone record: putRecord creates or replaces it in one round trip (an applyWrites update of a
+      // record that does not exist yet would cost a failed call and a lookup first).
+      if (items.length === 1) return await this.sendOne(items[0]!)
+      let results: (StrongRef | undefined)[]
+      try {
+        results = await this.publisher.applyWrites(
+          items.map((q): RepoWrite => {
+            if (!q.value) return { op: 'delete', collection: q.collection, rkey: q.rkey }
+            return { op: q.isNew ? 'create' : 'put', collection: q.collection, rkey: q.rkey, value: q.value }
+          }),
+        )
+      } catch (err) {
+        // One bad write must not sink the others: retry them one by one.
+        this.log.warn({ err: describeError(err), n: items.length }, 'batched record writes failed, retrying singly')
+        for (const q of items) await this.sendOne(q)
+        return
       }
+      this.commits++
+      items.forEach((q, i) => this.landed(q, results[i]))
     } finally {
-      this.putsInFlight.delete(key)
+      for (const q of items) this.putsInFlight.delete(`${q.collection}/${q.rkey}`)
+    }
+  }
+
+  private async sendOne(q: Keyed): Promise<void> {
+    let ref: StrongRef | undefined
+    try {
+      if (q.value) ref = await this.publisher.put(q.collection, q.rkey, q.value)
+      else await this.publisher.delete(q.collection, q.rkey)
+      this.commits++
+    } catch (err) {
+      this.log.warn({ err: describeError(err), collection: q.collection, rkey: q.rkey }, 'record write failed')
+      for (const w of q.waiters) w.reject(err)
+      this.settle(q.waiters.length)
+      return
+    }
+    this.landed(q, ref)
+  }
+
+  /** A keyed write landed: apply it to the view, then wake its waiters. */
+  private landed(q: Keyed, ref: StrongRef | undefined): void {
+    try {
+      if (q.value) {
+        if (!ref) throw new Error(`the PDS returned no uri/cid for ${q.collection}/${q.rkey}`)
+        this.onWritten({ did: this.did, collection: q.collection, rkey: q.rkey, uri: ref.uri, cid: ref.cid, value: q.value })
+      } else {
+        this.onWritten({ did: this.did, collection: q.collection, rkey: q.rkey, uri: `at://${this.did}/${q.collection}/${q.rkey}` })
+      }
+      this.writes++
+      for (const w of q.waiters) w.resolve(ref)
+    } catch (err) {
+      this.log.warn({ err: describeError(err), collection: q.collection, rkey: q.rkey }, 'record write could not be applied')
+      for (const w of q.waiters) w.reject(err)
+    } finally {
+      this.settle(q.waiters.length)
     }
   }
 

@@ -15,6 +15,9 @@ import { containerNameFor } from '../adapters/docker/docker-runtime.js'
 import type { StatusReporter } from './status-reporter.js'
 import type { Timeline } from './timeline.js'
 
+/** Deletions remembered beyond those that still have a container or status here. */
+const MAX_REMEMBERED_DELETIONS = 1000
+
 export interface RunnerOptions {
   meshlet: Did
   allowedBinds: string[]
@@ -28,11 +31,17 @@ export interface RunnerOptions {
 }
 
 const FINAL = new Set(['exited', 'failed'])
+/** How long before the engine was lost its shutdown may have stopped containers (stop timeouts). */
+const ENGINE_STOP_WINDOW_MS = 30_000
 
 export class RunnerService {
   private passScheduled = false
   private passRunning: Promise<void> | undefined
   private starting = new Set<AtUri>()
+  /** Replicas waiting for a start slot; starts run beside the passes, at most maxParallelStarts at once. */
+  private startQueue: DesiredReplica[] = []
+  private activeStarts = 0
+  private startWaiters: (() => void)[] = []
   private restarts = new Map<string, { count: number; lastExitAt: number; timer?: NodeJS.Timeout }>()
   private abort = new AbortController()
   private sweep: NodeJS.Timeout | undefined
@@ -41,8 +50,13 @@ export class RunnerService {
   private started = false
   /** Workloads whose records are known to be deleted (delete event, or confirmed by their PDS). */
   readonly deleted = new Set<AtUri>()
+  /** Released in a drain: their containers keep running until another meshlet runs them (make before break). */
+  readonly handingOver = new Set<AtUri>()
   private lastPull = new Map<AtUri, string>()
   engineUp = true
+  /** When the engine was last lost, and its last absence (lost -> back): what it stopped then was not a crash. */
+  private engineLostAt: number | undefined
+  private engineBounce: { lostAt: number; backAt: number } | undefined
 
   constructor(
     private readonly view: CommuneView,
@@ -66,6 +80,7 @@ export class RunnerService {
     this.abort.abort()
     if (this.sweep) clearInterval(this.sweep)
     for (const r of this.restarts.values()) if (r.timer) clearTimeout(r.timer)
+    this.startQueue = []
     await this.processAll()
   }
 
@@ -86,9 +101,11 @@ export class RunnerService {
     })
   }
 
+  /** Resolves when no pass is pending or running and no container is being started. */
   async processAll(): Promise<void> {
-    while (this.passScheduled || this.passRunning) {
+    while (this.passScheduled || this.passRunning || this.activeStarts > 0 || this.startQueue.length > 0) {
       if (this.passRunning) await this.passRunning
+      else if (this.activeStarts > 0) await new Promise<void>((r) => this.startWaiters.push(r))
       else await new Promise((r) => setImmediate(r))
     }
   }
@@ -108,16 +125,21 @@ export class RunnerService {
     while (!this.stopped) {
       try {
         await this.runtime.ping()
-        if (!this.engineUp) this.log.info('container engine is back; reconciling')
-        this.engineUp = true
+        this.engineAnswered()
         backoff = 500
         this.mark()
         await this.runtime.watch((e) => {
+          // Another meshlet's container on a shared engine (devnet, bench) never changes this plan:
+          // no pass for it (a burst on 3 peers would otherwise make each peer list 3x as often).
+          if (e.labels.meshletDid !== this.opts.meshlet) return
           this.log.debug({ id: e.id.slice(0, 12), action: e.action, workload: e.labels.workloadUri }, 'container event')
           this.mark()
         }, this.abort.signal)
       } catch (err) {
-        if (this.engineUp) this.log.warn({ err: describeError(err) }, 'container engine unavailable; containers are left as they are')
+        if (this.engineUp) {
+          this.log.warn({ err: describeError(err) }, 'container engine unavailable; containers are left as they are')
+          this.engineLostAt = this.clock.now()
+        }
         this.engineUp = false
       }
       if (this.stopped) break
@@ -131,10 +153,15 @@ export class RunnerService {
     try {
       containers = await this.runtime.list({ meshletDid: this.opts.meshlet })
     } catch (err) {
-      if (this.engineUp) this.log.warn({ err: describeError(err) }, 'cannot list containers')
+      if (this.engineUp) {
+        this.log.warn({ err: describeError(err) }, 'cannot list containers')
+        this.engineLostAt = this.clock.now()
+      }
       this.engineUp = false
       return
     }
+    // A sweep may be first to see the engine back: it must not read what the engine stopped as crashes.
+    this.engineAnswered()
     const mine = new Map<AtUri, WorkloadStatus>()
     for (const s of this.view.statusesBy(this.opts.meshlet)) mine.set(s.workload.uri, s)
 
@@ -162,6 +189,7 @@ export class RunnerService {
 
     for (const s of plan.stop) {
       const uri = s.running.workloadUri
+      if (this.handingOver.has(uri) && !this.deleted.has(uri)) continue
       this.log.info({ workload: uri, container: s.running.id.slice(0, 12) }, `stopping container: ${s.reason}`)
       try {
         await this.runtime.stop(s.running.id, this.opts.stopTimeoutS ?? 10)
@@ -179,15 +207,35 @@ export class RunnerService {
       if (containers.some((c) => c.labels.workloadUri === uri) && !plan.stop.some((x) => x.running.workloadUri === uri)) continue
       await this.status.remove(uri).catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not delete status record'))
     }
+    // Every deleted or rejected workload of the commune lands in `deleted`: forget, oldest first,
+    // those that left nothing on this meshlet, so the set cannot grow without bound.
+    for (const uri of this.deleted) {
+      if (this.deleted.size <= MAX_REMEMBERED_DELETIONS) break
+      if (!mine.has(uri) && !containers.some((c) => c.labels.workloadUri === uri)) this.deleted.delete(uri)
+    }
 
-    const startLimit = this.opts.maxParallelStarts ?? 4
-    const queue = [...plan.start]
-    await Promise.all(
-      Array.from({ length: Math.min(startLimit, queue.length) }, async () => {
-        for (let d = queue.shift(); d; d = queue.shift()) await this.startReplica(d)
-      }),
-    )
+    // Starts are not awaited here: a claim that lands while other containers start gets its slot at
+    // once instead of after the whole batch (a burst would otherwise start in waves, one per pass).
+    for (const d of plan.start) {
+      if (!this.starting.has(d.workload.uri) && !this.startQueue.some((q) => q.workload.uri === d.workload.uri)) this.startQueue.push(d)
+    }
+    this.pumpStarts()
     for (const k of plan.keep) await this.check(k.desired.workload, containers.find((c) => c.id === k.running.id)!)
+  }
+
+  private pumpStarts(): void {
+    const limit = this.opts.maxParallelStarts ?? 4
+    while (this.activeStarts < limit && this.startQueue.length > 0 && !this.stopped) {
+      const d = this.startQueue.shift()!
+      // Queued behind other starts: a newer version of the workload makes this one moot.
+      if (this.view.workload(d.workload.uri)?.cid !== d.workload.cid) continue
+      this.activeStarts++
+      void this.startReplica(d).finally(() => {
+        this.activeStarts--
+        for (const w of this.startWaiters.splice(0)) w()
+        this.pumpStarts()
+      })
+    }
   }
 
   private async startReplica(d: DesiredReplica): Promise<void> {
@@ -213,7 +261,9 @@ export class RunnerService {
         this.lastPull.set(w.uri, w.image)
         this.opts.timeline?.mark(w.uri, 'pulled')
       }
-      await this.status.update(w, { state: 'starting', message: `starting ${w.image}` })
+      // Reported while the engine creates and starts it: a PDS round trip must not hold up the start
+      // (writes of one status record are serialised, so 'running' still lands after it).
+      this.status.update(w, { state: 'starting', message: `starting ${w.image}` }).catch((err) => this.log.warn({ err: describeError(err), workload: w.uri }, 'could not report starting'))
       const id = await this.runtime.create({
         name: containerNameFor(this.opts.meshlet, w.rkey, d.replica),
         image: w.image,
@@ -243,6 +293,45 @@ export class RunnerService {
     }
   }
 
+  /**
+   * A container that exists but never started: this peer died between create and start. Nothing
+   * else would start it (reconcile keeps it, startReplica only runs for missing ones), so the
+   * replica would stay 'starting' forever. Start it; if that fails, remove it so the next pass
+   * creates a fresh one.
+   */
+  private async startCreated(w: Workload, c: ContainerInfo): Promise<void> {
+    if (this.starting.has(w.uri)) return // startReplica is between its create and start
+    this.starting.add(w.uri)
+    try {
+      await this.runtime.start(c.id)
+      this.log.info({ workload: w.uri, container: c.id.slice(0, 12) }, `running ${w.name} (its container was created but never started)`)
+      await this.status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}` })
+    } catch (err) {
+      this.log.warn({ err: describeError(err), workload: w.uri }, 'cannot start a container left created; replacing it')
+      await this.runtime.remove(c.id).catch(() => {})
+      this.mark()
+    } finally {
+      this.starting.delete(w.uri)
+    }
+  }
+
+  private engineAnswered(): void {
+    if (this.engineUp) return
+    this.log.info('container engine is back; reconciling')
+    this.engineBounce = { lostAt: this.engineLostAt ?? this.clock.now(), backAt: this.clock.now() }
+    this.engineUp = true
+  }
+
+  /**
+   * Did this container end while the engine was away? dockerd stops containers (each within its
+   * stop timeout) before its API goes, so the window opens a little before the engine was lost.
+   */
+  private stoppedByEngine(finishedAt: string | undefined): boolean {
+    const b = this.engineBounce
+    const at = finishedAt ? Date.parse(finishedAt) : NaN
+    return b !== undefined && Number.isFinite(at) && at >= b.lostAt - ENGINE_STOP_WINDOW_MS && at <= b.backAt + 1000
+  }
+
   /** A kept container: report adoption, and apply the restart policy when it has exited. */
   private async check(w: Workload, c: ContainerInfo): Promise<void> {
     const own = this.status.own(w.uri)
@@ -255,12 +344,25 @@ export class RunnerService {
     }
     if (c.state !== 'exited' && c.state !== 'dead' && c.state !== 'created') return
     if (!CLAIM_STATES.includes(own.state)) return // already final
-    if (c.state === 'created') return // being started
+    if (c.state === 'created') return this.startCreated(w, c)
     const r = this.restarts.get(c.id) ?? { count: 0, lastExitAt: this.clock.now() }
     if (r.timer) return // a restart is already scheduled
     // The container list carries no exit code or OOM flag: inspect has them.
     const info = (await this.runtime.inspect(c.id).catch(() => undefined)) ?? c
     c = { ...c, exitCode: info.exitCode, oomKilled: info.oomKilled }
+    if (w.kind !== 'batch' && this.stoppedByEngine(info.finishedAt)) {
+      // The engine went away and stopped it (a dockerd restart without live-restore): not a crash.
+      // Same container, same node, at once, and it does not count against the restart budget.
+      this.restarts.delete(c.id)
+      try {
+        await this.runtime.start(c.id)
+        this.log.info({ workload: w.uri, container: c.id.slice(0, 12) }, `${w.name} was stopped by the container engine going away; started again`)
+        await this.status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image} (restarted after the container engine restarted)` })
+      } catch (err) {
+        this.log.warn({ err: describeError(err), workload: w.uri }, 'cannot start it again after the engine came back')
+      }
+      return
+    }
     const exitCode = c.exitCode ?? -1
     const decision = restartDecision({
       kind: w.kind,

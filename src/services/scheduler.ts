@@ -27,6 +27,12 @@ export interface SchedulerOptions {
   policy?: Partial<FeasibilityPolicy>
   /** Stage timestamps for the bench (bid landed, window closed, claim landed). */
   timeline?: Timeline
+  /**
+   * While this returns a reason, no decision is taken: the view may be stale (this meshlet lost
+   * touch with its PDS), and acting on it would release or claim on old news. Containers are not
+   * the scheduler's business, so they keep running.
+   */
+  holdWhile?: () => string | undefined
 }
 
 export interface WorkloadDecision extends Decision {
@@ -44,6 +50,7 @@ export class SchedulerService {
   private passRunning: Promise<void> | undefined
   private draining = false
   private recoveringUntil = 0
+  private heldFor: string | undefined
   private stopped = false
   /** No decision before start(): during the initial backfill the view is still partial. */
   private started = false
@@ -65,6 +72,12 @@ export class SchedulerService {
   }
 
   /** `recovering`: this meshlet was away longer than its lease; see decideWorkload. */
+  /** This meshlet is back in touch after its lease lapsed: yield what others replaced for a lease, as after a restart. */
+  rejoined(): void {
+    this.recoveringUntil = this.clock.now() + this.opts.leaseMs
+    this.markAll()
+  }
+
   start(opts: { recovering: boolean }): void {
     this.started = true
     if (opts.recovering) this.recoveringUntil = this.clock.now() + this.opts.leaseMs
@@ -156,6 +169,14 @@ export class SchedulerService {
 
   private async pass(): Promise<void> {
     if (this.dirty.size === 0) return
+    const held = this.opts.holdWhile?.()
+    if (held) {
+      if (this.heldFor === undefined) this.log.warn({ reason: held }, 'holding scheduling decisions; containers keep running')
+      this.heldFor = held
+      return // dirty stays marked; the periodic sweep retries
+    }
+    if (this.heldFor !== undefined) this.log.info('scheduling again')
+    this.heldFor = undefined
     this.passes++
     const uris = [...this.dirty].sort()
     this.dirty.clear()

@@ -88,6 +88,8 @@ export class StatusReporter {
         startedAt,
         updatedAt: now,
       }),
+      // The status rkey comes from the workload: no status of ours in the view means no record yet.
+      { isNew: cur === undefined },
     )
   }
 }

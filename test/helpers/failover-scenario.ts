@@ -9,7 +9,7 @@ import { DevCommune, waitFor } from '../../src/devnet/commune.js'
 import { NSID } from '../../src/core/types.js'
 import type { Logger } from '../../src/logger.js'
 import { removeMeshletContainers } from './docker.js'
-import { CopyMonitor, copiesOf, keptHolders, sleeper } from './faults.js'
+import { CopyMonitor, copiesOf, keptHolders, memoryLogger, sleeper, summarise } from './faults.js'
 
 export interface FailoverOptions {
   leaseMs: number
@@ -19,6 +19,8 @@ export interface FailoverOptions {
   logger?: Logger
   /** How long to watch after ann is back, to catch a late duplicate. Default 2 leases. */
   settleMs?: number
+  /** Put every peer's log lines into the result (debugging). */
+  debug?: boolean
 }
 
 export interface FailoverResult {
@@ -44,16 +46,18 @@ export interface FailoverResult {
   peakAfterReturn: number
   /** Workload container sets over time, relative to the kill (ms). */
   timeline: { atMs: number; copies: string[] }[]
+  debugLog?: string
 }
 
 export async function runFailoverScenario(opts: FailoverOptions): Promise<FailoverResult> {
   const leaseMs = opts.leaseMs
+  const mem = opts.logger ? undefined : memoryLogger()
   const c = await DevCommune.create({
     pdsCount: 2,
     members: [{ name: 'ann' }, { name: 'ben' }, { name: 'cat' }],
     leaseMs,
     bidWindowMs: opts.bidWindowMs ?? 1500,
-    ...(opts.logger ? { logger: opts.logger } : {}),
+    logger: opts.logger ?? mem!.logger,
   })
   let monitor: CopyMonitor | undefined
   try {
@@ -134,9 +138,30 @@ export async function runFailoverScenario(opts: FailoverOptions): Promise<Failov
       victimStatus,
       peakAfterReturn,
       timeline: monitor.timeline.map((e) => ({ atMs: e.at - t0, copies: e.copies.map((d) => c.members.find((m) => m.meshlet.did === d)?.name ?? d) })),
+      ...(opts.debug ? { debugLog: describeCommune(c, monitor, mem?.lines, 400) } : {}),
     }
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${describeCommune(c, monitor, mem?.lines)}`, { cause: err })
   } finally {
     monitor?.stop()
     await c.close()
   }
 }
+
+/** What each peer decided and what ann's process logged: the context a failed run needs. */
+export function describeCommune(c: DevCommune, monitor?: CopyMonitor, inProcessLogs?: string[], tail = 60): string {
+  const name = (did: string) => c.members.find((m) => m.meshlet.did === did)?.name ?? did
+  const lines: string[] = []
+  for (const m of c.members) {
+    if (m.peer) {
+      for (const [uri, d] of m.peer.scheduler.decisions) {
+        lines.push(`${m.name} on ${uri.split('/').pop()}: ${d.phase}, holders [${d.holders.map(name).join(',')}], self: ${d.self?.outcome ?? '-'} ${d.self?.reason ?? ''}; excluded: ${d.excluded.map((e) => `${name(e.meshlet)}: ${e.reason}`).join('; ')}`)
+      }
+    }
+    if (m.logs.length) lines.push(`--- ${m.name} (child) last log lines:`, ...m.logs.slice(-tail / 2).map(summarise))
+  }
+  if (inProcessLogs?.length) lines.push('--- in-process peers, last log lines:', ...inProcessLogs.slice(-tail).map(summarise))
+  if (monitor) lines.push(`copies over time: ${monitor.timeline.map((e) => `${e.at % 100_000}:[${e.copies.map(name).join(',')}]`).join(' ')}`)
+  return lines.join('\n')
+}
+

@@ -6,10 +6,12 @@ import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Writable } from 'node:stream'
 import Docker from 'dockerode'
+import { pino } from 'pino'
 import { AtpAgent } from '@atproto/api'
 import { AtprotoIdentityResolver } from '../../src/adapters/atproto/identity.js'
-import { AtprotoPublisher } from '../../src/adapters/atproto/publisher.js'
+import { AtprotoPublisher, PDS_REQUEST_TIMEOUT_MS, fetchWithTimeout } from '../../src/adapters/atproto/publisher.js'
 import { AtprotoRecordSource } from '../../src/adapters/atproto/record-source.js'
 import { SqliteCursorStore } from '../../src/adapters/store/sqlite-cursor-store.js'
 import { LABEL } from '../../src/adapters/docker/labels.js'
@@ -54,22 +56,29 @@ export class TcpProxy {
 
   private constructor(
     private readonly server: net.Server,
-    private readonly target: { host: string; port: number },
-    port: number,
+    private readonly target: net.NetConnectOpts,
+    /** http://127.0.0.1:<port>, or the unix socket path. */
+    readonly address: string,
   ) {
-    this.url = `http://127.0.0.1:${port}`
+    this.url = address
   }
 
-  static async start(targetUrl: string): Promise<TcpProxy> {
-    const u = new URL(targetUrl)
-    const target = { host: u.hostname, port: Number(u.port) }
+  /** A proxy on a loopback port for an http(s) URL, or on the unix socket `listenPath` for the socket `targetUrl`. */
+  static async start(targetUrl: string, listenPath?: string): Promise<TcpProxy> {
+    let target: net.NetConnectOpts
+    if (listenPath) target = { path: targetUrl }
+    else {
+      const u = new URL(targetUrl)
+      target = { host: u.hostname, port: Number(u.port), autoSelectFamily: true }
+    }
     let proxy: TcpProxy | undefined
     const server = net.createServer((client) => proxy!.accept(client))
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(0, '127.0.0.1', () => resolve())
+      if (listenPath) server.listen(listenPath, () => resolve())
+      else server.listen(0, '127.0.0.1', () => resolve())
     })
-    proxy = new TcpProxy(server, target, (server.address() as net.AddressInfo).port)
+    proxy = new TcpProxy(server, target, listenPath ?? `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`)
     return proxy
   }
 
@@ -95,7 +104,7 @@ export class TcpProxy {
   private accept(client: net.Socket): void {
     this.accepted++
     if (this.mode === 'refuse') {
-      client.resetAndDestroy()
+      hardClose(client)
       return
     }
     const p: Pair = { client, toUpstream: [], toClient: [] }
@@ -110,7 +119,7 @@ export class TcpProxy {
   }
 
   private connectUpstream(p: Pair): void {
-    const up = net.connect({ host: this.target.host, port: this.target.port, autoSelectFamily: true })
+    const up = net.connect(this.target)
     p.upstream = up
     up.on('connect', () => this.flush(p))
     up.on('data', (d: Buffer) => {
@@ -129,8 +138,17 @@ export class TcpProxy {
 
   private drop(p: Pair): void {
     if (!this.pairs.delete(p)) return
-    p.client.resetAndDestroy()
+    hardClose(p.client)
     p.upstream?.destroy()
+  }
+}
+
+/** RST on TCP (the peer sees ECONNRESET), a plain close on a unix socket. */
+function hardClose(sock: net.Socket): void {
+  try {
+    sock.resetAndDestroy()
+  } catch {
+    sock.destroy()
   }
 }
 
@@ -163,7 +181,8 @@ export async function proxiedPorts(c: DevCommune, m: Member, logger?: Logger): P
     if (input instanceof Request) return globalThis.fetch(new Request(mapUrl(input.url), input), init)
     return globalThis.fetch(mapUrl(String(input)), init)
   }
-  const agent = new AtpAgent({ service: mapUrl(m.meshlet.pds), fetch: proxiedFetch })
+  // (with the same request timeout as AtprotoPublisher.login)
+  const agent = new AtpAgent({ service: mapUrl(m.meshlet.pds), fetch: fetchWithTimeout(PDS_REQUEST_TIMEOUT_MS, proxiedFetch) })
   await agent.login({ identifier: m.meshlet.did, password: m.meshlet.password })
   const publisher = AtprotoPublisher.fromAgent(agent, logger ? { logger: logger.child({ name: 'meshlet:publisher' }) } : {})
   const cursorStore = SqliteCursorStore.open(m.dataDir)
@@ -274,15 +293,17 @@ export class CopyMonitor {
 /**
  * The engine holds no stray work of this commune: every meshlet-labelled container of its meshlets
  * belongs to a replica some status record still claims (or a finished one kept for its logs), and
- * no unlabelled container carries a meshlet container name.
+ * no unlabelled container carries the container name of one of its meshlets.
  */
 export async function auditEngine(c: DevCommune, liveClaims: (meshlet: string, uri: string) => boolean): Promise<string[]> {
   const dids = new Set(c.members.map((m) => m.meshlet.did))
+  // containerNameFor(): meshlet-<tail of the meshlet DID>-<rkey>-r<replica>-<hash>
+  const prefixes = [...dids].map((d) => `meshlet-${d.split(':').pop()!.slice(0, 24)}-`)
   const problems: string[] = []
   const rows = await docker.listContainers({ all: true })
   for (const r of rows) {
     const meshlet = r.Labels?.[LABEL.meshlet]
-    const named = (r.Names ?? []).some((n) => n.replace(/^\//, '').startsWith('meshlet-'))
+    const named = (r.Names ?? []).some((n) => prefixes.some((p) => n.replace(/^\//, '').startsWith(p)))
     if (!meshlet) {
       if (named) problems.push(`unlabelled container ${r.Names?.join(',')} (${r.State})`)
       continue
@@ -292,6 +313,31 @@ export async function auditEngine(c: DevCommune, liveClaims: (meshlet: string, u
     if (!liveClaims(meshlet, uri)) problems.push(`orphan container ${r.Id.slice(0, 12)} of ${meshlet} for ${uri} (${r.State})`)
   }
   return problems
+}
+
+/** An info-level logger that keeps the last `max` JSON lines in memory (in-process peers are silent under vitest). */
+export function memoryLogger(max = 4000): { logger: Logger; lines: string[] } {
+  const lines: string[] = []
+  const out = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(line)
+      if (lines.length > max) lines.splice(0, lines.length - max)
+      cb()
+    },
+  })
+  return { logger: pino({ level: 'info', base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, out), lines }
+}
+
+/** One log line as "time name msg (err)". */
+export function summarise(line: string): string {
+  try {
+    const o = JSON.parse(line) as Record<string, unknown>
+    const { time, level: _level, peer, name, msg, err, reason, meshlet: _m, ...rest } = o
+    const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest).slice(0, 400)}` : ''
+    return `${String(time ?? '').slice(11, 23)} ${String(peer ?? '')} ${String(name ?? '')} ${String(msg ?? '')}${err ? ` (${String(err)})` : ''}${reason ? ` (${String(reason)})` : ''}${extra}`
+  } catch {
+    return line
+  }
 }
 
 // ---- seeded randomness and figures --------------------------------------------------------

@@ -176,11 +176,17 @@ describe('DockerRuntime against the real engine', () => {
     expect((await rt.inspect(id))?.state).toBe('running')
   })
 
-  test('CPU limits are clamped to [0.01 CPU, host CPUs]', async () => {
+  test('CPU limits are clamped to [0.01 CPU, host CPUs]; small ones keep their share over a longer period', async () => {
     const ncpu = (await docker.info()).NCPU as number
     const tiny = await rt.create(spec({ cpuMillis: 1 }))
+    const small = await rt.create(spec({ cpuMillis: 100 }))
     const huge = await rt.create(spec({ cpuMillis: 1_000_000 }))
-    expect((await docker.getContainer(tiny).inspect()).HostConfig.NanoCpus).toBe(10_000_000)
+    // 0.01 CPU as 10 ms per 1 s period; 0.1 CPU as 20 ms per 200 ms: the same share, but a period
+    // always holds the ~20 ms of CPU a container needs to start, so its start is not throttled.
+    const t = (await docker.getContainer(tiny).inspect()).HostConfig
+    expect([t.CpuQuota, t.CpuPeriod, t.NanoCpus ?? 0]).toEqual([10_000, 1_000_000, 0])
+    const s = (await docker.getContainer(small).inspect()).HostConfig
+    expect([s.CpuQuota, s.CpuPeriod]).toEqual([20_000, 200_000])
     expect((await docker.getContainer(huge).inspect()).HostConfig.NanoCpus).toBe(ncpu * 1e9)
   })
 

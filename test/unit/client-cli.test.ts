@@ -21,6 +21,10 @@ describe('runClientCommand', () => {
     ['logs', ['3labc', ...creds, '--tail', 'lots'], /--tail must be a whole number/],
     ['ls', [...creds, '--meshlet', 'bob'], /--meshlet must be a DID/],
     ['ls', [...creds, '--bogus'], /Unknown option '--bogus'/],
+    ['pause', ['3labc', ...creds, '--no-drain'], /--no-drain is only for shutdown/],
+    ['stop', [...creds], /expects <uri\|id>/],
+    ['shutdown', ['alice.test', ...creds], /"alice\.test" is not a meshlet DID/],
+    ['capacity', ['bob', ...creds], /"bob" is not a meshlet DID/],
   ])('%s %j: exit 2 with a message', async (cmd, args, message) => {
     const res = await runClientCommand(cmd, args, {})
     expect(res?.code).toBe(2)
@@ -39,7 +43,14 @@ describe('runClientCommand', () => {
     expect(res).toEqual({ text: 'usage: meshlet logs <uri|id> [--tail N] [--json]', code: 0 })
   })
 
+  test.each([
+    ['stop', 'usage: meshlet stop <uri|id> [--meshlet <did>] [--json]'],
+    ['shutdown', 'usage: meshlet shutdown <meshlet-did> [--no-drain] [--json]'],
+  ])('%s --help shows its usage line', async (cmd, line) => {
+    expect(await runClientCommand(cmd, ['--help'], {})).toEqual({ text: line, code: 0 })
+  })
+
   test('the help text lists every client command', () => {
-    for (const cmd of ['submit', 'ls', 'status', 'logs', 'rm', 'capacity']) expect(CLIENT_HELP).toMatch(new RegExp(`^  ${cmd} `, 'm'))
+    for (const cmd of ['submit', 'ls', 'status', 'logs', 'rm', 'pause', 'resume', 'stop', 'capacity', 'shutdown']) expect(CLIENT_HELP).toMatch(new RegExp(`^  ${cmd} `, 'm'))
   })
 })

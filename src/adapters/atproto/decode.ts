@@ -118,7 +118,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
   if (typeof value !== 'object' || value === null || Array.isArray(value)) reject('record is not a JSON object')
   const type = (value as { $type?: unknown }).$type
   if (type === undefined) reject(`record has no $type (expected "${collection}")`)
-  if (type !== collection) reject(`$type is ${JSON.stringify(clip(String(type)))} but the record is in collection "${collection}"`)
+  if (type !== collection) reject(`$type is ${typeof type === 'string' ? JSON.stringify(clip(type)) : clip(preview(type))} but the record is in collection "${collection}"`)
 
   const uri = recordUri(did, collection, rkey)
   switch (collection) {
@@ -238,11 +238,31 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
   }
 }
 
-type SafeResult<T> = { success: true; value: T } | { success: false; reason: { message: string } }
+interface LexIssue {
+  path?: readonly PropertyKey[]
+  message?: unknown
+}
+type SafeResult<T> = { success: true; value: T } | { success: false; reason: { message: string; issues?: readonly LexIssue[] } }
 
 function parse<T>(result: SafeResult<T>): T {
-  if (!result.success) reject(result.reason.message)
+  if (!result.success) reject(lexReason(result.reason))
   return result.value
+}
+
+/**
+ * "<problem> at <path>" for each issue. Built from the issues rather than the validator's own
+ * message, which echoes a bad value in full (an object with a 40 KB key): the value is clipped
+ * so the path, the part a person needs, survives any later truncation.
+ */
+function lexReason(reason: { message: string; issues?: readonly LexIssue[] }): string {
+  const issues = Array.isArray(reason.issues) ? reason.issues.filter((i) => typeof i?.message === 'string') : []
+  if (issues.length === 0) return clip(String(reason.message), 400)
+  const parts = issues.slice(0, 4).map((i) => `${clip(i.message as string, 200)} at ${clip(jsonPath(i.path ?? []), 200)}`)
+  return parts.join(', ') + (issues.length > 4 ? ` (and ${issues.length - 4} more)` : '')
+}
+
+function jsonPath(path: readonly PropertyKey[]): string {
+  return `$${path.map((k) => (typeof k === 'string' ? (/^[a-zA-Z_$][a-zA-Z0-9_]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`) : `[${String(k)}]`)).join('')}`
 }
 
 function checkSize(value: unknown, limit: number): void {
@@ -324,6 +344,15 @@ function keyValues(list: readonly { key: string; value: string }[] | undefined):
 
 function dedupe<T>(list: readonly T[]): T[] {
   return [...new Set(list)]
+}
+
+/** A value as JSON for a message; never throws (null-prototype objects, bigints, cycles). */
+function preview(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
 }
 
 /** Longest repo DID / record key echoed back for a record whose key is invalid. */

@@ -27,6 +27,19 @@ export interface PublisherLoginOptions {
   retry?: RetryOptions
 }
 
+/**
+ * No PDS request may hang on a dead connection (a partition that swallows packets): it must end in
+ * an error, so the heartbeat and the writer get to try again once the network is back.
+ */
+export const PDS_REQUEST_TIMEOUT_MS = 15_000
+
+export function fetchWithTimeout(ms: number, inner: typeof globalThis.fetch = globalThis.fetch): typeof globalThis.fetch {
+  return (input, init) => {
+    const timeout = AbortSignal.timeout(ms)
+    return inner(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout })
+  }
+}
+
 /** The PDS accepts at most this many writes per applyWrites call. */
 export const MAX_WRITES_PER_CALL = 200
 
@@ -69,7 +82,7 @@ export class AtprotoPublisher implements RecordPublisher {
     }
     if (!opts.identifier) throw new PdsError(service, 'login needs an identifier (DID or handle)')
     if (!opts.password) throw new PdsError(service, `login needs a password for ${opts.identifier}`)
-    const agent = new AtpAgent({ service })
+    const agent = new AtpAgent({ service, fetch: fetchWithTimeout(PDS_REQUEST_TIMEOUT_MS) })
     try {
       await agent.login({ identifier: opts.identifier, password: opts.password })
     } catch (err) {

@@ -169,6 +169,28 @@ export class AtprotoRecordSource implements RecordSource {
     return this.floors.has(did)
   }
 
+  /**
+   * Re-reads every tracked repo now (a cheap head check when nothing changed) and resolves once
+   * all are read: true when every one succeeded. A peer that lost touch with its PDSes calls this
+   * before acting again, since its stream may have been silent without noticing the gap.
+   */
+  async resync(): Promise<boolean> {
+    const results = await Promise.all(
+      [...this.tracked].map(async (did) => {
+        const info = this.repos.get(did)
+        const src = info?.sourceKey ? this.sources.get(info.sourceKey) : undefined
+        if (!info || !src || src.closed) return false
+        let ok = false
+        await src.queue.add(async () => {
+          ok = await this.backfill(src, did)
+          await this.known.flush()
+        })
+        return ok
+      }),
+    )
+    return results.every(Boolean)
+  }
+
   async processAll(): Promise<void> {
     // Handling an event can queue more work (a backfill after #sync): loop until everything is quiet.
     for (let round = 0; round < 1000; round++) {
@@ -415,7 +437,9 @@ export class AtprotoRecordSource implements RecordSource {
         const rev = this.handledRev.get(did)
         if (rev !== undefined) {
           this.handledRev.delete(did)
-          this.setFloor(did, rev)
+          // A live commit completes the view only on top of a backfill. Before the first one, raising
+          // the floor would make that backfill skip the repo (head <= floor) and lose older records.
+          if (this.floors.has(did)) this.setFloor(did, rev)
         }
       }
       await this.known.flush()
@@ -510,19 +534,20 @@ export class AtprotoRecordSource implements RecordSource {
     })
   }
 
-  private async backfill(src: Source, did: Did): Promise<void> {
+  /** Reads one repo into the handler; true when the repo is now known up to its head. */
+  private async backfill(src: Source, did: Did): Promise<boolean> {
     const info = this.repos.get(did)
-    if (!info?.pds || info.sourceKey !== src.key || !this.tracked.has(did) || src.closed || this.stopped) return
+    if (!info?.pds || info.sourceKey !== src.key || !this.tracked.has(did) || src.closed || this.stopped) return false
     const pds = info.pds
     try {
       const head = await getLatestCommit(pds, did, this.readOpts)
       const floor = this.floors.get(did)
       if (floor !== undefined && head.rev <= floor) {
         info.backfillFailures = 0
-        return
+        return true
       }
       const lists = await Promise.all(COLLECTIONS.map((c) => listAllRecords(pds, did, c, this.readOpts)))
-      if (!this.tracked.has(did) || src.closed || this.stopped || this.repos.get(did) !== info) return
+      if (!this.tracked.has(did) || src.closed || this.stopped || this.repos.get(did) !== info) return false
       let count = 0
       for (const [i, collection] of COLLECTIONS.entries()) {
         count += lists[i]!.length
@@ -531,8 +556,9 @@ export class AtprotoRecordSource implements RecordSource {
       this.setFloor(did, head.rev)
       info.backfillFailures = 0
       this.log.debug({ did, pds, rev: head.rev, records: count }, 'backfilled repo')
+      return true
     } catch (err) {
-      if (this.stopped || src.closed) return
+      if (this.stopped || src.closed) return false
       const retryInMs = Math.round(backoff(info.backfillFailures++, this.retryBaseMs, this.retryMaxMs))
       this.log.warn({ did, pds, reason: describeError(err), retryInMs }, 'backfill failed; will retry')
       if (info.backfillTimer) clearTimeout(info.backfillTimer)
@@ -541,6 +567,7 @@ export class AtprotoRecordSource implements RecordSource {
         if (s && this.repos.get(did) === info) this.scheduleBackfill(s, did)
       }, retryInMs)
       info.backfillTimer.unref()
+      return false
     }
   }
 

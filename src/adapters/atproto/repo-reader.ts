@@ -19,7 +19,39 @@ export interface RepoReadOptions {
   pageSize?: number
   /** Refuse to read more than this many records of one collection (a runaway repo). */
   maxRecords?: number
+  /** Refuse a response body bigger than this (default MAX_RESPONSE_BYTES). */
+  maxResponseBytes?: number
   signal?: AbortSignal
+}
+
+/**
+ * A listRecords page holds at most 100 of our records (64 KB each at most): a bigger answer is a
+ * hostile or broken PDS, and reading it whole could exhaust this peer's memory.
+ */
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+async function readText(res: Response, limit: number, base: string, method: string): Promise<string> {
+  const tooLarge = (bytes: number) => new PdsError(base, `${method} answered with more than ${limit} bytes (${bytes}); refusing to read it`)
+  const declared = Number(res.headers?.get('content-length') ?? NaN)
+  if (Number.isFinite(declared) && declared > limit) {
+    await res.body?.cancel().catch(() => {})
+    throw tooLarge(declared)
+  }
+  if (!res.body) return typeof res.text === 'function' ? res.text() : ''
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > limit) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge(total)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 async function getJson(pdsUrl: string, method: string, params: Record<string, string>, opts: RepoReadOptions): Promise<unknown> {
@@ -34,7 +66,7 @@ async function getJson(pdsUrl: string, method: string, params: Record<string, st
   } catch (err) {
     throw new PdsUnreachableError(base, networkCode(err) ?? (err instanceof Error ? err.message : String(err)), { cause: err })
   }
-  const text = await res.text()
+  const text = await readText(res, opts.maxResponseBytes ?? MAX_RESPONSE_BYTES, base, method)
   let body: unknown
   try {
     body = text ? JSON.parse(text) : undefined

@@ -45,6 +45,16 @@ export interface DockerRuntimeOptions {
 export const MIN_NANO_CPUS = 10_000_000
 /** The engine refuses less than 6 MiB ("Minimum memory limit allowed is 6MB"). */
 export const MIN_MEMORY_MB = 6
+/** The kernel's default CFS period (what NanoCpus uses), µs. */
+export const CFS_PERIOD_US = 100_000
+/**
+ * Least CPU time a container may use per CFS period, µs. Starting a container (runc, docker-init,
+ * exec) takes ~10-15 ms of CPU inside its own cgroup; with a smaller quota per period the start is
+ * throttled over several periods (measured here: 0.02 CPU +550 ms, 0.1 CPU +100 ms to `start`).
+ */
+export const MIN_CPU_QUOTA_US = 20_000
+/** The longest CFS period the kernel accepts, µs. */
+export const MAX_CFS_PERIOD_US = 1_000_000
 const MIB = 1024 * 1024
 const DOCKER_ZERO_TIME = '0001-01-01T00:00:00Z'
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
@@ -180,6 +190,7 @@ export class DockerRuntime implements ContainerRuntime {
     const memory = spec.memoryMb * MIB
     const maxNano = (await this.cpuCount()) * 1e9
     const nanoCpus = Math.min(maxNano, Math.max(MIN_NANO_CPUS, Math.round(spec.cpuMillis * 1e6)))
+    const cpu = cpuLimit(nanoCpus)
     const binds = spec.allowedBinds && spec.allowedBinds.length > 0 ? [...spec.allowedBinds] : undefined
     const options: Docker.ContainerCreateOptions = {
       name: spec.name,
@@ -196,7 +207,7 @@ export class DockerRuntime implements ContainerRuntime {
         Memory: memory,
         // Equal to Memory: no swap beyond the limit (Docker defaults to 2x Memory).
         MemorySwap: memory,
-        NanoCpus: nanoCpus,
+        ...cpu,
         PidsLimit: spec.pidsLimit,
         // An init as PID 1 forwards SIGTERM, so stop takes ~100 ms instead of the whole grace period.
         Init: true,
@@ -471,6 +482,17 @@ export class DockerRuntime implements ContainerRuntime {
       return new ImagePullError(ref, pullReason(ref, status, engineMessage(err)), status, { cause: err })
     })
   }
+}
+
+/**
+ * The engine's CPU limit for `nanoCpus` (1e9 = one CPU). Limits that leave at least
+ * MIN_CPU_QUOTA_US per default period are plain NanoCpus. Smaller ones keep the same share with a
+ * longer period, so each period still holds MIN_CPU_QUOTA_US and the start is not throttled.
+ */
+export function cpuLimit(nanoCpus: number): { NanoCpus: number } | { CpuPeriod: number; CpuQuota: number } {
+  if ((nanoCpus / 1e9) * CFS_PERIOD_US >= MIN_CPU_QUOTA_US) return { NanoCpus: nanoCpus }
+  const period = Math.min(MAX_CFS_PERIOD_US, Math.ceil((MIN_CPU_QUOTA_US * 1e9) / nanoCpus))
+  return { CpuPeriod: period, CpuQuota: Math.round((nanoCpus / 1e9) * period) }
 }
 
 /** What is wrong with a spec (besides its image), or undefined. */
