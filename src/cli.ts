@@ -3,23 +3,25 @@ import { parseArgs } from 'node:util'
 import { loadRunConfig, runHelp } from './config.js'
 import { ConfigError, describeError } from './errors.js'
 import { rootLogger } from './logger.js'
-import { runClientCommand, CLIENT_HELP } from './client/cli-commands.js'
 
-const HELP = `meshlet: decentralized, consent-based container orchestration on the AT Protocol
+// The client commands load @atproto/api (~66 MB of RSS): a running peer never needs them.
+const clientCommands = () => import('./client/cli-commands.js')
+
+const help = (clientHelp: string) => `meshlet: decentralized, consent-based container orchestration on the AT Protocol
 
 usage: meshlet <command> [options]
 
 commands:
   run        run a meshlet peer (see 'meshlet run --help')
   link       write the owner's commune.scheduler.meshlet record for a meshlet (owner's credentials)
-${CLIENT_HELP}
+${clientHelp}
 Every option can also come from its MESHLET_* environment variable.
 `
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    process.stdout.write(HELP)
+    process.stdout.write(help((await clientCommands()).CLIENT_HELP))
     return 0
   }
   if (cmd === 'run') {
@@ -67,9 +69,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(out + '\n')
     return 0
   }
+  const { runClientCommand, CLIENT_HELP } = await clientCommands()
   const res = await runClientCommand(cmd, rest)
   if (res === undefined) {
-    process.stderr.write(`meshlet: unknown command '${cmd}'\n\n${HELP}`)
+    process.stderr.write(`meshlet: unknown command '${cmd}'\n\n${help(CLIENT_HELP)}`)
     return 2
   }
   if (res.text) (res.code === 0 ? process.stdout : process.stderr).write(res.text.endsWith('\n') ? res.text : res.text + '\n')

@@ -177,7 +177,8 @@ export class DevCommune implements AsyncDisposable {
     delete env.VITEST
     // bin/meshlet.mjs registers tsx in-process: ONE process, so SIGKILL kills the peer itself. (tsx's
     // cli.mjs runs the script in a grandchild that a SIGKILL of the wrapper leaves running, orphaned.)
-    const child = spawn(process.execPath, [entry, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // The same V8 setting a deployed peer runs with (Dockerfile): a 1 MiB young generation.
+    const child = spawn(process.execPath, ['--max-semi-space-size=1', entry, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     m.child = child
     // A respawned member keeps its earlier lines: only a line of THIS process says it started.
     let from = m.logs.length

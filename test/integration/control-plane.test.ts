@@ -150,7 +150,11 @@ describe('control plane against real peers', () => {
     const [container] = await containersOf(web.uri)
     const winnersSeen = new Set<string>()
     for (const m of c.members) {
-      const s = await client('ben').getWorkloadStatus(m.meshlet.did, web.uri)
+      // Each peer learns the winner's 'running' status from the firehose, a moment after the winner.
+      const s = await waitFor(async () => {
+        const st = await client('ben').getWorkloadStatus(m.meshlet.did, web.uri)
+        return st.replicas.some((r) => r.state === 'running') ? st : false
+      }, { what: `${m.name} to see the replica running`, timeoutMs: 20_000 })
       expect(s).toMatchObject({ uri: web.uri, cid: web.cid, valid: true, phase: 'placed' })
       const live = s.replicas.filter((r) => r.state !== 'stopped')
       expect(live).toEqual([expect.objectContaining({ meshlet: winner.meshlet.did, state: 'running', containerId: container!.Id })])

@@ -1,7 +1,7 @@
-// Writes to one repo through a logged-in AtpAgent (the agent refreshes its session itself).
+// Writes to one repo through a logged-in PDS session (it refreshes its tokens itself).
 // Transient failures (network, 502-504, 429 with ratelimit-reset) are retried a bounded number
 // of times; everything else becomes a PdsError that says what the PDS refused.
-import { AtpAgent, XRPCError } from '@atproto/api'
+import type { AtpAgent } from '@atproto/api'
 import type { Did, StrongRef } from '../../core/types.js'
 import { PdsError, describeError } from '../../errors.js'
 import { createLogger, type Logger } from '../../logger.js'
@@ -9,6 +9,7 @@ import type { RecordPublisher, RecordValue, RepoWrite } from '../../ports/record
 import { PdsLoginError, PdsRequestError, PdsUnreachableError } from './errors.js'
 import { networkCode } from './identity.js'
 import { TidClock } from './tid.js'
+import { PdsSession, XrpcCallError } from './pds-session.js'
 
 export interface RetryOptions {
   /** Retries after the first attempt (default 3). */
@@ -25,6 +26,8 @@ export interface PublisherLoginOptions {
   password: string
   logger?: Logger
   retry?: RetryOptions
+  /** Transport (tests route it through a fault-injecting proxy); a request timeout is always added. */
+  fetch?: typeof globalThis.fetch
 }
 
 /**
@@ -55,12 +58,11 @@ export class AtprotoPublisher implements RecordPublisher {
   private readonly tids = new TidClock()
 
   private constructor(
-    readonly agent: AtpAgent,
+    private readonly session: PdsSession,
     readonly pds: string,
     opts: { logger?: Logger; retry?: RetryOptions },
   ) {
-    const did = agent.session?.did
-    if (!did) throw new PdsError(pds, 'the agent has no session (log in first)')
+    const did = session.did
     this.did = did
     this.log = opts.logger ?? createLogger('meshlet:publisher', { did })
     this.retry = {
@@ -82,26 +84,29 @@ export class AtprotoPublisher implements RecordPublisher {
     }
     if (!opts.identifier) throw new PdsError(service, 'login needs an identifier (DID or handle)')
     if (!opts.password) throw new PdsError(service, `login needs a password for ${opts.identifier}`)
-    const agent = new AtpAgent({ service, fetch: fetchWithTimeout(PDS_REQUEST_TIMEOUT_MS) })
+    let session: PdsSession
     try {
-      await agent.login({ identifier: opts.identifier, password: opts.password })
+      session = await PdsSession.login(service, opts.identifier, opts.password, fetchWithTimeout(PDS_REQUEST_TIMEOUT_MS, opts.fetch))
     } catch (err) {
-      if (err instanceof XRPCError && err.status === 401) throw new PdsLoginError(service, opts.identifier, { cause: err })
+      if (err instanceof XrpcCallError && err.status === 401) throw new PdsLoginError(service, opts.identifier, { cause: err })
       throw toPdsError(service, 'com.atproto.server.createSession', err)
     }
-    return new AtprotoPublisher(agent, service, opts)
+    return new AtprotoPublisher(session, session.serviceUrl, opts)
   }
 
-  /** Wraps an agent that is already logged in (the devnet, `meshlet link`). */
-  static fromAgent(agent: AtpAgent, opts: { logger?: Logger; retry?: RetryOptions } = {}): AtprotoPublisher {
-    return new AtprotoPublisher(agent, agent.serviceUrl.origin, opts)
+  /** Wraps an agent that is already logged in (tests); its tokens are adopted, the agent is not used. */
+  static fromAgent(agent: AtpAgent, opts: { logger?: Logger; retry?: RetryOptions; fetch?: typeof globalThis.fetch } = {}): AtprotoPublisher {
+    const s = agent.session
+    if (!s) throw new PdsError(agent.serviceUrl.origin, 'the agent has no session (log in first)')
+    const session = PdsSession.fromTokens(agent.serviceUrl.origin, s, fetchWithTimeout(PDS_REQUEST_TIMEOUT_MS, opts.fetch))
+    return new AtprotoPublisher(session, session.serviceUrl, opts)
   }
 
   async put(collection: string, rkey: string, value: RecordValue): Promise<StrongRef> {
     const res = await this.call('com.atproto.repo.putRecord', true, () =>
-      this.agent.com.atproto.repo.putRecord({ repo: this.did, collection, rkey, record: value }),
+      this.session.procedure<{ uri: string; cid: string }>('com.atproto.repo.putRecord', { repo: this.did, collection, rkey, record: value }),
     )
-    return { uri: res.data.uri, cid: res.data.cid }
+    return { uri: res.uri, cid: res.cid }
   }
 
   /** A TID chosen here and written with putRecord: a retried create cannot make a second record. */
@@ -111,7 +116,7 @@ export class AtprotoPublisher implements RecordPublisher {
 
   async delete(collection: string, rkey: string): Promise<void> {
     try {
-      await this.call('com.atproto.repo.deleteRecord', true, () => this.agent.com.atproto.repo.deleteRecord({ repo: this.did, collection, rkey }))
+      await this.call('com.atproto.repo.deleteRecord', true, () => this.session.procedure('com.atproto.repo.deleteRecord', { repo: this.did, collection, rkey }))
     } catch (err) {
       if (err instanceof PdsRequestError && /could not locate record|RecordNotFound/i.test(`${err.error} ${err.message}`)) return
       throw err
@@ -151,9 +156,9 @@ export class AtprotoPublisher implements RecordPublisher {
 
   private async send(ops: ApplyWrite[]): Promise<(StrongRef | undefined)[]> {
     const res = await this.call('com.atproto.repo.applyWrites', false, () =>
-      this.agent.com.atproto.repo.applyWrites({ repo: this.did, writes: ops as never }),
+      this.session.procedure<{ results?: { uri?: string; cid?: string }[] }>('com.atproto.repo.applyWrites', { repo: this.did, writes: ops }),
     )
-    const results = (res.data.results ?? []) as { uri?: string; cid?: string }[]
+    const results = res.results ?? []
     return ops.map((op, i) => {
       const r = results[i]
       if (op.$type === 'com.atproto.repo.applyWrites#delete' || !r?.uri || !r.cid) return undefined
@@ -163,7 +168,7 @@ export class AtprotoPublisher implements RecordPublisher {
 
   private async exists(collection: string, rkey: string): Promise<boolean> {
     try {
-      await this.call('com.atproto.repo.getRecord', true, () => this.agent.com.atproto.repo.getRecord({ repo: this.did, collection, rkey }))
+      await this.call('com.atproto.repo.getRecord', true, () => this.session.query('com.atproto.repo.getRecord', { repo: this.did, collection, rkey }))
       return true
     } catch (err) {
       if (err instanceof PdsRequestError && (err.status === 400 || err.status === 404) && /RecordNotFound|could not locate/i.test(`${err.error} ${err.message}`)) return false
@@ -188,7 +193,7 @@ export class AtprotoPublisher implements RecordPublisher {
   private retryDelay(err: unknown, attempt: number, idempotent: boolean): number | undefined {
     if (attempt >= this.retry.maxRetries) return undefined
     const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt) * (0.5 + Math.random() * 0.5)
-    if (!(err instanceof XRPCError)) return undefined
+    if (!(err instanceof XrpcCallError)) return undefined
     if (err.status === 429) {
       const reset = Number(err.headers?.['ratelimit-reset'])
       if (!Number.isFinite(reset) || reset <= 0) return backoff
@@ -217,10 +222,10 @@ function toApplyWrite(w: RepoWrite): ApplyWrite {
   }
 }
 
-/** A readable PdsError for whatever the agent threw. */
+/** A readable PdsError for whatever the session threw. */
 export function toPdsError(pds: string, method: string, err: unknown): PdsError {
   if (err instanceof PdsError) return err
-  if (err instanceof XRPCError) {
+  if (err instanceof XrpcCallError) {
     if (err.status === 1) return new PdsUnreachableError(pds, networkCode(err) ?? deepestMessage(err), { cause: err })
     if (err.status === 429) {
       const reset = Number(err.headers?.['ratelimit-reset'])
