@@ -342,17 +342,8 @@ export function summarise(line: string): string {
 
 // ---- seeded randomness and figures --------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG, so a failing crash schedule can be replayed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A seeded PRNG, so a failing crash schedule can be replayed. */
+export { mulberry32 as seeded } from './rng.js'
 
 export const FIGURES_FILE = path.join(ROOT, 'bench/results/failover.json')
 

@@ -9,17 +9,8 @@ import type { EligibleMeshlet } from '../../src/core/selection.js'
 import { CommuneView } from '../../src/core/view.js'
 import { NSID, type AtUri, type Bid, type Did, type RecordEvent, type Workload, type WorkloadStatus } from '../../src/core/types.js'
 
-/** Tiny seeded PRNG (mulberry32): same seed, same run. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from '../helpers/rng.js'
+export { mulberry32 }
 
 type SimEvent =
   | { kind: 'deliver'; to: Did; events: RecordEvent[] }
