@@ -94,9 +94,12 @@ export class Meshlet implements AsyncDisposable {
     this.writer = new RecordWriter(
       ports.publisher,
       (w) => {
-        const event = decodeRecord({ did: w.did, collection: w.collection, rkey: w.rkey, cid: w.cid ?? '', value: w.value }, { defaultBidWindowMs: settings.bidWindowMs })
-        if (w.cid === undefined) this.intake.handle({ op: 'delete', did: w.did, collection: w.collection, rkey: w.rkey, uri: w.uri })
-        else if (event) this.intake.handle(event)
+        if (w.cid === undefined) {
+          this.intake.handle({ op: 'delete', did: w.did, collection: w.collection, rkey: w.rkey, uri: w.uri })
+          return
+        }
+        const event = decodeRecord({ did: w.did, collection: w.collection, rkey: w.rkey, cid: w.cid, value: w.value }, { defaultBidWindowMs: settings.bidWindowMs })
+        if (event) this.intake.handle(event)
       },
       sub('writer'),
     )

@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AtpAgent } from '@atproto/api'
-import { DevNetwork, type DevAccount } from './network.js'
+import { DevNetwork, freePort, type DevAccount } from './network.js'
 import { startMeshlet } from '../context.js'
 import type { RunConfig } from '../config.js'
 import type { Meshlet } from '../meshlet.js'
@@ -257,16 +257,4 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${opts.onTimeout ? `\n${opts.onTimeout()}` : ''}`)
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50))
   }
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
 }

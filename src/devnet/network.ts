@@ -23,7 +23,7 @@ export interface DevPds {
   dataDirectory: string
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net')
   return new Promise((resolve, reject) => {
     const srv = createServer()

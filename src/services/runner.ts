@@ -52,7 +52,6 @@ export class RunnerService {
   readonly deleted = new Set<AtUri>()
   /** Released in a drain: their containers keep running until another meshlet runs them (make before break). */
   readonly handingOver = new Set<AtUri>()
-  private lastPull = new Map<AtUri, string>()
   engineUp = true
   /** When the engine was last lost, and its last absence (lost -> back): what it stopped then was not a crash. */
   private engineLostAt: number | undefined
@@ -258,7 +257,6 @@ export class RunnerService {
             }
           },
         })
-        this.lastPull.set(w.uri, w.image)
         this.opts.timeline?.mark(w.uri, 'pulled')
       }
       // Reported while the engine creates and starts it: a PDS round trip must not hold up the start

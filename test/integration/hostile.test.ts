@@ -14,20 +14,14 @@ import { MeshletClient } from '../../src/client/meshlet-client.js'
 import { CLAIM_STATES, NSID } from '../../src/core/types.js'
 import { DevCommune, waitFor, type Member } from '../../src/devnet/commune.js'
 import type { Meshlet } from '../../src/meshlet.js'
+import { sleeper as baseSleeper } from '../helpers/faults.js'
 
 const IMAGE = 'meshlet/busybox:test'
 const docker = new Docker({ socketPath: '/var/run/docker.sock' })
 const containersOf = (uri: string, all = false) => docker.listContainers({ all, filters: { label: [`farm.meshlet.workload=${uri}`] } })
 const iso = () => new Date().toISOString()
-const sleeper = (name: string, extra: Record<string, unknown> = {}) => ({
-  name,
-  image: IMAGE,
-  command: ['sleep', '3600'],
-  replicas: 1,
-  resources: { cpuMillis: 100, memoryMb: 32 },
-  bidWindowMs: 2000,
-  ...extra,
-})
+// The fault tests' sleeper workload, with a short bid window.
+const sleeper = (name: string, extra: Record<string, unknown> = {}) => baseSleeper(name, { bidWindowMs: 2000, ...extra })
 
 type Write = { collection: string; rkey?: string; value: Record<string, unknown> }
 type Hostile = Write & { why: RegExp }

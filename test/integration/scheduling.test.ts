@@ -4,17 +4,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { DevCommune, waitFor } from '../../src/devnet/commune.js'
 import { CLAIM_STATES, NSID } from '../../src/core/types.js'
 import type { Meshlet } from '../../src/meshlet.js'
+import { sleeper as baseSleeper } from '../helpers/faults.js'
 
 const IMAGE = 'meshlet/busybox:test'
-const sleeper = (name: string, extra: Record<string, unknown> = {}) => ({
-  name,
-  image: IMAGE,
-  command: ['sleep', '3600'],
-  replicas: 1,
-  resources: { cpuMillis: 100, memoryMb: 32 },
-  bidWindowMs: 2000,
-  ...extra,
-})
+// The fault tests' sleeper workload, with a short bid window.
+const sleeper = (name: string, extra: Record<string, unknown> = {}) => baseSleeper(name, { bidWindowMs: 2000, ...extra })
 
 /** The live claims every peer sees for a workload, as meshlet DIDs. */
 function holders(peer: Meshlet, uri: string): string[] {
