@@ -50,8 +50,12 @@ export interface Workload {
   restart: { policy: RestartPolicyName; maxRetries?: number }
   constraints: Constraints
   bidWindowMs: number
+  /** Batch only: 'at-most-once' (default) never starts one replica of a version twice; 'at-least-once' re-runs a replica lost with its holder. */
+  delivery: Delivery
   createdAt: string
 }
+
+export type Delivery = 'at-most-once' | 'at-least-once'
 
 /** Owner side of the two-way link: `commune.scheduler.meshlet` in the owner's repo. */
 export interface MeshletLink {
@@ -82,8 +86,10 @@ export interface Profile {
   memoryMb: number
   storageMb?: number
   version?: string
-  /** Heartbeat lease: peers treat the meshlet as gone once updatedAt + leaseMs has passed. */
+  /** Heartbeat lease: peers treat the meshlet as gone once no record of it arrived for leaseMs. */
   leaseMs?: number
+  /** Local policy, published so a refusal is explainable: owners whose ledger balance is below this are declined. */
+  minOwnerBalance?: number
   updatedAt: string
 }
 
@@ -121,8 +127,20 @@ export interface Bid {
   workload: StrongRef
   priority: number
   capacity?: CapacitySnapshot
+  /** Ledger epoch whose balances the priority uses: epochOf(workload.createdAt) (docs/protocol.md, Verifiability). */
+  epoch?: number
+  /** Copy of the workload's resources the bid was made for, so the ledger survives the workload's deletion. */
+  resources?: Resources
+  /** Batch at-most-once: which meshlet this member acknowledges for each replica number (one per replica, never changed). */
+  acks?: Ack[]
   decline?: string
   createdAt: string
+}
+
+/** A member's acknowledgement that `meshlet` holds replica number `replica` of the bid's workload version. */
+export interface Ack {
+  replica: number
+  meshlet: Did
 }
 
 export type StatusState = 'pending' | 'pulling' | 'starting' | 'running' | 'exited' | 'failed' | 'stopped'

@@ -30,6 +30,7 @@ function workload(c: Partial<Constraints> = {}, owner: Did = A): Workload {
     restart: { policy: 'always' },
     constraints: { roles: [], labels: [], capabilities: [], members: [], privacy: 'shared', ...c },
     bidWindowMs: 5000,
+    delivery: 'at-most-once',
     createdAt: iso(NOW - 60_000),
   }
 }

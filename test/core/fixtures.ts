@@ -21,6 +21,7 @@ export function workload(over: Partial<Workload> = {}): Workload {
     restart: { policy: 'always' },
     constraints: { roles: [], labels: [], capabilities: [], members: [], privacy: 'shared' },
     bidWindowMs: 5000,
+    delivery: 'at-most-once',
     createdAt: '2025-01-01T00:00:00.000Z',
     ...over,
   }

@@ -19,6 +19,7 @@ function workload(over: Partial<Workload> = {}): Workload {
     restart: { policy: 'always' },
     constraints: { roles: [], labels: [], capabilities: [], members: [], privacy: 'shared' },
     bidWindowMs: 5000,
+    delivery: 'at-most-once',
     createdAt: '2025-06-01T12:00:00.000Z',
     ...over,
   }

@@ -174,6 +174,7 @@ export class Simulation {
           restart: { policy: 'always' },
           constraints: { roles: [], labels: [], capabilities: [], members: [], privacy: 'shared' },
           bidWindowMs: this.opts.bidWindowMs,
+          delivery: 'at-most-once',
           createdAt: new Date(at).toISOString(),
         }
         const base: Did[] = []

@@ -113,6 +113,7 @@ describe('decodeRecord: valid records of every collection', () => {
       restart: { policy: 'always' },
       constraints: { roles: [], labels: [], capabilities: [], members: [], privacy: 'shared' },
       bidWindowMs: 5000,
+      delivery: 'at-most-once',
       createdAt: AT,
     })
   })
@@ -136,6 +137,7 @@ describe('decodeRecord: valid records of every collection', () => {
           restart: { policy: 'on-failure', maxRetries: 3 },
           constraints: { roles: ['gpu'], labels: [{ key: 'zone', value: 'home' }], capabilities: ['x86_64'], members: [OWNER, OWNER], privacy: 'owner-only' },
           bidWindowMs: 1000,
+          delivery: 'at-most-once',
           resources: { cpuMillis: 1000, memoryMb: 128, storageMb: 10 },
         }),
       ),
@@ -266,6 +268,7 @@ describe('encode', () => {
     restart: { policy: 'on-failure', maxRetries: 2 },
     constraints: { roles: ['r'], labels: [{ key: 'k', value: 'v' }], capabilities: ['c'], members: [OTHER], privacy: 'owner-only' },
     bidWindowMs: 2000,
+    delivery: 'at-least-once',
     createdAt: AT,
   }
   const bid: Bid = {

@@ -74,6 +74,7 @@ const workloadValue = (over: Partial<Workload> = {}) =>
     restart: { policy: 'always' },
     constraints: { roles: [], labels: [], capabilities: [], members: [], privacy: 'shared' },
     bidWindowMs: 1000,
+    delivery: 'at-most-once',
     createdAt: ISO,
     ...over,
   })
@@ -605,7 +606,7 @@ describe('intake fuzz: 12,000 generated hostile records through decode, view and
     const sneaky = ann({ privileged: true, capAdd: ['SYS_ADMIN'], binds: ['/:/host'], network: 'host', networkMode: 'host', securityOpt: ['seccomp=unconfined'], user: 'root' }, '3kbbbbbbbbbb4')
     expect(sneaky.op).toBe('put')
     if (sneaky.op === 'put') {
-      expect(Object.keys(sneaky.record.value).sort()).toEqual(['bidWindowMs', 'cid', 'constraints', 'createdAt', 'env', 'image', 'kind', 'name', 'owner', 'replicas', 'resources', 'restart', 'rkey', 'uri'])
+      expect(Object.keys(sneaky.record.value).sort()).toEqual(['bidWindowMs', 'cid', 'constraints', 'createdAt', 'delivery', 'env', 'image', 'kind', 'name', 'owner', 'replicas', 'resources', 'restart', 'rkey', 'uri'])
     }
   })
 })

@@ -20,6 +20,7 @@ import {
   type Thermal,
   type Workload,
   type WorkloadKind,
+  type Delivery,
 } from '../../core/types.js'
 import { truncateUtf8 } from '../../core/decide.js'
 import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
@@ -154,6 +155,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           storageMb: v.storageMb,
           version: v.version,
           leaseMs: v.leaseMs,
+          minOwnerBalance: v.minOwnerBalance,
           updatedAt: v.updatedAt,
         }),
       }
@@ -191,6 +193,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           privacy,
         },
         bidWindowMs: v.bidWindowMs ?? opts.defaultBidWindowMs ?? DEFAULT_BID_WINDOW_MS,
+        delivery: oneOf<Delivery>(v.delivery ?? 'at-most-once', ['at-most-once', 'at-least-once'], 'delivery'),
         createdAt: v.createdAt,
       })
       return { collection, value: workload }
@@ -206,6 +209,9 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
         workload: strongRef(v.workload, NSID.workload, 'workload'),
         priority: v.priority,
         capacity: v.capacity ? capacity(v.capacity) : undefined,
+        epoch: v.epoch,
+        resources: v.resources ? omitUndefined({ cpuMillis: v.resources.cpuMillis, memoryMb: v.resources.memoryMb, storageMb: v.resources.storageMb }) : undefined,
+        acks: v.acks ? v.acks.map((a) => ({ replica: a.replica, meshlet: a.meshlet })) : undefined,
         decline: v.decline,
         createdAt: v.createdAt,
       })

@@ -28,7 +28,7 @@ export { fnv1a64Hex }
 /** Record key of the one-per-repo records (meshletOwner, membership, profile). */
 export const SELF_RKEY = 'self'
 
-export type BidInput = Pick<Bid, 'workload' | 'priority' | 'createdAt'> & Partial<Pick<Bid, 'capacity' | 'decline'>>
+export type BidInput = Pick<Bid, 'workload' | 'priority' | 'createdAt'> & Partial<Pick<Bid, 'capacity' | 'decline' | 'epoch' | 'resources' | 'acks'>>
 export type StatusInput = Omit<WorkloadStatus, 'uri' | 'cid' | 'meshlet'>
 export type WorkloadInput = Omit<Workload, 'uri' | 'cid' | 'owner' | 'rkey'>
 
@@ -92,6 +92,7 @@ export function encodeProfile(p: Omit<Profile, 'meshlet'>): RecordValue {
       storageMb: int(c, 'storageMb', p.storageMb),
       version: p.version,
       leaseMs: int(c, 'leaseMs', p.leaseMs),
+      minOwnerBalance: int(c, 'minOwnerBalance', p.minOwnerBalance),
       updatedAt: p.updatedAt,
     },
     (v) => profileLex.$safeParse(v),
@@ -115,6 +116,13 @@ export function encodeBid(b: BidInput): RecordValue {
         batteryPermille: int(c, 'capacity.batteryPermille', cap.batteryPermille),
         thermal: cap.thermal,
       },
+      epoch: int(c, 'epoch', b.epoch),
+      resources: b.resources && {
+        cpuMillis: int(c, 'resources.cpuMillis', b.resources.cpuMillis),
+        memoryMb: int(c, 'resources.memoryMb', b.resources.memoryMb),
+        storageMb: int(c, 'resources.storageMb', b.resources.storageMb),
+      },
+      acks: b.acks && b.acks.map((a) => ({ replica: int(c, 'acks.replica', a.replica), meshlet: a.meshlet })),
       decline: b.decline,
       createdAt: b.createdAt,
     },
@@ -171,6 +179,8 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
         privacy: w.constraints.privacy,
       },
       bidWindowMs: int(c, 'bidWindowMs', w.bidWindowMs),
+      // The default is left out, so a service record stays as an AT client would write it.
+      delivery: w.delivery === 'at-least-once' ? w.delivery : undefined,
       createdAt: w.createdAt,
     },
     (v) => workloadLex.$safeParse(v),

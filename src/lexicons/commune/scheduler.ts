@@ -3,10 +3,10 @@
  */
 
 export * as bid from "./scheduler/bid.js";
+export * as defs from "./scheduler/defs.js";
 export * as membership from "./scheduler/membership.js";
 export * as meshlet from "./scheduler/meshlet.js";
 export * as meshletOwner from "./scheduler/meshletOwner.js";
 export * as profile from "./scheduler/profile.js";
 export * as workload from "./scheduler/workload.js";
 export * as workloadStatus from "./scheduler/workloadStatus.js";
-export * as defs from "./scheduler/defs.js";

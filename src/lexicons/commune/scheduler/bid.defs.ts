@@ -21,6 +21,21 @@ type Main = { $type: "commune.scheduler.bid";"workload":RepoStrongRef.Main;
   "priority":number;"capacity"?:SchedulerDefs.Capacity;
 
   /**
+   * Ledger epoch (hours since 1970) whose balances the priority uses: that of the workload's createdAt.
+   */
+  "epoch"?:number;
+
+  /**
+   * Copy of the workload's resources the bid was made for (the ledger survives the workload's deletion).
+   */
+  "resources"?:SchedulerDefs.Resources;
+
+  /**
+   * Batch at-most-once: the meshlet this member acknowledges for each replica number; one per replica, never changed.
+   */
+  "acks"?:(Ack)[];
+
+  /**
    * Present when the meshlet cannot run the workload: why.
    */
   "decline"?:string;"createdAt":l.DatetimeString };
@@ -28,7 +43,7 @@ type Main = { $type: "commune.scheduler.bid";"workload":RepoStrongRef.Main;
 export type { Main };
 
 /** In a meshlet's repo: an offer to run a workload, or a decline with a reason. */
-const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"priority":/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000}),"capacity":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.Capacity>((() => SchedulerDefs.capacity) as any)),"decline":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":512})),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"priority":/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000}),"capacity":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.Capacity>((() => SchedulerDefs.capacity) as any)),"epoch":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"resources":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any)),"acks":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Ack>((() => ack) as any), {"maxLength":64})),"decline":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":512})),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -49,3 +64,11 @@ export const $parse = /*#__PURE__*/ main.parse.bind(main);
 export const $safeParse = /*#__PURE__*/ main.safeParse.bind(main);
 export const $validate = /*#__PURE__*/ main.validate.bind(main);
 export const $safeValidate = /*#__PURE__*/ main.safeValidate.bind(main);
+
+type Ack = { $type?: "commune.scheduler.bid#ack";"replica":number;"meshlet":l.DidString };
+
+export type { Ack };
+
+const ack = /*#__PURE__*/ l.typedObject<Ack>($nsid, "ack", /*#__PURE__*/ l.object({"replica":/*#__PURE__*/ l.integer({"minimum":0,"maximum":63}),"meshlet":/*#__PURE__*/ l.string({"format":"did"})}));
+
+export { ack };

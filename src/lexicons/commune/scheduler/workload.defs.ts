@@ -17,12 +17,17 @@ type Main = { $type: "commune.scheduler.workload";"name":string;
   /**
    * OCI image reference.
    */
-  "image":string;"replicas":number;"resources":SchedulerDefs.Resources;"command"?:(string)[];"env"?:(EnvVar)[];"kind"?:"service" | "batch" | l.UnknownString;"restart"?:RestartPolicy;"constraints"?:Constraints;"bidWindowMs"?:number;"createdAt":l.DatetimeString };
+  "image":string;"replicas":number;"resources":SchedulerDefs.Resources;"command"?:(string)[];"env"?:(EnvVar)[];"kind"?:"service" | "batch" | l.UnknownString;"restart"?:RestartPolicy;"constraints"?:Constraints;"bidWindowMs"?:number;
+
+  /**
+   * Batch only: at-most-once never starts one replica of a version on two meshlets; at-least-once re-runs a replica lost with its holder.
+   */
+  "delivery"?:"at-most-once" | "at-least-once" | l.UnknownString;"createdAt":l.DatetimeString };
 
 export type { Main };
 
 /** In an owner's repo: a container workload for the commune to run. */
-const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
