@@ -1,5 +1,7 @@
-// Deterministic, dependency-free hashing shared by every peer. FNV-1a 64 is tiny, stable across
-// languages and good enough to spread ties; it is NOT cryptographic and never used for security.
+// Deterministic hashing shared by every peer. FNV-1a 64 is tiny, stable across languages and good
+// enough to spread ties, but NOT cryptographic: keys a member must not be able to collide use SHA-256.
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import type { Cid, Did } from './types.js'
 
 // 64-bit FNV-1a split into two 32-bit halves: the same result as the BigInt definition
@@ -60,4 +62,14 @@ export function fnv1a64Hex(s: string): string {
  */
 export function tiebreak(cid: Cid, did: Did): string {
   return fnv1a64Hex(`${cid}|${did}`)
+}
+
+/** SHA-256 of the UTF-8 bytes of `s`, as 64 lowercase hex digits. For keys another member must not be able to collide. */
+export function sha256Hex(s: string): string {
+  return bytesToHex(sha256(utf8ToBytes(s)))
+}
+
+/** The one record key of a meshlet's status for a workload (docs/protocol.md, Verifiability): "s" + sha256Hex(uri). */
+export function statusRkey(workloadUri: string): string {
+  return `s${sha256Hex(workloadUri)}`
 }
