@@ -2,7 +2,7 @@
 // Pure and idempotent (same input, same answer), so the scheduler loop can re-run it on every
 // record, wake-up and restart, and the simulation can run thousands of peers' worth of it.
 import { isClaimState, isYielded, replicaIndexFor, resolvePlacement, type Placement } from './placement.js'
-import { bidWindow, classifyBids, compareStrings, dedupeByUri, slotCount, type BidOutcome, type EligibleMeshlet } from './selection.js'
+import { bidWindow, classifyBids, compareStrings, dedupeByUri, slotCount, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
 import type { Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStatus } from './types.js'
 
 export interface DecideSelf {
@@ -23,6 +23,13 @@ export interface DecideInput {
   /** Every status record that references workload.uri. */
   statuses: WorkloadStatus[]
   eligible: ReadonlyMap<Did, EligibleMeshlet>
+  /**
+   * Eligible by linkage, membership and constraints, ignoring liveness: the same set on every peer
+   * (batch acks count against it). Defaults to `eligible`.
+   */
+  electorate?: ReadonlyMap<Did, EligibleMeshlet>
+  /** Recomputes what bids claim (priority) from public records; see BidVerifier. */
+  verifyBid?: BidVerifier
   /** When this peer first saw this cid (epoch ms). */
   firstSeenAt: number
   now: number
@@ -131,7 +138,7 @@ export function decideWorkload(input: DecideInput): Decision {
   // No status, or only one saying the protocol took its replica away: it may still offer.
   const mayOffer = ownStatuses.every(isYielded)
 
-  const placement = resolvePlacement(w, bids, statuses, eligible)
+  const placement = resolvePlacement(w, bids, statuses, eligible, input.verifyBid)
   const holders = placement.kept.map((s) => s.meshlet)
   const result = (phase: DecisionPhase, outcomes: BidOutcome[], wakeAt?: number): Decision => {
     const d: Decision = { phase, actions, holders, outcomes }
@@ -148,7 +155,7 @@ export function decideWorkload(input: DecideInput): Decision {
     return result('ineligible', placement.outcomes)
   }
 
-  const window = bidWindow(w, bids, eligible, input.firstSeenAt, input.now)
+  const window = bidWindow(w, bids, eligible, input.firstSeenAt, input.now, input.verifyBid)
   if (!window.closed && ownStatuses.length === 0) {
     if (ownCurrent.length === 0) actions.push(offerAction(offer))
     return result('bidding', provisional(placement), window.closesAt)
@@ -186,7 +193,7 @@ export function decideWorkload(input: DecideInput): Decision {
 /** Whether this meshlet's counting record for the current cid is a decline. */
 function isDeclined(w: Workload, ownCurrent: Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>): boolean {
   if (ownCurrent.length === 0) return false
-  return classifyBids(w, ownCurrent, eligible).declined.length > 0
+  return classifyBids(w, ownCurrent, eligible).declined.length > 0 // declines are never verified
 }
 
 /** While this peer's window is open, "next in line" is only provisional: say so. */

@@ -32,6 +32,11 @@ export interface EligibilityInput {
 export interface EligibilityResult {
   /** Eligible runners keyed by meshlet DID, inserted in sorted DID order. */
   eligible: Map<Did, EligibleRunner>
+  /**
+   * Eligible by linkage, membership, profile and constraints, IGNORING liveness: a set every peer
+   * computes the same from public records (batch acks need a quorum of it). Sorted by DID.
+   */
+  electorate: Map<Did, EligibleRunner>
   /** Sorted by meshlet DID. */
   excluded: Exclusion[]
 }
@@ -61,6 +66,7 @@ export function eligibility(input: EligibilityInput): EligibilityResult {
   }
 
   const eligible = new Map<Did, EligibleRunner>()
+  const electorate = new Map<Did, EligibleRunner>()
   const excluded: Exclusion[] = []
   for (const meshlet of [...claimedBy.keys()].sort()) {
     const verifiedOwner = graph.ownerOf(meshlet)
@@ -77,19 +83,20 @@ export function eligibility(input: EligibilityInput): EligibilityResult {
       excluded.push({ meshlet, reason: 'no profile published yet' })
       continue
     }
-    const stale = heartbeatProblem(profile, now, leaseFor(profile, input.leaseMsOf, defaultLeaseMs))
-    if (stale) {
-      excluded.push({ meshlet, reason: stale })
-      continue
-    }
     const mismatch = matchConstraints(workload, { meshlet, owner: verifiedOwner, profile })
     if (mismatch) {
       excluded.push({ meshlet, reason: mismatch })
       continue
     }
+    electorate.set(meshlet, { meshlet, owner: verifiedOwner })
+    const stale = heartbeatProblem(profile, now, leaseFor(profile, input.leaseMsOf, defaultLeaseMs))
+    if (stale) {
+      excluded.push({ meshlet, reason: stale })
+      continue
+    }
     eligible.set(meshlet, { meshlet, owner: verifiedOwner })
   }
-  return { eligible, excluded }
+  return { eligible, excluded, electorate }
 }
 
 function leaseFor(profile: Profile, leaseMsOf: EligibilityInput['leaseMsOf'], fallback: number): number {

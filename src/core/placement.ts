@@ -12,6 +12,7 @@ import {
   slotCount,
   tieNote,
   type BidOutcome,
+  type BidVerifier,
   type EligibleMeshlet,
 } from './selection.js'
 import { CLAIM_STATES, type Bid, type Did, type Workload, type WorkloadStatus } from './types.js'
@@ -133,9 +134,10 @@ export function resolvePlacement(
   bids: readonly Bid[],
   statuses: readonly WorkloadStatus[],
   eligible: ReadonlyMap<Did, EligibleMeshlet>,
+  verify?: BidVerifier,
 ): Placement {
   const replicas = slotCount(workload)
-  const classified = classifyBids(workload, bids, eligible)
+  const classified = classifyBids(workload, bids, eligible, verify)
   const ordered = orderBids(workload.cid, classified.valid)
 
   // One status per meshlet for the current cid (the rkey is derived from the workload, so a

@@ -25,6 +25,13 @@ export interface BidOutcome {
   record?: AtUri
 }
 
+/**
+ * Checks what a bid claims against public records (docs/protocol.md, Verifiability): returns
+ * undefined when the bid holds up, else the reason it does not (shown as "invalid: <reason>").
+ * Applied to bids only, never to declines. Without one, every well-formed bid is taken as published.
+ */
+export type BidVerifier = (bid: Bid) => string | undefined
+
 /** The workload fields selection reads. */
 export type SelectionWorkload = Pick<Workload, 'uri' | 'cid' | 'replicas'>
 
@@ -82,9 +89,10 @@ function isValidPriority(p: unknown): p is number {
  * records are invalid ("duplicate bid"). A peer re-offers or withdraws by deleting its record.
  * A bid (not a decline) whose priority is not a non-negative integer is invalid.
  */
-export function classifyBids(workload: Pick<Workload, 'uri' | 'cid'>, bids: readonly Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>): BidClassification {
+export function classifyBids(workload: Pick<Workload, 'uri' | 'cid'>, bids: readonly Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>, verify?: BidVerifier): BidClassification {
   const invalid: { bid: Bid; reason: string }[] = []
   const byMeshlet = new Map<Did, Bid[]>()
+  let problem: string | undefined
   for (const bid of dedupeByUri(bids)) {
     if (bid.workload?.uri !== workload.uri) {
       invalid.push({ bid, reason: `invalid: bid references another workload (${String(bid.workload?.uri)})` })
@@ -94,6 +102,8 @@ export function classifyBids(workload: Pick<Workload, 'uri' | 'cid'>, bids: read
       invalid.push({ bid, reason: `invalid: not eligible: ${bid.meshlet} ${NOT_ELIGIBLE}` })
     } else if (bid.decline === undefined && !isValidPriority(bid.priority)) {
       invalid.push({ bid, reason: `invalid: priority must be a non-negative integer, got ${String(bid.priority)}` })
+    } else if (bid.decline === undefined && verify && (problem = verify(bid)) !== undefined) {
+      invalid.push({ bid, reason: `invalid: ${problem}` })
     } else {
       const list = byMeshlet.get(bid.meshlet)
       if (list) list.push(bid)
@@ -160,8 +170,8 @@ export function declineAndInvalidOutcomes(c: BidClassification): BidOutcome[] {
  * record gets a human reason, e.g. "rank 3 of 4, replicas 2: outranked by did:plc:x
  * (priority 700 vs 650)", "declined: insufficient memory ...", "invalid: duplicate bid ...".
  */
-export function selectWinners(workload: SelectionWorkload, bids: readonly Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>): Selection {
-  const c = classifyBids(workload, bids, eligible)
+export function selectWinners(workload: SelectionWorkload, bids: readonly Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>, verify?: BidVerifier): Selection {
+  const c = classifyBids(workload, bids, eligible, verify)
   const replicas = slotCount(workload)
   const ordered = orderBids(workload.cid, c.valid)
   const winners = ordered.slice(0, replicas)
@@ -191,10 +201,17 @@ export interface BidWindow {
  * as every eligible meshlet has a valid bid or a decline for the current cid ("all-answered",
  * checked first; vacuously true when nobody is eligible). A negative or non-finite window counts as 0.
  */
-export function bidWindow(workload: Pick<Workload, 'uri' | 'cid' | 'bidWindowMs'>, bids: readonly Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>, firstSeenAt: number, now: number): BidWindow {
+export function bidWindow(
+  workload: Pick<Workload, 'uri' | 'cid' | 'bidWindowMs'>,
+  bids: readonly Bid[],
+  eligible: ReadonlyMap<Did, EligibleMeshlet>,
+  firstSeenAt: number,
+  now: number,
+  verify?: BidVerifier,
+): BidWindow {
   const windowMs = Number.isFinite(workload.bidWindowMs) && workload.bidWindowMs > 0 ? workload.bidWindowMs : 0
   const closesAt = firstSeenAt + windowMs
-  const c = classifyBids(workload, bids, eligible)
+  const c = classifyBids(workload, bids, eligible, verify)
   const answered = new Set<Did>([...c.valid, ...c.declined].map((b) => b.meshlet))
   let all = true
   for (const m of eligible.keys()) {
