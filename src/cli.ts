@@ -75,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`meshlet: unknown command '${cmd}'\n\n${help(CLIENT_HELP)}`)
     return 2
   }
+  for (const w of res.warnings ?? []) process.stderr.write(w + '\n')
   if (res.text) (res.code === 0 ? process.stdout : process.stderr).write(res.text.endsWith('\n') ? res.text : res.text + '\n')
   return res.code
 }

@@ -7,9 +7,9 @@ import { NSID } from '../core/types.js'
 import { describeError } from '../errors.js'
 import * as WorkloadLexicon from '../lexicons/commune/scheduler/workload.js'
 import { WorkloadFileError } from './errors.js'
-import { ok, pds, run, type ClientContext, type CommandResult, type OutputOptions } from './context.js'
+import { listAllRecords, ok, pds, run, type ClientContext, type CommandResult, type OutputOptions } from './context.js'
 import { unknownKeys } from './lexicon-schema.js'
-import { nearest } from './suggest.js'
+import { nearest } from '../suggest.js'
 
 export interface SubmitOptions extends OutputOptions {
   /** Refuse keys the lexicon does not define (default: warn and submit). */
@@ -86,11 +86,17 @@ export async function cmdSubmit(ctx: ClientContext, file: string, opts: SubmitOp
     if (warnings.length && opts.strict) {
       throw new WorkloadFileError(file, `refused (--strict): ${warnings.join('; ')}`, warnings[0]!.split(' ')[2]!.replace(/:$/, ''))
     }
+    // Names are how people point at workloads (`meshlet logs web`): one per owner.
+    const same = (await listAllRecords(ctx, ctx.did, NSID.workload)).filter((r) => (r.value as { name?: unknown }).name === record.name)
+    if (same.length > 0) {
+      const ids = same.map((r) => r.uri.split('/').pop()).join(', ')
+      throw new WorkloadFileError(file, `you already have a workload named ${JSON.stringify(record.name)} (ID ${ids}): remove it first (meshlet rm ${String(record.name)}) or choose another name`, 'name')
+    }
     const res = await pds(ctx, 'write the workload record', () =>
       ctx.agent.com.atproto.repo.createRecord({ repo: ctx.did, collection: NSID.workload, record }),
     )
     const { uri, cid } = res.data
-    if (opts.json) return { ...ok({ uri, cid, name: record.name, warnings }), warnings: opts.json ? undefined : warnings }
+    if (opts.json) return ok({ uri, cid, name: record.name, warnings })
     const lines = [`submitted ${JSON.stringify(record.name)}: ${uri}`]
     if (warnings.length) lines.push(`(${warnings.length} unknown key${warnings.length === 1 ? '' : 's'} ignored by every peer; --strict refuses them)`)
     return { ...ok(lines.join('\n')), warnings: warnings.map((w) => `warning: ${file}: ${w}`) }
