@@ -14,6 +14,7 @@ usage: meshlet <command> [options]
 commands:
   run        run a meshlet peer (see 'meshlet run --help')
   link       write the owner's commune.scheduler.meshlet record for a meshlet (owner's credentials)
+  dev        a local commune (PLC, PDS, peers, Docker) until Ctrl-C, with ready-to-paste variables
 ${clientHelp}
 Every option can also come from its MESHLET_* environment variable.
 `
@@ -42,6 +43,19 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'))
     await peer.waitUntilStopped()
     return 0
+  }
+  if (cmd === 'dev') {
+    // Only here: the devnet pulls in the PDS and PLC servers (dev dependencies).
+    const { runDev, DevUsageError } = await import('./devnet/dev.js')
+    try {
+      return await runDev(rest)
+    } catch (err) {
+      if (err instanceof DevUsageError) {
+        process.stderr.write(err.message.endsWith('\n') ? err.message : err.message + '\n')
+        return 2
+      }
+      throw err
+    }
   }
   if (cmd === 'link') {
     const { values } = parseArgs({
