@@ -111,8 +111,8 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
   const warnings = who.deprecated
   const identifier = values.as ?? values.owner ?? who.user
   const password = values.password ?? values['owner-password'] ?? who.password
-  const plcDefault = values.plc === undefined && env.MESHLET_PLC === undefined
-  const plcUrl = values.plc ?? env.MESHLET_PLC ?? DEFAULT_PLC
+  const plcDefault = !values.plc && !env.MESHLET_PLC
+  const plcUrl = values.plc || env.MESHLET_PLC || DEFAULT_PLC
   const allowInsecureHttp = values['allow-http'] ?? /^(1|true|yes)$/i.test(env.MESHLET_ALLOW_HTTP ?? '')
   const meshlet = values.meshlet
   const done = (text: string, code: number) => ({ text: code === EXIT.ok ? text : explainSetup(text, { plcUrl, plcDefault, allowInsecureHttp }), code, warnings })
@@ -194,12 +194,11 @@ export function userEnv(env: Env): { user?: string; password?: string; pds?: str
 /** Adds what to do to the setup failures people meet first: the wrong PLC, plain http refused. */
 export function explainSetup(text: string, s: { plcUrl: string; plcDefault: boolean; allowInsecureHttp: boolean }): string {
   const hints: string[] = []
-  if (/fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|DID not found|could not resolve|cannot be resolved|cannot resolve/i.test(text)) {
-    hints.push(
-      s.plcDefault
-        ? `hint: DIDs were resolved at ${s.plcUrl} (the default PLC directory); for a local network set --plc <url> or MESHLET_PLC`
-        : `hint: DIDs were resolved at ${s.plcUrl} (from --plc / MESHLET_PLC); is that directory running?`,
-    )
+  const unreachable = /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|timed? ?out/i.test(text)
+  if (s.plcDefault && (unreachable || /could not resolve|cannot be resolved|cannot resolve/i.test(text))) {
+    hints.push(`hint: DIDs were resolved at ${s.plcUrl} (the default PLC directory); for a local network set --plc <url> or MESHLET_PLC`)
+  } else if (unreachable && /resolve/i.test(text)) {
+    hints.push(`hint: DIDs were resolved at ${s.plcUrl} (from --plc / MESHLET_PLC); is that directory running?`)
   }
   if (!s.allowInsecureHttp && /forbidden protocol "http:"|plain http|allow insecure http/i.test(text)) {
     hints.push('hint: plain http:// is refused by default; for a local dev network add --allow-http (or MESHLET_ALLOW_HTTP=1)')

@@ -66,7 +66,7 @@ export async function cmdLs(ctx: ClientContext, opts: OutputOptions & MeshletCho
       }
       return row
     })
-    if (opts.json) return ok({ meshlet: asked.meshlet ?? null, note: asked.note, workloads: rows })
+    if (opts.json) return { ...ok({ meshlet: asked.meshlet ?? null, note: asked.note, workloads: rows }), exitCode: asked.meshlet || rows.length === 0 ? EXIT.ok : EXIT.failed }
     if (rows.length === 0) return ok('no workloads in your repo; submit one with `meshlet submit <file>`')
     // PROBLEM is last and never cut: the reason is what a person needs to act on.
     const table = formatTable(
@@ -74,8 +74,9 @@ export async function cmdLs(ctx: ClientContext, opts: OutputOptions & MeshletCho
       rows.map((r) => [r.rkey, r.name, r.state, `${r.running}/${r.replicas}`, r.image, r.problem]),
       { align: ['left', 'left', 'left', 'right'], maxWidth: [undefined, 32, undefined, undefined, 48, undefined] },
     )
-    const footer = asked.meshlet ? `(state as seen by ${asked.meshlet})` : `(no meshlet answered: ${asked.note})`
-    return ok(`${table}\n${footer}`)
+    // The records are known, the state is not: show what there is, but it is a failure (exit 1).
+    if (!asked.meshlet) return { text: `${table}\nerror: no meshlet answered, so the state is unknown: ${asked.note}`, exitCode: EXIT.failed }
+    return ok(`${table}\n(state as seen by ${asked.meshlet})`)
   })
 }
 
@@ -189,7 +190,8 @@ export async function cmdLogs(ctx: ClientContext, input: string, opts: LogsOptio
     if (holders.length === 0) {
       const state = overallState(status)
       const why = problemOf(status)
-      return fail(`no logs: no replica of ${target} has a container yet (state: ${state}${why ? `: ${why}` : ''}); \`meshlet status ${input}\` shows the bids`, opts)
+      const what = state === 'failed' ? `${input} failed before any container ran: ${why ?? 'no reason given'}` : `no replica of ${input} has a container yet (state: ${state}${why ? `: ${why}` : ''})`
+      return fail(`no logs: ${what}; \`meshlet status ${input}\` shows each replica and bid`, opts)
     }
     const results = await Promise.all(
       [...new Set(holders.map((r) => r.meshlet))].map(async (m) => {
