@@ -21,7 +21,7 @@ import {
   type CommandResult,
 } from './commands.js'
 
-export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML file:   meshlet submit <file> [--strict] [--json]
+export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML file:   meshlet submit <file> [--wait] [--strict] [--json]
   ls         your workloads and their state:                meshlet ls [--meshlet <did>] [--json]
   status     state, replicas and bids (won/lost, why):      meshlet status <name|id|uri> [--meshlet <did>] [--json]
   logs       the output of a workload's containers:         meshlet logs <name|id|uri> [--tail N] [--json]
@@ -52,6 +52,7 @@ const OPTIONS = {
   meshlet: { type: 'string' },
   json: { type: 'boolean' },
   strict: { type: 'boolean' },
+  wait: { type: 'boolean' },
   tail: { type: 'string' },
   'no-drain': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -145,7 +146,7 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
   let res: CommandResult
   switch (command) {
     case 'submit':
-      res = await cmdSubmit(ctx, arg, { json, strict: values.strict ?? false })
+      res = await cmdSubmit(ctx, arg, { json, strict: values.strict ?? false, waitMs: values.wait ? 120_000 : undefined })
       break
     case 'ls':
       res = await cmdLs(ctx, { json, meshlet })

@@ -6,14 +6,19 @@ import YAML from 'yaml'
 import { NSID } from '../core/types.js'
 import { describeError } from '../errors.js'
 import * as WorkloadLexicon from '../lexicons/commune/scheduler/workload.js'
-import { WorkloadFileError } from './errors.js'
-import { listAllRecords, ok, pds, run, type ClientContext, type CommandResult, type OutputOptions } from './context.js'
+import type { AtUri as AtUriString } from '../core/types.js'
+import { MeshletCallError, WorkloadFileError } from './errors.js'
+import { statusFromCluster } from './resolve.js'
+import { liveReplicas, overallState, problemOf } from './workload-commands.js'
+import { EXIT, listAllRecords, ok, pds, run, type ClientContext, type CommandResult, type OutputOptions } from './context.js'
 import { unknownKeys } from './lexicon-schema.js'
 import { nearest } from '../suggest.js'
 
 export interface SubmitOptions extends OutputOptions {
   /** Refuse keys the lexicon does not define (default: warn and submit). */
   strict?: boolean
+  /** Wait until the workload runs (exit 0) or fails (exit 1), at most this many ms. */
+  waitMs?: number
 }
 
 /**
@@ -98,7 +103,33 @@ export async function cmdSubmit(ctx: ClientContext, file: string, opts: SubmitOp
     const { uri, cid } = res.data
     if (opts.json) return ok({ uri, cid, name: record.name, warnings })
     const lines = [`submitted ${JSON.stringify(record.name)}: ${uri}`]
+    let exitCode: number = EXIT.ok
+    if (opts.waitMs) {
+      const outcome = await waitForOutcome(ctx, uri as AtUriString, opts.waitMs)
+      lines.push(outcome.text)
+      exitCode = outcome.ok ? EXIT.ok : EXIT.failed
+    }
     if (warnings.length) lines.push(`(${warnings.length} unknown key${warnings.length === 1 ? '' : 's'} ignored by every peer; --strict refuses them)`)
-    return { ...ok(lines.join('\n')), warnings: warnings.map((w) => `warning: ${file}: ${w}`) }
+    return { text: lines.join('\n'), exitCode, warnings: warnings.map((w) => `warning: ${file}: ${w}`) }
   })
+}
+
+/** Polls the workload's status until it runs, fails or the time is up (`submit --wait`). */
+async function waitForOutcome(ctx: ClientContext, uri: AtUriString, waitMs: number): Promise<{ ok: boolean; text: string }> {
+  const deadline = Date.now() + waitMs
+  let last = 'not seen by a meshlet yet'
+  while (Date.now() < deadline) {
+    try {
+      const { status } = await statusFromCluster(ctx, uri, undefined)
+      const state = overallState(status)
+      const live = liveReplicas(status)
+      if (state === 'running' && live.length >= (status.local?.replicas ?? 1)) return { ok: true, text: `running on ${live.map((r) => r.meshlet).join(', ')}` }
+      if (state === 'failed' || state === 'exited') return { ok: state === 'exited', text: `${state}: ${problemOf(status) ?? 'no reason given'}` }
+      last = `${state}${problemOf(status) ? `: ${problemOf(status)}` : ''}`
+    } catch (err) {
+      if (!(err instanceof MeshletCallError && err.error === 'WorkloadNotFound')) last = describeError(err)
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  return { ok: false, text: `not running after ${Math.round(waitMs / 1000)} s (last: ${last}); \`meshlet status\` shows the bids` }
 }
