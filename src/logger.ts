@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { pino, type DestinationStream, type Logger } from 'pino'
 
 // One root logger; subsystems get named children (`meshlet:intake`), as in the atproto PDS.
@@ -7,17 +8,18 @@ const level = process.env.MESHLET_LOG_LEVEL ?? process.env.LOG_LEVEL ?? (process
 // MESHLET_LOG_FORMAT=json|pretty overrides the guess.
 const format = process.env.MESHLET_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')
 
-async function prettyStream(): Promise<DestinationStream | undefined> {
+// pino-pretty is CommonJS: required synchronously, and only when it is used.
+function prettyStream(): DestinationStream | undefined {
   if (format !== 'pretty') return undefined
   try {
-    const { default: pretty } = await import('pino-pretty')
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
     return pretty({ colorize: process.stdout.isTTY ?? false, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', messageKey: 'msg', sync: true })
   } catch {
     return undefined // not installed (a slim image): JSON is still correct output
   }
 }
 
-const stream = await prettyStream()
+const stream = prettyStream()
 
 export const rootLogger: Logger = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream)
 
