@@ -41,6 +41,9 @@ export async function resolveWorkload(ctx: ClientContext, input: string): Promis
   if (named.length > 1) {
     throw new UsageError(`${named.length} of your workloads are named ${JSON.stringify(s)}: give one ID (${named.map((r) => new AtUri(r.uri).rkey).join(', ')}); names should be unique`)
   }
+  // Shaped like a record key (a TID is 13 base32 characters): the record may be one the meshlet
+  // knows and the listing does not show (yet, or any more); the meshlet then says whether it exists.
+  if (/^[a-z2-7][a-z0-9]{12}$/.test(s)) return workloadUri(ctx, s)
   const names = records.map((r) => (r.value as { name?: unknown }).name).filter((n): n is string => typeof n === 'string')
   throw new UsageError(
     records.length === 0
