@@ -1,7 +1,7 @@
 // Flag handling of the client commands: mistakes are caught before any network call, with a
 // message naming the flag (and its env var) to fix.
 import { describe, expect, test } from 'vitest'
-import { CLIENT_HELP, runClientCommand } from '../../src/client/cli-commands.js'
+import { CLIENT_HELP, explainSetup, runClientCommand } from '../../src/client/cli-commands.js'
 
 const creds = ['--as', 'did:plc:ownerownerownerownerowne', '--password', 'pw', '--pds', 'http://127.0.0.1:9']
 
@@ -50,7 +50,7 @@ describe('runClientCommand', () => {
   })
 
   test('a DID that the PLC cannot resolve names the directory and the flag that sets it', async () => {
-    const res = await runClientCommand('ls', [], { MESHLET_USER: 'did:plc:ownerownerownerownerowne', MESHLET_USER_PASSWORD: 'pw', MESHLET_PLC: 'http://127.0.0.1:9' })
+    const res = await runClientCommand('ls', [], { MESHLET_USER: 'did:plc:ownerownerownerownerowne', MESHLET_USER_PASSWORD: 'pw', MESHLET_PLC: 'http://127.0.0.1:9', MESHLET_ALLOW_HTTP: '1' })
     expect(res?.code).toBe(1)
     expect(res?.text).toMatch(/cannot resolve did:plc:ownerownerownerownerowne at the PLC directory http:\/\/127\.0\.0\.1:9/)
     expect(res?.text).toMatch(/hint: DIDs were resolved at http:\/\/127\.0\.0\.1:9 \(from --plc \/ MESHLET_PLC\)/)
@@ -70,5 +70,21 @@ describe('runClientCommand', () => {
 
   test('the help text lists every client command', () => {
     for (const cmd of ['submit', 'ls', 'status', 'logs', 'rm', 'pause', 'resume', 'stop', 'capacity', 'shutdown']) expect(CLIENT_HELP).toMatch(new RegExp(`^  ${cmd} `, 'm'))
+  })
+})
+
+describe('explainSetup', () => {
+  const at = (plcDefault: boolean, allowInsecureHttp = false) => ({ plcUrl: plcDefault ? 'https://plc.directory' : 'http://localhost:2582', plcDefault, allowInsecureHttp })
+  test('an unresolvable DID with the default PLC names it and the flag that changes it', () => {
+    expect(explainSetup('meshlet ls: cannot resolve did:plc:x at the PLC directory https://plc.directory: fetch failed', at(true))).toBe(
+      'meshlet ls: cannot resolve did:plc:x at the PLC directory https://plc.directory: fetch failed\nhint: DIDs were resolved at https://plc.directory (the default PLC directory); for a local network set --plc <url> or MESHLET_PLC',
+    )
+  })
+  test('a DID the chosen PLC does not know gets no PLC hint (the DID is what is wrong)', () => {
+    expect(explainSetup('cannot find meshlet did:plc:x: its DID document cannot be resolved (Could not resolve DID: did:plc:x)', at(false, true))).not.toMatch(/hint/)
+  })
+  test('plain http refused gets the --allow-http hint, unless it was given', () => {
+    expect(explainSetup('x: Forbidden protocol "http:"', at(false))).toMatch(/\nhint: plain http:\/\/ is refused by default; for a local dev network add --allow-http \(or MESHLET_ALLOW_HTTP=1\)$/)
+    expect(explainSetup('x: Forbidden protocol "http:"', at(false, true))).toBe('x: Forbidden protocol "http:"')
   })
 })
