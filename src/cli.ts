@@ -14,6 +14,7 @@ usage: meshlet <command> [options]
 commands:
   run        run a meshlet peer (see 'meshlet run --help')
   link       write the owner's commune.scheduler.meshlet record for a meshlet (owner's credentials)
+  explain    a workload's placement from public records alone (no account): meshlet explain <uri> [--json]
 ${clientHelp}
 Every option can also come from its MESHLET_* environment variable.
 `
@@ -68,6 +69,13 @@ async function main(argv: string[]): Promise<number> {
     })
     process.stdout.write(out + '\n')
     return 0
+  }
+  if (cmd === 'explain') {
+    // Public records only: no account, so it stays out of the client commands' login path.
+    const { runExplain } = await import('./client/explain-command.js')
+    const res = await runExplain(rest)
+    ;(res.code === 0 ? process.stdout : process.stderr).write(res.text)
+    return res.code
   }
   const { runClientCommand, CLIENT_HELP } = await clientCommands()
   const res = await runClientCommand(cmd, rest)
