@@ -113,7 +113,7 @@ export class Meshlet implements AsyncDisposable {
       this.status,
       this.hostMonitor,
       this.clock,
-      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch() },
+      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did) },
       sub('scheduler'),
     )
     this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, { meshlet: settings.did, allowedBinds: settings.allowedBinds, timeline: this.timeline }, sub('runner'))

@@ -5,7 +5,8 @@
 import type { Did, Membership, MeshletLink, MeshletOwnerClaim } from './types.js'
 
 // Eligibility lives in its own module; re-exported so callers find it next to the graph it reads.
-export { eligibility, heartbeatProblem } from './eligibility.js'
+export { eligibility } from './eligibility.js'
+export { livenessProblem } from './liveness.js'
 export type { EligibilityInput, EligibilityResult, EligibleRunner, Exclusion } from './eligibility.js'
 
 /** Repos a peer follows at most; beyond this `planTrackedRepos` reports what it left out. */

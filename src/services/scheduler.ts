@@ -33,6 +33,8 @@ export interface SchedulerOptions {
    * the scheduler's business, so they keep running.
    */
   holdWhile?: () => string | undefined
+  /** When a record from each repo last arrived here, on clock.monotonic() (IntakeService.receipts). */
+  lastReceived: (did: Did) => number | undefined
 }
 
 export interface WorkloadDecision extends Decision {
@@ -93,14 +95,14 @@ export class SchedulerService {
    * the stale claim live again and push out a replacement that is already running.
    */
   async releaseReplaced(): Promise<number> {
-    const now = this.clock.now()
+    const monoNow = this.clock.monotonic()
     const profiles = new Map<Did, Profile>(this.view.profiles().map((p) => [p.meshlet, p]))
     const graph = this.cluster.current()
     const writes: Promise<unknown>[] = []
     for (const s of this.view.statusesBy(this.opts.self.meshlet)) {
       const w = this.view.workload(s.workload.uri)
       if (!w || s.workload.cid !== w.cid || !CLAIM_STATES.includes(s.state)) continue
-      const { eligible } = eligibility({ workload: w, graph, profiles, now, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+      const { eligible } = eligibility({ workload: w, graph, profiles, monoNow, lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
       const statuses = this.view.statusesFor(w.uri)
       const others = statuses.filter((o) => o.meshlet !== this.opts.self.meshlet && isLiveClaim(o, w, eligible)).length
       const completed = statuses.filter((o) => isCompleted(o, w)).length
@@ -181,6 +183,7 @@ export class SchedulerService {
     const uris = [...this.dirty].sort()
     this.dirty.clear()
     const now = this.clock.now()
+    const monoNow = this.clock.monotonic()
     const host = await this.host.snapshot()
     const profiles = new Map<Did, Profile>(this.view.profiles().map((p) => [p.meshlet, p]))
     const graph = this.cluster.current()
@@ -202,7 +205,7 @@ export class SchedulerService {
       }
       if ((this.inFlight.get(uri) ?? 0) > 0) continue // re-marked when the write lands
       try {
-        this.evaluate(workload, { now, host, profiles, graph, balance, committed })
+        this.evaluate(workload, { now, monoNow, host, profiles, graph, balance, committed })
       } catch (err) {
         this.log.error({ err: describeError(err), uri }, 'evaluating workload failed')
       }
@@ -225,10 +228,10 @@ export class SchedulerService {
 
   private evaluate(
     workload: Workload,
-    ctx: { now: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; balance: number; committed: Map<AtUri, Resources> },
+    ctx: { now: number; monoNow: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; balance: number; committed: Map<AtUri, Resources> },
   ): void {
     const { self } = this.opts
-    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, now: ctx.now, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, monoNow: ctx.monoNow, lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
     let cpu = 0
     let mem = 0
     for (const [uri, r] of ctx.committed) {
