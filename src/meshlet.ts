@@ -224,6 +224,7 @@ export class Meshlet implements AsyncDisposable {
     this.scheduler.start({ recovering })
     this.runner.start()
     this.linkage.startHeartbeat()
+    this.status.startRenewing((err) => this.log.warn({ err: describeError(err) }, 'could not renew status leases (will retry)'))
     void this.sweepOrphans()
     this.log.info({ url: this.url, records: this.view.size(), recovering, ms: this.clock.now() - t0 }, 'meshlet started')
     return this
@@ -333,6 +334,7 @@ export class Meshlet implements AsyncDisposable {
     this.stopping = (async () => {
       this.scheduler.stop()
       this.linkage.stopHeartbeat()
+      this.status.stopRenewing()
       await this.runner.stop()
       await this.writer.idle().catch(() => {})
       await this.ports.source.stop().catch(() => {})

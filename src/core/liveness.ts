@@ -4,6 +4,14 @@
 // exactly while its records keep arriving, on every observer alike. Times are parameters: pure.
 import { NSID, type Did, type SchedulerRecord } from './types.js'
 
+/**
+ * Every claim-state status carries this lease; its writer renews it every STATUS_RENEW_MS, so the
+ * ledger stops crediting a runner 30 minutes after it stops renewing. (The ledger part defines the
+ * same value in core/epoch.ts: one of the two goes at merge.)
+ */
+export const STATUS_LEASE_MS = 1_800_000
+export const STATUS_RENEW_MS = 600_000
+
 /** A record dated more than this after the observer's wall clock at receipt is flagged and ignored. */
 export const FUTURE_SKEW_MS = 300_000
 
