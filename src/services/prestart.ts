@@ -30,7 +30,9 @@ export async function withPrestartRetries(step: PrestartStep, run: () => Promise
       await run()
       return true
     } catch (err) {
-      if (hooks.permanent?.(err) || !hooks.stillWanted()) throw err
+      if (hooks.permanent?.(err)) throw err
+      // Lost, released or replaced by a new version meanwhile: nothing to start, nothing to report.
+      if (!hooks.stillWanted()) return false
       const reason = describeError(err)
       await hooks.cleanup().catch(() => {})
       const next = prestartDecision(step, attempt, reason)
