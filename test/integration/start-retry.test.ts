@@ -80,4 +80,33 @@ describe('pre-start retries with a real registry and engine', () => {
     console.info(`start-retry: status messages on the way: ${JSON.stringify(messages)}`)
     await c.deleteRecord(solo.owner.agent, ref.uri)
   }, 90_000)
+
+  test('an image that never appears: five tries, the slot yielded with "start failed:", then taken again (nothing stuck)', async () => {
+    const solo = c.member('solo')
+    const ref = await c.publishWorkload(solo, { name: 'never', image: `127.0.0.1:5000/${repo}-never:1`, command: ['sleep', '3600'], replicas: 1, resources: { cpuMillis: 100, memoryMb: 32 } })
+    const messages: string[] = []
+    const seen = setInterval(() => {
+      const m = peer.status.own(ref.uri)?.message
+      if (m && messages.at(-1) !== m) messages.push(m)
+    }, 20)
+    try {
+      // The only candidate yielded: as a last-resort candidate it claims the slot again and retries.
+      await waitFor(() => {
+        const i = messages.findIndex((m) => m.startsWith('start failed:'))
+        return i >= 0 && messages.slice(i + 1).some((m) => m.startsWith('retrying pull in 1 s (attempt 1/5)'))
+      }, { what: 'a yield, then a new round of tries', timeoutMs: 60_000, onTimeout: () => messages.join('\n') })
+    } finally {
+      clearInterval(seen)
+    }
+    const retries = messages.filter((m) => m.startsWith('retrying pull'))
+    expect(retries.slice(0, 4).map((m) => m.slice(0, 'retrying pull in 1 s (attempt 1/5)'.length))).toEqual([
+      'retrying pull in 1 s (attempt 1/5)',
+      'retrying pull in 2 s (attempt 2/5)',
+      'retrying pull in 4 s (attempt 3/5)',
+      'retrying pull in 8 s (attempt 4/5)',
+    ])
+    expect(messages.find((m) => m.startsWith('start failed:'))).toMatch(/^start failed: pull failed 5 times: .*not found/i)
+    console.info(`start-retry: never-appearing image: ${JSON.stringify(messages)}`)
+    await c.deleteRecord(solo.owner.agent, ref.uri)
+  }, 90_000)
 })
