@@ -183,7 +183,6 @@ export class SchedulerService {
     const uris = [...this.dirty].sort()
     this.dirty.clear()
     const now = this.clock.now()
-    const monoNow = this.clock.monotonic()
     const host = await this.host.snapshot()
     const profiles = new Map<Did, Profile>(this.view.profiles().map((p) => [p.meshlet, p]))
     const graph = this.cluster.current()
@@ -205,7 +204,7 @@ export class SchedulerService {
       }
       if ((this.inFlight.get(uri) ?? 0) > 0) continue // re-marked when the write lands
       try {
-        this.evaluate(workload, { now, monoNow, host, profiles, graph, balance, committed })
+        this.evaluate(workload, { now, host, profiles, graph, balance, committed })
       } catch (err) {
         this.log.error({ err: describeError(err), uri }, 'evaluating workload failed')
       }
@@ -228,10 +227,11 @@ export class SchedulerService {
 
   private evaluate(
     workload: Workload,
-    ctx: { now: number; monoNow: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; balance: number; committed: Map<AtUri, Resources> },
+    ctx: { now: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; balance: number; committed: Map<AtUri, Resources> },
   ): void {
     const { self } = this.opts
-    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, monoNow: ctx.monoNow, lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+    // Liveness by receipt: read on the monotonic clock, never against writers' dates.
+    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, monoNow: this.clock.monotonic(), lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
     let cpu = 0
     let mem = 0
     for (const [uri, r] of ctx.committed) {
