@@ -113,7 +113,7 @@ export class Meshlet implements AsyncDisposable {
       this.status,
       this.hostMonitor,
       this.clock,
-      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch() },
+      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did) },
       sub('scheduler'),
     )
     this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, { meshlet: settings.did, allowedBinds: settings.allowedBinds, timeline: this.timeline }, sub('runner'))
@@ -224,6 +224,7 @@ export class Meshlet implements AsyncDisposable {
     this.scheduler.start({ recovering })
     this.runner.start()
     this.linkage.startHeartbeat()
+    this.status.startRenewing((err) => this.log.warn({ err: describeError(err) }, 'could not renew status leases (will retry)'))
     void this.sweepOrphans()
     this.log.info({ url: this.url, records: this.view.size(), recovering, ms: this.clock.now() - t0 }, 'meshlet started')
     return this
@@ -333,6 +334,7 @@ export class Meshlet implements AsyncDisposable {
     this.stopping = (async () => {
       this.scheduler.stop()
       this.linkage.stopHeartbeat()
+      this.status.stopRenewing()
       await this.runner.stop()
       await this.writer.idle().catch(() => {})
       await this.ports.source.stop().catch(() => {})

@@ -4,16 +4,17 @@
 // hash), and never kills work it cannot prove is unwanted: a container whose workload is merely
 // unknown (PDS unreachable) keeps running until the record is known to be deleted.
 import { reconcile, specHash, type DesiredReplica, type RunningReplica } from '../core/reconcile.js'
-import { restartDecision } from '../core/restart.js'
+import { restartDecision, restartsBefore, type PrestartStep } from '../core/restart.js'
 import type { CommuneView } from '../core/view.js'
 import { CLAIM_STATES, type AtUri, type Did, type Workload, type WorkloadStatus } from '../core/types.js'
 import type { ContainerInfo, ContainerRuntime } from '../ports/container-runtime.js'
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
-import { containerNameFor } from '../adapters/docker/docker-runtime.js'
+import { containerNameFor, parseImageRef } from '../adapters/docker/docker-runtime.js'
 import type { StatusReporter } from './status-reporter.js'
 import type { Timeline } from './timeline.js'
+import { withPrestartRetries } from './prestart.js'
 
 /** Deletions remembered beyond those that still have a container or status here. */
 const MAX_REMEMBERED_DELETIONS = 1000
@@ -244,7 +245,8 @@ export class RunnerService {
     if (!own || !CLAIM_STATES.includes(own.state)) return
     this.starting.add(w.uri)
     try {
-      if (!(await this.runtime.hasImage(w.image))) {
+      const pulled = await this.prestart(w, 'pull', async () => {
+        if (await this.runtime.hasImage(w.image)) return
         await this.status.update(w, { state: 'pulling', message: `pulling ${w.image}` })
         let last = 0
         await this.runtime.pull(w.image, {
@@ -258,21 +260,27 @@ export class RunnerService {
           },
         })
         this.opts.timeline?.mark(w.uri, 'pulled')
-      }
+      })
+      if (!pulled) return
       // Reported while the engine creates and starts it: a PDS round trip must not hold up the start
       // (writes of one status record are serialised, so 'running' still lands after it).
       this.status.update(w, { state: 'starting', message: `starting ${w.image}` }).catch((err) => this.log.warn({ err: describeError(err), workload: w.uri }, 'could not report starting'))
-      const id = await this.runtime.create({
-        name: containerNameFor(this.opts.meshlet, w.rkey, d.replica),
-        image: w.image,
-        command: w.command,
-        env: w.env,
-        cpuMillis: w.resources.cpuMillis,
-        memoryMb: w.resources.memoryMb,
-        pidsLimit: this.opts.pidsLimit ?? 512,
-        labels: { workloadUri: w.uri, workloadCid: w.cid, specHash: d.specHash, meshletDid: this.opts.meshlet, replica: d.replica },
-        allowedBinds: this.opts.allowedBinds.length ? this.opts.allowedBinds : undefined,
+      let id = ''
+      const created = await this.prestart(w, 'create', async () => {
+        id = await this.runtime.create({
+          name: containerNameFor({ owner: w.owner, workloadUri: w.uri, replica: d.replica, meshlet: this.opts.meshlet }),
+          image: w.image,
+          command: w.command,
+          // The replica number placement assigned (unique per version): sharded work needs it.
+          env: [...w.env.filter((e) => e.name !== 'MESHLET_REPLICA'), { name: 'MESHLET_REPLICA', value: String(d.replica) }],
+          cpuMillis: w.resources.cpuMillis,
+          memoryMb: w.resources.memoryMb,
+          pidsLimit: this.opts.pidsLimit ?? 512,
+          labels: { workloadUri: w.uri, workloadCid: w.cid, specHash: d.specHash, meshletDid: this.opts.meshlet, replica: d.replica },
+          allowedBinds: this.opts.allowedBinds.length ? this.opts.allowedBinds : undefined,
+        })
       })
+      if (!created) return
       this.opts.timeline?.mark(w.uri, 'created')
       await this.runtime.start(id)
       this.opts.timeline?.mark(w.uri, 'started')
@@ -282,13 +290,39 @@ export class RunnerService {
     } catch (err) {
       const message = describeError(err)
       this.log.warn({ workload: w.uri, err: message }, `failed to start ${w.name}`)
-      await this.status.update(w, { state: 'failed', message }).catch(() => {})
-      // Leave nothing half-made behind: a created-but-unstarted container is removed.
-      const leftover = await this.containerFor(w.uri).catch(() => undefined)
-      if (leftover && leftover.state !== 'running') await this.runtime.remove(leftover.id).catch(() => {})
+      // A peer shutting down aborts its pulls: that is not the workload's failure.
+      if (!this.stopped) await this.status.update(w, { state: 'failed', message }).catch(() => {})
+      await this.removeLeftover(w)
     } finally {
       this.starting.delete(w.uri)
     }
+  }
+
+  /** Pull or create with retries on this peer while the claim is kept, then yield (services/prestart.ts). */
+  private prestart(w: Workload, step: PrestartStep, run: () => Promise<void>): Promise<boolean> {
+    const stillWanted = () => {
+      const own = this.status.own(w.uri)
+      return !this.stopped && own !== undefined && own.workload.cid === w.cid && CLAIM_STATES.includes(own.state) && this.view.workload(w.uri)?.cid === w.cid
+    }
+    return withPrestartRetries(
+      step,
+      run,
+      {
+        cleanup: () => this.removeLeftover(w),
+        retrying: (message) => this.status.update(w, { state: step === 'pull' ? 'pulling' : 'starting', message }).then(() => undefined),
+        yieldSlot: (message) => this.status.release(w, message).then(() => undefined),
+        stillWanted,
+        // An invalid reference fails the same way on every peer: report it, do not pass it around.
+        permanent: () => !parseImageRef(w.image).ok,
+      },
+      this.log.child({ workload: w.uri }),
+    )
+  }
+
+  /** Leave nothing half-made behind: a created-but-unstarted container is removed (its name is free again). */
+  private async removeLeftover(w: Workload): Promise<void> {
+    const leftover = await this.containerFor(w.uri).catch(() => undefined)
+    if (leftover && leftover.state !== 'running') await this.runtime.remove(leftover.id).catch(() => {})
   }
 
   /**
@@ -362,6 +396,12 @@ export class RunnerService {
       return
     }
     const exitCode = c.exitCode ?? -1
+    // Both times come from the engine's clock: how long this run lasted, for the restart interval.
+    const ranMs = Date.parse(info.finishedAt ?? '') - Date.parse(info.startedAt ?? '')
+    if (Number.isFinite(ranMs) && restartsBefore(r.count, ranMs) < r.count) {
+      this.log.info({ workload: w.uri, ranMs, restarts: r.count }, `${w.name} ran ${Math.floor(ranMs / 1000)} s without a crash; its restart budget starts over`)
+      r.count = 0
+    }
     const decision = restartDecision({
       kind: w.kind,
       policy: w.restart.policy,

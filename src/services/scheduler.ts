@@ -3,7 +3,7 @@
 // applies only that: bid, decline, withdraw, claim or release. All peers run the same functions on
 // the same public records, so they agree on who runs what without a leader.
 import { decideWorkload, type Decision } from '../core/decide.js'
-import { eligibility } from '../core/cluster.js'
+import { eligibility } from '../core/eligibility.js'
 import { checkFeasibility, defaultFeasibilityPolicy, type FeasibilityPolicy } from '../core/feasibility.js'
 import { bidPriority } from '../core/priority.js'
 import { computeBalances } from '../core/fair-share.js'
@@ -33,6 +33,8 @@ export interface SchedulerOptions {
    * the scheduler's business, so they keep running.
    */
   holdWhile?: () => string | undefined
+  /** When a record from each repo last arrived here, on clock.monotonic() (IntakeService.receipts). */
+  lastReceived: (did: Did) => number | undefined
 }
 
 export interface WorkloadDecision extends Decision {
@@ -93,14 +95,14 @@ export class SchedulerService {
    * the stale claim live again and push out a replacement that is already running.
    */
   async releaseReplaced(): Promise<number> {
-    const now = this.clock.now()
+    const monoNow = this.clock.monotonic()
     const profiles = new Map<Did, Profile>(this.view.profiles().map((p) => [p.meshlet, p]))
     const graph = this.cluster.current()
     const writes: Promise<unknown>[] = []
     for (const s of this.view.statusesBy(this.opts.self.meshlet)) {
       const w = this.view.workload(s.workload.uri)
       if (!w || s.workload.cid !== w.cid || !CLAIM_STATES.includes(s.state)) continue
-      const { eligible } = eligibility({ workload: w, graph, profiles, now, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+      const { eligible } = eligibility({ workload: w, graph, profiles, monoNow, lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
       const statuses = this.view.statusesFor(w.uri)
       const others = statuses.filter((o) => o.meshlet !== this.opts.self.meshlet && isLiveClaim(o, w, eligible)).length
       const completed = statuses.filter((o) => isCompleted(o, w)).length
@@ -228,7 +230,8 @@ export class SchedulerService {
     ctx: { now: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; balance: number; committed: Map<AtUri, Resources> },
   ): void {
     const { self } = this.opts
-    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, now: ctx.now, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+    // Liveness by receipt: read on the monotonic clock, never against writers' dates.
+    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, monoNow: this.clock.monotonic(), lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
     let cpu = 0
     let mem = 0
     for (const [uri, r] of ctx.committed) {
