@@ -115,7 +115,8 @@ export function explainFromView(uri: AtUri, view: CommuneView, graph: ClusterGra
     return { ...base, rejection, holders: [], outcomes: [], excluded: [], openSlots: 0, queued: false }
   }
   const profiles = new Map<Did, Profile>(view.profiles().map((p) => [p.meshlet, p]))
-  const elig = eligibility({ workload, graph, profiles, now: ctx.now, defaultLeaseMs: Number.MAX_SAFE_INTEGER / 4, leaseMsOf: () => undefined })
+  // Every meshlet with a profile counts as heard from just now (see LIVENESS_NOTE).
+  const elig = eligibility({ workload, graph, profiles, monoNow: 0, lastReceived: (m) => (profiles.has(m) ? 0 : undefined), defaultLeaseMs: 1 })
   const placement = resolvePlacement(workload, view.bidsFor(uri), view.statusesFor(uri), elig.electorate)
   const holders = placement.kept.map((s) => ({ meshlet: s.meshlet, owner: graph.ownerOf(s.meshlet), replica: s.replica, state: s.state, status: s.uri }))
   return { ...base, workload, holders, outcomes: placement.outcomes, excluded: elig.excluded, openSlots: placement.openSlots, queued: placement.queued }
