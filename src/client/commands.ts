@@ -69,7 +69,8 @@ export interface MeshletChoice {
   meshlet?: Did
 }
 
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const
+export { EXIT } from './exit-codes.js'
+import { EXIT } from './exit-codes.js'
 
 /**
  * The identity resolver the client uses. `allowInsecureHttp` swaps the SSRF-guarded fetch for the
