@@ -3,7 +3,7 @@
 // applies only that: bid, decline, withdraw, claim or release. All peers run the same functions on
 // the same public records, so they agree on who runs what without a leader.
 import { decideWorkload, type Decision } from '../core/decide.js'
-import { eligibility } from '../core/cluster.js'
+import { eligibility } from '../core/eligibility.js'
 import { checkFeasibility, defaultFeasibilityPolicy, type FeasibilityPolicy } from '../core/feasibility.js'
 import { bidPriority } from '../core/priority.js'
 import { computeBalances } from '../core/fair-share.js'
