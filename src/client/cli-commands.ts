@@ -4,21 +4,8 @@
 import { parseArgs } from 'node:util'
 import { isValidDid } from '@atproto/syntax'
 import { describeError } from '../errors.js'
-import {
-  cmdCapacity,
-  cmdLogs,
-  cmdLs,
-  cmdReplicaAction,
-  cmdRm,
-  cmdShutdown,
-  cmdStatus,
-  cmdSubmit,
-  createClientContext,
-  createIdResolver,
-  EXIT,
-  type ClientContext,
-  type CommandResult,
-} from './commands.js'
+import type { ClientContext, CommandResult } from './commands.js'
+import { EXIT } from './exit-codes.js'
 
 export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML file:   meshlet submit <file> [--json]
   ls         your workloads and their state:                meshlet ls [--meshlet <did>] [--json]
@@ -115,6 +102,9 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
     return { text: `meshlet ${command}: --meshlet must be a DID, got ${JSON.stringify(meshlet)}`, code: EXIT.usage }
   }
 
+  // The commands load @atproto/api and @atproto/identity (~1 s): only once the input is known good,
+  // so --help and usage errors answer at once (BENCHMARKS.md, CLI start).
+  const { cmdCapacity, cmdLogs, cmdLs, cmdReplicaAction, cmdRm, cmdShutdown, cmdStatus, cmdSubmit, createClientContext, createIdResolver } = await import('./commands.js')
   let ctx: ClientContext
   try {
     let service = values.pds ?? env.MESHLET_OWNER_PDS

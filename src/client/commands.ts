@@ -22,6 +22,7 @@ import { AtUri, isValidDid } from '@atproto/syntax'
 import YAML from 'yaml'
 import type { AtUri as AtUriString, Did } from '../core/types.js'
 import { NSID } from '../core/types.js'
+import { listAllRecords as readAllRecords } from '../adapters/atproto/repo-reader.js'
 import { describeError, PdsError } from '../errors.js'
 import * as WorkloadLexicon from '../lexicons/commune/scheduler/workload.js'
 import { MeshletCallError, UsageError, WorkloadFileError } from './errors.js'
@@ -69,7 +70,8 @@ export interface MeshletChoice {
   meshlet?: Did
 }
 
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const
+export { EXIT } from './exit-codes.js'
+import { EXIT } from './exit-codes.js'
 
 /**
  * The identity resolver the client uses. `allowInsecureHttp` swaps the SSRF-guarded fetch for the
@@ -519,17 +521,9 @@ interface RepoRecord {
   value: unknown
 }
 
-async function listAllRecords(ctx: ClientContext, repo: Did, collection: string, max = 2000): Promise<RepoRecord[]> {
-  const out: RepoRecord[] = []
-  let cursor: string | undefined
-  do {
-    const res = await pds(ctx, `list ${collection} records`, () =>
-      ctx.agent.com.atproto.repo.listRecords({ repo, collection, limit: 100, cursor }),
-    )
-    out.push(...res.data.records)
-    cursor = res.data.records.length ? res.data.cursor : undefined
-  } while (cursor && out.length < max)
-  return out
+async function listAllRecords(ctx: ClientContext, repo: Did, collection: string): Promise<RepoRecord[]> {
+  // The one paged reader: follows the cursor to the end and fails loudly past its bound.
+  return readAllRecords(ctx.agent.serviceUrl.toString(), repo, collection)
 }
 
 async function recordExists(ctx: ClientContext, uri: AtUri): Promise<boolean> {
