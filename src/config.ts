@@ -34,7 +34,7 @@ export const RUN_OPTIONS = {
   maxLoadPermille: { flag: 'max-load-permille', env: 'MESHLET_MAX_LOAD_PERMILLE', type: 'string', help: 'decline new work above this 1-minute load per core, x1000', default: '2000' },
   leaseMs: { flag: 'lease-ms', env: 'MESHLET_LEASE_MS', type: 'string', help: 'heartbeat lease: a peer silent this long loses its replicas', default: '15000' },
   bidWindowMs: { flag: 'bid-window-ms', env: 'MESHLET_BID_WINDOW_MS', type: 'string', help: 'default bid window when a workload names none', default: '5000' },
-  minOwnerBalance: { flag: 'min-owner-balance', env: 'MESHLET_MIN_OWNER_BALANCE', type: 'string', help: 'decline owners whose ledger balance (unit-seconds) is below this; published in the profile (default: no minimum)' },
+  minOwnerBalance: { flag: 'min-owner-balance', env: 'MESHLET_MIN_OWNER_BALANCE', type: 'string', help: 'decline owners whose ledger balance (unit-seconds) is below this, published in the profile; negative as --min-owner-balance=-360000 (default: no minimum)' },
   allowedBinds: { flag: 'allowed-binds', env: 'MESHLET_ALLOWED_BINDS', type: 'string', help: "host paths the owner allows workloads to mount (comma-separated 'src:dst[:ro]'); none by default", default: '' },
   allowHttp: { flag: 'allow-http', env: 'MESHLET_ALLOW_HTTP', type: 'boolean', help: 'DEV ONLY: resolve identities and PDSes over plain http (loopback test networks)' },
   logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },

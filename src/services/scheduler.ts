@@ -6,7 +6,8 @@ import { decideWorkload, type Decision, type Offer } from '../core/decide.js'
 import { eligibility } from '../core/cluster.js'
 import { checkFeasibility, defaultFeasibilityPolicy, type FeasibilityPolicy } from '../core/feasibility.js'
 import { bidPriority } from '../core/priority.js'
-import { DEBT_LIMIT, Ledger, workloadEpoch } from '../core/ledger.js'
+import { Ledger, workloadEpoch } from '../core/ledger.js'
+import { debtNote, debtorsLast, ownerRefusal } from '../core/free-riders.js'
 import { isCompleted, isLiveClaim } from '../core/placement.js'
 import type { CommuneView } from '../core/view.js'
 import { CLAIM_STATES, NSID, type AtUri, type CapacitySnapshot, type Did, type HostSnapshot, type Profile, type Resources, type Workload } from '../core/types.js'
@@ -211,12 +212,7 @@ export class SchedulerService {
    * others, so capacity committed in this pass goes to the rest first. Stable otherwise.
    */
   private debtorsLast(uris: AtUri[], ledger: Ledger): AtUri[] {
-    const inDebt = (uri: AtUri): boolean => {
-      const owner = this.view.workload(uri)?.owner
-      return owner !== undefined && owner !== this.opts.self.owner && ledger.currentBalance(owner).balance < -BigInt(DEBT_LIMIT)
-    }
-    const debtors = new Set(uris.filter(inDebt))
-    return [...uris.filter((u) => !debtors.has(u)), ...debtors]
+    return debtorsLast(uris, (uri) => this.view.workload(uri)?.owner, (o) => ledger.currentBalance(o).balance, this.opts.self.owner)
   }
 
   /** Resources of replicas this meshlet runs, has claimed, or has bid for in an open window. */
@@ -284,10 +280,9 @@ export class SchedulerService {
     ctx: { profiles: Map<Did, Profile>; host: HostSnapshot; graph: ReturnType<ClusterService['current']>; ledger: Ledger },
   ): { offer: Offer; note?: string } {
     const { self, minOwnerBalance } = this.opts
-    const ownerBalance = workload.owner === self.owner ? undefined : ctx.ledger.currentBalance(workload.owner).balance
-    if (ownerBalance !== undefined && minOwnerBalance !== undefined && ownerBalance < BigInt(minOwnerBalance)) {
-      return { offer: { kind: 'decline', reason: `owner ${workload.owner} has balance ${ownerBalance}, below this meshlet's minimum ${minOwnerBalance}` } }
-    }
+    const ownerBalance = ctx.ledger.currentBalance(workload.owner).balance
+    const refusal = ownerRefusal(workload.owner, ownerBalance, minOwnerBalance, self.owner)
+    if (refusal) return { offer: { kind: 'decline', reason: refusal } }
     const epoch = workloadEpoch(workload)
     if (!Number.isSafeInteger(epoch) || epoch < 0) return { offer: { kind: 'decline', reason: `workload createdAt ${workload.createdAt} is not a usable date` } }
     const profile = ctx.profiles.get(self.meshlet)
@@ -295,7 +290,7 @@ export class SchedulerService {
     const capacity: CapacitySnapshot = { ...free, cpuMillisFree: Math.min(free.cpuMillisFree, totals.cpuMillis), memoryMbFree: Math.min(free.memoryMbFree, totals.memoryMb) }
     const balance = ctx.ledger.balanceAt(ctx.graph.ownerOf(self.meshlet) ?? self.owner, epoch).balance
     const { priority } = bidPriority({ balance, capacity, totals, need: workload.resources })
-    const note = ownerBalance !== undefined && ownerBalance < -BigInt(DEBT_LIMIT) ? `owner in debt: balance ${ownerBalance}, below -${DEBT_LIMIT}` : undefined
+    const note = workload.owner === self.owner ? undefined : debtNote(ownerBalance)
     return { offer: { kind: 'bid', priority, capacity }, ...(note ? { note } : {}) }
   }
 

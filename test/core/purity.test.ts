@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 
-const files = ['hash', 'view', 'selection', 'placement', 'feasibility', 'ledger', 'epoch', 'bid-verify', 'priority', 'decide'].map((f) => `src/core/${f}.ts`)
+const files = ['hash', 'view', 'selection', 'placement', 'feasibility', 'ledger', 'epoch', 'bid-verify', 'free-riders', 'priority', 'decide'].map((f) => `src/core/${f}.ts`)
 const forbidden: [string, RegExp][] = [
   ['node:* import', /from\s+['"]node:/],
   ['dockerode', /dockerode/],
