@@ -11,6 +11,10 @@ export const PRIORITY_MAX = FAIR_SHARE_MAX + FIT_MAX
 /** The balance (unit-seconds) at which fairShare moves half-way to its bound: one core-hour. */
 export const FAIR_SHARE_SCALE = 3600
 
+// Below 2^44, a product with a weight <= 250 is below 2^52: exact in a double.
+const FAST = 2 ** 44
+const FAST_BIG = BigInt(FAST)
+
 function clamp(n: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, n))
 }
@@ -32,6 +36,11 @@ function big(n: number | bigint | undefined): bigint {
  * running others' work; a balanced owner scores 250. BigInt: b may be any size.
  */
 export function fairShareScore(balance: bigint | number): number {
+  // Fast path, same result: 250 x b is exact in a double while |b| < 2^44, and Math.trunc is BigInt's division.
+  if (typeof balance === 'number' ? Number.isSafeInteger(balance) && Math.abs(balance) < FAST : balance > -FAST_BIG && balance < FAST_BIG) {
+    const n = Number(balance)
+    return clamp(250 - Math.trunc((250 * n) / (Math.abs(n) + FAIR_SHARE_SCALE)), 0, FAIR_SHARE_MAX)
+  }
   const b = big(balance)
   const abs = b < 0n ? -b : b
   const t = (250n * b) / (abs + BigInt(FAIR_SHARE_SCALE)) // BigInt division truncates toward zero
@@ -65,6 +74,11 @@ export interface FitParts {
 
 /** floor(weight x clamp(free - need, 0, total) / total), 0 when total <= 0. */
 function headroomPoints(weight: number, free: number | undefined, need: number, total: number): number {
+  // Fast path for safe integers below 2^44 (weight x total stays exact in a double); BigInt otherwise.
+  if (Number.isSafeInteger(total) && Number.isSafeInteger(free) && Number.isSafeInteger(need) && total < FAST && Math.abs(free!) < FAST && Math.abs(need) < FAST) {
+    if (total <= 0) return 0
+    return Math.floor((weight * clamp(free! - need, 0, total)) / total)
+  }
   const t = big(total)
   if (t <= 0n) return 0
   const left = clampBig(big(free) - big(need), 0n, t)

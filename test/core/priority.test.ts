@@ -34,6 +34,43 @@ describe('fairShareScore = clamp(250 - trunc(250 b / (|b| + 3600)), 0, 500)', ()
   })
 })
 
+describe('the double fast paths equal the BigInt definitions', () => {
+  const refFair = (b: bigint) => {
+    const abs = b < 0n ? -b : b
+    const v = 250n - (250n * b) / (abs + 3600n)
+    return Number(v < 0n ? 0n : v > 500n ? 500n : v)
+  }
+  const refHeadroom = (w: bigint, free: bigint, need: bigint, total: bigint) => {
+    if (total <= 0n) return 0
+    let left = free - need
+    if (left < 0n) left = 0n
+    if (left > total) left = total
+    return Number((w * left) / total)
+  }
+
+  test('fairShare for balances around the 2^44 switch and across the range', () => {
+    const edge = fc.constantFrom(2 ** 44 - 1, 2 ** 44, -(2 ** 44) + 1, -(2 ** 44), Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER)
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: -(2 ** 44), max: 2 ** 44 }), fc.double({ min: -(2 ** 53), max: 2 ** 53, noNaN: true }).map(Math.trunc), edge), (b) => {
+        expect(fairShareScore(b)).toBe(refFair(BigInt(b)))
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  test('mem and cpu points for totals around the 2^44 switch and across the range', () => {
+    const n = fc.oneof(fc.integer({ min: 0, max: 2 ** 20 }), fc.integer({ min: 0, max: 2 ** 44 + 10 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }))
+    fc.assert(
+      fc.property(n, n, n, n, n, n, (memT, memF, cpuT, cpuF, needCpu, needMem) => {
+        const p = fitParts({ capacity: { cpuMillisFree: cpuF, memoryMbFree: memF, loadPermille: 0, onBattery: false }, totals: { cpuMillis: cpuT, memoryMb: memT }, need: { cpuMillis: needCpu, memoryMb: needMem } })
+        expect(p.mem).toBe(refHeadroom(200n, BigInt(memF), BigInt(needMem), BigInt(memT)))
+        expect(p.cpu).toBe(refHeadroom(150n, BigInt(cpuF), BigInt(needCpu), BigInt(cpuT)))
+      }),
+      { numRuns: 2000 },
+    )
+  })
+})
+
 describe('fitScore from the bid capacity, the profile totals and the resources', () => {
   const base: FitInput = {
     capacity: { cpuMillisFree: 4000, memoryMbFree: 8192, loadPermille: 0, onBattery: false, thermal: 'nominal' },
