@@ -352,14 +352,16 @@ export class SchedulerService {
     this.wakeTimers.set(uri, t)
   }
 
-  /** The workload record is gone: withdraw this meshlet's bids for it (the runner stops containers). */
+  /** The workload record is gone: withdraw this meshlet's bids for it, but the one its status references (the runner stops containers). */
   private forget(uri: AtUri): void {
     this.decisions.delete(uri)
     const t = this.wakeTimers.get(uri)
     if (t) clearTimeout(t)
     this.wakeTimers.delete(uri)
+    // The bid our final status stands on stays: the ledger counts that usage after the workload is gone.
+    const kept = new Set(this.view.statusesBy(this.opts.self.meshlet).flatMap((s) => (s.workload.uri === uri && s.bid ? [s.bid.uri] : [])))
     for (const bid of this.view.bidsFor(uri)) {
-      if (bid.meshlet !== this.opts.self.meshlet) continue
+      if (bid.meshlet !== this.opts.self.meshlet || kept.has(bid.uri)) continue
       this.writer.delete(NSID.bid, bid.rkey).catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not withdraw bid'))
     }
   }

@@ -48,6 +48,11 @@ describe('scheduling on a real AT network', () => {
     const outcomes = peers.map((p) => p.control.workloadStatus(ref.uri).bids.filter((b) => b.outcome === 'won').map((b) => b.meshlet).sort().join(','))
     expect(new Set(outcomes).size).toBe(1)
     expect(outcomes[0]).toBe(agreed[0])
+    // every peer recomputes every bid's priority from public records, and the honest ones hold up
+    for (const p of peers) expect(p.control.workloadStatus(ref.uri).bids.filter((b) => b.outcome === 'invalid')).toEqual([])
+    const bids = await winner.meshlet.agent.com.atproto.repo.listRecords({ repo: winner.meshlet.did, collection: NSID.bid })
+    const mine = bids.data.records.map((r) => r.value as { workload: { uri: string }; epoch?: number; resources?: unknown; capacity?: unknown }).filter((v) => v.workload.uri === ref.uri)
+    expect(mine).toEqual([expect.objectContaining({ epoch: expect.any(Number), resources: { cpuMillis: expect.any(Number), memoryMb: expect.any(Number) }, capacity: expect.any(Object) })])
     await c.deleteRecord(c.member('ann').owner.agent, ref.uri)
   })
 
