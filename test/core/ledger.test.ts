@@ -209,6 +209,18 @@ describe('verifyBid: what a bid claims is recomputed', () => {
     expect(l.verifyBid({ ...honest, uri: `${honest.uri}-${_n}`, ...over })).toBe(reason)
   })
 
+  test('the first failing check is the reason given (epoch, resources, capacity, then priority)', () => {
+    const bad = { ...honest, priority: 1000, epoch: E0 + 1, resources: { cpuMillis: 1, memoryMb: 6 }, capacity: { cpuMillisFree: 9999, memoryMbFree: 1 } }
+    expect(l.verifyBid({ ...bad, uri: `${honest.uri}-o1` })).toMatch(/^epoch /)
+    expect(l.verifyBid({ ...bad, uri: `${honest.uri}-o2`, epoch: E0 })).toMatch(/^resources /)
+    expect(l.verifyBid({ ...bad, uri: `${honest.uri}-o3`, epoch: E0, resources: honest.resources })).toMatch(/^capacity cpuMillisFree /)
+  })
+
+  test('a bidder without a verified owner has no balance to recompute from', () => {
+    const orphan = new Ledger({ ...records([w1], [], []), ownerOf: () => undefined, now: at(E0 + 1) })
+    expect(orphan.verifyBid(honest)).toBe(`${honest.meshlet} has no verified owner, so it has no ledger balance`)
+  })
+
   test('capacity exactly at the profile totals is fine (the bound is inclusive)', () => {
     expect(l.verifyBid({ ...honest, uri: `${honest.uri}-edge`, capacity: { ...honest.capacity!, cpuMillisFree: 4000, memoryMbFree: 8192 } })).toBeUndefined()
   })
