@@ -40,7 +40,8 @@ export interface PeerSettings {
   capabilities: string[]
   leaseMs: number
   bidWindowMs: number
-  halfLifeMs: number
+  /** Local policy: decline owners whose ledger balance is below this (published in the profile). */
+  minOwnerBalance?: number
   reserveMemoryMb: number
   maxLoadPermille: number
   allowedBinds: string[]
@@ -113,7 +114,7 @@ export class Meshlet implements AsyncDisposable {
       this.status,
       this.hostMonitor,
       this.clock,
-      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did) },
+      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, minOwnerBalance: settings.minOwnerBalance, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did) },
       sub('scheduler'),
     )
     this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, { meshlet: settings.did, allowedBinds: settings.allowedBinds, timeline: this.timeline }, sub('runner'))
@@ -131,6 +132,7 @@ export class Meshlet implements AsyncDisposable {
         labels: settings.labels,
         capabilities: settings.capabilities,
         leaseMs: settings.leaseMs,
+        minOwnerBalance: settings.minOwnerBalance,
         version: VERSION,
       },
       sub('linkage'),

@@ -2,14 +2,14 @@
 // observer has received a record from its repo within its lease, on the observer's own monotonic
 // clock. Writer timestamps never decide liveness, so a peer whose clock is off by a minute is alive
 // exactly while its records keep arriving, on every observer alike. Times are parameters: pure.
+import { STATUS_LEASE_MS } from './epoch.js'
 import { NSID, type Did, type SchedulerRecord } from './types.js'
 
 /**
- * Every claim-state status carries this lease; its writer renews it every STATUS_RENEW_MS, so the
- * ledger stops crediting a runner 30 minutes after it stops renewing. (The ledger part defines the
- * same value in core/epoch.ts: one of the two goes at merge.)
+ * Every claim-state status carries the ledger's STATUS_LEASE_MS (core/epoch.ts); its writer renews
+ * it every STATUS_RENEW_MS, so the ledger stops crediting a runner 30 minutes after it stops renewing.
  */
-export const STATUS_LEASE_MS = 1_800_000
+export { STATUS_LEASE_MS }
 export const STATUS_RENEW_MS = 600_000
 
 /** A record dated more than this after the observer's wall clock at receipt is flagged and ignored. */

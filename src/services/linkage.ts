@@ -20,6 +20,8 @@ export interface LinkageOptions {
   capabilities: string[]
   leaseMs: number
   version: string
+  /** Local policy, published so a refusal is explainable (docs/protocol.md, Free riders). */
+  minOwnerBalance?: number
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -141,6 +143,7 @@ export class LinkagePublisher {
         storageMb: host.storageMbAvailable,
         version: this.opts.version,
         leaseMs: this.opts.leaseMs,
+        minOwnerBalance: this.opts.minOwnerBalance,
         updatedAt: new Date(updatedAt).toISOString(),
       }),
     )

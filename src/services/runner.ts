@@ -200,11 +200,16 @@ export class RunnerService {
       }
     }
     // Status records of deleted workloads go once their containers are gone. A REJECTED workload
-    // keeps its status: it is how the owner learns why the record is not scheduled.
+    // keeps its status: it is how the owner learns why the record is not scheduled. One that ran
+    // under a bid stays too, retired as stopped: the ledger counts its usage after the deletion.
     for (const s of mine.values()) {
       const uri = s.workload.uri
       if (!this.deleted.has(uri) || this.view.workload(uri) || this.view.rejection(uri)) continue
       if (containers.some((c) => c.labels.workloadUri === uri) && !plan.stop.some((x) => x.running.workloadUri === uri)) continue
+      if (s.bid && s.startedAt) {
+        if (CLAIM_STATES.includes(s.state)) await this.status.retire(s, 'workload deleted').catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not retire status record'))
+        continue
+      }
       await this.status.remove(uri).catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not delete status record'))
     }
     // Every deleted or rejected workload of the commune lands in `deleted`: forget, oldest first,

@@ -97,6 +97,19 @@ export class StatusReporter {
     return this.writer.put(NSID.workloadStatus, statusRkey(ref.uri), encodeStatus({ workload: ref, state: 'failed', message: `invalid workload: ${reason}`.slice(0, 2048), updatedAt: now }))
   }
 
+  /**
+   * The workload record is gone but this replica ran under a bid: its status stays, as `stopped`,
+   * so every peer's ledger keeps the usage (docs/protocol.md, "The ledger"). Keeps the claim fields.
+   */
+  retire(s: WorkloadStatus, message: string): Promise<StrongRef> {
+    const now = new Date(this.clock.now()).toISOString()
+    return this.writer.put(
+      NSID.workloadStatus,
+      statusRkey(s.workload.uri),
+      encodeStatus({ workload: s.workload, state: 'stopped', bid: s.bid, priority: s.priority, replica: s.replica, containerId: s.containerId, exitCode: s.exitCode, oomKilled: s.oomKilled, message, startedAt: s.startedAt, updatedAt: now }),
+    )
+  }
+
   remove(workloadUri: AtUri): Promise<void> {
     return this.writer.delete(NSID.workloadStatus, statusRkey(workloadUri))
   }
