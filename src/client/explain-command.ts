@@ -60,6 +60,21 @@ export function formatExplanation(x: Explanation): string {
     lines.push('bids and claims')
     for (const o of x.outcomes) lines.push(`  ${o.outcome.padEnd(8)} ${o.meshlet}${o.priority !== undefined ? `  priority ${o.priority}` : ''}: ${o.reason}`)
     if (x.outcomes.length === 0) lines.push('  (none yet)')
+    if (x.bids.length > 0) {
+      lines.push('bid records, checked')
+      for (const b of x.bids) {
+        if (b.decline !== undefined) {
+          lines.push(`  ${b.meshlet}: declined: ${b.decline}`)
+          continue
+        }
+        const r = b.recomputed ? ` (recomputed ${b.recomputed.priority} = fairShare ${b.recomputed.fairShare} + fit ${b.recomputed.fit}, epoch ${b.recomputed.epoch})` : ''
+        lines.push(`  ${b.meshlet}: priority ${b.priority} ${b.verified ? 'verified' : `INVALID: ${b.problem}`}${b.verified ? r : ''}`)
+      }
+    }
+    if (x.balances.length > 0) {
+      lines.push(`ledger balances at epoch ${x.balances[0]!.epoch} (unit-seconds: contributed - consumed)`)
+      for (const b of x.balances) lines.push(`  ${b.owner}: ${b.balance} = ${b.contributed} - ${b.consumed}`)
+    }
     if (x.excluded.length > 0) {
       lines.push('not eligible')
       for (const e of x.excluded) lines.push(`  ${e.meshlet}: ${e.reason}`)

@@ -4,6 +4,7 @@
 // replica, every bid with its validity and recomputed priority, the ledger behind the priorities.
 import { buildClusterGraph, type ClusterGraph } from '../core/cluster.js'
 import { eligibility, type Exclusion } from '../core/eligibility.js'
+import { Ledger, workloadEpoch, type StatusAccount } from '../core/ledger.js'
 import { resolvePlacement } from '../core/placement.js'
 import type { BidOutcome } from '../core/selection.js'
 import { CommuneView } from '../core/view.js'
@@ -30,6 +31,29 @@ export interface ExplainedHolder {
   status: AtUri
 }
 
+/** One bid record of the workload, checked the way every peer checks it. */
+export interface ExplainedBid {
+  meshlet: Did
+  uri: AtUri
+  /** The priority the bid publishes (absent on a decline). */
+  priority?: number
+  decline?: string
+  /** Whether the published priority and its inputs hold up; the reason when they do not. */
+  verified: boolean
+  problem?: string
+  /** The priority recomputed from public records, with its parts, when it could be. */
+  recomputed?: { priority: number; fairShare: number; fit: number; epoch: number; balance: string }
+}
+
+/** An owner's ledger balance (unit-seconds; decimal strings, since they are integers of any size). */
+export interface ExplainedBalance {
+  owner: Did
+  epoch: number
+  contributed: string
+  consumed: string
+  balance: string
+}
+
 export interface Explanation {
   uri: AtUri
   workload?: Workload
@@ -46,6 +70,12 @@ export interface Explanation {
   excluded: Exclusion[]
   openSlots: number
   queued: boolean
+  /** Every bid and decline on record for the workload, with its check. */
+  bids: ExplainedBid[]
+  /** Balances at the workload's epoch of the owners behind its bids and of the workload's owner. */
+  balances: ExplainedBalance[]
+  /** Why each status about this workload counts in the ledger, or not. */
+  ledger: StatusAccount[]
   /** How liveness was judged: a reader of public records has no receipt history. */
   liveness: string
 }
@@ -112,14 +142,34 @@ export function explainFromView(uri: AtUri, view: CommuneView, graph: ClusterGra
   const workload = view.workload(uri)
   if (!workload) {
     const rejection = view.rejection(uri)?.reason ?? 'no such record in the owner\'s repo'
-    return { ...base, rejection, holders: [], outcomes: [], excluded: [], openSlots: 0, queued: false }
+    return { ...base, rejection, holders: [], outcomes: [], excluded: [], openSlots: 0, queued: false, bids: [], balances: [], ledger: [] }
   }
   const profiles = new Map<Did, Profile>(view.profiles().map((p) => [p.meshlet, p]))
   // Every meshlet with a profile counts as heard from just now (see LIVENESS_NOTE).
   const elig = eligibility({ workload, graph, profiles, monoNow: 0, lastReceived: (m) => (profiles.has(m) ? 0 : undefined), defaultLeaseMs: 1 })
-  const placement = resolvePlacement(workload, view.bidsFor(uri), view.statusesFor(uri), elig.electorate)
+  // The same replay of the ledger a peer builds each pass, from the same kinds of records.
+  const ledger = new Ledger({ workloads: view.workloads(), bids: view.allBids(), statuses: view.allStatuses(), profiles: view.profiles(), ownerOf: (m) => graph.ownerOf(m), now: ctx.now })
+  const bidRecords = view.bidsFor(uri)
+  const placement = resolvePlacement(workload, bidRecords, view.statusesFor(uri), elig.electorate, ledger.verifyBid)
   const holders = placement.kept.map((s) => ({ meshlet: s.meshlet, owner: graph.ownerOf(s.meshlet), replica: s.replica, state: s.state, status: s.uri }))
-  return { ...base, workload, holders, outcomes: placement.outcomes, excluded: elig.excluded, openSlots: placement.openSlots, queued: placement.queued }
+  const bids: ExplainedBid[] = bidRecords
+    .filter((b) => b.workload.cid === workload.cid)
+    .sort((a, b) => (a.meshlet < b.meshlet ? -1 : a.meshlet > b.meshlet ? 1 : a.rkey < b.rkey ? -1 : 1))
+    .map((b) => {
+      if (b.decline !== undefined) return { meshlet: b.meshlet, uri: b.uri, decline: b.decline, verified: true }
+      const c = ledger.verifyBid.check(b)
+      const recomputed = c.parts ? { priority: c.parts.priority, fairShare: c.parts.fairShare, fit: c.parts.fit, epoch: c.ok ? c.epoch : workloadEpoch(workload), balance: String(c.ok ? c.balance : '?') } : undefined
+      return { meshlet: b.meshlet, uri: b.uri, priority: b.priority, verified: c.ok, ...(c.ok ? {} : { problem: c.reason }), ...(recomputed ? { recomputed } : {}) }
+    })
+  const epoch = workloadEpoch(workload)
+  const owners = [...new Set([workload.owner, ...bids.map((b) => graph.ownerOf(b.meshlet)).filter((o): o is Did => o !== undefined)])].sort()
+  const balances = owners.map((owner) => {
+    const b = ledger.balanceAt(owner, epoch)
+    return { owner, epoch, contributed: String(b.contributed), consumed: String(b.consumed), balance: String(b.balance) }
+  })
+  const statusUris = new Set(view.statusesFor(uri).map((s) => s.uri))
+  const accounts = ledger.statusAccounts().filter((a) => statusUris.has(a.status))
+  return { ...base, workload, holders, outcomes: placement.outcomes, excluded: elig.excluded, openSlots: placement.openSlots, queued: placement.queued, bids, balances, ledger: accounts }
 }
 
 export const LIVENESS_NOTE =

@@ -4,9 +4,11 @@
 import { describe, expect, test } from 'vitest'
 import { explainWorkload, ExplainInputError, ownerOf } from '../../src/services/explain.js'
 import { formatExplanation } from '../../src/client/explain-command.js'
-import { NSID, type Did, type RecordEvent, type SchedulerRecord } from '../../src/core/types.js'
+import { NSID, type Did, type RecordEvent, type SchedulerRecord, type Workload } from '../../src/core/types.js'
 import type { PublicRecordReader } from '../../src/ports/public-records.js'
 import { workload as workloadFixture } from '../core/fixtures.js'
+import { bidPriority } from '../../src/core/priority.js'
+import { workloadEpoch } from '../../src/core/epoch.js'
 
 const NOW = Date.parse('2026-06-01T12:00:00.000Z')
 const ISO = new Date(NOW).toISOString()
@@ -102,5 +104,31 @@ describe('explain: reading the cluster from public records', () => {
     expect(() => ownerOf('at://did:plc:ann/commune.scheduler.bid/3kw0000000001')).toThrow(ExplainInputError)
     expect(() => ownerOf('did:plc:ann')).toThrow(/at:\/\/<owner did>\/commune\.scheduler\.workload\/<rkey>/)
     expect(ownerOf(`at://${ANN}/${NSID.workload}/3kw0000000001`)).toBe(ANN)
+  })
+})
+
+describe('explain: bids checked the way every peer checks them', () => {
+  test('an honest bid verifies with its recomputed parts; an inflated one is invalid with the recomputed value', async () => {
+    const repos = commune()
+    const w = (repos.get(ANN)!.find((e) => e.op === 'put' && e.record.collection === NSID.workload) as Extract<RecordEvent, { op: 'put' }>).record.value as Workload
+    const capacity = { cpuMillisFree: 4000, memoryMbFree: 8192, loadPermille: 0, onBattery: false, thermal: 'nominal' as const }
+    const honest = bidPriority({ capacity, totals: { cpuMillis: 4000, memoryMb: 8192 }, need: w.resources, balance: 0n }).priority
+    const mkBid = (meshlet: Did, rkey: string, priority: number): RecordEvent =>
+      put(meshlet, rkey, { collection: NSID.bid, value: { uri: `at://${meshlet}/${NSID.bid}/${rkey}`, cid: `cid-${meshlet}-${rkey}`, meshlet, rkey, workload: { uri: w.uri, cid: w.cid }, priority, capacity, epoch: workloadEpoch(w), resources: w.resources, createdAt: ISO } })
+    repos.get('did:plc:ben-mesh')!.push(mkBid('did:plc:ben-mesh', '3kb0000000001', honest))
+    repos.get('did:plc:cat-mesh')!.push(mkBid('did:plc:cat-mesh', '3kb0000000002', 1000))
+    const x = await explainWorkload(w.uri, new FakeReader(repos), { now: NOW })
+    const ben = x.bids.find((b) => b.meshlet === 'did:plc:ben-mesh')!
+    const cat = x.bids.find((b) => b.meshlet === 'did:plc:cat-mesh')!
+    expect(ben).toMatchObject({ verified: true, priority: honest, recomputed: { priority: honest, fairShare: 250 } })
+    expect(cat.verified).toBe(false)
+    expect(cat.problem).toBe(`priority 1000 does not match the recomputed ${honest} = fairShare 250 + fit ${honest - 250}`)
+    // placement ignores the inflated bid: ben is next in line, cat's record is an invalid outcome
+    expect(x.outcomes.find((o) => o.meshlet === 'did:plc:cat-mesh')).toMatchObject({ outcome: 'invalid' })
+    expect(x.outcomes.find((o) => o.meshlet === 'did:plc:ben-mesh')).toMatchObject({ outcome: 'won' })
+    expect(x.balances.map((b) => b.owner)).toEqual([ANN, BEN, CAT])
+    const text = formatExplanation(x)
+    expect(text).toContain(`did:plc:cat-mesh: priority 1000 INVALID: priority 1000 does not match the recomputed ${honest}`)
+    expect(text).toMatch(/did:plc:ben-mesh: priority \d+ verified \(recomputed \d+ = fairShare 250 \+ fit \d+, epoch \d+\)/)
   })
 })
