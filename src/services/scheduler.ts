@@ -22,6 +22,8 @@ import type { Stage, Timeline } from './timeline.js'
 
 export interface SchedulerOptions {
   self: { meshlet: Did; owner: Did }
+  /** A claim of this meshlet just became allowed to start (batch acks reached a quorum): wake the runner. */
+  onStartAllowed?: (uri: AtUri) => void
   leaseMs: number
   halfLifeMs: number
   policy?: Partial<FeasibilityPolicy>
@@ -246,11 +248,13 @@ export class SchedulerService {
       bids: this.view.bidsFor(workload.uri),
       statuses: this.view.statusesFor(workload.uri),
       eligible: elig.eligible,
+      electorate: elig.electorate,
       firstSeenAt: this.view.firstSeen(workload.uri, workload.cid) ?? ctx.now,
       now: ctx.now,
       self: { meshlet: self.meshlet, owner: self.owner, draining: this.draining, recovering: ctx.now < this.recoveringUntil },
       offer,
     })
+    const wasAllowed = this.decisions.get(workload.uri)?.start?.allowed === true
     this.decisions.set(workload.uri, {
       ...decision,
       excluded: elig.excluded,
@@ -260,6 +264,7 @@ export class SchedulerService {
     if (offer.kind === 'bid' && decision.phase === 'bidding') ctx.committed.set(workload.uri, workload.resources)
     this.scheduleWake(workload.uri, decision.wakeAt, ctx.now)
     for (const action of decision.actions) this.apply(workload, action)
+    if (decision.start?.allowed && !wasAllowed) this.opts.onStartAllowed?.(workload.uri)
   }
 
   private apply(workload: Workload, action: Decision['actions'][number]): void {
@@ -292,6 +297,15 @@ export class SchedulerService {
         this.log.info({ workload: workload.uri }, `releasing ${workload.name}: ${action.reason}`)
         p = this.status.release(workload, action.reason)
         break
+      case 'ack': {
+        // Re-put the own counting record at its rkey, unchanged but for the acks (docs/protocol.md, Batch).
+        const rec = this.view.bidsFor(workload.uri).find((b) => b.meshlet === this.opts.self.meshlet && b.rkey === action.rkey)
+        if (!rec) return
+        this.log.info({ workload: workload.uri, acks: action.acks }, `ack ${workload.name}: ${action.reason}`)
+        const { uri: _u, cid: _c, meshlet: _m, rkey: _r, ...fields } = rec
+        p = this.writer.put(NSID.bid, action.rkey, encodeBid({ ...fields, acks: action.acks }))
+        break
+      }
     }
     this.inFlight.set(workload.uri, (this.inFlight.get(workload.uri) ?? 0) + 1)
     const timeline = this.opts.timeline
