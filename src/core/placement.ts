@@ -6,7 +6,7 @@
 import { ackCount, isAckGated, settledHolder, tallyAcks, type AckTally, type Settlement } from './acks.js'
 import { backingProblem, countingBids, isEnded, replicaProblem, statusKeyProblem } from './claims.js'
 import { placementOutcomes } from './placement-outcomes.js'
-import { classifyBids, dedupeByUri, orderBids, rankByPriority, slotCount, tieNote, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
+import { classifyBids, compareStrings, dedupeByUri, orderBids, rankByPriority, slotCount, tieNote, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
 import { CLAIM_STATES, type Bid, type Did, type Workload, type WorkloadStatus } from './types.js'
 
 /** The workload fields placement reads (delivery defaults to at-most-once). */
@@ -262,6 +262,7 @@ export function resolvePlacement(
     }
   }
 
+  invalid.sort((a, b) => compareStrings(a.status.meshlet, b.status.meshlet) || compareStrings(a.status.uri, b.status.uri) || compareStrings(a.reason, b.reason))
   const taken = [...takenBy.keys()].sort((a, b) => a - b)
   const openSlots = Math.max(0, replicas - taken.length)
   const candidates = [...ordered.filter((b) => !current.has(b.meshlet)), ...ordered.filter((b) => yielded.has(b.meshlet))]
