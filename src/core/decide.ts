@@ -230,7 +230,9 @@ function ackAction(w: Workload, bids: Bid[], self: Did, placement: Placement, ac
   const have = validAcks(record, slotCount(w))
   const spoiled = new Set((record.acks ?? []).map((a) => a.replica))
   const added: Ack[] = []
+  const releasing = actions.some((a) => a.type === 'release')
   for (const s of placement.kept) {
+    if (s.meshlet === self && releasing) continue // never ack a claim it is giving up
     if (!have.has(s.replica!) && !spoiled.has(s.replica!)) added.push({ replica: s.replica!, meshlet: s.meshlet })
   }
   if (added.length === 0) return undefined
