@@ -131,7 +131,7 @@ export function claimPriority(s: WorkloadStatus): number {
  * - LIVE CLAIMS (eligible, backed) in rank order (priority desc, tiebreak, DID), settled holders
  *   first: a claim whose number is free takes it (KEPT); a claim whose number is taken is EVICTED
  *   ("lost claim conflict: replica N is held by did:..."), except (batch at-most-once) while the
- *   number is not settled, when it CONTENDS (waits) if it holds at least one ack.
+ *   number is not settled: then it CONTENDS (waits, neither kept nor evicted).
  * - openSlots = replicas - numbers taken (kept, completed, lost); CANDIDATES: valid bids of
  *   meshlets with no status for the cid in rank order, then those that YIELDED; NEXT = first openSlots.
  * Invariant: kept claims have distinct numbers in [0, replicas), so kept + completed + lost <= replicas.
@@ -233,7 +233,9 @@ export function resolvePlacement(
       take(s)
       continue
     }
-    if (gated && !settle.has(r) && ackCount(tally!, r, s.meshlet) > 0) {
+    // At-most-once: acks for it may be on their way, and evicting it would strand them (the number
+    // could then never reach a quorum for anyone): it waits until the number settles.
+    if (gated && !settle.has(r)) {
       contending.push(s)
       continue
     }

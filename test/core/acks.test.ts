@@ -143,9 +143,15 @@ describe('split acks', () => {
     expect(p.gates.get('did:a')!.allowed).toBe(false)
     expect(p.gates.get('did:b')).toEqual({ replica: 0, allowed: false, reason: 'waiting for acks 1/3 for replica 0; contending with did:a' })
   })
-  test('a lower claim with no ack is evicted', () => {
+  test('a lower claim with no ack visible contends too (acks for it may be on their way)', () => {
     const p = run({ 'did:a': A })
+    expect(ids(p.contending)).toEqual(['did:b'])
+    expect(p.evicted).toEqual([])
+  })
+  test('once the number settles (quorum), the other claim is evicted', () => {
+    const p = run({ 'did:a': A, 'did:c': A, 'did:d': A })
     expect(ids(p.evicted)).toEqual(['did:b'])
+    expect(p.evictions[0].reason).toBe('lost claim conflict: replica 0 is held by did:a (quorum of acks 3/3)')
   })
   test('2-2 with 3 of 4 members acked: nobody may start', () => {
     const p = run({ 'did:a': A, 'did:b': B, 'did:c': A })
