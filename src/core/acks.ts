@@ -85,29 +85,42 @@ export function ackersOf(t: AckTally, replica: number): number {
 
 export interface Settlement {
   meshlet: Did
-  /** 'quorum': a quorum acked it. 'split': every member acked the number, nobody reached a quorum, and it has the most acks. */
-  by: 'quorum' | 'split'
+  /** 'quorum': a quorum acked it. 'lead': no quorum, but no other meshlet can ever overtake it (see settledHolder). */
+  by: 'quorum' | 'lead'
   acks: number
 }
 
+/** (acks desc, tiebreak(cid, did) asc, did asc): the order in which acks settle a replica number. */
+function beats(cid: Cid, a: { meshlet: Did; acks: number }, b: { meshlet: Did; acks: number }): boolean {
+  if (a.acks !== b.acks) return a.acks > b.acks
+  const ha = tiebreak(cid, a.meshlet)
+  const hb = tiebreak(cid, b.meshlet)
+  return ha !== hb ? ha < hb : a.meshlet < b.meshlet
+}
+
 /**
- * Who holds replica number `replica` for good, if anyone:
- * - the meshlet acked by a quorum (only one can be, unless a member acked twice; then the one with
- *   more acks, then the lower tiebreak, then DID order);
- * - else, when EVERY electorate member has acked the number (the tally can no longer change) and
- *   nobody holds a quorum, nobody can have started it: the meshlet with the most acks, then the
- *   lower tiebreak(cid, did), then DID order, takes it ("split").
+ * Who holds replica number `replica` for good, if anyone: the meshlet M that comes first in
+ * (acks desc, tiebreak asc, DID asc) EVEN IF every member that has not acked the number yet (u of
+ * them) later acks its strongest rival; and, against a rival nobody acked yet, acks(M) > u.
+ * - With one claimer that is exactly a quorum (acks > n - acks).
+ * - With every member acked (u = 0) it is simply the first in that order: a split with nobody at
+ *   a quorum is resolved, and nobody can have started before (nobody was settled).
+ * Safe on partial views: a peer's view only lacks acks, so M's final acks are at least what it
+ * sees and a rival's at most what it sees + u; two peers can never settle the number for two
+ * meshlets, and a quorum holder is never overtaken (two quorums intersect).
  */
 export function settledHolder(t: AckTally, cid: Cid, replica: number): Settlement | undefined {
   const m = t.byReplica.get(replica)
   if (!m) return undefined
-  const ranked = [...m.entries()]
-    .map(([meshlet, members]) => ({ meshlet, acks: members.length, h: tiebreak(cid, meshlet) }))
-    .sort((a, b) => b.acks - a.acks || compareStrings(a.h, b.h) || compareStrings(a.meshlet, b.meshlet))
-  const top = ranked[0]
+  const u = Math.max(0, t.electorateSize - ackersOf(t, replica))
+  const entries = [...m.entries()].map(([meshlet, members]) => ({ meshlet, acks: members.length }))
+  const top = entries.reduce((a, b) => (beats(cid, a, b) ? a : b))
   if (top.acks >= t.quorum) return { meshlet: top.meshlet, by: 'quorum', acks: top.acks }
-  if (t.electorateSize > 0 && ackersOf(t, replica) >= t.electorateSize) return { meshlet: top.meshlet, by: 'split', acks: top.acks }
-  return undefined
+  if (top.acks <= u) return undefined
+  for (const rival of entries) {
+    if (rival.meshlet !== top.meshlet && !beats(cid, top, { meshlet: rival.meshlet, acks: rival.acks + u })) return undefined
+  }
+  return { meshlet: top.meshlet, by: 'lead', acks: top.acks }
 }
 
 /** `existing` with `added` appended (never replacing an entry), sorted by replica number. */

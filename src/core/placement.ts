@@ -209,7 +209,7 @@ export function resolvePlacement(
     if (takenBy.has(r)) continue
     const s = current.get(st.meshlet)
     if (s && live.includes(s) && s.replica === r) continue // kept below
-    const how = st.by === 'quorum' ? `a quorum of acks ${st.acks}/${tally!.quorum}` : `split acks resolved for it (${st.acks} of ${tally!.electorateSize})`
+    const how = st.by === 'quorum' ? `a quorum of acks ${st.acks}/${tally!.quorum}` : `an unbeatable lead of acks (${st.acks} of ${tally!.electorateSize})`
     const what = !s ? 'has no status' : lapsed.includes(s) ? 'lapsed (no longer an eligible runner)' : `${s.state}${s.message ? `: ${s.message}` : ''}`
     lost.push({ replica: r, meshlet: st.meshlet, ...(s ? { status: s } : {}), reason: `lost: replica ${r} was held by ${st.meshlet} with ${how}, which ${what}; not re-run (delivery at-most-once)` })
     takenBy.set(r, `${st.meshlet} (lost)`)
@@ -241,7 +241,7 @@ export function resolvePlacement(
     }
     const h = holder.get(r)
     const st = settle.get(r)
-    const detail = st ? (st.by === 'quorum' ? `quorum of acks ${st.acks}/${tally!.quorum}` : `split acks ${st.acks} of ${tally!.electorateSize}`) : h ? `priority ${claimPriority(h)} vs ${claimPriority(s)}${tieNote(claimPriority(h), claimPriority(s))}` : ''
+    const detail = st ? (st.by === 'quorum' ? `quorum of acks ${st.acks}/${tally!.quorum}` : `unbeatable lead of acks ${st.acks} of ${tally!.electorateSize}`) : h ? `priority ${claimPriority(h)} vs ${claimPriority(s)}${tieNote(claimPriority(h), claimPriority(s))}` : ''
     evictions.push({ status: s, reason: `lost claim conflict: replica ${r} is held by ${h ? h.meshlet : takenBy.get(r)}${detail ? ` (${detail})` : ''}` })
   }
   const kept = ranked.filter((s) => keptSet.has(s))
@@ -256,7 +256,7 @@ export function resolvePlacement(
     const st = settle.get(r)
     const n = ackCount(tally, r, s.meshlet)
     if (st?.meshlet === s.meshlet) {
-      const why = st.by === 'quorum' ? `quorum of acks ${n}/${tally.quorum} for replica ${r}` : `split acks for replica ${r} resolved for it (${n} of ${tally.electorateSize}, nobody reached ${tally.quorum})`
+      const why = st.by === 'quorum' ? `quorum of acks ${n}/${tally.quorum} for replica ${r}` : `split acks for replica ${r} resolved for it: ${n} of ${tally.electorateSize} acks, no rival can overtake it`
       gates.set(s.meshlet, { replica: r, allowed: true, reason: why })
     } else {
       const rival = keptSet.has(s) ? '' : `; contending with ${holder.get(r)?.meshlet ?? '?'}`

@@ -162,7 +162,7 @@ describe('split acks', () => {
     const p = run({ 'did:a': A, 'did:b': B, 'did:c': A, 'did:d': B })
     const winner = tiebreak(W_CID, 'did:a') < tiebreak(W_CID, 'did:b') ? 'did:a' : 'did:b'
     const loser = winner === 'did:a' ? 'did:b' : 'did:a'
-    expect(p.gates.get(winner)).toMatchObject({ allowed: true, reason: 'split acks for replica 0 resolved for it (2 of 4, nobody reached 3)' })
+    expect(p.gates.get(winner)).toMatchObject({ allowed: true, reason: 'split acks for replica 0 resolved for it: 2 of 4 acks, no rival can overtake it' })
     expect(ids(p.kept)).toEqual([winner])
     expect(ids(p.evicted)).toEqual([loser])
   })
@@ -188,6 +188,57 @@ describe('property: two claimers for one number never both reach a quorum', () =
         expect(settledHolder(tallyAcks(workload(), 1, [...records].reverse(), electorate), W_CID, 0)).toEqual(settledHolder(t, W_CID, 0))
       }),
       { numRuns: 2000 },
+    )
+  })
+})
+
+describe('settledHolder: an unbeatable lead settles a split without a quorum', () => {
+  // Electorate of 10 (quorum 6); did:x and did:y split the acks, `u` members have not acked.
+  const tally = (x: number, y: number) => {
+    const ms = members(10)
+    const records = ms.map((m, i) => decline(m, 'k', i < x ? { acks: [{ replica: 0, meshlet: 'did:x' }] } : i < x + y ? { acks: [{ replica: 0, meshlet: 'did:y' }] } : {}))
+    return tallyAcks(workload(), 1, records, eligibleOf(...ms))
+  }
+  const xFirst = tiebreak(W_CID, 'did:x') < tiebreak(W_CID, 'did:y')
+  test.each([
+    { x: 6, y: 0, want: 'did:x', by: 'quorum' },
+    { x: 5, y: 0, want: undefined, by: undefined }, // 5 of 10, 5 unacked: anyone could still get 5+
+    { x: 5, y: 4, want: xFirst ? 'did:x' : undefined, by: 'lead' }, // u = 1: y could reach 5 = x, the tiebreak decides
+    { x: 5, y: 3, want: 'did:x', by: 'lead' }, // u = 2: y reaches at most 5... equal, tiebreak
+    { x: 4, y: 3, want: undefined, by: undefined }, // u = 3: y could reach 6
+    { x: 5, y: 5, want: xFirst ? 'did:x' : 'did:y', by: 'lead' }, // complete tally, tie: the tiebreak
+    { x: 4, y: 6, want: 'did:y', by: 'quorum' },
+  ])('x $x, y $y', (c) => {
+    const st = settledHolder(tally(c.x, c.y), W_CID, 0)
+    if (c.x === 5 && c.y === 3) {
+      expect(st?.meshlet).toBe(xFirst ? 'did:x' : undefined)
+      return
+    }
+    expect(st?.meshlet).toBe(c.want)
+    if (c.want) expect(st?.by).toBe(c.by)
+  })
+
+  test('property: partial views never settle one number for two meshlets, and agree with the full view', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }),
+        fc.array(fc.constantFrom(0, 1, 2, 3), { minLength: 9, maxLength: 9 }),
+        fc.array(fc.boolean(), { minLength: 9, maxLength: 9 }),
+        fc.array(fc.boolean(), { minLength: 9, maxLength: 9 }),
+        (n, choice, seenByP, seenByQ) => {
+          const ms = members(n)
+          const electorate = eligibleOf(...ms)
+          const claimers = ['did:x', 'did:y', 'did:z']
+          const records = ms.map((m, i) => decline(m, 'k', choice[i] === 3 ? {} : { acks: [{ replica: 0, meshlet: claimers[choice[i]] }] }))
+          const full = settledHolder(tallyAcks(workload(), 1, records, electorate), W_CID, 0)
+          const p = settledHolder(tallyAcks(workload(), 1, records.filter((_, i) => seenByP[i]), electorate), W_CID, 0)
+          const q = settledHolder(tallyAcks(workload(), 1, records.filter((_, i) => seenByQ[i]), electorate), W_CID, 0)
+          if (p && q) expect(p.meshlet).toBe(q.meshlet)
+          if (p) expect(full?.meshlet).toBe(p.meshlet)
+          if (q) expect(full?.meshlet).toBe(q.meshlet)
+        },
+      ),
+      { numRuns: 5000 },
     )
   })
 })
