@@ -129,7 +129,7 @@ export function claimPriority(s: WorkloadStatus): number {
  *   for good; a settled number whose holder lapsed or ended otherwise is LOST (not re-run).
  *   Other batch: an ended backed status completes its number.
  * - LIVE CLAIMS (eligible, backed) in rank order (priority desc, tiebreak, DID), settled holders
- *   first: a claim whose number is free takes it (KEPT); a claim whose number is taken is EVICTED
+ *   first, then (at-most-once) by acks for their number desc: a claim whose number is free takes it (KEPT); a claim whose number is taken is EVICTED
  *   ("lost claim conflict: replica N is held by did:..."), except (batch at-most-once) while the
  *   number is not settled: then it CONTENDS (waits, neither kept nor evicted).
  * - openSlots = replicas - numbers taken (kept, completed, lost); CANDIDATES: valid bids of
@@ -226,7 +226,10 @@ export function resolvePlacement(
   for (const s of ranked) if (settle.get(s.replica!)?.meshlet === s.meshlet && !takenBy.has(s.replica!)) take(s)
   const contending: WorkloadStatus[] = []
   const evictions: Eviction[] = []
-  for (const s of ranked) {
+  // At-most-once: among claims for an unsettled number the one with the most acks is kept (then
+  // rank), so members pile onto the front-runner instead of a late higher bid splitting the vote.
+  const assignOrder = tally ? [...ranked].sort((a, b) => ackCount(tally, b.replica!, b.meshlet) - ackCount(tally, a.replica!, a.meshlet)) : ranked
+  for (const s of assignOrder) {
     if (keptSet.has(s)) continue
     const r = s.replica!
     if (!takenBy.has(r)) {
