@@ -117,15 +117,19 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  *      offer of a draining meshlet is a decline, so it does not come back while draining);
  *    - recovering and it holds a live claim while at least (replicas - completed) OTHER live
  *      claims exist -> release "replaced while this meshlet was away";
- *    - evicted -> release "lost claim conflict to did:...";
+ *    - evicted -> release "lost claim conflict: replica N is held by did:...";
  *    - in `next`: offer bid -> claim with its bid's strongRef and priority, replica index =
- *      replicaIndexFor(kept, its position in next); offer decline -> withdraw all its records
+ *      replicaIndexFor(placement.taken, its position in next); offer decline -> withdraw all its records
  *      for the cid and decline (it can no longer run it);
  *    - no record and no status for the cid (offline during the window, newly joined) and
  *      openSlots > 0 -> bid or decline now;
  *    - queued, its earliest record is a decline, no status, and the offer is now a bid ->
  *      withdraw its records and bid again (re-offer when capacity frees: nothing is dropped).
  *    In the last two rules a status that only says it yielded ({@link isYielded}) counts as none.
+ *    Batch: drain/recovery never release a claim that may have started (past pending, or start
+ *    allowed). Records its own status references, and current records carrying acks, are never
+ *    withdrawn. Batch at-most-once: a member of the electorate adds acks (action `ack`, see
+ *    {@link ackAction}); a member with no record offers anyway. `Decision.start` gates the runner.
  *    Release reasons start with YIELD_MESSAGE_PREFIXES (placement.ts): write them verbatim as the
  *    status message, since other peers read them to know the meshlet may take a slot again.
  * After a restart with recovering=true, publish its releases BEFORE renewing its heartbeat: a
