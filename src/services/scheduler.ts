@@ -7,6 +7,7 @@ import { eligibility } from '../core/cluster.js'
 import { checkFeasibility, defaultFeasibilityPolicy, type FeasibilityPolicy } from '../core/feasibility.js'
 import { bidPriority } from '../core/priority.js'
 import { computeBalances } from '../core/fair-share.js'
+import { isAckGated } from '../core/acks.js'
 import { isCompleted, isLiveClaim } from '../core/placement.js'
 import type { CommuneView } from '../core/view.js'
 import { CLAIM_STATES, NSID, type AtUri, type Did, type HostSnapshot, type Profile, type Resources, type Workload } from '../core/types.js'
@@ -102,6 +103,8 @@ export class SchedulerService {
     for (const s of this.view.statusesBy(this.opts.self.meshlet)) {
       const w = this.view.workload(s.workload.uri)
       if (!w || s.workload.cid !== w.cid || !CLAIM_STATES.includes(s.state)) continue
+      // At-most-once batch is never taken over (a lapsed holder's slot is lost); fencing reports it.
+      if (isAckGated(w)) continue
       const { eligible } = eligibility({ workload: w, graph, profiles, now, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
       const statuses = this.view.statusesFor(w.uri)
       const others = statuses.filter((o) => o.meshlet !== this.opts.self.meshlet && isLiveClaim(o, w, eligible)).length
