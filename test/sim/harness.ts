@@ -239,6 +239,14 @@ export class Simulation {
         p.wakes.clear()
         p.rkeySeq = 1_000_000 // TIDs keep growing across restarts
         for (const e of this.published.values()) p.view.apply(e, this.now)
+        // Fencing (runner.ts) killed its batch containers while it was cut off: report them lost.
+        for (const w of p.view.workloads()) {
+          const own = p.view.statusesFor(w.uri).find((s) => s.meshlet === p.did && s.workload.cid === w.cid)
+          if (w.kind === 'batch' && own?.state === 'running') {
+            const { containerId: _gone, ...rest } = own
+            this.putStatus(p, w, { ...rest, state: 'failed', message: 'lost: killed by fencing: no heartbeat landed' })
+          }
+        }
         for (const w of p.view.workloads()) this.evaluate(p, w.uri)
         p.recovering = false
         // Its fresh heartbeat is written after the releases, and a repo's commits arrive in order,
