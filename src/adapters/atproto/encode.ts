@@ -192,7 +192,5 @@ function truncate(s: string, maxBytes: number): string {
   return Buffer.byteLength(s, 'utf8') > maxBytes ? truncateUtf8(s, maxBytes - 3) + '...' : s
 }
 
-/** The record key of this meshlet's status for a workload: stable, so each update overwrites the last. */
-export function statusRkey(workloadUri: string): string {
-  return `w${fnv1a64Hex(workloadUri)}`
-}
+/** The record key of this meshlet's status for a workload: the core's SHA-256 key (placement ignores statuses elsewhere). */
+export { statusRkey } from '../../core/hash.js'
