@@ -360,7 +360,7 @@ describe('encode', () => {
 
   test('statusRkey is a stable, valid record key, distinct per workload', () => {
     const a = statusRkey(WORKLOAD_URI)
-    expect(a).toMatch(/^w[0-9a-f]{16}$/)
+    expect(a).toMatch(/^s[0-9a-f]{64}$/)
     expect(isValidRecordKey(a)).toBe(true)
     expect(statusRkey(WORKLOAD_URI)).toBe(a)
     expect(statusRkey(`at://${OWNER}/${NSID.workload}/${TID2}`)).not.toBe(a)
