@@ -114,10 +114,18 @@ export class Meshlet implements AsyncDisposable {
       this.status,
       this.hostMonitor,
       this.clock,
-      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, minOwnerBalance: settings.minOwnerBalance, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did) },
+      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, minOwnerBalance: settings.minOwnerBalance, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did), onStartAllowed: () => this.runner.mark() },
       sub('scheduler'),
     )
-    this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, { meshlet: settings.did, allowedBinds: settings.allowedBinds, timeline: this.timeline }, sub('runner'))
+    this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, {
+        meshlet: settings.did,
+        allowedBinds: settings.allowedBinds,
+        timeline: this.timeline,
+        startGate: (uri) => this.scheduler.decisions.get(uri)?.start,
+        fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
+      },
+      sub('runner'),
+    )
     this.linkage = new LinkagePublisher(
       this.view,
       this.writer,

@@ -150,7 +150,7 @@ export function explainFromView(uri: AtUri, view: CommuneView, graph: ClusterGra
   // The same replay of the ledger a peer builds each pass, from the same kinds of records.
   const ledger = new Ledger({ workloads: view.workloads(), bids: view.allBids(), statuses: view.allStatuses(), profiles: view.profiles(), ownerOf: (m) => graph.ownerOf(m), now: ctx.now })
   const bidRecords = view.bidsFor(uri)
-  const placement = resolvePlacement(workload, bidRecords, view.statusesFor(uri), elig.electorate, ledger.verifyBid)
+  const placement = resolvePlacement(workload, bidRecords, view.statusesFor(uri), elig.electorate, ledger.verifyBid, elig.electorate)
   const holders = placement.kept.map((s) => ({ meshlet: s.meshlet, owner: graph.ownerOf(s.meshlet), replica: s.replica, state: s.state, status: s.uri }))
   const bids: ExplainedBid[] = bidRecords
     .filter((b) => b.workload.cid === workload.cid)

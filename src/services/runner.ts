@@ -29,6 +29,10 @@ export interface RunnerOptions {
   sweepMs?: number
   /** Stage timestamps for the bench (pulled, created, started, running status landed). */
   timeline?: Timeline
+  /** The scheduler's start permission for this meshlet's claim (Decision.start): batch replicas start only when allowed. */
+  startGate?: (uri: AtUri) => { allowed: boolean; reason: string } | undefined
+  /** Fencing: when this meshlet's last heartbeat landed (epoch ms, own clock) and its lease. */
+  fence?: { leaseMs: number; lastBeatAt: () => number | undefined }
 }
 
 const FINAL = new Set(['exited', 'failed'])
@@ -57,6 +61,8 @@ export class RunnerService {
   /** When the engine was last lost, and its last absence (lost -> back): what it stopped then was not a crash. */
   private engineLostAt: number | undefined
   private engineBounce: { lostAt: number; backAt: number } | undefined
+  /** Batch replicas killed by fencing, with the `lost:` message still to report once a write lands. */
+  private readonly fenced = new Map<AtUri, string>()
 
   constructor(
     private readonly view: CommuneView,
@@ -162,6 +168,7 @@ export class RunnerService {
     }
     // A sweep may be first to see the engine back: it must not read what the engine stopped as crashes.
     this.engineAnswered()
+    await this.applyFence(containers)
     const mine = new Map<AtUri, WorkloadStatus>()
     for (const s of this.view.statusesBy(this.opts.meshlet)) mine.set(s.workload.uri, s)
 
@@ -171,7 +178,7 @@ export class RunnerService {
       if (!w || s.workload.cid !== w.cid) continue
       const hasContainer = containers.some((c) => c.labels.workloadUri === w.uri && c.labels.workloadCid === w.cid)
       // Live claims are desired; a finished replica stays desired while its container exists, so its logs remain readable.
-      if (CLAIM_STATES.includes(s.state) || (FINAL.has(s.state) && hasContainer)) {
+      if ((CLAIM_STATES.includes(s.state) && !this.fenced.has(w.uri)) || (FINAL.has(s.state) && hasContainer)) {
         desired.push({ workload: w, replica: s.replica ?? 0, specHash: specHash(w) })
       }
     }
@@ -248,6 +255,7 @@ export class RunnerService {
     if (this.starting.has(w.uri)) return
     const own = this.status.own(w.uri)
     if (!own || !CLAIM_STATES.includes(own.state)) return
+    if (w.kind === 'batch' && !(await this.mayStartBatch(w))) return
     this.starting.add(w.uri)
     try {
       const pulled = await this.prestart(w, 'pull', async () => {
@@ -328,6 +336,56 @@ export class RunnerService {
   private async removeLeftover(w: Workload): Promise<void> {
     const leftover = await this.containerFor(w.uri).catch(() => undefined)
     if (leftover && leftover.state !== 'running') await this.runtime.remove(leftover.id).catch(() => {})
+  }
+
+  /** Batch at-most-once: start only with the scheduler's go (a quorum of acks) and a fresh own lease; until then say why. */
+  private async mayStartBatch(w: Workload): Promise<boolean> {
+    const fence = this.fenceProblem()
+    const gate = this.opts.startGate ? this.opts.startGate(w.uri) : { allowed: true, reason: '' }
+    const reason = fence ? `waiting: ${fence}` : !gate ? 'waiting for the scheduler to place it' : gate.allowed ? undefined : gate.reason
+    if (reason === undefined) return true
+    await this.status.update(w, { state: 'pending', message: reason }).catch((err) => this.log.debug({ err: describeError(err), workload: w.uri }, 'could not report waiting'))
+    return false
+  }
+
+  /** Why this meshlet must not run batch work now (its last heartbeat landed more than lease - lease/3 ago), or undefined. */
+  private fenceProblem(): string | undefined {
+    const f = this.opts.fence
+    const last = f?.lastBeatAt()
+    if (!f || last === undefined) return undefined
+    const limit = f.leaseMs - Math.floor(f.leaseMs / 3)
+    const silent = this.clock.now() - last
+    return silent > limit ? `no heartbeat of this meshlet landed for ${silent} ms (fence at ${limit} ms of the ${f.leaseMs} ms lease)` : undefined
+  }
+
+  /**
+   * Fencing: a batch container must be dead before any peer can see this meshlet's lease lapse and
+   * count its replica lost. Kill them, then report `failed` ("lost: ...", no container id: it is not
+   * a completion) once a write lands again.
+   */
+  private async applyFence(containers: ContainerInfo[]): Promise<void> {
+    const problem = this.fenceProblem()
+    if (problem) {
+      for (const c of containers) {
+        const w = this.view.workload(c.labels.workloadUri)
+        if (!w || w.kind !== 'batch' || c.state !== 'running' || this.fenced.has(w.uri)) continue
+        this.log.warn({ workload: w.uri, container: c.id.slice(0, 12) }, `fencing ${w.name}: ${problem}`)
+        this.fenced.set(w.uri, `lost: killed by fencing: ${problem}`)
+        await this.runtime.stop(c.id, 0).catch((err) => this.log.warn({ err: describeError(err), workload: w.uri }, 'could not kill fenced container'))
+      }
+      return
+    }
+    for (const [uri, message] of this.fenced) {
+      const w = this.view.workload(uri)
+      if (!w) {
+        this.fenced.delete(uri)
+        continue
+      }
+      await this.status.update(w, { state: 'failed', message }).then(
+        () => this.fenced.delete(uri),
+        (err) => this.log.debug({ err: describeError(err), workload: uri }, 'fenced: report not written yet'),
+      )
+    }
   }
 
   /**

@@ -8,6 +8,7 @@ import { checkFeasibility, defaultFeasibilityPolicy, type FeasibilityPolicy } fr
 import { bidPriority } from '../core/priority.js'
 import { Ledger, workloadEpoch } from '../core/ledger.js'
 import { debtNote, debtorsLast, ownerRefusal } from '../core/free-riders.js'
+import { isAckGated } from '../core/acks.js'
 import { isCompleted, isLiveClaim } from '../core/placement.js'
 import type { CommuneView } from '../core/view.js'
 import { CLAIM_STATES, NSID, type AtUri, type CapacitySnapshot, type Did, type HostSnapshot, type Profile, type Resources, type Workload } from '../core/types.js'
@@ -23,6 +24,8 @@ import type { Stage, Timeline } from './timeline.js'
 
 export interface SchedulerOptions {
   self: { meshlet: Did; owner: Did }
+  /** A claim of this meshlet just became allowed to start (batch acks reached a quorum): wake the runner. */
+  onStartAllowed?: (uri: AtUri) => void
   leaseMs: number
   /** Local policy (docs/protocol.md, Free riders): decline other owners whose balance is below this. */
   minOwnerBalance?: number
@@ -106,6 +109,8 @@ export class SchedulerService {
     for (const s of this.view.statusesBy(this.opts.self.meshlet)) {
       const w = this.view.workload(s.workload.uri)
       if (!w || s.workload.cid !== w.cid || !CLAIM_STATES.includes(s.state)) continue
+      // At-most-once batch is never taken over (a lapsed holder's slot is lost); fencing reports it.
+      if (isAckGated(w)) continue
       const { eligible } = eligibility({ workload: w, graph, profiles, monoNow, lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
       const statuses = this.view.statusesFor(w.uri)
       const others = statuses.filter((o) => o.meshlet !== this.opts.self.meshlet && isLiveClaim(o, w, eligible)).length
@@ -253,6 +258,7 @@ export class SchedulerService {
       bids: this.view.bidsFor(workload.uri),
       statuses: this.view.statusesFor(workload.uri),
       eligible: elig.eligible,
+      electorate: elig.electorate,
       firstSeenAt: this.view.firstSeen(workload.uri, workload.cid) ?? ctx.now,
       now: ctx.now,
       self: { meshlet: self.meshlet, owner: self.owner, draining: this.draining, recovering: ctx.now < this.recoveringUntil },
@@ -260,6 +266,7 @@ export class SchedulerService {
       verifyBid: ctx.ledger.verifyBid,
     })
     if (note && decision.self) decision.self = { ...decision.self, reason: `${decision.self.reason} (${note})` }
+    const wasAllowed = this.decisions.get(workload.uri)?.start?.allowed === true
     this.decisions.set(workload.uri, {
       ...decision,
       excluded: elig.excluded,
@@ -270,6 +277,7 @@ export class SchedulerService {
     if (offer.kind === 'bid' && decision.phase === 'bidding') ctx.committed.set(workload.uri, workload.resources)
     this.scheduleWake(workload.uri, decision.wakeAt, ctx.now)
     for (const action of decision.actions) this.apply(workload, action, note)
+    if (decision.start?.allowed && !wasAllowed) this.opts.onStartAllowed?.(workload.uri)
   }
 
   /**
@@ -328,6 +336,15 @@ export class SchedulerService {
         this.log.info({ workload: workload.uri }, `releasing ${workload.name}: ${action.reason}`)
         p = this.status.release(workload, action.reason)
         break
+      case 'ack': {
+        // Re-put the own counting record at its rkey, unchanged but for the acks (docs/protocol.md, Batch).
+        const rec = this.view.bidsFor(workload.uri).find((b) => b.meshlet === this.opts.self.meshlet && b.rkey === action.rkey)
+        if (!rec) return
+        this.log.info({ workload: workload.uri, acks: action.acks }, `ack ${workload.name}: ${action.reason}`)
+        const { uri: _u, cid: _c, meshlet: _m, rkey: _r, ...fields } = rec
+        p = this.writer.put(NSID.bid, action.rkey, encodeBid({ ...fields, acks: action.acks }))
+        break
+      }
     }
     this.inFlight.set(workload.uri, (this.inFlight.get(workload.uri) ?? 0) + 1)
     const timeline = this.opts.timeline

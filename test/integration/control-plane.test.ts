@@ -159,7 +159,7 @@ describe('control plane against real peers', () => {
       const live = s.replicas.filter((r) => r.state !== 'stopped')
       expect(live).toEqual([expect.objectContaining({ meshlet: winner.meshlet.did, state: 'running', containerId: container!.Id })])
       // a peer that claimed in the same instant and lost says so (claims converge)
-      for (const r of s.replicas.filter((x) => x.state === 'stopped')) expect(r.message).toMatch(/^lost claim conflict to /)
+      for (const r of s.replicas.filter((x) => x.state === 'stopped')) expect(r.message).toMatch(/^lost claim conflict: replica \d+ is held by /)
       // one outcome per bidder, each with a reason a person can read
       expect(s.bids.map((b) => b.meshlet).sort()).toEqual(c.members.map((x) => x.meshlet.did).sort())
       for (const b of s.bids) {
