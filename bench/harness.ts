@@ -7,6 +7,7 @@ import path from 'node:path'
 import Docker from 'dockerode'
 import { describeError } from '../src/errors.js'
 import { benchLogger, startBenchCommune, type BenchCommune } from './bench-commune.js'
+import { measureCliStart, type CliStartResult } from './cli-start.js'
 import { measureFootprint, measureIntake, startChild, stopAllChildren, stopChild, type FootprintResult, type IntakeResult } from './child-phases.js'
 import { buildCompiledPeer, removeCompiledPeer } from './compiled.js'
 import { EngineStartWatcher } from './engine-events.js'
@@ -17,8 +18,8 @@ import { PdsWake } from './pds-wake.js'
 import { RawDocker } from './raw.js'
 import { SwarmBaseline } from './swarm.js'
 
-export type Phase = 'latency' | 'burst' | 'window' | 'footprint' | 'intake'
-export const ALL_PHASES: readonly Phase[] = ['latency', 'burst', 'window', 'footprint', 'intake']
+export type Phase = 'latency' | 'burst' | 'window' | 'footprint' | 'intake' | 'cli'
+export const ALL_PHASES: readonly Phase[] = ['latency', 'burst', 'window', 'footprint', 'intake', 'cli']
 
 export interface BenchOptions {
   /** Latency samples per contender. */
@@ -88,6 +89,7 @@ export interface BenchResults {
   window?: { windowMs: number; woken: boolean; samples: LatencySample[] }[]
   footprint?: FootprintResult
   intake?: IntakeResult
+  cli?: CliStartResult
   errors: string[]
 }
 
@@ -134,6 +136,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     }
   }
   const has = (p: Phase) => opts.phases.includes(p)
+  // First, on a machine not yet busy with the commune: a CLI start is a person's wait, not the peer's.
+  if (has('cli')) await phase('cli', async () => void (res.cli = await measureCliStart(Math.max(5, Math.min(opts.n, 15)))))
+  if (opts.phases.every((p) => p === 'cli')) {
+    res.loadAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100)
+    res.durationS = Math.round((Date.now() - t0) / 100) / 10
+    return res
+  }
 
   const image = await prepareImage()
   const watcher = await EngineStartWatcher.open(docker)

@@ -139,6 +139,11 @@ function targets(r: BenchResults): Target[] {
     const s = summarize(w.samples.map((x) => x.totalMs))
     out.push({ what: `window path p50, window ${fmtMs(w.windowMs)}${w.woken ? ' (PDS woken on commit)' : ''}`, value: fmtMs(s.p50), target: `<= ${fmtMs(w.windowMs + 500)}`, ok: s.n ? s.p50 <= w.windowMs + 500 : undefined, see: '#3-window-path' })
   }
+  const floor = r.cli?.rows.find((x) => !x.tsx)?.compiled.p50
+  for (const c of (r.cli?.rows ?? []).filter((x) => x.tsx)) {
+    const over = floor === undefined ? '' : ` (bare \`node -e 0\`: ${fmtMs(floor)})`
+    out.push({ what: `CLI start p50: \`${c.command}\``, value: `${fmtMs(c.compiled.p50)}${over}`, target: '<= 300 ms', ok: c.compiled.n ? c.compiled.p50 <= 300 : undefined, see: '#8-cli-start' })
+  }
   if (r.footprint?.rows[0]) {
     out.push({ what: 'idle peer RSS', value: `${r.footprint.rows[0].idleRssMb.toFixed(0)} MB`, target: '<= 150 MB', ok: r.footprint.rows[0].idleRssMb <= 150, see: '#5-footprint' })
   }
@@ -304,6 +309,16 @@ export function renderMarkdown(r: BenchResults, command: string, notes: string[]
     for (const x of f.rows) {
       L.push(row([x.label, `${x.idleRssMb.toFixed(0)} MB`, `${x.idlePeakMb.toFixed(0)} MB`, `${x.loadedRssMb.toFixed(0)} MB (${x.trackedWorkloads} known)`, `${x.loadedPeakMb.toFixed(0)} MB`, `${x.helperRssMb.toFixed(0)} MB`]))
     }
+    L.push('')
+  }
+
+  if (r.cli) {
+    L.push('## 8. CLI start', '')
+    L.push(`Spawn to exit of the real \`meshlet\` binary (\`node bin/meshlet.mjs\`, which runs the compiled \`dist/\`), ${r.cli.n} runs each, interleaved with the same command run from TypeScript through tsx (\`node --import tsx src/cli.ts\`). The client command fails on its input before any network call, so this is the start cost alone. Measure it on its own: \`npm run bench -- --phases cli --no-swarm --out /tmp/cli.md\`.`, '')
+    const floor = r.cli.rows.find((x) => !x.tsx)?.compiled.p50 ?? 0
+    L.push(`On a loaded machine even \`node -e 0\` takes hundreds of milliseconds, so the last column, what meshlet adds to a bare node start, is the figure that carries over to other machines.`, '')
+    L.push(row(['command', 'compiled p50', 'p95', 'through tsx p50', 'p95', 'compiled p50 minus bare node p50']), row(['---', '---:', '---:', '---:', '---:', '---:']))
+    for (const c of r.cli.rows) L.push(row([`\`${c.command}\` (${c.label})`, fmtMs(c.compiled.p50), fmtMs(c.compiled.p95), c.tsx ? fmtMs(c.tsx.p50) : '', c.tsx ? fmtMs(c.tsx.p95) : '', c.tsx ? fmtMs(c.compiled.p50 - floor) : '']))
     L.push('')
   }
 

@@ -28,7 +28,7 @@ const { values } = parseArgs({
 })
 
 if (values.help) {
-  console.log('usage: npm run bench -- [--quick] [--n N] [--burst N] [--burst-reps N] [--window-reps N] [--no-swarm] [--phases latency,burst,window,footprint,intake] [--out BENCHMARKS.md] [--json results.json]')
+  console.log('usage: npm run bench -- [--quick] [--n N] [--burst N] [--burst-reps N] [--window-reps N] [--no-swarm] [--phases latency,burst,window,footprint,intake,cli] [--out BENCHMARKS.md] [--json results.json]')
   process.exit(0)
 }
 

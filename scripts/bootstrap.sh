@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what meshlet needs, idempotently, on a fresh Debian machine (root, system Node 20, no Docker):
 #   Node 24 LTS from the npm registry into .tools/, npm dependencies, the Docker engine (Debian docker.io,
-#   dockerd in the background), the busybox base image (docker import) and a loopback registry.
+#   dockerd in the background), the compiled CLI (dist/), the busybox base image (docker import) and a
+#   loopback registry.
 # Source it (`. scripts/bootstrap.sh`) to get PATH with Node 24; each step skips when already done.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,7 +18,8 @@ else
     log "installing Node 24 from the npm registry into .tools/"
     mkdir -p "$ROOT/.tools"
     # The `node` package ships the binary (and its headers, for native addons) as a registry package.
-    npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error node@24 >/dev/null
+    npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error node@24 >/dev/null ||
+      { log "meshlet needs Node >= 24 and could not install it from the npm registry: install Node 24 (https://nodejs.org) and run this again"; exit 1; }
   fi
   export PATH="$NODE_DIR/bin:$PATH"
   export npm_config_nodedir="$NODE_DIR"
@@ -34,6 +36,9 @@ else
   (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
 fi
+
+# The compiled CLI (dist/, what bin/meshlet.mjs runs), only when a source is newer than the last build.
+(cd "$ROOT" && node scripts/build.mjs --if-stale)
 
 if [ "${MESHLET_SKIP_DOCKER:-0}" != 1 ]; then
   if [ "$(id -u)" != 0 ] && ! docker version >/dev/null 2>&1; then

@@ -1,10 +1,10 @@
 // `meshlet <command>`: run a peer, link a meshlet to its owner, and the client commands.
 import { parseArgs } from 'node:util'
-import { loadRunConfig, runHelp } from './config.js'
 import { ConfigError, describeError } from './errors.js'
-import { rootLogger } from './logger.js'
 
-// The client commands load @atproto/api (~66 MB of RSS): a running peer never needs them.
+// Everything past argument parsing loads on demand: the client commands load @atproto/api (~66 MB
+// of RSS) that a running peer never needs, and the peer's config (zod) and logger (pino) cost a
+// client command ~150 ms of start time it does not need either (BENCHMARKS.md, CLI start).
 const clientCommands = () => import('./client/cli-commands.js')
 
 const help = (clientHelp: string) => `meshlet: decentralized, consent-based container orchestration on the AT Protocol
@@ -14,6 +14,7 @@ usage: meshlet <command> [options]
 commands:
   run        run a meshlet peer (see 'meshlet run --help')
   link       write the owner's commune.scheduler.meshlet record for a meshlet (owner's credentials)
+  explain    a workload's placement from public records alone (no account): meshlet explain <uri> [--json]
   dev        a local commune (PLC, PDS, peers, Docker) until Ctrl-C, with ready-to-paste variables
 ${clientHelp}
 Every option can also come from its MESHLET_* environment variable.
@@ -26,11 +27,13 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (cmd === 'run') {
+    const { loadRunConfig, runHelp } = await import('./config.js')
     if (rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(runHelp())
       return 0
     }
     const cfg = loadRunConfig(rest)
+    const { rootLogger } = await import('./logger.js')
     rootLogger.level = cfg.logLevel
     // The peer's adapters (Docker, sqlite, firehose) load only for `run`: client commands start faster.
     const { startMeshlet } = await import('./context.js')
@@ -82,6 +85,13 @@ async function main(argv: string[]): Promise<number> {
     })
     process.stdout.write(out + '\n')
     return 0
+  }
+  if (cmd === 'explain') {
+    // Public records only: no account, so it stays out of the client commands' login path.
+    const { runExplain } = await import('./client/explain-command.js')
+    const res = await runExplain(rest)
+    ;(res.code === 0 ? process.stdout : process.stderr).write(res.text)
+    return res.code
   }
   const { runClientCommand, CLIENT_HELP } = await clientCommands()
   const res = await runClientCommand(cmd, rest)

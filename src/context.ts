@@ -24,7 +24,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     capabilities: cfg.capabilities,
     leaseMs: cfg.leaseMs,
     bidWindowMs: cfg.bidWindowMs,
-    halfLifeMs: cfg.halfLifeMs,
+    minOwnerBalance: cfg.minOwnerBalance,
     reserveMemoryMb: cfg.reserveMemoryMb,
     maxLoadPermille: cfg.maxLoadPermille,
     allowedBinds: cfg.allowedBinds,

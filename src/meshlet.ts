@@ -40,7 +40,8 @@ export interface PeerSettings {
   capabilities: string[]
   leaseMs: number
   bidWindowMs: number
-  halfLifeMs: number
+  /** Local policy: decline owners whose ledger balance is below this (published in the profile). */
+  minOwnerBalance?: number
   reserveMemoryMb: number
   maxLoadPermille: number
   allowedBinds: string[]
@@ -113,10 +114,18 @@ export class Meshlet implements AsyncDisposable {
       this.status,
       this.hostMonitor,
       this.clock,
-      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, halfLifeMs: settings.halfLifeMs, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch() },
+      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, minOwnerBalance: settings.minOwnerBalance, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did), onStartAllowed: () => this.runner.mark() },
       sub('scheduler'),
     )
-    this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, { meshlet: settings.did, allowedBinds: settings.allowedBinds, timeline: this.timeline }, sub('runner'))
+    this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, {
+        meshlet: settings.did,
+        allowedBinds: settings.allowedBinds,
+        timeline: this.timeline,
+        startGate: (uri) => this.scheduler.decisions.get(uri)?.start,
+        fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
+      },
+      sub('runner'),
+    )
     this.linkage = new LinkagePublisher(
       this.view,
       this.writer,
@@ -131,6 +140,7 @@ export class Meshlet implements AsyncDisposable {
         labels: settings.labels,
         capabilities: settings.capabilities,
         leaseMs: settings.leaseMs,
+        minOwnerBalance: settings.minOwnerBalance,
         version: VERSION,
       },
       sub('linkage'),
@@ -224,6 +234,7 @@ export class Meshlet implements AsyncDisposable {
     this.scheduler.start({ recovering })
     this.runner.start()
     this.linkage.startHeartbeat()
+    this.status.startRenewing((err) => this.log.warn({ err: describeError(err) }, 'could not renew status leases (will retry)'))
     void this.sweepOrphans()
     this.log.info({ url: this.url, records: this.view.size(), recovering, ms: this.clock.now() - t0 }, 'meshlet started')
     return this
@@ -333,6 +344,7 @@ export class Meshlet implements AsyncDisposable {
     this.stopping = (async () => {
       this.scheduler.stop()
       this.linkage.stopHeartbeat()
+      this.status.stopRenewing()
       await this.runner.stop()
       await this.writer.idle().catch(() => {})
       await this.ports.source.stop().catch(() => {})

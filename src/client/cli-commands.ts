@@ -6,12 +6,8 @@ import { isValidDid } from '@atproto/syntax'
 import { describeError } from '../errors.js'
 import { nearest } from '../suggest.js'
 import type { ClientContext, CommandResult } from './commands.js'
+import { EXIT } from './exit-codes.js'
 
-// The commands (and @atproto/api under them) load only once the flags are right: help and usage
-// errors answer without them, which is most of a client command's start-up time.
-const loadCommands = () => import('./commands.js')
-
-const EXIT = { ok: 0, failed: 1, usage: 2 } as const
 
 export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML file:   meshlet submit <file> [--wait] [--strict] [--json]
   ls         your workloads and their state:                meshlet ls [--meshlet <did>] [--json]
@@ -115,7 +111,9 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
     return { text: `meshlet ${command}: --meshlet must be a DID, got ${JSON.stringify(meshlet)}`, code: EXIT.usage }
   }
 
-  const { createClientContext, createIdResolver, cmdCapacity, cmdLogs, cmdLs, cmdReplicaAction, cmdRm, cmdShutdown, cmdStatus, cmdSubmit } = await loadCommands()
+  // The commands load @atproto/api and @atproto/identity (~1 s): only once the input is known good,
+  // so --help and usage errors answer at once (BENCHMARKS.md, CLI start).
+  const { cmdCapacity, cmdLogs, cmdLs, cmdReplicaAction, cmdRm, cmdShutdown, cmdStatus, cmdSubmit, createClientContext, createIdResolver } = await import('./commands.js')
   let ctx: ClientContext
   try {
     let service = values.pds ?? who.pds

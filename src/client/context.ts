@@ -4,6 +4,7 @@ import { AtpAgent } from '@atproto/api'
 import { IdResolver } from '@atproto/identity'
 import { AtUri } from '@atproto/syntax'
 import type { Did } from '../core/types.js'
+import { listAllRecords as readAllRecords } from '../adapters/atproto/repo-reader.js'
 import { describeError, PdsError } from '../errors.js'
 import { MeshletCallError, UsageError, WorkloadFileError } from './errors.js'
 import { MeshletClient } from './meshlet-client.js'
@@ -51,7 +52,9 @@ export interface MeshletChoice {
   meshlet?: Did
 }
 
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const
+// In a module of their own so the CLI can use them before it loads the commands.
+export { EXIT } from './exit-codes.js'
+import { EXIT } from './exit-codes.js'
 
 /** The hint for the refusals of plain http that loopback dev networks run into. */
 export const ALLOW_HTTP_HINT = 'plain http:// is refused by default; for a local dev network add --allow-http (or MESHLET_ALLOW_HTTP=1)'
@@ -97,17 +100,9 @@ export interface RepoRecord {
   value: unknown
 }
 
-export async function listAllRecords(ctx: ClientContext, repo: Did, collection: string, max = 2000): Promise<RepoRecord[]> {
-  const out: RepoRecord[] = []
-  let cursor: string | undefined
-  do {
-    const res = await pds(ctx, `list ${collection} records`, () =>
-      ctx.agent.com.atproto.repo.listRecords({ repo, collection, limit: 100, cursor }),
-    )
-    out.push(...res.data.records)
-    cursor = res.data.records.length ? res.data.cursor : undefined
-  } while (cursor && out.length < max)
-  return out
+export async function listAllRecords(ctx: ClientContext, repo: Did, collection: string): Promise<RepoRecord[]> {
+  // The one paged reader: follows the cursor to the end and fails loudly past its bound.
+  return readAllRecords(ctx.agent.serviceUrl.toString(), repo, collection)
 }
 
 export async function recordExists(ctx: ClientContext, uri: AtUri): Promise<boolean> {

@@ -5,6 +5,7 @@ import type { AtpAgent } from '@atproto/api'
 import type { IdResolver } from '@atproto/identity'
 import type { AtUri, Did } from '../core/types.js'
 import { NSID } from '../core/types.js'
+import { XrpcCallError, xrpcCall } from '../adapters/atproto/xrpc-client.js'
 import { describeError, PdsError } from '../errors.js'
 import type { $OutputBody as DeleteWorkloadOutput } from '../lexicons/farm/meshlet/deleteWorkload.defs.js'
 import type { $OutputBody as CapacityOutput } from '../lexicons/farm/meshlet/getCapacity.defs.js'
@@ -109,13 +110,11 @@ export class MeshletClient {
   }
 
   query<T>(meshlet: Did, nsid: string, params: Record<string, string | number | boolean | undefined>): Promise<T> {
-    const qs = new URLSearchParams()
-    for (const [k, v] of Object.entries(params)) if (v !== undefined) qs.set(k, String(v))
-    return this.call<T>(meshlet, nsid, 'GET', qs.size ? `?${qs}` : '', undefined)
+    return this.call<T>(meshlet, nsid, 'GET', params, undefined)
   }
 
   procedure<T>(meshlet: Did, nsid: string, body: Record<string, unknown>): Promise<T> {
-    return this.call<T>(meshlet, nsid, 'POST', '', JSON.stringify(body))
+    return this.call<T>(meshlet, nsid, 'POST', undefined, body)
   }
 
   /** The meshlet's XRPC base URL: from `endpoints`, else its profile record (cached). */
@@ -137,21 +136,21 @@ export class MeshletClient {
     } catch (err) {
       throw new MeshletDiscoveryError(meshlet, `its DID document cannot be resolved (${describeError(err)})`, { cause: err })
     }
-    const url = `${pds.replace(/\/+$/, '')}/xrpc/com.atproto.repo.getRecord?${new URLSearchParams({
-      repo: meshlet,
-      collection: NSID.profile,
-      rkey: 'self',
-    })}`
-    let res: Response
+    let body: { value?: { endpoint?: unknown } } | undefined
     try {
-      res = await this.fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) })
+      body = await xrpcCall({
+        service: pds,
+        nsid: 'com.atproto.repo.getRecord',
+        params: { repo: meshlet, collection: NSID.profile, rkey: 'self' },
+        fetch: this.fetch,
+        timeoutMs: this.timeoutMs,
+      })
     } catch (err) {
-      throw new MeshletDiscoveryError(meshlet, `its PDS ${pds} is not answering (${describeError(err)})`, { cause: err })
-    }
-    const body = (await res.json().catch(() => undefined)) as { value?: { endpoint?: unknown }; message?: string } | undefined
-    if (!res.ok) {
-      const why = res.status === 400 || res.status === 404 ? `it has no ${NSID.profile} record (is the peer running?)` : `its PDS answered ${res.status} ${body?.message ?? ''}`.trim()
-      throw new MeshletDiscoveryError(meshlet, why)
+      if (!(err instanceof XrpcCallError) || err.unanswered) {
+        throw new MeshletDiscoveryError(meshlet, `its PDS ${pds} is not answering (${describeError(err)})`, { cause: err })
+      }
+      const why = err.status === 400 || err.status === 404 ? `it has no ${NSID.profile} record (is the peer running?)` : `its PDS answered ${err.status} ${err.message}`.trim()
+      throw new MeshletDiscoveryError(meshlet, why, { cause: err })
     }
     const endpoint = body?.value?.endpoint
     if (typeof endpoint !== 'string' || endpoint.length === 0) {
@@ -196,58 +195,52 @@ export class MeshletClient {
     return token
   }
 
-  private async call<T>(meshlet: Did, nsid: string, method: 'GET' | 'POST', search: string, body: string | undefined): Promise<T> {
+  private async call<T>(
+    meshlet: Did,
+    nsid: string,
+    method: 'GET' | 'POST',
+    params: Record<string, string | number | boolean | undefined> | undefined,
+    body: Record<string, unknown> | undefined,
+  ): Promise<T> {
     let retriedAuth = false
     let retriedEndpoint = false
     for (;;) {
       const endpoint = await this.endpoint(meshlet)
       const token = await this.token(meshlet, nsid, { force: retriedAuth })
-      let res: Response
+      let out: T | undefined
       try {
-        res = await this.fetch(`${endpoint}/xrpc/${nsid}${search}`, {
-          method,
-          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          body,
-          signal: AbortSignal.timeout(this.timeoutMs),
-        })
+        out = await xrpcCall<T>({ service: endpoint, nsid, method, params, body, token, fetch: this.fetch, timeoutMs: this.timeoutMs })
       } catch (err) {
-        // The peer may have moved: look its profile up again once before giving up.
-        if (!retriedEndpoint && !this.opts.endpoints?.[meshlet]) {
-          retriedEndpoint = true
-          const fresh = await this.endpoint(meshlet, { force: true }).catch(() => endpoint)
-          if (fresh !== endpoint) continue
+        if (!(err instanceof XrpcCallError)) throw err
+        if (err.unanswered) {
+          // The peer may have moved: look its profile up again once before giving up.
+          if (!retriedEndpoint && !this.opts.endpoints?.[meshlet]) {
+            retriedEndpoint = true
+            const fresh = await this.endpoint(meshlet, { force: true }).catch(() => endpoint)
+            if (fresh !== endpoint) continue
+          }
+          const timedOut = err.error === 'Timeout'
+          throw new MeshletCallError(
+            0,
+            timedOut ? 'Timeout' : 'Unreachable',
+            `meshlet ${meshlet} at ${endpoint} ${timedOut ? 'did not answer in time' : `is not reachable (${describeError(err.cause ?? err)})`}`,
+            meshlet,
+            nsid,
+            { cause: err.cause ?? err },
+          )
         }
-        const timedOut = err instanceof Error && err.name === 'TimeoutError'
-        throw new MeshletCallError(
-          0,
-          timedOut ? 'Timeout' : 'Unreachable',
-          `meshlet ${meshlet} at ${endpoint} ${timedOut ? 'did not answer in time' : `is not reachable (${describeError(err)})`}`,
-          meshlet,
-          nsid,
-          { cause: err },
-        )
+        if (err.error === 'InvalidResponse') throw new MeshletCallError(err.status, 'InvalidResponse', `meshlet ${meshlet} sent a non-JSON answer to ${nsid}`, meshlet, nsid)
+        const error = err.error ?? `HTTP${err.status}`
+        // A cached token can be refused (clock skew, key rotation): one retry with a fresh one.
+        if (err.status === 401 && !retriedAuth) {
+          retriedAuth = true
+          this.logger.debug({ meshlet, nsid, error, message: err.message }, 'token refused; retrying with a fresh one')
+          continue
+        }
+        throw new MeshletCallError(err.status, error, err.message, meshlet, nsid)
       }
-      const text = await res.text()
-      let json: unknown
-      try {
-        json = text ? JSON.parse(text) : undefined
-      } catch {
-        json = undefined
-      }
-      if (res.ok) {
-        if (json === undefined) throw new MeshletCallError(res.status, 'InvalidResponse', `meshlet ${meshlet} sent a non-JSON answer to ${nsid}`, meshlet, nsid)
-        return json as T
-      }
-      const err = (json ?? {}) as { error?: unknown; message?: unknown }
-      const error = typeof err.error === 'string' ? err.error : `HTTP${res.status}`
-      const message = typeof err.message === 'string' ? err.message : text.slice(0, 200) || res.statusText
-      // A cached token can be refused (clock skew, key rotation): one retry with a fresh one.
-      if (res.status === 401 && !retriedAuth) {
-        retriedAuth = true
-        this.logger.debug({ meshlet, nsid, error, message }, 'token refused; retrying with a fresh one')
-        continue
-      }
-      throw new MeshletCallError(res.status, error, message, meshlet, nsid)
+      if (out === undefined) throw new MeshletCallError(200, 'InvalidResponse', `meshlet ${meshlet} sent a non-JSON answer to ${nsid}`, meshlet, nsid)
+      return out
     }
   }
 }

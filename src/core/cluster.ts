@@ -4,9 +4,7 @@
 
 import type { Did, Membership, MeshletLink, MeshletOwnerClaim } from './types.js'
 
-// Eligibility lives in its own module; re-exported so callers find it next to the graph it reads.
-export { eligibility, heartbeatProblem } from './eligibility.js'
-export type { EligibilityInput, EligibilityResult, EligibleRunner, Exclusion } from './eligibility.js'
+// Eligibility (core/eligibility.ts) reads this graph; the graph knows nothing of it (no cycle).
 
 /** Repos a peer follows at most; beyond this `planTrackedRepos` reports what it left out. */
 export const DEFAULT_TRACKED_REPOS_LIMIT = 512

@@ -1,9 +1,10 @@
 // The per-peer brain: given what this peer sees about one workload, what should it publish now?
 // Pure and idempotent (same input, same answer), so the scheduler loop can re-run it on every
 // record, wake-up and restart, and the simulation can run thousands of peers' worth of it.
-import { isClaimState, isYielded, replicaIndexFor, resolvePlacement, type Placement } from './placement.js'
+import { countingRecord, isAckGated, mergeAcks, validAcks } from './acks.js'
+import { isClaimState, isYielded, replicaIndexFor, resolvePlacement, type Placement, type StartGate } from './placement.js'
 import { bidWindow, classifyBids, compareStrings, dedupeByUri, slotCount, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
-import type { Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStatus } from './types.js'
+import type { Ack, Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStatus } from './types.js'
 
 export interface DecideSelf {
   meshlet: Did
@@ -46,6 +47,11 @@ export type PeerAction =
   | { type: 'claim'; bid: StrongRef; priority: number; replica: number }
   /** Stop this meshlet's replica and write its status as stopped with `reason` as message. */
   | { type: 'release'; reason: string }
+  /**
+   * Batch at-most-once: re-put this meshlet's own counting bid/decline record (same rkey, every
+   * other field unchanged) with `acks` as its acks list (the old entries plus the new ones).
+   */
+  | { type: 'ack'; rkey: string; acks: Ack[]; reason: string }
 
 export type DecisionPhase = 'bidding' | 'placed' | 'queued' | 'ineligible'
 
@@ -60,6 +66,12 @@ export interface Decision {
   self?: BidOutcome
   /** When to evaluate again even if no record arrives (the window's close), epoch ms. */
   wakeAt?: number
+  /**
+   * Present when this meshlet holds a kept (or contending) claim: whether its container may start
+   * now. Batch at-most-once replicas start only once a quorum of the electorate acked them
+   * (reason "waiting for acks 1/2 for replica 0" until then); everything else starts at once.
+   */
+  start?: StartGate
 }
 
 /** Lexicon limit of a decline reason (bytes of UTF-8). */
@@ -105,15 +117,19 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  *      offer of a draining meshlet is a decline, so it does not come back while draining);
  *    - recovering and it holds a live claim while at least (replicas - completed) OTHER live
  *      claims exist -> release "replaced while this meshlet was away";
- *    - evicted -> release "lost claim conflict to did:...";
+ *    - evicted -> release "lost claim conflict: replica N is held by did:...";
  *    - in `next`: offer bid -> claim with its bid's strongRef and priority, replica index =
- *      replicaIndexFor(kept, its position in next); offer decline -> withdraw all its records
+ *      replicaIndexFor(placement.taken, its position in next); offer decline -> withdraw all its records
  *      for the cid and decline (it can no longer run it);
  *    - no record and no status for the cid (offline during the window, newly joined) and
  *      openSlots > 0 -> bid or decline now;
  *    - queued, its earliest record is a decline, no status, and the offer is now a bid ->
  *      withdraw its records and bid again (re-offer when capacity frees: nothing is dropped).
  *    In the last two rules a status that only says it yielded ({@link isYielded}) counts as none.
+ *    Batch: drain/recovery never release a claim that may have started (past pending, or start
+ *    allowed). Records its own status references, and current records carrying acks, are never
+ *    withdrawn. Batch at-most-once: a member of the electorate adds acks (action `ack`, see
+ *    {@link ackAction}); a member with no record offers anyway. `Decision.start` gates the runner.
  *    Release reasons start with YIELD_MESSAGE_PREFIXES (placement.ts): write them verbatim as the
  *    status message, since other peers read them to know the meshlet may take a slot again.
  * After a restart with recovering=true, publish its releases BEFORE renewing its heartbeat: a
@@ -124,27 +140,36 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  */
 export function decideWorkload(input: DecideInput): Decision {
   const { workload: w, self, eligible, offer } = input
+  const electorate = input.electorate ?? eligible
   const bids = dedupeByUri(input.bids.filter((b) => b.workload?.uri === w.uri))
   const statuses = input.statuses.filter((s) => s.workload?.uri === w.uri)
   const actions: PeerAction[] = []
+  const gated = isAckGated(w)
 
   const own = bids.filter((b) => b.meshlet === self.meshlet).sort((a, b) => compareStrings(a.rkey, b.rkey))
+  const ownAll = statuses.filter((s) => s.meshlet === self.meshlet)
+  // The ledger replays claims from the bids they reference: never delete one of those. Nor a
+  // record carrying acks for the current cid: an ack is a promise that must stay visible.
+  const keep = new Set(ownAll.flatMap((s) => (s.bid ? [s.bid.uri] : [])))
+  const removable = (b: Bid): boolean => !keep.has(b.uri) && !(b.workload.cid === w.cid && (b.acks?.length ?? 0) > 0)
   for (const b of own) {
-    if (b.workload.cid !== w.cid) actions.push({ type: 'withdraw', rkey: b.rkey, reason: `bid was for an older version of the workload (cid ${b.workload.cid})` })
+    if (b.workload.cid !== w.cid && removable(b)) actions.push({ type: 'withdraw', rkey: b.rkey, reason: `bid was for an older version of the workload (cid ${b.workload.cid})` })
   }
   const ownCurrent = own.filter((b) => b.workload.cid === w.cid)
-  const ownStatuses = statuses.filter((s) => s.meshlet === self.meshlet && s.workload.cid === w.cid)
+  const ownStatuses = ownAll.filter((s) => s.workload.cid === w.cid)
   const holdsClaim = ownStatuses.some(isClaimState)
   // No status, or only one saying the protocol took its replica away: it may still offer.
   const mayOffer = ownStatuses.every(isYielded)
 
-  const placement = resolvePlacement(w, bids, statuses, eligible, input.verifyBid)
+  const placement = resolvePlacement(w, bids, statuses, eligible, input.verifyBid, electorate)
   const holders = placement.kept.map((s) => s.meshlet)
   const result = (phase: DecisionPhase, outcomes: BidOutcome[], wakeAt?: number): Decision => {
     const d: Decision = { phase, actions, holders, outcomes }
     const mine = selfOutcome(outcomes, self.meshlet)
     if (mine) d.self = mine
     if (wakeAt !== undefined) d.wakeAt = wakeAt
+    const gate = placement.gates.get(self.meshlet)
+    if (gate) d.start = gate
     return d
   }
 
@@ -164,30 +189,58 @@ export function decideWorkload(input: DecideInput): Decision {
   const eviction = placement.evictions.find((e) => e.status.meshlet === self.meshlet)
   const kept = placement.kept.some((s) => s.meshlet === self.meshlet)
   const nextPos = placement.next.findIndex((b) => b.meshlet === self.meshlet)
-  const slots = Math.max(0, slotCount(w) - placement.completed.length)
+  const slots = Math.max(0, slotCount(w) - placement.completed.length - placement.lost.length)
   const othersLive = placement.kept.length + placement.evicted.length - (kept || eviction ? 1 : 0)
+  const mine = ownStatuses.find(isClaimState)
+  // A batch replica that may have started is never handed over: it runs to its end.
+  const mayHaveStarted = w.kind === 'batch' && mine !== undefined && (mine.state !== 'pending' || placement.gates.get(self.meshlet)?.allowed === true)
 
-  if (self.draining && (kept || eviction)) {
+  if (self.draining && (kept || eviction) && !(kept && mayHaveStarted)) {
     actions.push({ type: 'release', reason: 'draining: handing this replica over to another meshlet' })
-  } else if (self.recovering && kept && othersLive >= slots) {
+  } else if (self.recovering && kept && othersLive >= slots && !(gated && mayHaveStarted)) {
     actions.push({ type: 'release', reason: `replaced while this meshlet was away: ${othersLive} other live claim(s) hold all ${slots} slot(s)` })
   } else if (eviction) {
     actions.push({ type: 'release', reason: eviction.reason })
   } else if (nextPos >= 0) {
     const bid = placement.next[nextPos]
     if (offer.kind === 'bid') {
-      actions.push({ type: 'claim', bid: { uri: bid.uri, cid: bid.cid }, priority: bid.priority, replica: replicaIndexFor(placement.kept, nextPos) })
-    } else {
+      actions.push({ type: 'claim', bid: { uri: bid.uri, cid: bid.cid }, priority: bid.priority, replica: replicaIndexFor(placement.taken, nextPos) })
+    } else if (ownCurrent.every(removable)) {
       for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: `can no longer run it: ${offer.reason}` })
       actions.push(offerAction(offer))
     }
-  } else if (mayOffer && ownCurrent.length === 0 && placement.openSlots > 0) {
+  } else if (mayOffer && ownCurrent.length === 0 && (placement.openSlots > 0 || (gated && electorate.has(self.meshlet) && placement.kept.length > 0))) {
+    // (Batch at-most-once: a member with no record offers anyway, so it has a record to ack in.)
     actions.push(offerAction(offer))
-  } else if (mayOffer && placement.queued && offer.kind === 'bid' && isDeclined(w, ownCurrent, eligible)) {
+  } else if (mayOffer && placement.queued && offer.kind === 'bid' && isDeclined(w, ownCurrent, eligible) && ownCurrent.every(removable)) {
     for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: 'capacity freed: re-offering' })
     actions.push(offerAction(offer))
   }
+  if (gated && electorate.has(self.meshlet)) {
+    const ack = ackAction(w, bids, self.meshlet, placement, actions)
+    if (ack) actions.push(ack)
+  }
   return result(placement.queued ? 'queued' : 'placed', placement.outcomes)
+}
+
+/**
+ * The ack rule: with its window closed, a member acks (i, M) for every claim M kept for replica
+ * number i in its placement, in its own counting record, unless that record already acks i
+ * (once per number, never changed). Not while it withdraws that record in this same decision.
+ */
+function ackAction(w: Workload, bids: Bid[], self: Did, placement: Placement, actions: PeerAction[]): PeerAction | undefined {
+  const record = countingRecord(w, bids, self)
+  if (!record || actions.some((a) => a.type === 'withdraw' && a.rkey === record.rkey)) return undefined
+  const have = validAcks(record, slotCount(w))
+  const spoiled = new Set((record.acks ?? []).map((a) => a.replica))
+  const added: Ack[] = []
+  const releasing = actions.some((a) => a.type === 'release')
+  for (const s of placement.kept) {
+    if (s.meshlet === self && releasing) continue // never ack a claim it is giving up
+    if (!have.has(s.replica!) && !spoiled.has(s.replica!)) added.push({ replica: s.replica!, meshlet: s.meshlet })
+  }
+  if (added.length === 0) return undefined
+  return { type: 'ack', rkey: record.rkey, acks: mergeAcks(record.acks ?? [], added), reason: added.map((a) => `replica ${a.replica} -> ${a.meshlet}`).join(', ') }
 }
 
 /** Whether this meshlet's counting record for the current cid is a decline. */

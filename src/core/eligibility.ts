@@ -1,9 +1,11 @@
 // Who may run a workload (PROTOCOL §2): verified meshlets of its owner and of owners mutually
-// verified with it, alive (fresh profile heartbeat) and matching the constraints. Every candidate
-// that is left out gets a reason, so "why not here?" always has an answer.
+// verified with it, alive (a record from their repo received within their lease, on this
+// observer's monotonic clock: docs/protocol.md, Liveness by receipt) and matching the constraints.
+// Every candidate that is left out gets a reason, so "why not here?" always has an answer.
 
 import type { ClusterGraph } from './cluster.js'
 import { matchConstraints } from './constraints.js'
+import { livenessProblem } from './liveness.js'
 import type { Did, Profile, Workload } from './types.js'
 
 export interface EligibleRunner {
@@ -21,9 +23,14 @@ export interface EligibilityInput {
   graph: ClusterGraph
   /** Profiles by meshlet DID. */
   profiles: ReadonlyMap<Did, Profile>
-  /** Epoch ms. */
-  now: number
-  /** Heartbeat lease: a profile older than this is stale (profiles are re-published every lease/3). */
+  /**
+   * The observer's MONOTONIC clock now (ms), the clock `lastReceived` is read on. Never a wall
+   * clock: writer timestamps are not compared with it.
+   */
+  monoNow: number
+  /** When this observer last received a record from the meshlet's repo (monotonic ms), if ever. */
+  lastReceived: (meshlet: Did) => number | undefined
+  /** Lease when the profile advertises none: alive while a record arrived within it (profiles are re-published every lease/3). */
   defaultLeaseMs: number
   /** A per-profile lease, when the profile advertises one; invalid values fall back to the default. */
   leaseMsOf?: (p: Profile) => number | undefined
@@ -41,20 +48,8 @@ export interface EligibilityResult {
   excluded: Exclusion[]
 }
 
-/** undefined when the profile's heartbeat is fresh at `now`, else why not. */
-export function heartbeatProblem(profile: Profile, now: number, leaseMs: number): string | undefined {
-  const at = Date.parse(profile.updatedAt)
-  if (!Number.isFinite(at)) return `profile updatedAt ${JSON.stringify(profile.updatedAt)} is not a valid datetime`
-  // A heartbeat dated beyond one lease ahead would keep a dead meshlet's claims alive until that
-  // date (no failover): a clock that far off is not trusted.
-  if (at - now > leaseMs) return `heartbeat dated in the future: profile updatedAt ${profile.updatedAt} is more than the ${leaseMs} ms lease ahead of this peer's clock`
-  const expiresAt = at + leaseMs
-  if (expiresAt > now) return undefined
-  return `heartbeat stale: profile last updated ${profile.updatedAt}, lease of ${leaseMs} ms expired ${now - expiresAt} ms ago`
-}
-
 export function eligibility(input: EligibilityInput): EligibilityResult {
-  const { workload, graph, profiles, now, defaultLeaseMs } = input
+  const { workload, graph, profiles, monoNow, defaultLeaseMs } = input
   const owner = workload.owner
   const owners = [owner, ...graph.activeCluster(owner)]
   const considered = new Set(owners)
@@ -89,7 +84,7 @@ export function eligibility(input: EligibilityInput): EligibilityResult {
       continue
     }
     electorate.set(meshlet, { meshlet, owner: verifiedOwner })
-    const stale = heartbeatProblem(profile, now, leaseFor(profile, input.leaseMsOf, defaultLeaseMs))
+    const stale = livenessProblem(input.lastReceived(meshlet), monoNow, leaseFor(profile, input.leaseMsOf, defaultLeaseMs))
     if (stale) {
       excluded.push({ meshlet, reason: stale })
       continue

@@ -1,41 +1,36 @@
 // Claims and convergence (PROTOCOL §3, "converge when peers saw different bid sets"). Peers close
 // their bid windows at different times with different bids, so winners CLAIM a slot by writing
 // their status record, and who runs what is computed from claims with the same ordering as bids.
-import {
-  classifyBids,
-  compareStrings,
-  declineAndInvalidOutcomes,
-  dedupeByUri,
-  orderBids,
-  rankByPriority,
-  rankLabel,
-  slotCount,
-  tieNote,
-  type BidOutcome,
-  type BidVerifier,
-  type EligibleMeshlet,
-} from './selection.js'
+// Only verifiable claims count (docs/protocol.md, "Claims, completions, replica numbers"), and
+// batch replicas start only once a quorum of the electorate acked them ("Batch: at most once").
+import { ackCount, isAckGated, settledHolder, tallyAcks, type AckTally, type Settlement } from './acks.js'
+import { backingProblem, countingBids, isEnded, replicaProblem, statusKeyProblem } from './claims.js'
+import { placementOutcomes } from './placement-outcomes.js'
+import { classifyBids, compareStrings, dedupeByUri, orderBids, rankByPriority, slotCount, tieNote, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
 import { CLAIM_STATES, type Bid, type Did, type Workload, type WorkloadStatus } from './types.js'
 
-/** The workload fields placement reads. */
-export type PlacementWorkload = Pick<Workload, 'uri' | 'cid' | 'replicas' | 'kind'>
+/** The workload fields placement reads (delivery defaults to at-most-once). */
+export type PlacementWorkload = Pick<Workload, 'uri' | 'cid' | 'replicas' | 'kind'> & Partial<Pick<Workload, 'delivery'>>
 
-export interface Eviction {
-  status: WorkloadStatus
-  /** What the evicted peer writes as its status message: "lost claim conflict to did:... (priority a vs b)". */
-  reason: string
-}
+import type { Eviction, LostSlot, StartGate } from './placement-types.js'
+export type { Eviction, LostSlot, StartGate }
 
 export interface Placement {
-  /** Live claims that hold a slot, in claim rank order. */
+  /** Live claims that hold a replica number, in claim rank order. */
   kept: WorkloadStatus[]
-  /** Live claims beyond the slots: those peers must release (stop, status stopped). */
+  /** Live claims that must release (stop, status stopped): their replica number is held by another. */
   evicted: WorkloadStatus[]
   /** `evicted` with the release message for each. */
   evictions: Eviction[]
-  /** Batch replicas that exited 0 for the current cid: they hold their slot for good. */
+  /** Batch replicas that ended (exited, failed after start) with a kept claim: they hold their number for good. */
   completed: WorkloadStatus[]
-  /** replicas - completed - kept (never negative). */
+  /** Batch at-most-once: numbers whose quorum holder lapsed or ended before completing (not re-run). */
+  lost: LostSlot[]
+  /** Batch at-most-once: live claims for a number that no claim holds for good yet; they wait (neither kept nor evicted). */
+  contending: WorkloadStatus[]
+  /** Replica numbers in use (kept, completed, lost), ascending: new claimers take others. */
+  taken: number[]
+  /** replicas - taken (never negative). */
   openSlots: number
   /** The first `openSlots` candidates: they should claim now. */
   next: Bid[]
@@ -43,6 +38,10 @@ export interface Placement {
   candidates: Bid[]
   /** True when some open slot has no candidate (openSlots > next.length): waiting for capacity. */
   queued: boolean
+  /** Start permission per meshlet holding a kept or contending claim. */
+  gates: Map<Did, StartGate>
+  /** Batch at-most-once: the acks of the electorate. */
+  tally?: AckTally
   /** One reason per meshlet (claims first), plus ignored records. */
   outcomes: BidOutcome[]
 }
@@ -52,7 +51,7 @@ export interface Placement {
  * conflict, a lapsed eligibility, a replacement while away, a drain), as opposed to the owner
  * stopping it or a failure. A meshlet that yielded this way is a last-resort candidate again.
  */
-export const YIELD_MESSAGE_PREFIXES = ['lost claim conflict', 'no longer eligible', 'replaced while this meshlet was away', 'draining'] as const
+export const YIELD_MESSAGE_PREFIXES = ['lost claim conflict', 'no longer eligible', 'replaced while this meshlet was away', 'draining', 'start failed:'] as const
 
 /** A `stopped` status whose message says the protocol took the replica away (see YIELD_MESSAGE_PREFIXES). */
 export function isYielded(status: WorkloadStatus): boolean {
@@ -65,69 +64,58 @@ export function isClaimState(status: WorkloadStatus): boolean {
 }
 
 /**
- * A LIVE CLAIM: the status references the current cid, its state is in CLAIM_STATES and its
- * meshlet is eligible. A dead peer's heartbeat lapses, it drops out of `eligible`, and its
- * claims die with it: that is failover.
+ * A LIVE CLAIM in the loose sense (no bid check): the status references the current cid, its
+ * state is in CLAIM_STATES and its meshlet is eligible. A dead peer's heartbeat lapses, it drops
+ * out of `eligible`, and its claims die with it: that is failover.
  */
 export function isLiveClaim(status: WorkloadStatus, workload: Pick<Workload, 'uri' | 'cid'>, eligible: ReadonlyMap<Did, EligibleMeshlet>): boolean {
   return status.workload?.uri === workload.uri && status.workload.cid === workload.cid && isClaimState(status) && eligible.has(status.meshlet)
 }
 
-/** A COMPLETED slot: a batch replica of the current cid that ran to an end (it is not re-run). */
+/** A batch replica of the current cid that ran to an end (no check of its claim: see resolvePlacement for that). */
 export function isCompleted(status: WorkloadStatus, workload: Pick<Workload, 'uri' | 'cid' | 'kind'>): boolean {
-  if (workload.kind !== 'batch' || status.workload?.uri !== workload.uri || status.workload.cid !== workload.cid) return false
-  // A batch replica that RAN is done, whatever its exit code (batch jobs are not re-run, here or
-  // elsewhere); one that never started (failed without a container: bad image, pull error) is not,
-  // so the slot goes to the next bidder.
-  return status.state === 'exited' || (status.state === 'failed' && status.containerId !== undefined)
+  return isEnded(status, workload)
 }
 
 /**
- * Replica index for a new claim: the lowest integer >= 0 not used by kept claims' `replica`.
- * `position` > 0 gives the position-th free index, so several `next` claimers of one round
- * (next[position]) do not all pick the same index.
+ * Replica number for a new claim: the position-th (from 0) integer >= 0 not in `used` (numbers,
+ * or statuses' `replica`), so several `next` claimers of one round do not all pick the same one.
  */
-export function replicaIndexFor(kept: readonly WorkloadStatus[], position = 0): number {
-  const used = new Set<number>()
-  for (const s of kept) if (typeof s.replica === 'number') used.add(s.replica)
+export function replicaIndexFor(used: readonly (WorkloadStatus | number)[], position = 0): number {
+  const set = new Set<number>()
+  for (const u of used) {
+    const r = typeof u === 'number' ? u : u.replica
+    if (typeof r === 'number') set.add(r)
+  }
   let skip = Math.max(0, Math.floor(position))
   for (let i = 0; ; i++) {
-    if (used.has(i)) continue
+    if (set.has(i)) continue
     if (skip === 0) return i
     skip--
   }
 }
 
-function claimPriority(s: WorkloadStatus): number {
+export function claimPriority(s: WorkloadStatus): number {
   return typeof s.priority === 'number' && Number.isFinite(s.priority) ? s.priority : 0
-}
-
-/** Among one meshlet's statuses for the current cid, the one that speaks for it (completed > live claim > other), deterministically. */
-function representative(list: WorkloadStatus[], workload: PlacementWorkload): WorkloadStatus {
-  const score = (s: WorkloadStatus): number => (isCompleted(s, workload) ? 2 : isClaimState(s) ? 1 : 0)
-  return [...list].sort((a, b) => score(b) - score(a) || claimPriority(b) - claimPriority(a) || compareStrings(a.uri, b.uri))[0]
-}
-
-function describeStatus(s: WorkloadStatus): string {
-  return `its replica is ${s.state}${s.exitCode !== undefined ? ` (exit ${s.exitCode})` : ''}${s.message ? `: ${s.message}` : ''}`
 }
 
 /**
  * Rule 5, placement from claims. Given all bids and all statuses that reference the workload:
- * - COMPLETED (batch only): status `exited` with exitCode 0 for the current cid; holds its slot forever.
- * - LIVE CLAIMS ({@link isLiveClaim}) are ranked by (status.priority ?? 0) descending, then the
- *   bid tiebreak (FNV-1a of `${cid}|${did}`), then DID. The first (replicas - completed) are KEPT;
- *   the rest are EVICTED ("lost claim conflict to <did of the last kept claim>").
- * - openSlots = replicas - completed - kept.
- * - CANDIDATES: the valid bids in rank order (selection rules 1-2) whose meshlet has NO status
- *   for the current cid, followed (last resort) by the valid bids of meshlets that YIELDED their
- *   replica to the protocol ({@link isYielded}: lost a claim conflict, lapsed, replaced while
- *   away, drained), in rank order. A meshlet that failed, exited, was stopped by its owner, or
- *   holds a claim is never a candidate again for this cid. NEXT = the first `openSlots` candidates.
- *   (Without the last-resort rule, a replica lost in a claim race could never come back: after a
- *   later failover the workload would stay below min(replicas, able runners).)
- * - queued = openSlots > next.length (a slot has nobody to fill it yet).
- * Invariant: kept.length + completed (capped at replicas) + next.length <= replicas.
+ * - A status counts only at its canonical rkey (statusRkey); others are `invalid`.
+ * - A claim-state or ended status counts only if backed by its meshlet's counting bid (same uri,
+ *   same priority; counting = valid among eligible + electorate, earliest, not a decline) and its
+ *   replica is in [0, replicas); else `invalid` ("claim without a counting bid", ...).
+ * - Batch at-most-once ({@link isAckGated}): the electorate's acks settle a replica number for a
+ *   meshlet ({@link settledHolder}). An ended status COMPLETES its number only if it holds it
+ *   for good; a settled number whose holder lapsed or ended otherwise is LOST (not re-run).
+ *   Other batch: an ended backed status completes its number.
+ * - LIVE CLAIMS (eligible, backed) in rank order (priority desc, tiebreak, DID), settled holders
+ *   first, then (at-most-once) by acks for their number desc: a claim whose number is free takes it (KEPT); a claim whose number is taken is EVICTED
+ *   ("lost claim conflict: replica N is held by did:..."), except (batch at-most-once) while the
+ *   number is not settled: then it CONTENDS (waits, neither kept nor evicted).
+ * - openSlots = replicas - numbers taken (kept, completed, lost); CANDIDATES: valid bids of
+ *   meshlets with no status for the cid in rank order, then those that YIELDED; NEXT = first openSlots.
+ * Invariant: kept claims have distinct numbers in [0, replicas), so kept + completed + lost <= replicas.
  */
 export function resolvePlacement(
   workload: PlacementWorkload,
@@ -135,104 +123,151 @@ export function resolvePlacement(
   statuses: readonly WorkloadStatus[],
   eligible: ReadonlyMap<Did, EligibleMeshlet>,
   verify?: BidVerifier,
+  electorate?: ReadonlyMap<Did, EligibleMeshlet>,
 ): Placement {
   const replicas = slotCount(workload)
+  const gated = isAckGated({ kind: workload.kind, delivery: workload.delivery ?? 'at-most-once' })
   const classified = classifyBids(workload, bids, eligible, verify)
   const ordered = orderBids(workload.cid, classified.valid)
-
-  // One status per meshlet for the current cid (the rkey is derived from the workload, so a
-  // second one is noise; pick deterministically).
-  const current = new Map<Did, WorkloadStatus[]>()
-  for (const s of dedupeByUri(statuses)) {
-    if (s.workload?.uri !== workload.uri || s.workload.cid !== workload.cid) continue
-    const list = current.get(s.meshlet)
-    if (list) list.push(s)
-    else current.set(s.meshlet, [s])
+  const voters = electorate ?? eligible
+  // A lapsed meshlet's bid is not "valid" among the eligible, yet its claim may still be backed
+  // (a lost quorum holder): back claims with bids valid among eligible + electorate.
+  const backers = voters === eligible ? classified : classifyBids(workload, bids, new Map([...voters, ...eligible]), verify)
+  const counting = countingBids(backers.valid)
+  const tally = gated ? tallyAcks(workload, replicas, bids, voters) : undefined
+  const settle = new Map<number, Settlement>()
+  if (tally) {
+    for (let i = 0; i < replicas; i++) {
+      const st = settledHolder(tally, workload.cid, i)
+      if (st) settle.set(i, st)
+    }
   }
-  const completed: WorkloadStatus[] = []
+
+  // One status per meshlet: the one at the canonical rkey (a status record's uri names its repo
+  // and rkey, so at most one per meshlet survives).
+  const invalid: { status: WorkloadStatus; reason: string }[] = []
+  const current = new Map<Did, WorkloadStatus>()
+  for (const s of dedupeByUri(statuses)) {
+    if (s.workload?.uri !== workload.uri) continue
+    const keyProblem = statusKeyProblem(s, workload.uri)
+    if (keyProblem) invalid.push({ status: s, reason: keyProblem })
+    else if (s.workload.cid === workload.cid) current.set(s.meshlet, s)
+  }
+
+  const ended: WorkloadStatus[] = []
   const live: WorkloadStatus[] = []
   const lapsed: WorkloadStatus[] = []
   const yielded = new Map<Did, WorkloadStatus>()
   const done: WorkloadStatus[] = []
-  for (const meshlet of [...current.keys()].sort(compareStrings)) {
-    const s = representative(current.get(meshlet)!, workload)
-    if (isCompleted(s, workload)) completed.push(s)
-    else if (isClaimState(s)) (eligible.has(meshlet) ? live : lapsed).push(s)
-    else if (isYielded(s)) yielded.set(meshlet, s)
+  for (const meshlet of [...current.keys()].sort()) {
+    const s = current.get(meshlet)!
+    const isEnd = isEnded(s, workload)
+    if (isEnd || isClaimState(s)) {
+      const problem = backingProblem(s, counting.get(meshlet)) ?? replicaProblem(s, replicas)
+      if (problem) invalid.push({ status: s, reason: problem })
+      else if (isEnd) ended.push(s)
+      else (eligible.has(meshlet) ? live : lapsed).push(s)
+    } else if (isYielded(s)) yielded.set(meshlet, s)
     else done.push(s)
   }
 
-  const claimSlots = Math.max(0, replicas - completed.length)
-  const rankedClaims = rankByPriority(live, workload.cid, (s) => s.meshlet, claimPriority)
-  const kept = rankedClaims.slice(0, claimSlots)
-  const evicted = rankedClaims.slice(claimSlots)
-  const lastKept = kept[kept.length - 1]
-  const evictions: Eviction[] = evicted.map((s) => ({
-    status: s,
-    reason: lastKept
-      ? `lost claim conflict to ${lastKept.meshlet} (priority ${claimPriority(lastKept)} vs ${claimPriority(s)}${tieNote(claimPriority(lastKept), claimPriority(s))})`
-      : `lost claim conflict: all ${replicas} slots are completed`,
-  }))
-  const openSlots = Math.max(0, claimSlots - kept.length)
+  // Numbers held for good: completions, then (at-most-once) settled numbers nobody can run again.
+  const takenBy = new Map<number, string>()
+  const completed: WorkloadStatus[] = []
+  for (const s of ended) {
+    const r = s.replica!
+    const st = settle.get(r)
+    if (gated && st?.meshlet !== s.meshlet) {
+      invalid.push({ status: s, reason: `invalid: completion of replica ${r} without a quorum of acks (${ackCount(tally!, r, s.meshlet)}/${tally!.quorum})` })
+    } else if (takenBy.has(r)) done.push(s)
+    else {
+      completed.push(s)
+      takenBy.set(r, `${s.meshlet} (completed)`)
+    }
+  }
+  const lost: LostSlot[] = []
+  for (const [r, st] of settle) {
+    if (takenBy.has(r)) continue
+    const s = current.get(st.meshlet)
+    if (s && live.includes(s) && s.replica === r) continue // kept below
+    const how = st.by === 'quorum' ? `a quorum of acks ${st.acks}/${tally!.quorum}` : `an unbeatable lead of acks (${st.acks} of ${tally!.electorateSize})`
+    const what = !s ? 'has no status' : lapsed.includes(s) ? 'lapsed (no longer an eligible runner)' : `${s.state}${s.message ? `: ${s.message}` : ''}`
+    lost.push({ replica: r, meshlet: st.meshlet, ...(s ? { status: s } : {}), reason: `lost: replica ${r} was held by ${st.meshlet} with ${how}, which ${what}; not re-run (delivery at-most-once)` })
+    takenBy.set(r, `${st.meshlet} (lost)`)
+  }
+
+  const ranked = rankByPriority(live, workload.cid, (s) => s.meshlet, claimPriority)
+  const holder = new Map<number, WorkloadStatus>()
+  const keptSet = new Set<WorkloadStatus>()
+  const take = (s: WorkloadStatus): void => {
+    keptSet.add(s)
+    holder.set(s.replica!, s)
+    takenBy.set(s.replica!, s.meshlet)
+  }
+  for (const s of ranked) if (settle.get(s.replica!)?.meshlet === s.meshlet && !takenBy.has(s.replica!)) take(s)
+  const contending: WorkloadStatus[] = []
+  const evictions: Eviction[] = []
+  // At-most-once: among claims for an unsettled number the one with the most acks is kept (then
+  // rank), so members pile onto the front-runner instead of a late higher bid splitting the vote.
+  const assignOrder = tally ? [...ranked].sort((a, b) => ackCount(tally, b.replica!, b.meshlet) - ackCount(tally, a.replica!, a.meshlet)) : ranked
+  for (const s of assignOrder) {
+    if (keptSet.has(s)) continue
+    const r = s.replica!
+    if (!takenBy.has(r)) {
+      take(s)
+      continue
+    }
+    // At-most-once: acks for it may be on their way, and evicting it would strand them (the number
+    // could then never reach a quorum for anyone): it waits until the number settles.
+    if (gated && !settle.has(r)) {
+      contending.push(s)
+      continue
+    }
+    const h = holder.get(r)
+    const st = settle.get(r)
+    const detail = st ? (st.by === 'quorum' ? `quorum of acks ${st.acks}/${tally!.quorum}` : `unbeatable lead of acks ${st.acks} of ${tally!.electorateSize}`) : h ? `priority ${claimPriority(h)} vs ${claimPriority(s)}${tieNote(claimPriority(h), claimPriority(s))}` : ''
+    evictions.push({ status: s, reason: `lost claim conflict: replica ${r} is held by ${h ? h.meshlet : takenBy.get(r)}${detail ? ` (${detail})` : ''}` })
+  }
+  const kept = ranked.filter((s) => keptSet.has(s))
+
+  const gates = new Map<Did, StartGate>()
+  for (const s of [...kept, ...contending]) {
+    const r = s.replica!
+    if (!tally) {
+      gates.set(s.meshlet, { replica: r, allowed: keptSet.has(s), reason: 'starts at once (no acks needed)' })
+      continue
+    }
+    const st = settle.get(r)
+    const n = ackCount(tally, r, s.meshlet)
+    if (st?.meshlet === s.meshlet) {
+      const why = st.by === 'quorum' ? `quorum of acks ${n}/${tally.quorum} for replica ${r}` : `split acks for replica ${r} resolved for it: ${n} of ${tally.electorateSize} acks, no rival can overtake it`
+      gates.set(s.meshlet, { replica: r, allowed: true, reason: why })
+    } else {
+      const rival = keptSet.has(s) ? '' : `; contending with ${holder.get(r)?.meshlet ?? '?'}`
+      gates.set(s.meshlet, { replica: r, allowed: false, reason: `waiting for acks ${n}/${tally.quorum} for replica ${r}${rival}` })
+    }
+  }
+
+  invalid.sort((a, b) => compareStrings(a.status.meshlet, b.status.meshlet) || compareStrings(a.status.uri, b.status.uri) || compareStrings(a.reason, b.reason))
+  const taken = [...takenBy.keys()].sort((a, b) => a - b)
+  const openSlots = Math.max(0, replicas - taken.length)
   const candidates = [...ordered.filter((b) => !current.has(b.meshlet)), ...ordered.filter((b) => yielded.has(b.meshlet))]
   const next = candidates.slice(0, openSlots)
-
-  // Reasons: one primary outcome per meshlet, claims first, then bids in rank order.
-  const outcomes: BidOutcome[] = []
-  const explained = new Set<Did>()
-  const add = (o: BidOutcome): void => {
-    outcomes.push(o)
-    explained.add(o.meshlet)
+  const outcomes = placementOutcomes({ replicas, ordered, classified, kept, ranked, completed, contending, evictions, lost, lapsed, yielded, done, invalid, current, next, openSlots, gates })
+  return {
+    kept,
+    evicted: evictions.map((e) => e.status),
+    evictions,
+    completed,
+    lost,
+    contending,
+    taken,
+    openSlots,
+    next,
+    candidates,
+    queued: openSlots > next.length,
+    gates,
+    ...(tally ? { tally } : {}),
+    outcomes,
   }
-  rankedClaims.forEach((s, i) => {
-    const p = claimPriority(s)
-    if (i < claimSlots) {
-      add({ meshlet: s.meshlet, priority: p, outcome: 'won', reason: `holds replica ${s.replica ?? '?'} (${s.state}): claim rank ${i + 1} of ${rankedClaims.length}, replicas ${replicas}`, record: s.uri })
-    }
-  })
-  for (const s of completed) {
-    add({ meshlet: s.meshlet, priority: s.priority, outcome: 'won', reason: `completed: replica ${s.replica ?? '?'} exited 0 and keeps its slot`, record: s.uri })
-  }
-  const nextSet = new Set(next.map((b) => b.meshlet))
-  const holders = kept.map((s) => s.meshlet)
-  const lastNext = next[next.length - 1]
-  ordered.forEach((b, i) => {
-    if (explained.has(b.meshlet) || (current.has(b.meshlet) && !yielded.has(b.meshlet))) return
-    const rank = rankLabel(i, ordered.length, replicas)
-    const again = yielded.has(b.meshlet) ? `, taking back a replica it yielded (${yielded.get(b.meshlet)!.message})` : ''
-    if (nextSet.has(b.meshlet)) {
-      add({ meshlet: b.meshlet, priority: b.priority, outcome: 'won', reason: `${rank}: next in line for a free slot (priority ${b.priority})${again}`, record: b.uri })
-      return
-    }
-    if (yielded.has(b.meshlet)) {
-      add({ meshlet: b.meshlet, priority: b.priority, outcome: 'lost', reason: `${rank}: yielded its replica (${yielded.get(b.meshlet)!.message}); a last-resort candidate when no other bidder can take a free slot`, record: b.uri })
-      return
-    }
-    const reason =
-      openSlots === 0
-        ? holders.length > 0
-          ? `${rank}: all slots are held (by ${holders.join(', ')}); waiting in case one frees`
-          : `${rank}: no open slot`
-        : `${rank}: outranked by ${lastNext.meshlet} (priority ${lastNext.priority} vs ${b.priority}${tieNote(lastNext.priority, b.priority)})`
-    add({ meshlet: b.meshlet, priority: b.priority, outcome: 'lost', reason, record: b.uri })
-  })
-  for (const e of evictions) {
-    add({ meshlet: e.status.meshlet, priority: claimPriority(e.status), outcome: 'lost', reason: `evicted: ${e.reason}`, record: e.status.uri })
-  }
-  for (const s of lapsed) {
-    add({ meshlet: s.meshlet, priority: claimPriority(s), outcome: 'lost', reason: `claim lapsed: ${s.meshlet} is no longer an eligible runner (heartbeat, linkage, membership or constraints)`, record: s.uri })
-  }
-  for (const s of yielded.values()) {
-    if (!explained.has(s.meshlet)) add({ meshlet: s.meshlet, priority: s.priority, outcome: 'lost', reason: `yielded its replica: ${s.message}`, record: s.uri })
-  }
-  for (const s of done) {
-    add({ meshlet: s.meshlet, priority: s.priority, outcome: 'lost', reason: `out for this version: ${describeStatus(s)}; a meshlet does not take a version again after its replica ended`, record: s.uri })
-  }
-  // Declines and ignored records; a declined meshlet that also holds a status is already explained.
-  for (const o of declineAndInvalidOutcomes(classified)) {
-    if (o.outcome === 'declined' && explained.has(o.meshlet)) continue
-    outcomes.push(o)
-  }
-
-  return { kept, evicted, evictions, completed, openSlots, next, candidates, queued: openSlots > next.length, outcomes }
 }

@@ -7,6 +7,13 @@ import type { RestartPolicyName, WorkloadKind } from './types.js'
 export const DEFAULT_MAX_RETRIES = 5
 export const BACKOFF_BASE_MS = 1_000
 export const BACKOFF_CAP_MS = 60_000
+/**
+ * A replica that ran this long without a crash starts over with a full restart budget and the
+ * shortest backoff (Nomad's restart.interval): an occasionally crashing service is not given up.
+ */
+export const RESTART_INTERVAL_MS = 300_000
+/** Tries of the pre-start steps (pull, create) on one peer before it yields the slot. */
+export const PRESTART_ATTEMPTS = 5
 
 export interface RestartInput {
   kind: WorkloadKind
@@ -21,6 +28,11 @@ export interface RestartInput {
   now: number
   /** Epoch ms of this exit. */
   lastExitAt: number
+  /**
+   * How long the container ran before this exit (engine's finishedAt - startedAt), when known: a
+   * run of RESTART_INTERVAL_MS or more resets `restarts` (see restartsBefore).
+   */
+  ranMs?: number
   /** The container's memory limit in MiB (the workload's resources.memoryMb), for the out-of-memory message. */
   memoryMb?: number
 }
@@ -57,7 +69,7 @@ export function restartDecision(input: RestartInput): RestartDecision {
     return { action: 'final', state: 'failed', message: `${cause}; restart policy ${policy}` }
   }
 
-  const restarts = count(input.restarts)
+  const restarts = restartsBefore(input.restarts, input.ranMs)
   const max = input.maxRetries !== undefined && Number.isFinite(input.maxRetries) && input.maxRetries >= 0
     ? Math.floor(input.maxRetries)
     : DEFAULT_MAX_RETRIES
@@ -66,6 +78,29 @@ export function restartDecision(input: RestartInput): RestartDecision {
   }
   const elapsed = Math.max(0, now - lastExitAt)
   return { action: 'restart', delayMs: Math.max(0, backoffMs(restarts) - elapsed) }
+}
+
+/** Restarts that still count after a run of `ranMs`: none once it ran RESTART_INTERVAL_MS without a crash. */
+export function restartsBefore(restarts: number, ranMs: number | undefined): number {
+  return ranMs !== undefined && ranMs >= RESTART_INTERVAL_MS ? 0 : count(restarts)
+}
+
+export type PrestartStep = 'pull' | 'create'
+
+export type PrestartDecision = { action: 'retry'; delayMs: number; message: string } | { action: 'yield'; message: string }
+
+/**
+ * After pre-start attempt `attempt` (1-based) of `step` failed with `reason`: wait 1 s, 2 s, 4 s,
+ * 8 s and try again on this peer, keeping the claim; after PRESTART_ATTEMPTS, yield the slot with a
+ * message starting "start failed:" (core/placement.ts YIELD_MESSAGE_PREFIXES), so the next
+ * candidate takes it and this peer is a last-resort candidate again: a registry outage leaves no
+ * workload with zero copies for good.
+ */
+export function prestartDecision(step: PrestartStep, attempt: number, reason: string): PrestartDecision {
+  const n = Math.max(1, count(attempt))
+  if (n >= PRESTART_ATTEMPTS) return { action: 'yield', message: `start failed: ${step} failed ${PRESTART_ATTEMPTS} times: ${reason}` }
+  const delayMs = BACKOFF_BASE_MS * 2 ** (n - 1)
+  return { action: 'retry', delayMs, message: `retrying ${step} in ${delayMs / 1000} s (attempt ${n}/${PRESTART_ATTEMPTS}): ${reason}` }
 }
 
 /** A counter from outside: NaN and negatives read as 0, fractions round down. */

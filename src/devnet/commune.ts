@@ -140,7 +140,6 @@ export class DevCommune implements AsyncDisposable {
       maxLoadPermille: 1_000_000_000,
       leaseMs: this.opts.leaseMs ?? 15_000,
       bidWindowMs: this.opts.bidWindowMs ?? 5000,
-      halfLifeMs: 24 * 3600_000,
       allowedBinds: [],
       allowHttp: true,
       logLevel: 'info',

@@ -255,7 +255,7 @@ export class PeerControl implements ControlPlane {
 
 /** "queued: 0 of 1 replicas placed; waiting for capacity" and why each other meshlet is not running it. */
 function queuedProblem(placed: number, replicas: number, bids: { meshlet: Did; outcome: string; reason: string }[]): string {
-  // One reason per meshlet: an eligibility verdict ("not eligible: heartbeat stale ...") says the
+  // One reason per meshlet: an eligibility verdict ("not eligible: silent: last record ...") says the
   // most, then its first outcome (claims come before bids).
   const reasons = new Map<Did, string>()
   for (const b of bids) if (b.outcome === 'invalid' && b.reason.startsWith('not eligible: ')) reasons.set(b.meshlet, b.reason)

@@ -3,6 +3,7 @@
 // happened at the edge (adapters/atproto/decode.ts); authorisation and side effects come after.
 import { NSID, type AtUri, type RecordEvent, type Rejection } from '../core/types.js'
 import type { CommuneView } from '../core/view.js'
+import { Receipts, futureDatedProblem } from '../core/liveness.js'
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../logger.js'
 
@@ -19,6 +20,8 @@ const LINKAGE = new Set<string>([NSID.meshlet, NSID.meshletOwner, NSID.membershi
 export class IntakeService {
   events = 0
   rejected = 0
+  /** When each repo's last record arrived here (monotonic): liveness (docs/protocol.md, Liveness by receipt). */
+  readonly receipts = new Receipts()
   private listeners: IntakeListeners | undefined
 
   constructor(
@@ -33,6 +36,16 @@ export class IntakeService {
 
   handle(event: RecordEvent): void {
     this.events++
+    if (event.op === 'put') {
+      // Judged against this peer's wall clock at receipt: a record dated that far ahead is not
+      // believed (its clock is off, or it games windows and epochs), and shows as a rejection.
+      const future = futureDatedProblem(event.record, this.clock.now())
+      if (future) event = { op: 'rejected', did: event.did, collection: event.collection, rkey: event.rkey, uri: event.uri, cid: event.cid, reason: future }
+    }
+    // Receipt, not the writer's timestamp, keeps a meshlet alive. A backfill counts as received
+    // now (after a restart every meshlet with records gets one lease); the record source drops
+    // re-deliveries of a record it already handed over (uri+cid), so a re-read revives nobody.
+    if (event.op !== 'rejected') this.receipts.note(event.did, this.clock.monotonic())
     if (event.op === 'rejected') {
       this.rejected++
       this.log.warn({ uri: event.uri }, `rejected record: ${event.reason}`)

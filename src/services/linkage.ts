@@ -20,6 +20,8 @@ export interface LinkageOptions {
   capabilities: string[]
   leaseMs: number
   version: string
+  /** Local policy, published so a refusal is explainable (docs/protocol.md, Free riders). */
+  minOwnerBalance?: number
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -79,6 +81,11 @@ export class LinkagePublisher {
   }
 
   /** True when this meshlet's lease has expired as every other peer sees it. */
+  /** When this meshlet's newest heartbeat landed (epoch ms), for fencing batch work; undefined before the first. */
+  lastBeat(): number | undefined {
+    return this.lastBeatAt
+  }
+
   lapsed(now = this.clock.now()): boolean {
     return this.lastBeatAt !== undefined && now > this.lastBeatAt + this.opts.leaseMs
   }
@@ -141,6 +148,7 @@ export class LinkagePublisher {
         storageMb: host.storageMbAvailable,
         version: this.opts.version,
         leaseMs: this.opts.leaseMs,
+        minOwnerBalance: this.opts.minOwnerBalance,
         updatedAt: new Date(updatedAt).toISOString(),
       }),
     )

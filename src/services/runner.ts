@@ -4,16 +4,17 @@
 // hash), and never kills work it cannot prove is unwanted: a container whose workload is merely
 // unknown (PDS unreachable) keeps running until the record is known to be deleted.
 import { reconcile, specHash, type DesiredReplica, type RunningReplica } from '../core/reconcile.js'
-import { restartDecision } from '../core/restart.js'
+import { restartDecision, restartsBefore, type PrestartStep } from '../core/restart.js'
 import type { CommuneView } from '../core/view.js'
 import { CLAIM_STATES, type AtUri, type Did, type Workload, type WorkloadStatus } from '../core/types.js'
 import type { ContainerInfo, ContainerRuntime } from '../ports/container-runtime.js'
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
-import { containerNameFor } from '../adapters/docker/docker-runtime.js'
+import { containerNameFor, parseImageRef } from '../adapters/docker/docker-runtime.js'
 import type { StatusReporter } from './status-reporter.js'
 import type { Timeline } from './timeline.js'
+import { withPrestartRetries } from './prestart.js'
 
 /** Deletions remembered beyond those that still have a container or status here. */
 const MAX_REMEMBERED_DELETIONS = 1000
@@ -28,6 +29,10 @@ export interface RunnerOptions {
   sweepMs?: number
   /** Stage timestamps for the bench (pulled, created, started, running status landed). */
   timeline?: Timeline
+  /** The scheduler's start permission for this meshlet's claim (Decision.start): batch replicas start only when allowed. */
+  startGate?: (uri: AtUri) => { allowed: boolean; reason: string } | undefined
+  /** Fencing: when this meshlet's last heartbeat landed (epoch ms, own clock) and its lease. */
+  fence?: { leaseMs: number; lastBeatAt: () => number | undefined }
 }
 
 const FINAL = new Set(['exited', 'failed'])
@@ -56,6 +61,8 @@ export class RunnerService {
   /** When the engine was last lost, and its last absence (lost -> back): what it stopped then was not a crash. */
   private engineLostAt: number | undefined
   private engineBounce: { lostAt: number; backAt: number } | undefined
+  /** Batch replicas killed by fencing, with the `lost:` message still to report once a write lands. */
+  private readonly fenced = new Map<AtUri, string>()
 
   constructor(
     private readonly view: CommuneView,
@@ -161,6 +168,7 @@ export class RunnerService {
     }
     // A sweep may be first to see the engine back: it must not read what the engine stopped as crashes.
     this.engineAnswered()
+    await this.applyFence(containers)
     const mine = new Map<AtUri, WorkloadStatus>()
     for (const s of this.view.statusesBy(this.opts.meshlet)) mine.set(s.workload.uri, s)
 
@@ -170,7 +178,7 @@ export class RunnerService {
       if (!w || s.workload.cid !== w.cid) continue
       const hasContainer = containers.some((c) => c.labels.workloadUri === w.uri && c.labels.workloadCid === w.cid)
       // Live claims are desired; a finished replica stays desired while its container exists, so its logs remain readable.
-      if (CLAIM_STATES.includes(s.state) || (FINAL.has(s.state) && hasContainer)) {
+      if ((CLAIM_STATES.includes(s.state) && !this.fenced.has(w.uri)) || (FINAL.has(s.state) && hasContainer)) {
         desired.push({ workload: w, replica: s.replica ?? 0, specHash: specHash(w) })
       }
     }
@@ -199,11 +207,16 @@ export class RunnerService {
       }
     }
     // Status records of deleted workloads go once their containers are gone. A REJECTED workload
-    // keeps its status: it is how the owner learns why the record is not scheduled.
+    // keeps its status: it is how the owner learns why the record is not scheduled. One that ran
+    // under a bid stays too, retired as stopped: the ledger counts its usage after the deletion.
     for (const s of mine.values()) {
       const uri = s.workload.uri
       if (!this.deleted.has(uri) || this.view.workload(uri) || this.view.rejection(uri)) continue
       if (containers.some((c) => c.labels.workloadUri === uri) && !plan.stop.some((x) => x.running.workloadUri === uri)) continue
+      if (s.bid && s.startedAt) {
+        if (CLAIM_STATES.includes(s.state)) await this.status.retire(s, 'workload deleted').catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not retire status record'))
+        continue
+      }
       await this.status.remove(uri).catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not delete status record'))
     }
     // Every deleted or rejected workload of the commune lands in `deleted`: forget, oldest first,
@@ -242,9 +255,11 @@ export class RunnerService {
     if (this.starting.has(w.uri)) return
     const own = this.status.own(w.uri)
     if (!own || !CLAIM_STATES.includes(own.state)) return
+    if (w.kind === 'batch' && !(await this.mayStartBatch(w))) return
     this.starting.add(w.uri)
     try {
-      if (!(await this.runtime.hasImage(w.image))) {
+      const pulled = await this.prestart(w, 'pull', async () => {
+        if (await this.runtime.hasImage(w.image)) return
         await this.status.update(w, { state: 'pulling', message: `pulling ${w.image}` })
         let last = 0
         await this.runtime.pull(w.image, {
@@ -258,21 +273,27 @@ export class RunnerService {
           },
         })
         this.opts.timeline?.mark(w.uri, 'pulled')
-      }
+      })
+      if (!pulled) return
       // Reported while the engine creates and starts it: a PDS round trip must not hold up the start
       // (writes of one status record are serialised, so 'running' still lands after it).
       this.status.update(w, { state: 'starting', message: `starting ${w.image}` }).catch((err) => this.log.warn({ err: describeError(err), workload: w.uri }, 'could not report starting'))
-      const id = await this.runtime.create({
-        name: containerNameFor(this.opts.meshlet, w.rkey, d.replica),
-        image: w.image,
-        command: w.command,
-        env: w.env,
-        cpuMillis: w.resources.cpuMillis,
-        memoryMb: w.resources.memoryMb,
-        pidsLimit: this.opts.pidsLimit ?? 512,
-        labels: { workloadUri: w.uri, workloadCid: w.cid, specHash: d.specHash, meshletDid: this.opts.meshlet, replica: d.replica },
-        allowedBinds: this.opts.allowedBinds.length ? this.opts.allowedBinds : undefined,
+      let id = ''
+      const created = await this.prestart(w, 'create', async () => {
+        id = await this.runtime.create({
+          name: containerNameFor({ owner: w.owner, workloadUri: w.uri, replica: d.replica, meshlet: this.opts.meshlet }),
+          image: w.image,
+          command: w.command,
+          // The replica number placement assigned (unique per version): sharded work needs it.
+          env: [...w.env.filter((e) => e.name !== 'MESHLET_REPLICA'), { name: 'MESHLET_REPLICA', value: String(d.replica) }],
+          cpuMillis: w.resources.cpuMillis,
+          memoryMb: w.resources.memoryMb,
+          pidsLimit: this.opts.pidsLimit ?? 512,
+          labels: { workloadUri: w.uri, workloadCid: w.cid, specHash: d.specHash, meshletDid: this.opts.meshlet, replica: d.replica },
+          allowedBinds: this.opts.allowedBinds.length ? this.opts.allowedBinds : undefined,
+        })
       })
+      if (!created) return
       this.opts.timeline?.mark(w.uri, 'created')
       await this.runtime.start(id)
       this.opts.timeline?.mark(w.uri, 'started')
@@ -282,12 +303,88 @@ export class RunnerService {
     } catch (err) {
       const message = describeError(err)
       this.log.warn({ workload: w.uri, err: message }, `failed to start ${w.name}`)
-      await this.status.update(w, { state: 'failed', message }).catch(() => {})
-      // Leave nothing half-made behind: a created-but-unstarted container is removed.
-      const leftover = await this.containerFor(w.uri).catch(() => undefined)
-      if (leftover && leftover.state !== 'running') await this.runtime.remove(leftover.id).catch(() => {})
+      // A peer shutting down aborts its pulls: that is not the workload's failure.
+      if (!this.stopped) await this.status.update(w, { state: 'failed', message }).catch(() => {})
+      await this.removeLeftover(w)
     } finally {
       this.starting.delete(w.uri)
+    }
+  }
+
+  /** Pull or create with retries on this peer while the claim is kept, then yield (services/prestart.ts). */
+  private prestart(w: Workload, step: PrestartStep, run: () => Promise<void>): Promise<boolean> {
+    const stillWanted = () => {
+      const own = this.status.own(w.uri)
+      return !this.stopped && own !== undefined && own.workload.cid === w.cid && CLAIM_STATES.includes(own.state) && this.view.workload(w.uri)?.cid === w.cid
+    }
+    return withPrestartRetries(
+      step,
+      run,
+      {
+        cleanup: () => this.removeLeftover(w),
+        retrying: (message) => this.status.update(w, { state: step === 'pull' ? 'pulling' : 'starting', message }).then(() => undefined),
+        yieldSlot: (message) => this.status.release(w, message).then(() => undefined),
+        stillWanted,
+        // An invalid reference fails the same way on every peer: report it, do not pass it around.
+        permanent: () => !parseImageRef(w.image).ok,
+      },
+      this.log.child({ workload: w.uri }),
+    )
+  }
+
+  /** Leave nothing half-made behind: a created-but-unstarted container is removed (its name is free again). */
+  private async removeLeftover(w: Workload): Promise<void> {
+    const leftover = await this.containerFor(w.uri).catch(() => undefined)
+    if (leftover && leftover.state !== 'running') await this.runtime.remove(leftover.id).catch(() => {})
+  }
+
+  /** Batch at-most-once: start only with the scheduler's go (a quorum of acks) and a fresh own lease; until then say why. */
+  private async mayStartBatch(w: Workload): Promise<boolean> {
+    const fence = this.fenceProblem()
+    const gate = this.opts.startGate ? this.opts.startGate(w.uri) : { allowed: true, reason: '' }
+    const reason = fence ? `waiting: ${fence}` : !gate ? 'waiting for the scheduler to place it' : gate.allowed ? undefined : gate.reason
+    if (reason === undefined) return true
+    await this.status.update(w, { state: 'pending', message: reason }).catch((err) => this.log.debug({ err: describeError(err), workload: w.uri }, 'could not report waiting'))
+    return false
+  }
+
+  /** Why this meshlet must not run batch work now (its last heartbeat landed more than lease - lease/3 ago), or undefined. */
+  private fenceProblem(): string | undefined {
+    const f = this.opts.fence
+    const last = f?.lastBeatAt()
+    if (!f || last === undefined) return undefined
+    const limit = f.leaseMs - Math.floor(f.leaseMs / 3)
+    const silent = this.clock.now() - last
+    return silent > limit ? `no heartbeat of this meshlet landed for ${silent} ms (fence at ${limit} ms of the ${f.leaseMs} ms lease)` : undefined
+  }
+
+  /**
+   * Fencing: a batch container must be dead before any peer can see this meshlet's lease lapse and
+   * count its replica lost. Kill them, then report `failed` ("lost: ...", no container id: it is not
+   * a completion) once a write lands again.
+   */
+  private async applyFence(containers: ContainerInfo[]): Promise<void> {
+    const problem = this.fenceProblem()
+    if (problem) {
+      for (const c of containers) {
+        const w = this.view.workload(c.labels.workloadUri)
+        if (!w || w.kind !== 'batch' || c.state !== 'running' || this.fenced.has(w.uri)) continue
+        this.log.warn({ workload: w.uri, container: c.id.slice(0, 12) }, `fencing ${w.name}: ${problem}`)
+        this.fenced.set(w.uri, `lost: killed by fencing: ${problem}`)
+        await this.runtime.stop(c.id, 0).catch((err) => this.log.warn({ err: describeError(err), workload: w.uri }, 'could not kill fenced container'))
+      }
+      return
+    }
+    for (const [uri, message] of this.fenced) {
+      const w = this.view.workload(uri)
+      if (!w) {
+        this.fenced.delete(uri)
+        continue
+      }
+      await this.status.update(w, { state: 'failed', message }).then(
+        () => this.fenced.delete(uri),
+        (err) => this.log.debug({ err: describeError(err), workload: uri }, 'fenced: report not written yet'),
+      )
     }
   }
 
@@ -362,6 +459,12 @@ export class RunnerService {
       return
     }
     const exitCode = c.exitCode ?? -1
+    // Both times come from the engine's clock: how long this run lasted, for the restart interval.
+    const ranMs = Date.parse(info.finishedAt ?? '') - Date.parse(info.startedAt ?? '')
+    if (Number.isFinite(ranMs) && restartsBefore(r.count, ranMs) < r.count) {
+      this.log.info({ workload: w.uri, ranMs, restarts: r.count }, `${w.name} ran ${Math.floor(ranMs / 1000)} s without a crash; its restart budget starts over`)
+      r.count = 0
+    }
     const decision = restartDecision({
       kind: w.kind,
       policy: w.restart.policy,

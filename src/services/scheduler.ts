@@ -2,14 +2,16 @@
 // closed, a heartbeat lapsed) it asks the pure core what this peer should do (decideWorkload) and
 // applies only that: bid, decline, withdraw, claim or release. All peers run the same functions on
 // the same public records, so they agree on who runs what without a leader.
-import { decideWorkload, type Decision } from '../core/decide.js'
-import { eligibility } from '../core/cluster.js'
+import { decideWorkload, type Decision, type Offer } from '../core/decide.js'
+import { eligibility } from '../core/eligibility.js'
 import { checkFeasibility, defaultFeasibilityPolicy, type FeasibilityPolicy } from '../core/feasibility.js'
 import { bidPriority } from '../core/priority.js'
-import { computeBalances } from '../core/fair-share.js'
+import { Ledger, workloadEpoch } from '../core/ledger.js'
+import { debtNote, debtorsLast, ownerRefusal } from '../core/free-riders.js'
+import { isAckGated } from '../core/acks.js'
 import { isCompleted, isLiveClaim } from '../core/placement.js'
 import type { CommuneView } from '../core/view.js'
-import { CLAIM_STATES, NSID, type AtUri, type Did, type HostSnapshot, type Profile, type Resources, type Workload } from '../core/types.js'
+import { CLAIM_STATES, NSID, type AtUri, type CapacitySnapshot, type Did, type HostSnapshot, type Profile, type Resources, type Workload } from '../core/types.js'
 import { encodeBid } from '../adapters/atproto/encode.js'
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../logger.js'
@@ -22,8 +24,11 @@ import type { Stage, Timeline } from './timeline.js'
 
 export interface SchedulerOptions {
   self: { meshlet: Did; owner: Did }
+  /** A claim of this meshlet just became allowed to start (batch acks reached a quorum): wake the runner. */
+  onStartAllowed?: (uri: AtUri) => void
   leaseMs: number
-  halfLifeMs: number
+  /** Local policy (docs/protocol.md, Free riders): decline other owners whose balance is below this. */
+  minOwnerBalance?: number
   policy?: Partial<FeasibilityPolicy>
   /** Stage timestamps for the bench (bid landed, window closed, claim landed). */
   timeline?: Timeline
@@ -33,11 +38,15 @@ export interface SchedulerOptions {
    * the scheduler's business, so they keep running.
    */
   holdWhile?: () => string | undefined
+  /** When a record from each repo last arrived here, on clock.monotonic() (IntakeService.receipts). */
+  lastReceived: (did: Did) => number | undefined
 }
 
 export interface WorkloadDecision extends Decision {
   excluded: { meshlet: Did; reason: string }[]
   offer: { kind: 'bid'; priority: number } | { kind: 'decline'; reason: string }
+  /** Set when the workload's owner is beyond the debt limit: its work was considered after others'. */
+  note?: string
   evaluatedAt: number
 }
 
@@ -93,14 +102,16 @@ export class SchedulerService {
    * the stale claim live again and push out a replacement that is already running.
    */
   async releaseReplaced(): Promise<number> {
-    const now = this.clock.now()
+    const monoNow = this.clock.monotonic()
     const profiles = new Map<Did, Profile>(this.view.profiles().map((p) => [p.meshlet, p]))
     const graph = this.cluster.current()
     const writes: Promise<unknown>[] = []
     for (const s of this.view.statusesBy(this.opts.self.meshlet)) {
       const w = this.view.workload(s.workload.uri)
       if (!w || s.workload.cid !== w.cid || !CLAIM_STATES.includes(s.state)) continue
-      const { eligible } = eligibility({ workload: w, graph, profiles, now, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+      // At-most-once batch is never taken over (a lapsed holder's slot is lost); fencing reports it.
+      if (isAckGated(w)) continue
+      const { eligible } = eligibility({ workload: w, graph, profiles, monoNow, lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
       const statuses = this.view.statusesFor(w.uri)
       const others = statuses.filter((o) => o.meshlet !== this.opts.self.meshlet && isLiveClaim(o, w, eligible)).length
       const completed = statuses.filter((o) => isCompleted(o, w)).length
@@ -184,17 +195,11 @@ export class SchedulerService {
     const host = await this.host.snapshot()
     const profiles = new Map<Did, Profile>(this.view.profiles().map((p) => [p.meshlet, p]))
     const graph = this.cluster.current()
-    const balances = computeBalances({
-      statuses: this.view.allStatuses(),
-      workloadOwner: (uri) => this.view.workload(uri)?.owner,
-      meshletOwner: (m) => graph.ownerOf(m),
-      workloadResources: (uri) => this.view.workload(uri)?.resources,
-      now,
-      halfLifeMs: this.opts.halfLifeMs,
-    })
-    const balance = balances.get(this.opts.self.owner)?.balance ?? 0
+    // One replay of the ledger per pass: every bid this pass verifies, and this peer's own
+    // priorities, come from the same balances (so an honest bid always verifies).
+    const ledger = new Ledger({ workloads: this.view.workloads(), bids: this.view.allBids(), statuses: this.view.allStatuses(), profiles: this.view.profiles(), ownerOf: (m) => graph.ownerOf(m), now })
     const committed = this.committed()
-    for (const uri of uris) {
+    for (const uri of this.debtorsLast(uris, ledger)) {
       const workload = this.view.workload(uri)
       if (!workload) {
         this.forget(uri)
@@ -202,11 +207,19 @@ export class SchedulerService {
       }
       if ((this.inFlight.get(uri) ?? 0) > 0) continue // re-marked when the write lands
       try {
-        this.evaluate(workload, { now, host, profiles, graph, balance, committed })
+        this.evaluate(workload, { now, host, profiles, graph, ledger, committed })
       } catch (err) {
         this.log.error({ err: describeError(err), uri }, 'evaluating workload failed')
       }
     }
+  }
+
+  /**
+   * Free riders (docs/protocol.md): workloads of owners below -DEBT_LIMIT are evaluated after the
+   * others, so capacity committed in this pass goes to the rest first. Stable otherwise.
+   */
+  private debtorsLast(uris: AtUri[], ledger: Ledger): AtUri[] {
+    return debtorsLast(uris, (uri) => this.view.workload(uri)?.owner, (o) => ledger.currentBalance(o).balance, this.opts.self.owner)
   }
 
   /** Resources of replicas this meshlet runs, has claimed, or has bid for in an open window. */
@@ -225,10 +238,11 @@ export class SchedulerService {
 
   private evaluate(
     workload: Workload,
-    ctx: { now: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; balance: number; committed: Map<AtUri, Resources> },
+    ctx: { now: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; ledger: Ledger; committed: Map<AtUri, Resources> },
   ): void {
     const { self } = this.opts
-    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, now: ctx.now, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+    // Liveness by receipt: read on the monotonic clock, never against writers' dates.
+    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, monoNow: this.clock.monotonic(), lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
     let cpu = 0
     let mem = 0
     for (const [uri, r] of ctx.committed) {
@@ -238,39 +252,69 @@ export class SchedulerService {
     }
     const committed: Resources = { cpuMillis: cpu, memoryMb: mem }
     const feas = checkFeasibility(workload, ctx.host, committed, this.policy, this.draining)
-    const offer = feas.ok
-      ? ({ kind: 'bid', priority: bidPriority({ balance: ctx.balance, workload, host: ctx.host, committed, free: feas.free }), capacity: feas.free } as const)
-      : ({ kind: 'decline', reason: feas.reason } as const)
+    const { offer, note } = feas.ok ? this.offerFor(workload, feas.free, ctx) : { offer: { kind: 'decline', reason: feas.reason } as const, note: undefined }
     const decision = decideWorkload({
       workload,
       bids: this.view.bidsFor(workload.uri),
       statuses: this.view.statusesFor(workload.uri),
       eligible: elig.eligible,
+      electorate: elig.electorate,
       firstSeenAt: this.view.firstSeen(workload.uri, workload.cid) ?? ctx.now,
       now: ctx.now,
       self: { meshlet: self.meshlet, owner: self.owner, draining: this.draining, recovering: ctx.now < this.recoveringUntil },
       offer,
+      verifyBid: ctx.ledger.verifyBid,
     })
+    if (note && decision.self) decision.self = { ...decision.self, reason: `${decision.self.reason} (${note})` }
+    const wasAllowed = this.decisions.get(workload.uri)?.start?.allowed === true
     this.decisions.set(workload.uri, {
       ...decision,
       excluded: elig.excluded,
       offer: offer.kind === 'bid' ? { kind: 'bid', priority: offer.priority } : offer,
+      ...(note ? { note } : {}),
       evaluatedAt: ctx.now,
     })
     if (offer.kind === 'bid' && decision.phase === 'bidding') ctx.committed.set(workload.uri, workload.resources)
     this.scheduleWake(workload.uri, decision.wakeAt, ctx.now)
-    for (const action of decision.actions) this.apply(workload, action)
+    for (const action of decision.actions) this.apply(workload, action, note)
+    if (decision.start?.allowed && !wasAllowed) this.opts.onStartAllowed?.(workload.uri)
   }
 
-  private apply(workload: Workload, action: Decision['actions'][number]): void {
+  /**
+   * This meshlet's offer for a feasible workload: a decline when the owner is below this meshlet's
+   * minimum balance, else a bid whose capacity (bounded by its published profile totals), epoch and
+   * priority are exactly what every verifier recomputes. `note` flags an owner in debt.
+   */
+  private offerFor(
+    workload: Workload,
+    free: CapacitySnapshot,
+    ctx: { profiles: Map<Did, Profile>; host: HostSnapshot; graph: ReturnType<ClusterService['current']>; ledger: Ledger },
+  ): { offer: Offer; note?: string } {
+    const { self, minOwnerBalance } = this.opts
+    const ownerBalance = ctx.ledger.currentBalance(workload.owner).balance
+    const refusal = ownerRefusal(workload.owner, ownerBalance, minOwnerBalance, self.owner)
+    if (refusal) return { offer: { kind: 'decline', reason: refusal } }
+    const epoch = workloadEpoch(workload)
+    if (!Number.isSafeInteger(epoch) || epoch < 0) return { offer: { kind: 'decline', reason: `workload createdAt ${workload.createdAt} is not a usable date` } }
+    const profile = ctx.profiles.get(self.meshlet)
+    const totals = profile ? { cpuMillis: profile.cpuMillis, memoryMb: profile.memoryMb } : { cpuMillis: ctx.host.cpuMillisTotal, memoryMb: ctx.host.memoryMbTotal }
+    const capacity: CapacitySnapshot = { ...free, cpuMillisFree: Math.min(free.cpuMillisFree, totals.cpuMillis), memoryMbFree: Math.min(free.memoryMbFree, totals.memoryMb) }
+    const balance = ctx.ledger.balanceAt(ctx.graph.ownerOf(self.meshlet) ?? self.owner, epoch).balance
+    const { priority } = bidPriority({ balance, capacity, totals, need: workload.resources })
+    const note = workload.owner === self.owner ? undefined : debtNote(ownerBalance)
+    return { offer: { kind: 'bid', priority, capacity }, ...(note ? { note } : {}) }
+  }
+
+  private apply(workload: Workload, action: Decision['actions'][number], note?: string): void {
     const ref = { uri: workload.uri, cid: workload.cid }
     const name = `${workload.name} (${workload.uri})`
     let p: Promise<unknown>
     let landed: Stage | undefined
     switch (action.type) {
       case 'bid':
-        this.log.info({ workload: workload.uri, priority: action.priority }, `bid ${action.priority} on ${workload.name}`)
-        p = this.writer.create(NSID.bid, encodeBid({ workload: ref, priority: action.priority, capacity: action.capacity, createdAt: this.iso() }))
+        this.log.info({ workload: workload.uri, priority: action.priority }, `bid ${action.priority} on ${workload.name}${note ? ` (${note})` : ''}`)
+        // epoch and resources let every peer recompute the priority, and keep the ledger after the workload is deleted.
+        p = this.writer.create(NSID.bid, encodeBid({ workload: ref, priority: action.priority, capacity: action.capacity, epoch: workloadEpoch(workload), resources: workload.resources, createdAt: this.iso() }))
         landed = 'bid'
         break
       case 'decline':
@@ -292,6 +336,15 @@ export class SchedulerService {
         this.log.info({ workload: workload.uri }, `releasing ${workload.name}: ${action.reason}`)
         p = this.status.release(workload, action.reason)
         break
+      case 'ack': {
+        // Re-put the own counting record at its rkey, unchanged but for the acks (docs/protocol.md, Batch).
+        const rec = this.view.bidsFor(workload.uri).find((b) => b.meshlet === this.opts.self.meshlet && b.rkey === action.rkey)
+        if (!rec) return
+        this.log.info({ workload: workload.uri, acks: action.acks }, `ack ${workload.name}: ${action.reason}`)
+        const { uri: _u, cid: _c, meshlet: _m, rkey: _r, ...fields } = rec
+        p = this.writer.put(NSID.bid, action.rkey, encodeBid({ ...fields, acks: action.acks }))
+        break
+      }
     }
     this.inFlight.set(workload.uri, (this.inFlight.get(workload.uri) ?? 0) + 1)
     const timeline = this.opts.timeline
@@ -319,14 +372,16 @@ export class SchedulerService {
     this.wakeTimers.set(uri, t)
   }
 
-  /** The workload record is gone: withdraw this meshlet's bids for it (the runner stops containers). */
+  /** The workload record is gone: withdraw this meshlet's bids for it, but the one its status references (the runner stops containers). */
   private forget(uri: AtUri): void {
     this.decisions.delete(uri)
     const t = this.wakeTimers.get(uri)
     if (t) clearTimeout(t)
     this.wakeTimers.delete(uri)
+    // The bid our final status stands on stays: the ledger counts that usage after the workload is gone.
+    const kept = new Set(this.view.statusesBy(this.opts.self.meshlet).flatMap((s) => (s.workload.uri === uri && s.bid ? [s.bid.uri] : [])))
     for (const bid of this.view.bidsFor(uri)) {
-      if (bid.meshlet !== this.opts.self.meshlet) continue
+      if (bid.meshlet !== this.opts.self.meshlet || kept.has(bid.uri)) continue
       this.writer.delete(NSID.bid, bid.rkey).catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not withdraw bid'))
     }
   }

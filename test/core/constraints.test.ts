@@ -95,8 +95,10 @@ describe('eligibility', () => {
   const graph = buildClusterGraph(merge(owned(A, mA, B), owned(B, mB, A), owned(C, mC, A)))
   const fresh = new Map([mA, mB, mC].map((m) => [m, profile(m)]))
 
-  const run = (w: Workload, profiles: ReadonlyMap<Did, Profile> = fresh, extra: { leaseMsOf?: (p: Profile) => number | undefined } = {}) =>
-    eligibility({ workload: w, graph, profiles, now: NOW, defaultLeaseMs: LEASE, ...extra })
+  // Every meshlet's last record arrived just now, unless a test says otherwise (liveness by receipt).
+  const justNow = (): number => NOW - 1
+  const run = (w: Workload, profiles: ReadonlyMap<Did, Profile> = fresh, extra: { leaseMsOf?: (p: Profile) => number | undefined; lastReceived?: (m: Did) => number | undefined } = {}) =>
+    eligibility({ workload: w, graph, profiles, monoNow: NOW, lastReceived: justNow, defaultLeaseMs: LEASE, ...extra })
 
   test("the owner's meshlets and mutual owners' meshlets are eligible, one-way listers are not considered", () => {
     const r = run(workload())
@@ -128,37 +130,36 @@ describe('eligibility', () => {
   })
 
   test.each([
-    { name: 'fresh', age: LEASE - 1, eligible: true },
-    { name: 'exactly at the lease', age: LEASE, eligible: false },
+    { name: 'received just inside the lease', age: LEASE - 1, eligible: true },
+    { name: 'received exactly one lease ago', age: LEASE, eligible: false },
     { name: 'long gone', age: 10 * LEASE, eligible: false },
-  ])('heartbeat $name', ({ age, eligible }) => {
-    const profiles = new Map(fresh)
-    profiles.set(mB, profile(mB, { updatedAt: iso(NOW - age) }))
-    const r = run(workload(), profiles)
+  ])('liveness: $name', ({ age, eligible }) => {
+    const r = run(workload(), fresh, { lastReceived: (m) => (m === mB ? NOW - age : NOW - 1) })
     expect(r.eligible.has(mB)).toBe(eligible)
-    if (!eligible) expect(r.excluded.find((e) => e.meshlet === mB)?.reason).toMatch(/^heartbeat stale: profile last updated .* lease of 30000 ms expired \d+ ms ago$/)
+    expect(r.electorate.has(mB)).toBe(true) // the electorate ignores liveness
+    if (!eligible) expect(r.excluded.find((e) => e.meshlet === mB)?.reason).toBe(`silent: last record from its repo received ${age} ms ago; lease of 30000 ms expired ${age - LEASE} ms ago`)
   })
 
   test('a per-profile lease overrides the default; nonsense falls back', () => {
-    const profiles = new Map(fresh)
-    profiles.set(mB, profile(mB, { updatedAt: iso(NOW - 2 * LEASE) }))
-    expect(run(workload(), profiles, { leaseMsOf: (p) => (p.meshlet === mB ? 3 * LEASE : undefined) }).eligible.has(mB)).toBe(true)
-    expect(run(workload(), profiles, { leaseMsOf: () => -5 }).eligible.has(mB)).toBe(false)
+    const lastReceived = (m: Did) => (m === mB ? NOW - 2 * LEASE : NOW - 1)
+    expect(run(workload(), fresh, { lastReceived, leaseMsOf: (p) => (p.meshlet === mB ? 3 * LEASE : undefined) }).eligible.has(mB)).toBe(true)
+    expect(run(workload(), fresh, { lastReceived, leaseMsOf: () => -5 }).eligible.has(mB)).toBe(false)
   })
 
-  test('a missing profile and an unreadable updatedAt are reasons, not crashes', () => {
+  test("a missing profile and a silent repo are reasons, not crashes; the profile's own date is not consulted", () => {
     const profiles = new Map(fresh)
     profiles.delete(mA)
     profiles.set(mB, profile(mB, { updatedAt: 'yesterday' }))
-    expect(run(workload(), profiles).excluded).toEqual([
+    expect(run(workload(), profiles).excluded).toEqual([{ meshlet: mA, reason: 'no profile published yet' }])
+    expect(run(workload(), profiles, { lastReceived: () => undefined }).excluded).toEqual([
       { meshlet: mA, reason: 'no profile published yet' },
-      { meshlet: mB, reason: 'profile updatedAt "yesterday" is not a valid datetime' },
+      { meshlet: mB, reason: 'silent: no record received from its repo yet' },
     ])
   })
 
   test('an unverified meshlet claimed by the owner is excluded with the link problem', () => {
     const g = buildClusterGraph(merge(owned(A, mA), { links: [{ owner: A, meshlet: 'did:plc:m-new' }], owners: [], memberships: [] }))
-    const r = eligibility({ workload: workload(), graph: g, profiles: fresh, now: NOW, defaultLeaseMs: LEASE })
+    const r = eligibility({ workload: workload(), graph: g, profiles: fresh, monoNow: NOW, lastReceived: justNow, defaultLeaseMs: LEASE })
     expect([...r.eligible.keys()]).toEqual([mA])
     expect(r.excluded).toEqual([
       { meshlet: 'did:plc:m-new', reason: `not verified: ${A} claims meshlet did:plc:m-new, but did:plc:m-new has no meshletOwner record yet` },
@@ -173,7 +174,7 @@ describe('eligibility', () => {
 
   test('overlapping clusters: a workload by B may use A and C, a workload by A never C', () => {
     const g = buildClusterGraph(merge(owned(A, mA, B), owned(B, mB, A, C), owned(C, mC, B)))
-    const of = (owner: Did) => [...eligibility({ workload: workload({}, owner), graph: g, profiles: fresh, now: NOW, defaultLeaseMs: LEASE }).eligible.keys()]
+    const of = (owner: Did) => [...eligibility({ workload: workload({}, owner), graph: g, profiles: fresh, monoNow: NOW, lastReceived: justNow, defaultLeaseMs: LEASE }).eligible.keys()]
     expect(of(B)).toEqual([mA, mB, mC])
     expect(of(A)).toEqual([mA, mB])
     expect(of(C)).toEqual([mB, mC])

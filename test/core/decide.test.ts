@@ -27,13 +27,15 @@ function input(over: Partial<DecideInput> & { bids?: Bid[]; statuses?: WorkloadS
 
 const myBid = (p = 500, over: Partial<Bid> = {}) => bid(ME, p, { rkey: '3kme1', ...over })
 const oldRef = { uri: W_URI, cid: 'bafyold' }
+/** A status of this meshlet backed by myBid(). */
+const mine = (state: WorkloadStatus['state'], over: Partial<WorkloadStatus> = {}) => status(ME, state, { bid: { uri: myBid().uri, cid: myBid().cid }, ...over })
 
 describe('decideWorkload (rule 9)', () => {
   test.each<{ name: string; in: DecideInput; phase: string; actions: PeerAction[] | ((a: PeerAction[]) => void); wakeAt?: number }>([
     { name: 'not eligible: no bid', in: input({ eligible: eligibleOf('did:a') }), phase: 'ineligible', actions: [] },
     {
       name: 'not eligible while holding a claim: release',
-      in: input({ eligible: eligibleOf('did:a'), statuses: [status(ME, 'running', { priority: 5 })] }),
+      in: input({ eligible: eligibleOf('did:a'), statuses: [mine('running', { priority: 5 })] }),
       phase: 'ineligible',
       actions: (a) => {
         expect(a).toHaveLength(1)
@@ -77,12 +79,12 @@ describe('decideWorkload (rule 9)', () => {
       ],
     },
     { name: 'outranked: nothing', in: input({ now: CLOSED, bids: [myBid(100), bid('did:a', 500)] }), phase: 'placed', actions: [] },
-    { name: 'holding the kept claim: nothing', in: input({ now: CLOSED, bids: [myBid(500)], statuses: [status(ME, 'running', { priority: 500 })] }), phase: 'placed', actions: [] },
+    { name: 'holding the kept claim: nothing', in: input({ now: CLOSED, bids: [myBid(500)], statuses: [mine('running', { priority: 500 })] }), phase: 'placed', actions: [] },
     {
       name: 'evicted by a higher claim: release naming the winner',
-      in: input({ now: CLOSED, bids: [myBid(100), bid('did:a', 500)], statuses: [status(ME, 'pending', { priority: 100 }), status('did:a', 'pending', { priority: 500 })] }),
+      in: input({ now: CLOSED, bids: [myBid(100), bid('did:a', 500)], statuses: [mine('pending', { priority: 100 }), status('did:a', 'pending', { priority: 500 })] }),
       phase: 'placed',
-      actions: [{ type: 'release', reason: 'lost claim conflict to did:a (priority 500 vs 100)' }],
+      actions: [{ type: 'release', reason: 'lost claim conflict: replica 0 is held by did:a (priority 500 vs 100)' }],
     },
     {
       name: 'queued and declined earlier, capacity freed: withdraw the decline and bid again',
@@ -109,7 +111,7 @@ describe('decideWorkload (rule 9)', () => {
     { name: 'missed the window, slots full: nothing', in: input({ now: CLOSED, bids: [bid('did:a', 1)], statuses: [status('did:a', 'running', { priority: 1 })] }), phase: 'placed', actions: [] },
     {
       name: 'failed before on this version: never a candidate again, no new bid',
-      in: input({ now: CLOSED, bids: [myBid(900)], statuses: [status(ME, 'failed')] }),
+      in: input({ now: CLOSED, bids: [myBid(900)], statuses: [mine('failed')] }),
       phase: 'queued',
       actions: [],
     },
@@ -119,40 +121,40 @@ describe('decideWorkload (rule 9)', () => {
         now: CLOSED,
         workload: workload({ replicas: 2 }),
         bids: [myBid(100), bid('did:a', 500), decline('did:b', 'busy')],
-        statuses: [status(ME, 'stopped', { message: 'lost claim conflict to did:x (priority 600 vs 100)' }), status('did:a', 'running', { priority: 500, replica: 0 })],
+        statuses: [mine('stopped', { message: 'lost claim conflict to did:x (priority 600 vs 100)' }), status('did:a', 'running', { priority: 500, replica: 0 })],
       }),
       phase: 'placed',
       actions: [{ type: 'claim', bid: { uri: myBid().uri, cid: myBid().cid }, priority: 100, replica: 1 }],
     },
     {
       name: 'stopped by its owner: never claims this version again',
-      in: input({ now: CLOSED, bids: [myBid(100), decline('did:a', 'busy'), decline('did:b', 'busy')], statuses: [status(ME, 'stopped', { message: 'stopped by the owner' })] }),
+      in: input({ now: CLOSED, bids: [myBid(100), decline('did:a', 'busy'), decline('did:b', 'busy')], statuses: [mine('stopped', { message: 'stopped by the owner' })] }),
       phase: 'queued',
       actions: [],
     },
     {
       name: 'draining while holding a claim: release so another meshlet takes it',
-      in: input({ now: CLOSED, offer: { kind: 'decline', reason: 'draining' }, self: { meshlet: ME, owner: 'o', draining: true, recovering: false }, bids: [myBid(500)], statuses: [status(ME, 'running', { priority: 500 })] }),
+      in: input({ now: CLOSED, offer: { kind: 'decline', reason: 'draining' }, self: { meshlet: ME, owner: 'o', draining: true, recovering: false }, bids: [myBid(500)], statuses: [mine('running', { priority: 500 })] }),
       phase: 'placed',
       actions: [{ type: 'release', reason: 'draining: handing this replica over to another meshlet' }],
     },
     {
       name: 'recovering, replaced by others while away: release',
-      in: input({ now: CLOSED, self: { meshlet: ME, owner: 'o', draining: false, recovering: true }, statuses: [status(ME, 'running', { priority: 900 }), status('did:a', 'running', { priority: 100 })] }),
+      in: input({ now: CLOSED, self: { meshlet: ME, owner: 'o', draining: false, recovering: true }, bids: [myBid(900), bid('did:a', 100)], statuses: [mine('running', { priority: 900 }), status('did:a', 'running', { priority: 100 })] }),
       phase: 'placed',
       actions: [{ type: 'release', reason: 'replaced while this meshlet was away: 1 other live claim(s) hold all 1 slot(s)' }],
     },
     {
       name: 'recovering, nobody replaced it: keep',
-      in: input({ now: CLOSED, workload: workload({ replicas: 2 }), self: { meshlet: ME, owner: 'o', draining: false, recovering: true }, statuses: [status(ME, 'running', { priority: 900 }), status('did:a', 'running', { priority: 100 })] }),
+      in: input({ now: CLOSED, workload: workload({ replicas: 2 }), self: { meshlet: ME, owner: 'o', draining: false, recovering: true }, bids: [myBid(900), bid('did:a', 100)], statuses: [mine('running', { priority: 900 }), status('did:a', 'running', { priority: 100, replica: 1 })] }),
       phase: 'placed',
       actions: [],
     },
     {
       name: 'a held claim means the window already closed for this peer',
-      in: input({ now: OPEN, bids: [myBid(100), bid('did:a', 500)], statuses: [status(ME, 'pending', { priority: 100 }), status('did:a', 'pending', { priority: 500 })] }),
+      in: input({ now: OPEN, bids: [myBid(100), bid('did:a', 500)], statuses: [mine('pending', { priority: 100 }), status('did:a', 'pending', { priority: 500 })] }),
       phase: 'placed',
-      actions: [{ type: 'release', reason: 'lost claim conflict to did:a (priority 500 vs 100)' }],
+      actions: [{ type: 'release', reason: 'lost claim conflict: replica 0 is held by did:a (priority 500 vs 100)' }],
     },
   ])('$name', (c) => {
     const d = decideWorkload(c.in)
@@ -164,7 +166,7 @@ describe('decideWorkload (rule 9)', () => {
 
   test('the second claimer of one round takes the next free replica index', () => {
     const w = workload({ replicas: 3 })
-    const d = decideWorkload(input({ workload: w, now: CLOSED, bids: [myBid(500), bid('did:a', 900), bid('did:b', 1)], statuses: [status('did:x', 'running', { priority: 5, replica: 0 })], eligible: eligibleOf(ME, 'did:a', 'did:b', 'did:x') }))
+    const d = decideWorkload(input({ workload: w, now: CLOSED, bids: [myBid(500), bid('did:a', 900), bid('did:b', 1), bid('did:x', 5)], statuses: [status('did:x', 'running', { priority: 5, replica: 0 })], eligible: eligibleOf(ME, 'did:a', 'did:b', 'did:x') }))
     // kept uses 0; did:a is next[0] -> 1; ME is next[1] -> 2.
     expect(d.actions).toEqual([{ type: 'claim', bid: { uri: myBid().uri, cid: myBid().cid }, priority: 500, replica: 2 }])
   })
@@ -187,7 +189,7 @@ describe('decideWorkload (rule 9)', () => {
     expect(decideWorkload(i)).toEqual(first)
     const claim = first.actions[0]
     if (claim.type !== 'claim') throw new Error('expected a claim')
-    const applied = decideWorkload({ ...i, statuses: [status(ME, 'pending', { priority: claim.priority, replica: claim.replica, bid: claim.bid })] })
+    const applied = decideWorkload({ ...i, statuses: [mine('pending', { priority: claim.priority, replica: claim.replica, bid: claim.bid })] })
     expect(applied.actions).toEqual([])
     expect(applied.holders).toEqual([ME])
   })

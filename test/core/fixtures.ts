@@ -1,4 +1,5 @@
 // Builders for core records, so each test states only the fields it is about.
+import { statusRkey } from '../../src/core/hash.js'
 import type { EligibleMeshlet } from '../../src/core/selection.js'
 import { NSID, type Bid, type Did, type HostSnapshot, type Workload, type WorkloadStatus } from '../../src/core/types.js'
 
@@ -45,13 +46,20 @@ export function decline(meshlet: Did, reason: string, over: Partial<Bid> = {}): 
   return bid(meshlet, 0, { decline: reason, ...over })
 }
 
+/**
+ * A status at its canonical rkey, backed by the meshlet's default bid (`bid(meshlet, p)` with the
+ * default rkey: give the same priority to both), replica 0 unless stated.
+ */
 export function status(meshlet: Did, state: WorkloadStatus['state'], over: Partial<WorkloadStatus> = {}): WorkloadStatus {
+  const b = bid(meshlet, 0)
   return {
-    uri: `at://${meshlet}/${NSID.workloadStatus}/w-status`,
+    uri: `at://${meshlet}/${NSID.workloadStatus}/${statusRkey(W_URI)}`,
     cid: `bafystatus-${meshlet}-${state}`,
     meshlet,
     workload: { uri: W_URI, cid: W_CID },
     state,
+    bid: { uri: b.uri, cid: b.cid },
+    replica: 0,
     updatedAt: '2025-01-01T00:00:10.000Z',
     ...over,
   }

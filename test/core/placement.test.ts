@@ -15,6 +15,7 @@ describe('resolvePlacement (rule 5)', () => {
     name: string
     replicas: number
     kind?: 'service' | 'batch'
+    delivery?: 'at-most-once' | 'at-least-once'
     bids: Bid[]
     statuses: WorkloadStatus[]
     eligible?: string[]
@@ -59,12 +60,12 @@ describe('resolvePlacement (rule 5)', () => {
       queued: false,
     },
     {
-      name: 'a claim without priority ranks as 0',
+      name: 'a claim whose priority is its bid\'s + 1 is invalid and evicts nobody',
       replicas: 1,
-      bids: [],
-      statuses: [status('did:a', 'running'), status('did:b', 'running', { priority: 1 })],
+      bids: [bid('did:a', 5), bid('did:b', 4)],
+      statuses: [status('did:a', 'running', { priority: 6 }), status('did:b', 'running', { priority: 4 })],
       kept: ['did:b'],
-      evicted: ['did:a'],
+      evicted: [],
       openSlots: 0,
       next: [],
       queued: false,
@@ -129,8 +130,9 @@ describe('resolvePlacement (rule 5)', () => {
       name: 'batch: an exit-0 replica holds its slot forever',
       replicas: 2,
       kind: 'batch',
+      delivery: 'at-least-once',
       bids: [bid('did:a', 9), bid('did:b', 8), bid('did:c', 7)],
-      statuses: [status('did:a', 'exited', { exitCode: 0 })],
+      statuses: [status('did:a', 'exited', { exitCode: 0, priority: 9 })],
       eligible: ['did:b', 'did:c'],
       kept: [],
       evicted: [],
@@ -143,8 +145,9 @@ describe('resolvePlacement (rule 5)', () => {
       name: 'batch: completed slots shrink the claims kept',
       replicas: 1,
       kind: 'batch',
-      bids: [],
-      statuses: [status('did:a', 'exited', { exitCode: 0 }), status('did:b', 'running', { priority: 3 })],
+      delivery: 'at-least-once',
+      bids: [bid('did:a', 1), bid('did:b', 3)],
+      statuses: [status('did:a', 'exited', { exitCode: 0, priority: 1 }), status('did:b', 'running', { priority: 3 })],
       kept: [],
       evicted: ['did:b'],
       completed: ['did:a'],
@@ -156,8 +159,9 @@ describe('resolvePlacement (rule 5)', () => {
       name: 'batch: a run that exited non-zero is done too (batch jobs are not re-run elsewhere)',
       replicas: 1,
       kind: 'batch',
+      delivery: 'at-least-once',
       bids: [bid('did:a', 9), bid('did:b', 1)],
-      statuses: [status('did:a', 'exited', { exitCode: 1 })],
+      statuses: [status('did:a', 'exited', { exitCode: 1, priority: 9 })],
       kept: [],
       evicted: [],
       completed: ['did:a'],
@@ -169,8 +173,9 @@ describe('resolvePlacement (rule 5)', () => {
       name: 'batch: a replica that ran and failed (OOM) is done; one that never started frees the slot',
       replicas: 2,
       kind: 'batch',
+      delivery: 'at-least-once',
       bids: [bid('did:a', 9), bid('did:b', 5), bid('did:c', 1)],
-      statuses: [status('did:a', 'failed', { exitCode: 137, containerId: 'c1' }), status('did:b', 'failed', { message: 'image not found' })],
+      statuses: [status('did:a', 'failed', { exitCode: 137, containerId: 'c1', priority: 9 }), status('did:b', 'failed', { message: 'image not found', priority: 5 })],
       kept: [],
       evicted: [],
       completed: ['did:a'],
@@ -190,7 +195,7 @@ describe('resolvePlacement (rule 5)', () => {
       queued: true,
     },
   ])('$name', (c) => {
-    const p = resolvePlacement(workload({ replicas: c.replicas, kind: c.kind ?? 'service' }), c.bids, c.statuses, c.eligible ? eligibleOf(...c.eligible) : all)
+    const p = resolvePlacement(workload({ replicas: c.replicas, kind: c.kind ?? 'service', delivery: c.delivery ?? 'at-most-once' }), c.bids, c.statuses, c.eligible ? eligibleOf(...c.eligible) : all, undefined, all)
     expect(ids(p.kept)).toEqual(c.kept)
     expect(ids(p.evicted)).toEqual(c.evicted)
     expect(ids(p.completed)).toEqual(c.completed ?? [])
@@ -202,18 +207,21 @@ describe('resolvePlacement (rule 5)', () => {
   test('outcomes explain claims, evictions, candidates, lapses and declines', () => {
     const p = resolvePlacement(
       workload({ replicas: 1 }),
-      [bid('did:a', 4), bid('did:b', 6), bid('did:c', 2), decline('did:d', 'thermal throttling')],
+      [bid('did:a', 4), bid('did:b', 6), bid('did:c', 2), decline('did:d', 'thermal throttling'), bid('did:z', 99)],
       [status('did:a', 'pending', { priority: 4, replica: 0 }), status('did:b', 'running', { priority: 6, replica: 0 }), status('did:z', 'running', { priority: 99 })],
       eligibleOf('did:a', 'did:b', 'did:c', 'did:d'),
+      undefined,
+      eligibleOf('did:a', 'did:b', 'did:c', 'did:d', 'did:z'),
     )
     const by = new Map(p.outcomes.map((o) => [o.meshlet, o]))
     expect(by.get('did:b')).toMatchObject({ outcome: 'won', reason: 'holds replica 0 (running): claim rank 1 of 2, replicas 1' })
-    expect(by.get('did:a')).toMatchObject({ outcome: 'lost', reason: 'evicted: lost claim conflict to did:b (priority 6 vs 4)' })
-    expect(p.evictions[0].reason).toBe('lost claim conflict to did:b (priority 6 vs 4)')
+    expect(by.get('did:a')).toMatchObject({ outcome: 'lost', reason: 'evicted: lost claim conflict: replica 0 is held by did:b (priority 6 vs 4)' })
+    expect(p.evictions[0].reason).toBe('lost claim conflict: replica 0 is held by did:b (priority 6 vs 4)')
     expect(by.get('did:c')).toMatchObject({ outcome: 'lost', reason: 'rank 3 of 3, replicas 1: all slots are held (by did:b); waiting in case one frees' })
     expect(by.get('did:d')).toMatchObject({ outcome: 'declined', reason: 'declined: thermal throttling' })
-    expect(by.get('did:z')).toMatchObject({ outcome: 'lost' })
-    expect(by.get('did:z')!.reason).toMatch(/^claim lapsed: did:z is no longer an eligible runner/)
+    const z = p.outcomes.find((o) => o.meshlet === 'did:z')
+    expect(z).toMatchObject({ outcome: 'lost' })
+    expect(z!.reason).toMatch(/^claim lapsed: did:z is no longer an eligible runner/)
   })
 
   test('next in line is a win; an outranked candidate names who is ahead', () => {
@@ -225,7 +233,7 @@ describe('resolvePlacement (rule 5)', () => {
 
   test('equal claim priorities break on the same hash tiebreak as bids', () => {
     const statuses = ['did:a', 'did:b', 'did:c'].map((m) => status(m, 'pending', { priority: 5 }))
-    const p = resolvePlacement(workload({ replicas: 1 }), [], statuses, all)
+    const p = resolvePlacement(workload({ replicas: 1 }), ['did:a', 'did:b', 'did:c'].map((m) => bid(m, 5)), statuses, all)
     const expected = ['did:a', 'did:b', 'did:c'].sort((x, y) => (tiebreak(W_CID, x) < tiebreak(W_CID, y) ? -1 : 1))[0]
     expect(ids(p.kept)).toEqual([expected])
   })

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { backoffMs, restartDecision, type RestartDecision, type RestartInput } from '../../src/core/restart.js'
+import { PRESTART_ATTEMPTS, RESTART_INTERVAL_MS, backoffMs, prestartDecision, restartDecision, restartsBefore, type RestartDecision, type RestartInput } from '../../src/core/restart.js'
 
 const T = 1_700_000_000_000
 const base: RestartInput = { kind: 'service', policy: 'always', exitCode: 1, oomKilled: false, restarts: 0, now: T, lastExitAt: T }
@@ -86,5 +86,50 @@ describe('backoff', () => {
       expect(d).toBeLessThanOrEqual(60_000)
       prev = d
     }
+  })
+})
+
+describe('restart interval (Nomad restart.interval): a stable run resets the budget', () => {
+  test.each([
+    { ranMs: undefined, restarts: 4, counted: 4 },
+    { ranMs: 0, restarts: 4, counted: 4 },
+    { ranMs: RESTART_INTERVAL_MS - 1, restarts: 4, counted: 4 },
+    { ranMs: RESTART_INTERVAL_MS, restarts: 4, counted: 0 },
+    { ranMs: 24 * 3_600_000, restarts: 5, counted: 0 },
+    { ranMs: Number.NaN, restarts: 3, counted: 3 },
+  ])('after a run of $ranMs ms, $restarts restarts count as $counted', ({ ranMs, restarts, counted }) => {
+    expect(restartsBefore(restarts, ranMs)).toBe(counted)
+  })
+
+  test('an exhausted budget is given up after a short run but restarted at once after a 5-minute run', () => {
+    expect(restartDecision({ ...base, restarts: 5, ranMs: RESTART_INTERVAL_MS - 1 })).toEqual({ action: 'final', state: 'failed', message: 'restarted 5 times, giving up: exit code 1' })
+    expect(restartDecision({ ...base, restarts: 5, ranMs: RESTART_INTERVAL_MS })).toEqual({ action: 'restart', delayMs: 1_000 })
+    // The backoff starts over too: 1 s, not 32 s.
+    expect(restartDecision({ ...base, restarts: 4, ranMs: RESTART_INTERVAL_MS })).toEqual({ action: 'restart', delayMs: 1_000 })
+    expect(restartDecision({ ...base, restarts: 4, ranMs: RESTART_INTERVAL_MS - 1 })).toEqual({ action: 'restart', delayMs: 16_000 })
+  })
+
+  test('batch is never restarted, however long it ran', () => {
+    expect(restartDecision({ ...base, kind: 'batch', exitCode: 1, ranMs: RESTART_INTERVAL_MS })).toEqual({ action: 'final', state: 'exited', message: 'exit code 1' })
+  })
+})
+
+describe('pre-start failures (pull, create): retry on this peer, then yield', () => {
+  test('1 s doubling, 5 tries, the claim kept; the message says what happens next', () => {
+    const schedule = [1, 2, 3, 4, 5].map((n) => prestartDecision('pull', n, 'registry unreachable'))
+    expect(schedule).toEqual([
+      { action: 'retry', delayMs: 1_000, message: 'retrying pull in 1 s (attempt 1/5): registry unreachable' },
+      { action: 'retry', delayMs: 2_000, message: 'retrying pull in 2 s (attempt 2/5): registry unreachable' },
+      { action: 'retry', delayMs: 4_000, message: 'retrying pull in 4 s (attempt 3/5): registry unreachable' },
+      { action: 'retry', delayMs: 8_000, message: 'retrying pull in 8 s (attempt 4/5): registry unreachable' },
+      { action: 'yield', message: 'start failed: pull failed 5 times: registry unreachable' },
+    ])
+    expect(PRESTART_ATTEMPTS).toBe(5)
+  })
+
+  test('create failures yield the same way; nonsense attempt numbers do not crash', () => {
+    expect(prestartDecision('create', 9, 'name in use')).toEqual({ action: 'yield', message: 'start failed: create failed 5 times: name in use' })
+    expect(prestartDecision('create', 0, 'x')).toEqual({ action: 'retry', delayMs: 1_000, message: 'retrying create in 1 s (attempt 1/5): x' })
+    expect(prestartDecision('create', Number.NaN, 'x').action).toBe('retry')
   })
 })

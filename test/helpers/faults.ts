@@ -297,13 +297,13 @@ export class CopyMonitor {
  */
 export async function auditEngine(c: DevCommune, liveClaims: (meshlet: string, uri: string) => boolean): Promise<string[]> {
   const dids = new Set(c.members.map((m) => m.meshlet.did))
-  // containerNameFor(): meshlet-<tail of the meshlet DID>-<rkey>-r<replica>-<hash>
-  const prefixes = [...dids].map((d) => `meshlet-${d.split(':').pop()!.slice(0, 24)}-`)
+  // containerNameFor(): meshlet-<owner tail>-<sha256 of the uri>-r<replica>-<tail of the meshlet DID>
+  const suffixes = [...dids].map((d) => `-${d.split(':').slice(2).join(':').toLowerCase().replace(/[^a-z0-9]/g, '').slice(-8)}`)
   const problems: string[] = []
   const rows = await docker.listContainers({ all: true })
   for (const r of rows) {
     const meshlet = r.Labels?.[LABEL.meshlet]
-    const named = (r.Names ?? []).some((n) => prefixes.some((p) => n.replace(/^\//, '').startsWith(p)))
+    const named = (r.Names ?? []).some((n) => n.replace(/^\//, '').startsWith('meshlet-') && suffixes.some((x) => n.endsWith(x)))
     if (!meshlet) {
       if (named) problems.push(`unlabelled container ${r.Names?.join(',')} (${r.State})`)
       continue

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
   DockerRuntime,
@@ -23,7 +24,7 @@ let seq = 0
 function spec(over: Partial<ContainerSpec> = {}, meshletDid = did): ContainerSpec {
   const rkey = `3test${(seq++).toString().padStart(4, '0')}`
   return {
-    name: containerNameFor(meshletDid, rkey, 0),
+    name: containerNameFor({ owner: 'did:plc:owner', workloadUri: `at://did:plc:owner/commune.scheduler.workload/${rkey}`, replica: 0, meshlet: meshletDid }),
     image: TEST_IMAGE,
     command: ['sleep', '3600'],
     env: [],
@@ -95,23 +96,30 @@ describe('pure helpers', () => {
     }
   })
 
+  const uriOf = (owner: string, rkey: string) => `at://${owner}/commune.scheduler.workload/${rkey}`
   test.each([
-    ['did:plc:abcdefghijklmnopqrstuvwx', '3kabc2def', 0],
-    ['did:web:example.com', 'self', 7],
-    ['did:web:' + 'very-long-host.'.repeat(20) + 'example', 'k'.repeat(200), 123456],
-    ['did:plc:???', '::~~', 1],
-  ])('container name for (%s, %s, %i) is a valid, bounded Docker name', (d, rkey, replica) => {
-    const name = containerNameFor(d, rkey, replica)
+    ['did:plc:abcdefghijklmnopqrstuvwx', 'did:plc:zyxwvutsrqponmlkjihgfedc', '3kabc2def', 0],
+    ['did:web:Example.COM', 'did:web:host.example', 'self', 7],
+    ['did:web:' + 'very-long-host.'.repeat(20) + 'example', 'did:plc:m', 'k'.repeat(200), Number.MAX_SAFE_INTEGER],
+    ['did:plc:???', 'did:plc:~~', '::~~', 1],
+  ])('container name for owner %s, meshlet %s, rkey %s, replica %i: owner tail, SHA-256 of the uri, replica, meshlet tail', (owner, meshlet, rkey, replica) => {
+    const workloadUri = uriOf(owner, rkey)
+    const name = containerNameFor({ owner, workloadUri, replica, meshlet })
     expect(name).toMatch(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/)
     expect(name.length).toBeLessThanOrEqual(128)
-    expect(containerNameFor(d, rkey, replica)).toBe(name)
-    expect(containerNameFor(d, rkey, replica + 1)).not.toBe(name)
-    expect(containerNameFor(d + 'x', rkey, replica)).not.toBe(name)
-    expect(containerNameFor(d, rkey + 'x', replica)).not.toBe(name)
+    const sha = createHash('sha256').update(workloadUri, 'utf8').digest('hex').slice(0, 16)
+    const tail = (did: string, n: number) => did.split(':').slice(2).join(':').toLowerCase().replace(/[^a-z0-9]/g, '').slice(-n) || 'x'
+    expect(name).toBe(`meshlet-${tail(owner, 12)}-${sha}-r${replica}-${tail(meshlet, 8)}`)
+    expect(containerNameFor({ owner, workloadUri, replica: replica - 1, meshlet })).not.toBe(name)
+    expect(containerNameFor({ owner, workloadUri: workloadUri + 'x', replica, meshlet })).not.toBe(name)
+    expect(containerNameFor({ owner, workloadUri, replica, meshlet: meshlet + 'q' })).not.toBe(name)
   })
 
-  test('names differ when slugs collide', () => {
-    expect(containerNameFor('did:plc:a', 'x.y', 0)).not.toBe(containerNameFor('did:plc:a', 'x:y', 0))
+  test('the example of docs/protocol.md', () => {
+    const uri = 'at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/commune.scheduler.workload/3kabc2def'
+    expect(containerNameFor({ owner: 'did:plc:ewvi7nxzyoun6zhxrhs64oiz', workloadUri: uri, replica: 2, meshlet: 'did:plc:abcdefghijkl1234' })).toBe(
+      `meshlet-6zhxrhs64oiz-${createHash('sha256').update(uri).digest('hex').slice(0, 16)}-r2-ijkl1234`,
+    )
   })
 
   test('labels round-trip and incomplete label sets are not ours', () => {

@@ -103,17 +103,23 @@ describe('execution with a real Docker engine', () => {
     await c.deleteRecord(c.member('cat').owner.agent, ref.uri)
   })
 
-  test.each([
-    ['a nonexistent image', '127.0.0.1:5000/meshlet/does-not-exist:1', /not found/i],
-    ['an invalid image reference', 'Meshlet/BusyBox:test', /invalid image reference|lowercase/i],
-  ])('%s gives a failed status with a clear message', async (_name, image, message) => {
-    const ref = await c.publishWorkload(c.member('ann'), { name: 'bad-image', image, replicas: 1, resources: { cpuMillis: 100, memoryMb: 32 } })
+  test('an invalid image reference gives a failed status with a clear message (it fails the same everywhere: no retry)', async () => {
+    const ref = await c.publishWorkload(c.member('ann'), { name: 'bad-image', image: 'Meshlet/BusyBox:test', replicas: 1, resources: { cpuMillis: 100, memoryMb: 32 } })
     const st = await waitFor(async () => (await statusesIn(c, ref.uri)).find((s) => s.state === 'failed'), { what: 'failed status', timeoutMs: 40_000 })
-    expect(st.message).toMatch(message)
+    expect(st.message).toMatch(/invalid image reference|lowercase/i)
     expect(await containersOf(ref.uri, true)).toHaveLength(0)
     for (const p of c.peers()) expect((await fetch(`${p.url}/health`)).status).toBe(200)
     await c.deleteRecord(c.member('ann').owner.agent, ref.uri)
   })
+
+  test('a nonexistent image is retried on the peer, then yielded with "start failed:" (the next candidate tries)', async () => {
+    const ref = await c.publishWorkload(c.member('ann'), { name: 'bad-image', image: '127.0.0.1:5000/meshlet/does-not-exist:1', replicas: 1, resources: { cpuMillis: 100, memoryMb: 32 } })
+    const st = await waitFor(async () => (await statusesIn(c, ref.uri)).find((s) => s.state === 'stopped' && s.message?.startsWith('start failed:')), { what: 'a yielded status', timeoutMs: 60_000 })
+    expect(st.message).toMatch(/^start failed: pull failed 5 times: .*not found/i)
+    expect(await containersOf(ref.uri, true)).toHaveLength(0)
+    for (const p of c.peers()) expect((await fetch(`${p.url}/health`)).status).toBe(200)
+    await c.deleteRecord(c.member('ann').owner.agent, ref.uri)
+  }, 90_000)
 
   test('pulls from a loopback registry when the image is not local', async () => {
     const image = '127.0.0.1:5000/meshlet/busybox:test'

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { listAllRecords } from '../../src/adapters/atproto/repo-reader.js'
 import { MeshletClient } from '../../src/client/meshlet-client.js'
 import { CLAIM_STATES, NSID } from '../../src/core/types.js'
+import { statusRkey } from '../../src/core/hash.js'
 import { DevCommune, waitFor, type Member } from '../../src/devnet/commune.js'
 import type { Meshlet } from '../../src/meshlet.js'
 import { sleeper as baseSleeper } from '../helpers/faults.js'
@@ -260,7 +261,7 @@ describe('hostile input on a real commune', () => {
     const forged = (repoIsMeshlet: boolean): Write[] => [
       // Names ann's meshlet in extra fields, with the highest priority there is.
       { collection: NSID.bid, value: { workload: w, priority: 1_000_000, meshlet: ann.meshlet.did, meshletDid: ann.meshlet.did, createdAt: iso() } },
-      { collection: NSID.workloadStatus, rkey: repoIsMeshlet ? 'w-forged' : 'w-forged-owner', value: { workload: w, state: 'running', priority: 1_000_000, replica: 0, containerId: 'f'.repeat(64), updatedAt: iso() } },
+      { collection: NSID.workloadStatus, rkey: statusRkey(w.uri), value: { workload: w, state: 'running', priority: 1_000_000, replica: 0, containerId: 'f'.repeat(64), updatedAt: iso() } },
     ]
     const [benOwnerUris, eveUris] = await Promise.all([writeAll(ben.owner.agent, forged(false)), writeAll(eve.meshlet.agent, forged(true))])
     const forgedUris = [...benOwnerUris, ...eveUris]

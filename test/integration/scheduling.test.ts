@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { DevCommune, waitFor } from '../../src/devnet/commune.js'
 import { CLAIM_STATES, NSID } from '../../src/core/types.js'
+import { Ledger, epochOf } from '../../src/core/ledger.js'
 import type { Meshlet } from '../../src/meshlet.js'
 import { sleeper as baseSleeper } from '../helpers/faults.js'
 
@@ -48,7 +49,42 @@ describe('scheduling on a real AT network', () => {
     const outcomes = peers.map((p) => p.control.workloadStatus(ref.uri).bids.filter((b) => b.outcome === 'won').map((b) => b.meshlet).sort().join(','))
     expect(new Set(outcomes).size).toBe(1)
     expect(outcomes[0]).toBe(agreed[0])
+    // every peer recomputes every bid's priority from public records, and the honest ones hold up
+    for (const p of peers) expect(p.control.workloadStatus(ref.uri).bids.filter((b) => b.outcome === 'invalid')).toEqual([])
+    const bids = await winner.meshlet.agent.com.atproto.repo.listRecords({ repo: winner.meshlet.did, collection: NSID.bid })
+    const mine = bids.data.records.map((r) => r.value as { workload: { uri: string }; epoch?: number; resources?: unknown; capacity?: unknown }).filter((v) => v.workload.uri === ref.uri)
+    expect(mine).toEqual([expect.objectContaining({ epoch: expect.any(Number), resources: { cpuMillis: expect.any(Number), memoryMb: expect.any(Number) }, capacity: expect.any(Object) })])
     await c.deleteRecord(c.member('ann').owner.agent, ref.uri)
+  })
+
+  test('the ledger on real records: ann owes what ben ran for her, and still does after she deletes the workload', async () => {
+    const ben = c.member('ben')
+    const ref = await c.publishWorkload(c.member('ann'), sleeper('ledger', { resources: { cpuMillis: 500, memoryMb: 256 }, constraints: { members: [ben.owner.did] } }))
+    const peers = c.peers()
+    await waitFor(() => peers.every((p) => p.view.statusesFor(ref.uri).some((s) => s.meshlet === ben.meshlet.did && s.state === 'running')), { what: "ben's replica to run", timeoutMs: 30_000 })
+    await new Promise((r) => setTimeout(r, 4000)) // 500m + 256 MiB = 750 milli-units: ~3 unit-seconds
+    const balances = (p: Meshlet) => {
+      const graph = p.cluster.current()
+      const ledger = new Ledger({ workloads: p.view.workloads(), bids: p.view.allBids(), statuses: p.view.allStatuses(), profiles: p.view.profiles(), ownerOf: (m) => graph.ownerOf(m), now: Date.now() })
+      // The next boundary: usage up to now (a past boundary would not include this minute yet).
+      const k = epochOf(Date.now()) + 1
+      return { ann: ledger.balanceAt(c.member('ann').owner.did, k), ben: ledger.balanceAt(ben.owner.did, k) }
+    }
+    const before = balances(peers[0])
+    expect(before.ann.consumed).toBeGreaterThan(0n)
+    expect(before.ben.contributed).toBeGreaterThan(0n)
+    await c.deleteRecord(c.member('ann').owner.agent, ref.uri)
+    // ben's meshlet keeps its final status, retired as stopped, and the bid it stands on
+    const retired = await waitFor(() => peers.every((p) => !p.view.workload(ref.uri)) && peers.map((p) => p.view.statusesFor(ref.uri).find((s) => s.meshlet === ben.meshlet.did)).every((s) => s?.state === 'stopped') ? true : false, {
+      what: "ben's status to be retired",
+      timeoutMs: 30_000,
+    })
+    expect(retired).toBe(true)
+    for (const p of peers) {
+      const after = balances(p)
+      expect(after.ann.consumed).toBeGreaterThanOrEqual(before.ann.consumed)
+      expect(after.ann.balance).toBe(-after.ben.balance)
+    }
   })
 
   test('a workload from a non-member is ignored by every peer', async () => {

@@ -3,7 +3,7 @@
 // delivers every commit to every other peer with seeded random delays (so deliveries reorder and
 // some arrive after bid windows close). No real sleeping: events run in virtual-time order.
 import { decideWorkload, type Decision, type PeerAction } from '../../src/core/decide.js'
-import { fnv1a64Hex } from '../../src/core/hash.js'
+import { fnv1a64Hex, statusRkey } from '../../src/core/hash.js'
 import { resolvePlacement } from '../../src/core/placement.js'
 import type { EligibleMeshlet } from '../../src/core/selection.js'
 import { CommuneView } from '../../src/core/view.js'
@@ -80,6 +80,19 @@ export interface SimOptions {
   excludeProbability: number
   /** Bid priorities are drawn from [0, priorityRange): small ranges make many ties. */
   priorityRange: number
+  /** Batch workloads: how long a started container runs before it exits 0 (uniform in [min, max] ms). */
+  jobMs?: { min: number; max: number }
+}
+
+/** One container start, as the runner model records it. */
+export interface StartRecord {
+  peer: Did
+  workload: AtUri
+  cid: string
+  replica: number
+  at: number
+  /** When this peer's claim landed (its own view). */
+  claimedAt: number
 }
 
 interface Peer {
@@ -119,6 +132,10 @@ export class Simulation {
   claims = 0
   releases: { peer: Did; workload: AtUri; reason: string; at: number }[] = []
   decisions = 0
+  /** Every container start (the runner model starts one only when its decision says it may). */
+  readonly starts: StartRecord[] = []
+  /** Ack records re-put (one per ack action). */
+  ackWrites = 0
   private readonly rng: () => number
 
   constructor(readonly opts: SimOptions) {
@@ -153,7 +170,7 @@ export class Simulation {
   }
 
   /** An owner publishes a workload at `at` (virtual ms). */
-  publishWorkload(at: number, index: number, replicas: number): void {
+  publishWorkload(at: number, index: number, replicas: number, kind: Workload['kind'] = 'service'): void {
     this.queue.push(at, {
       kind: 'call',
       fn: () => {
@@ -170,8 +187,8 @@ export class Simulation {
           replicas,
           resources: { cpuMillis: 100, memoryMb: 64 },
           env: [],
-          kind: 'service',
-          restart: { policy: 'always' },
+          kind,
+          restart: { policy: kind === 'batch' ? 'never' : 'always' },
           constraints: { roles: [], labels: [], capabilities: [], members: [], privacy: 'shared' },
           bidWindowMs: this.opts.bidWindowMs,
           delivery: 'at-most-once',
@@ -222,6 +239,14 @@ export class Simulation {
         p.wakes.clear()
         p.rkeySeq = 1_000_000 // TIDs keep growing across restarts
         for (const e of this.published.values()) p.view.apply(e, this.now)
+        // Fencing (runner.ts) killed its batch containers while it was cut off: report them lost.
+        for (const w of p.view.workloads()) {
+          const own = p.view.statusesFor(w.uri).find((s) => s.meshlet === p.did && s.workload.cid === w.cid)
+          if (w.kind === 'batch' && own?.state === 'running') {
+            const { containerId: _gone, ...rest } = own
+            this.putStatus(p, w, { ...rest, state: 'failed', message: 'lost: killed by fencing: no heartbeat landed' })
+          }
+        }
         for (const w of p.view.workloads()) this.evaluate(p, w.uri)
         p.recovering = false
         // Its fresh heartbeat is written after the releases, and a repo's commits arrive in order,
@@ -243,6 +268,14 @@ export class Simulation {
     return out
   }
 
+  /** Eligible ignoring liveness: the same on every peer (acks count against it). */
+  electorateFor(uri: AtUri): Map<Did, EligibleMeshlet> {
+    const truth = this.workloads.get(uri)
+    const out = new Map<Did, EligibleMeshlet>()
+    for (const d of truth?.base ?? []) out.set(d, { meshlet: d, owner: this.peers.get(d)!.owner })
+    return out
+  }
+
   private evaluate(peer: Peer, uri: AtUri): Decision | undefined {
     const w = peer.view.workload(uri)
     const truth = this.workloads.get(uri)
@@ -254,6 +287,7 @@ export class Simulation {
       bids: peer.view.bidsFor(uri),
       statuses: peer.view.statusesFor(uri),
       eligible: this.eligibleFor(peer, uri),
+      electorate: this.electorateFor(uri),
       firstSeenAt: peer.view.firstSeen(uri, w.cid) ?? this.now,
       now: this.now,
       self: { meshlet: peer.did, owner: peer.owner, draining: false, recovering: peer.recovering },
@@ -262,6 +296,7 @@ export class Simulation {
         : { kind: 'decline', reason: 'insufficient memory: needs 64 MiB, 10 MiB free' },
     })
     if (d.actions.length > 0) this.publish(peer, w, d.actions)
+    this.runnerStep(peer, w, d)
     if (d.wakeAt !== undefined) {
       const at = Math.max(this.now, d.wakeAt)
       if (peer.wakes.get(uri) !== at) {
@@ -272,12 +307,46 @@ export class Simulation {
     return d
   }
 
+  /**
+   * The runner model, as services/runner.ts: a claim of this peer that is still pending starts
+   * its container only when the decision says it may (batch: a quorum of acks); the start is
+   * recorded and reported `running`; a batch container exits 0 after jobMs.
+   */
+  private runnerStep(peer: Peer, w: Workload, d: Decision): void {
+    if (!d.start?.allowed) return
+    const own = peer.view.statusesFor(w.uri).find((s) => s.meshlet === peer.did && s.workload.cid === w.cid)
+    if (!own || own.state !== 'pending' || own.replica !== d.start.replica) return
+    this.starts.push({ peer: peer.did, workload: w.uri, cid: w.cid, replica: own.replica, at: this.now, claimedAt: this.claimedAt.get(`${peer.did}|${w.uri}`) ?? this.now })
+    this.putStatus(peer, w, { ...own, state: 'running', containerId: `c-${this.starts.length}`, message: `running` })
+    if (w.kind !== 'batch') return
+    const { min, max } = this.opts.jobMs ?? { min: 1000, max: 5000 }
+    const runFor = min + Math.floor(this.rng() * (max - min + 1))
+    this.queue.push(this.now + runFor, {
+      kind: 'call',
+      fn: () => {
+        if (!peer.alive) return // a silent peer's job is fenced: it never reports
+        const cur = peer.view.statusesFor(w.uri).find((s) => s.meshlet === peer.did && s.workload.cid === w.cid)
+        if (cur?.state === 'running') this.putStatus(peer, w, { ...cur, state: 'exited', exitCode: 0, message: 'exited 0' })
+      },
+    })
+  }
+
+  /** Publish one status transition of `peer` (same record, new cid). */
+  private putStatus(peer: Peer, w: Workload, value: WorkloadStatus): void {
+    const rkey = statusRkey(w.uri)
+    const v = { ...value, cid: `bafyt${this.starts.length}-${this.now}-${value.state}`, updatedAt: new Date(this.now).toISOString() }
+    const e: RecordEvent = { op: 'put', uri: v.uri, did: peer.did, collection: NSID.workloadStatus, rkey, cid: v.cid, record: { collection: NSID.workloadStatus, value: v } }
+    peer.view.apply(e, this.now)
+    this.broadcast(peer.did, [e])
+    // Its own status changed: decide again (an exited replica frees nothing, but a start may follow).
+  }
+
   /** Turn a decision's actions into one commit: applied to the author's view now, broadcast to the rest. */
   private publish(peer: Peer, w: Workload, actions: PeerAction[]): void {
     const events: RecordEvent[] = []
     const iso = new Date(this.now).toISOString()
-    const statusRkey = fnv1a64Hex(w.uri)
-    const statusUri = `at://${peer.did}/${NSID.workloadStatus}/${statusRkey}`
+    const sRkey = statusRkey(w.uri)
+    const statusUri = `at://${peer.did}/${NSID.workloadStatus}/${sRkey}`
     const ref = { uri: w.uri, cid: w.cid }
     for (const a of actions) {
       if (a.type === 'bid' || a.type === 'decline') {
@@ -289,6 +358,13 @@ export class Simulation {
         events.push({ op: 'put', uri, did: peer.did, collection: NSID.bid, rkey, cid: value.cid, record: { collection: NSID.bid, value } })
       } else if (a.type === 'withdraw') {
         events.push({ op: 'delete', uri: `at://${peer.did}/${NSID.bid}/${a.rkey}`, did: peer.did, collection: NSID.bid, rkey: a.rkey })
+      } else if (a.type === 'ack') {
+        // Re-put the own counting record at its rkey with the acks (as scheduler.ts does).
+        const rec = peer.view.bidsFor(w.uri).find((b) => b.meshlet === peer.did && b.rkey === a.rkey)
+        if (!rec) continue
+        this.ackWrites++
+        const value: Bid = { ...rec, acks: a.acks, cid: `bafyb${fnv1a64Hex(`${rec.uri}|${a.acks.length}`)}` }
+        events.push({ op: 'put', uri: rec.uri, did: peer.did, collection: NSID.bid, rkey: rec.rkey, cid: value.cid, record: { collection: NSID.bid, value } })
       } else {
         const prev = peer.view.statusesFor(w.uri).find((s) => s.meshlet === peer.did)
         const value: WorkloadStatus =
@@ -302,7 +378,7 @@ export class Simulation {
           this.releases.push({ peer: peer.did, workload: w.uri, reason: a.reason, at: this.now })
           if (a.reason.startsWith('lost claim conflict')) this.evictions++
         }
-        events.push({ op: 'put', uri: statusUri, did: peer.did, collection: NSID.workloadStatus, rkey: statusRkey, cid: value.cid!, record: { collection: NSID.workloadStatus, value } })
+        events.push({ op: 'put', uri: statusUri, did: peer.did, collection: NSID.workloadStatus, rkey: sRkey, cid: value.cid!, record: { collection: NSID.workloadStatus, value } })
       }
     }
     for (const e of events) peer.view.apply(e, this.now)
@@ -367,7 +443,7 @@ export class Simulation {
     const p = this.peers.get(peer)!
     const w = p.view.workload(uri)
     if (!w) return []
-    return resolvePlacement(w, p.view.bidsFor(uri), p.view.statusesFor(uri), this.eligibleFor(p, uri)).kept.map((s) => s.meshlet)
+    return resolvePlacement(w, p.view.bidsFor(uri), p.view.statusesFor(uri), this.eligibleFor(p, uri), undefined, this.electorateFor(uri)).kept.map((s) => s.meshlet)
   }
 
   /** min(replicas, peers that are alive, allowed by the constraints and able to run it). */

@@ -23,6 +23,14 @@ describe('run config', () => {
     expect(cfg.leaseMs).toBe(15000)
   })
 
+  test('--min-owner-balance is optional (no minimum), a whole number that may be negative, and says what is wrong', () => {
+    expect(loadRunConfig(base, {}).minOwnerBalance).toBeUndefined()
+    expect(loadRunConfig([...base, '--min-owner-balance=-360000'], {}).minOwnerBalance).toBe(-360000)
+    expect(loadRunConfig(base, { MESHLET_MIN_OWNER_BALANCE: '3600' }).minOwnerBalance).toBe(3600)
+    expect(() => loadRunConfig([...base, '--min-owner-balance', '1.5'], {})).toThrow('--min-owner-balance (MESHLET_MIN_OWNER_BALANCE) must be a whole number of unit-seconds')
+    expect(() => loadRunConfig([...base, '--fair-share-half-life-ms', '1000'], {})).toThrow(ConfigError) // the decay is a protocol constant now
+  })
+
   test('every flag has an env var named MESHLET_*', () => {
     for (const o of Object.values(RUN_OPTIONS)) expect(o.env).toMatch(/^MESHLET_[A-Z_]+$/)
     expect(runHelp()).toContain('--cluster-members')

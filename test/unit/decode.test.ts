@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { isValidRecordKey } from '@atproto/syntax'
 import { describe, expect, test } from 'vitest'
 import { decodeRecord, checkImageReference } from '../../src/adapters/atproto/decode.js'
@@ -166,9 +167,18 @@ describe('decodeRecord: valid records of every collection', () => {
     })
   })
 
-  test('workload status with any valid rkey', () => {
+  test('workload status at its SHA-256 rkey', () => {
     const s = put(decode(NSID.workloadStatus, statusRkey(WORKLOAD_URI), statusValue({ exitCode: -1, bid: { uri: BID_URI, cid: CID } }))) as WorkloadStatus
     expect(s).toMatchObject({ meshlet: MESHLET, state: 'running', exitCode: -1, workload: { uri: WORKLOAD_URI, cid: CID }, bid: { uri: BID_URI, cid: CID } })
+  })
+
+  test('a status at any other rkey is rejected, saying which key it should have used', () => {
+    const other = `at://${OWNER}/${NSID.workload}/${TID2}`
+    for (const rkey of [statusRkey(other), 'w0123456789abcdef', TID]) {
+      const ev = decode(NSID.workloadStatus, rkey, statusValue())
+      expect(ev).toMatchObject({ op: 'rejected', rkey })
+      if (ev?.op === 'rejected') expect(ev.reason).toContain(`invalid: status at rkey ${rkey}, expected ${statusRkey(WORKLOAD_URI)}`)
+    }
   })
 
   test('records of other collections are not ours', () => {
@@ -360,7 +370,9 @@ describe('encode', () => {
 
   test('statusRkey is a stable, valid record key, distinct per workload', () => {
     const a = statusRkey(WORKLOAD_URI)
-    expect(a).toMatch(/^w[0-9a-f]{16}$/)
+    // "s" + SHA-256 hex of the uri (docs/protocol.md): a 64-bit FNV key could be collided by search.
+    expect(a).toMatch(/^s[0-9a-f]{64}$/)
+    expect(a).toBe('s' + createHash('sha256').update(WORKLOAD_URI, 'utf8').digest('hex'))
     expect(isValidRecordKey(a)).toBe(true)
     expect(statusRkey(WORKLOAD_URI)).toBe(a)
     expect(statusRkey(`at://${OWNER}/${NSID.workload}/${TID2}`)).not.toBe(a)

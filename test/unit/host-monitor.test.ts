@@ -32,7 +32,7 @@ const flush = () => new Promise((r) => setImmediate(r))
 describe('HostMonitor', () => {
   test('the first reading is waited for, then reused while fresh', async () => {
     const probe = new SlowProbe()
-    const clock = { t: 0, now: () => clock.t }
+    const clock = { t: 0, now: () => clock.t, monotonic: () => clock.t }
     const hm = new HostMonitor(probe, clock, 1000, 10_000)
     const first = hm.snapshot()
     probe.answer(100)
@@ -44,7 +44,7 @@ describe('HostMonitor', () => {
 
   test('a stale reading is served at once while a fresh one is taken behind it', async () => {
     const probe = new SlowProbe()
-    const clock = { t: 0, now: () => clock.t }
+    const clock = { t: 0, now: () => clock.t, monotonic: () => clock.t }
     const hm = new HostMonitor(probe, clock, 1000, 10_000)
     const first = hm.snapshot()
     probe.answer(100)
@@ -61,7 +61,7 @@ describe('HostMonitor', () => {
 
   test('a reading older than maxStale is waited for; a failed background reading keeps the old one', async () => {
     const probe = new SlowProbe()
-    const clock = { t: 0, now: () => clock.t }
+    const clock = { t: 0, now: () => clock.t, monotonic: () => clock.t }
     const hm = new HostMonitor(probe, clock, 1000, 10_000)
     const first = hm.snapshot()
     probe.answer(100)

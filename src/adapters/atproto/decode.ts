@@ -23,6 +23,7 @@ import {
   type Delivery,
 } from '../../core/types.js'
 import { truncateUtf8 } from '../../core/decide.js'
+import { statusRkey } from '../../core/hash.js'
 import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
 import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
 import * as meshletLex from '../../lexicons/commune/scheduler/meshlet.js'
@@ -220,15 +221,20 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
     case NSID.workloadStatus: {
       const v = parse(workloadStatusLex.$safeParse(value))
       const state = oneOf<StatusState>(v.state, ['pending', 'pulling', 'starting', 'running', 'exited', 'failed', 'stopped'], 'state')
+      const workload = strongRef(v.workload, NSID.workload, 'workload')
+      const bid = v.bid ? strongRef(v.bid, NSID.bid, 'bid') : undefined
+      // One status per (meshlet, workload), at a key nobody can search a collision for.
+      const expected = statusRkey(workload.uri)
+      if (rkey !== expected) reject(`invalid: status at rkey ${clip(rkey)}, expected ${expected}`)
       return {
         collection,
         value: omitUndefined({
           uri,
           cid: input.cid,
           meshlet: did,
-          workload: strongRef(v.workload, NSID.workload, 'workload'),
+          workload,
           state,
-          bid: v.bid ? strongRef(v.bid, NSID.bid, 'bid') : undefined,
+          bid,
           priority: v.priority,
           replica: v.replica,
           containerId: v.containerId,

@@ -19,11 +19,12 @@ import * as meshletOwnerLex from '../../lexicons/commune/scheduler/meshletOwner.
 import * as profileLex from '../../lexicons/commune/scheduler/profile.js'
 import * as workloadLex from '../../lexicons/commune/scheduler/workload.js'
 import * as workloadStatusLex from '../../lexicons/commune/scheduler/workloadStatus.js'
-import { fnv1a64Hex } from '../../core/hash.js'
+import { fnv1a64Hex, statusRkey } from '../../core/hash.js'
 import { truncateUtf8 } from '../../core/decide.js'
 import { RecordEncodeError } from './errors.js'
 
-export { fnv1a64Hex }
+// statusRkey is the core's SHA-256 key (docs/protocol.md, Hashes and record keys): one definition for writer and checker.
+export { fnv1a64Hex, statusRkey }
 
 /** Record key of the one-per-repo records (meshletOwner, membership, profile). */
 export const SELF_RKEY = 'self'
@@ -190,9 +191,4 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
 /** Lexicon maxLength counts UTF-8 bytes, not UTF-16 units: a message of accents must still fit. */
 function truncate(s: string, maxBytes: number): string {
   return Buffer.byteLength(s, 'utf8') > maxBytes ? truncateUtf8(s, maxBytes - 3) + '...' : s
-}
-
-/** The record key of this meshlet's status for a workload: stable, so each update overwrites the last. */
-export function statusRkey(workloadUri: string): string {
-  return `w${fnv1a64Hex(workloadUri)}`
 }

@@ -1,20 +1,8 @@
-// A logged-in session with one PDS over plain fetch: createSession, refreshSession when the access
-// token expires, and JSON XRPC calls. The peer writes with five repo methods; @atproto/api's AtpAgent
-// would load the whole generated API for them (~66 MB of RSS, BENCHMARKS.md §5).
+// A logged-in session with one PDS: createSession, refreshSession when the access token expires,
+// and JSON XRPC calls, all through the one XRPC client (xrpc-client.ts).
+import { XrpcCallError, xrpcCall } from './xrpc-client.js'
 
-/** An XRPC call that failed: `status` 1 means it never got an HTTP answer (as in @atproto/xrpc). */
-export class XrpcCallError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string | undefined,
-    message: string,
-    readonly headers: Record<string, string> = {},
-    opts?: { cause?: unknown },
-  ) {
-    super(message, opts)
-    this.name = 'XrpcCallError'
-  }
-}
+export { XrpcCallError } from './xrpc-client.js'
 
 interface SessionTokens {
   did: string
@@ -94,7 +82,7 @@ function pdsFromDidDoc(doc: DidDocLike | undefined): string | undefined {
   return typeof svc?.serviceEndpoint === 'string' ? svc.serviceEndpoint.replace(/\/+$/, '') : undefined
 }
 
-async function send(
+function send(
   fetchImpl: typeof globalThis.fetch,
   base: string,
   nsid: string,
@@ -103,29 +91,5 @@ async function send(
   body: unknown,
   token?: string,
 ): Promise<unknown> {
-  const url = `${base}/xrpc/${nsid}${params ? `?${new URLSearchParams(params)}` : ''}`
-  const headers: Record<string, string> = { accept: 'application/json' }
-  if (token) headers.authorization = `Bearer ${token}`
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  let res: Response
-  try {
-    res = await fetchImpl(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-  } catch (err) {
-    throw new XrpcCallError(1, 'Unknown', `${nsid}: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err })
-  }
-  const text = await res.text()
-  let json: { error?: unknown; message?: unknown } | undefined
-  try {
-    json = text ? JSON.parse(text) : undefined
-  } catch {
-    json = undefined
-  }
-  if (!res.ok) {
-    const hdrs: Record<string, string> = {}
-    res.headers.forEach((v, k) => (hdrs[k] = v))
-    const error = typeof json?.error === 'string' ? json.error : undefined
-    const message = typeof json?.message === 'string' ? json.message : `HTTP ${res.status} ${res.statusText}`.trim()
-    throw new XrpcCallError(res.status, error, message, hdrs)
-  }
-  return json
+  return xrpcCall({ service: base, nsid, method, params, body, token, fetch: fetchImpl })
 }

@@ -2,13 +2,13 @@
 // Transient failures (network, 502-504, 429 with ratelimit-reset) are retried a bounded number
 // of times; everything else becomes a PdsError that says what the PDS refused.
 import type { AtpAgent } from '@atproto/api'
+import { TID } from '@atproto/common-web'
 import type { Did, StrongRef } from '../../core/types.js'
 import { PdsError, describeError } from '../../errors.js'
 import { createLogger, type Logger } from '../../logger.js'
 import type { RecordPublisher, RecordValue, RepoWrite } from '../../ports/record-publisher.js'
 import { PdsLoginError, PdsRequestError, PdsUnreachableError } from './errors.js'
 import { networkCode } from './identity.js'
-import { TidClock } from './tid.js'
 import { PdsSession, XrpcCallError } from './pds-session.js'
 
 export interface RetryOptions {
@@ -55,7 +55,6 @@ export class AtprotoPublisher implements RecordPublisher {
   readonly did: Did
   private readonly log: Logger
   private readonly retry: Required<RetryOptions>
-  private readonly tids = new TidClock()
 
   private constructor(
     private readonly session: PdsSession,
@@ -111,7 +110,7 @@ export class AtprotoPublisher implements RecordPublisher {
 
   /** A TID chosen here and written with putRecord: a retried create cannot make a second record. */
   async create(collection: string, value: RecordValue): Promise<StrongRef> {
-    return this.put(collection, this.tids.next(), value)
+    return this.put(collection, TID.nextStr(), value)
   }
 
   async delete(collection: string, rkey: string): Promise<void> {
@@ -133,7 +132,7 @@ export class AtprotoPublisher implements RecordPublisher {
 
   private async applyChunk(writes: RepoWrite[]): Promise<(StrongRef | undefined)[]> {
     // Creates get their TID here, so both attempts below write the same records.
-    const fixed = writes.map((w) => (w.op === 'create' && !w.rkey ? { ...w, rkey: this.tids.next() } : w))
+    const fixed = writes.map((w) => (w.op === 'create' && !w.rkey ? { ...w, rkey: TID.nextStr() } : w))
     try {
       return await this.send(fixed.map(toApplyWrite))
     } catch (err) {

@@ -1,6 +1,11 @@
 // Intake from the AT network: our collections from the tracked repos, live from
 // com.atproto.sync.subscribeRepos (one stream per PDS, or one relay) with verified signatures,
-// plus listRecords backfill on start, for new repos and after any gap.
+// plus listRecords backfill on start, for new repos and after any gap. This file tracks the repos
+// (which PDS, which stream, following moves) and backfills them; the parts with a job of their own:
+//   firehose-stream.ts   one subscription: serial queue, stored cursor, reconnects
+//   record-emitter.ts    what the handler is told: dedup by uri+cid, deletes once, decoding
+//   known-index.ts       the persisted record keys per repo+collection (deletes made while down)
+//   serial-queue.ts      one task at a time, in order
 //
 // How nothing is missed and nothing stale is replayed:
 // - Each source has ONE serial queue: events and backfills run in arrival order, so a backfill
@@ -11,24 +16,23 @@
 //   repos (a cheap head check when nothing changed), which also covers an outdated cursor.
 // - Puts are deduplicated by uri+cid; deletes while offline come from a persisted set of the
 //   records the handler was told about (per repo+collection).
-import {
-  Firehose,
-  FirehoseHandlerError,
-  FirehoseParseError,
-  FirehoseSubscriptionError,
-  FirehoseValidationError,
-  type Event as FirehoseEvent,
-  type EventRunner,
-} from '@atproto/sync'
+import { backoffMs } from '@atproto/common-web'
+import type { Event as FirehoseEvent } from '@atproto/sync'
 import { isValidDid } from '@atproto/syntax'
-import { COLLECTIONS, type Cid, type Did, type RecordEvent } from '../../core/types.js'
+import { COLLECTIONS, type Did } from '../../core/types.js'
 import { ConfigError, MeshletError, describeError } from '../../errors.js'
 import { createLogger, type Logger } from '../../logger.js'
 import type { CursorStore } from '../../ports/cursor-store.js'
 import type { RecordHandler, RecordSource } from '../../ports/record-source.js'
-import { decodeRecord, recordUri, type DecodeOptions } from './decode.js'
+import type { DecodeOptions } from './decode.js'
+import { FirehoseStream, type StreamOwner } from './firehose-stream.js'
 import type { AtprotoIdentityResolver } from './identity.js'
-import { getLatestCommit, listAllRecords, type ListedRecord, type RepoReadOptions } from './repo-reader.js'
+import { KnownIndex } from './known-index.js'
+import { RecordEmitter } from './record-emitter.js'
+import { getLatestCommit, listAllRecords, type RepoReadOptions } from './repo-reader.js'
+import { toWsUrl } from './ws-url.js'
+
+export { toWsUrl } from './ws-url.js'
 
 export interface AtprotoRecordSourceOptions {
   identity: AtprotoIdentityResolver
@@ -53,8 +57,6 @@ export interface AtprotoRecordSourceOptions {
   fetch?: typeof globalThis.fetch
 }
 
-const DELETED = ''
-
 interface RepoInfo {
   did: Did
   pds?: string
@@ -65,32 +67,12 @@ interface RepoInfo {
   backfillTimer?: NodeJS.Timeout
 }
 
-interface Source {
-  key: string
-  relay: boolean
-  dids: Set<Did>
-  queue: SerialQueue
-  cursor?: number
-  ready: Promise<void>
-  connects: number
-  failures: number
-  backfillPending: Set<Did>
-  settleTimer?: NodeJS.Timeout
-  settlePending: boolean
-  abort: AbortController
-  firehose?: Firehose
-  running: boolean
-  loop?: Promise<void>
-  closed: boolean
-}
-
-export class AtprotoRecordSource implements RecordSource {
+export class AtprotoRecordSource implements RecordSource, StreamOwner {
   private readonly log: Logger
   private readonly identity: AtprotoIdentityResolver
   private readonly store: CursorStore
   private readonly relayKey?: string
   private readonly allowInsecureHttp: boolean
-  private readonly decodeOptions: DecodeOptions
   private readonly reconnectBaseMs: number
   private readonly reconnectMaxMs: number
   private readonly retryBaseMs: number
@@ -103,14 +85,13 @@ export class AtprotoRecordSource implements RecordSource {
   private stopped = false
   private tracked = new Set<Did>()
   private readonly repos = new Map<Did, RepoInfo>()
-  private readonly sources = new Map<string, Source>()
-  /** uri path -> last cid told to the handler in this process ('' = deleted). */
-  private readonly seen = new Map<Did, Map<string, Cid>>()
+  private readonly sources = new Map<string, FirehoseStream>()
   /** Repo rev up to which the handler's view is complete (backfilled or handled live). */
   private readonly floors = new Map<Did, string>()
   /** Rev of the commit being handled, per repo; becomes the floor once all its ops are through. */
   private readonly handledRev = new Map<Did, string>()
   private readonly known: KnownIndex
+  private readonly emitter: RecordEmitter
   private refreshTimer?: NodeJS.Timeout
 
   constructor(opts: AtprotoRecordSourceOptions) {
@@ -118,7 +99,6 @@ export class AtprotoRecordSource implements RecordSource {
     this.store = opts.cursorStore
     this.allowInsecureHttp = opts.allowInsecureHttp ?? false
     this.log = opts.logger ?? createLogger('meshlet:record-source')
-    this.decodeOptions = opts.decodeOptions ?? {}
     this.reconnectBaseMs = opts.reconnectBaseMs ?? 500
     this.reconnectMaxMs = opts.reconnectMaxMs ?? 10_000
     this.retryBaseMs = opts.retryBaseMs ?? 2000
@@ -127,6 +107,7 @@ export class AtprotoRecordSource implements RecordSource {
     this.identityRefreshMs = opts.identityRefreshMs ?? 5 * 60_000
     this.readOpts = opts.fetch ? { fetch: opts.fetch } : {}
     this.known = new KnownIndex(this.store, this.log)
+    this.emitter = new RecordEmitter(this.known, opts.decodeOptions ?? {}, this.log)
     if (opts.relayUrl !== undefined) {
       const key = toWsUrl(opts.relayUrl)
       if (!key) throw new ConfigError(`relay URL "${opts.relayUrl}" is not an http(s) or ws(s) URL`, 'firehose')
@@ -137,10 +118,15 @@ export class AtprotoRecordSource implements RecordSource {
     }
   }
 
+  get active(): boolean {
+    return !this.stopped
+  }
+
   async start(handler: RecordHandler): Promise<void> {
     if (this.stopped) throw new MeshletError('record source was stopped; create a new one')
     if (this.handler) throw new MeshletError('record source already started')
     this.handler = handler
+    this.emitter.handler = handler
     if (this.relayKey) this.ensureSource(this.relayKey, true)
     if (this.identityRefreshMs > 0) {
       this.refreshTimer = setInterval(() => {
@@ -203,6 +189,7 @@ export class AtprotoRecordSource implements RecordSource {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.emitter.handler = undefined
     if (this.refreshTimer) clearInterval(this.refreshTimer)
     for (const info of this.repos.values()) clearTimers(info)
     const sources = [...this.sources.values()]
@@ -248,7 +235,7 @@ export class AtprotoRecordSource implements RecordSource {
   private attachFailed(did: Did, reason: string): void {
     const info = this.repos.get(did)
     if (!info || this.stopped) return
-    const retryInMs = Math.round(backoff(info.resolveFailures++, this.retryBaseMs, this.retryMaxMs))
+    const retryInMs = Math.round(backoffMs(info.resolveFailures++, this.retryBaseMs, this.retryMaxMs))
     this.log.warn({ did, reason, retryInMs }, 'cannot follow a tracked repo yet; will retry')
     info.retryTimer = setTimeout(() => void this.attach(did), retryInMs)
     info.retryTimer.unref()
@@ -263,35 +250,32 @@ export class AtprotoRecordSource implements RecordSource {
     if (prevKey !== undefined && prevKey !== key) {
       const old = this.sources.get(prevKey)
       if (old) {
-        old.dids.delete(did)
-        old.backfillPending.delete(did)
+        old.drop(did)
         this.closeIfUnused(old)
       }
     }
     info.sourceKey = key
     const src = this.ensureSource(key, this.relayKey !== undefined)
     src.dids.add(did)
-    this.scheduleBackfill(src, did)
+    src.scheduleBackfill(did)
   }
 
   private detach(did: Did): void {
     const info = this.repos.get(did)
     this.repos.delete(did)
-    this.seen.delete(did)
+    this.emitter.forget(did)
     this.floors.delete(did)
     this.handledRev.delete(did)
-    this.known.forget(did)
     if (!info) return
     clearTimers(info)
     const src = info.sourceKey ? this.sources.get(info.sourceKey) : undefined
     if (src) {
-      src.dids.delete(did)
-      src.backfillPending.delete(did)
+      src.drop(did)
       this.closeIfUnused(src)
     }
   }
 
-  private accepts(src: Source, did: string): boolean {
+  accepts(src: FirehoseStream, did: string): boolean {
     if (!this.tracked.has(did)) return false
     return src.relay || this.repos.get(did)?.sourceKey === src.key
   }
@@ -320,146 +304,49 @@ export class AtprotoRecordSource implements RecordSource {
     }
   }
 
-  // ---- sources (one firehose each) --------------------------------------------------------
+  // ---- sources (one firehose stream each) ---------------------------------------------------
 
-  private ensureSource(key: string, relay: boolean): Source {
+  private ensureSource(key: string, relay: boolean): FirehoseStream {
     const existing = this.sources.get(key)
     if (existing) return existing
-    const src: Source = {
+    const src = new FirehoseStream({
       key,
       relay,
-      dids: new Set(),
-      queue: new SerialQueue(this.log),
-      ready: Promise.resolve(),
-      connects: 0,
-      failures: 0,
-      backfillPending: new Set(),
-      settlePending: false,
-      abort: new AbortController(),
-      running: false,
-      closed: false,
-    }
-    src.ready = this.store.getCursor(key).then(
-      (c) => {
-        src.cursor = c
-      },
-      (err) => this.log.warn({ source: key, reason: describeError(err) }, 'cannot read the stored cursor; starting live'),
-    )
+      store: this.store,
+      idResolver: this.identity.idResolver,
+      owner: this,
+      log: this.log,
+      reconnectBaseMs: this.reconnectBaseMs,
+      reconnectMaxMs: this.reconnectMaxMs,
+      settleMs: this.settleMs,
+    })
     this.sources.set(key, src)
-    src.loop = this.run(src)
     return src
   }
 
-  private closeIfUnused(src: Source): void {
+  private closeIfUnused(src: FirehoseStream): void {
     if (!src.relay && src.dids.size === 0) void this.closeSource(src)
   }
 
-  private async closeSource(src: Source): Promise<void> {
-    if (src.closed) return
-    src.closed = true
+  private async closeSource(src: FirehoseStream): Promise<void> {
     if (this.sources.get(src.key) === src) this.sources.delete(src.key)
-    src.abort.abort()
-    if (src.settleTimer) clearTimeout(src.settleTimer)
-    src.queue.clear()
-    // Firehose.destroy() waits out its own reconnect delay when it is between attempts: do not hang on it.
-    if (src.running && src.firehose) await raceTimeout(src.firehose.destroy().catch(() => {}), 2000)
-    if (src.loop) await raceTimeout(src.loop, 2000)
+    await src.close()
   }
 
-  /** Keeps one Firehose running for `src` until the source closes; the loop never dies. */
-  private async run(src: Source): Promise<void> {
-    await src.ready
-    while (!src.closed && !this.stopped) {
-      const runner: EventRunner = {
-        getCursor: () => this.onConnectAttempt(src),
-        trackEvent: (did, seq, handler) => this.track(src, did, seq, handler),
-      }
-      const firehose = new Firehose({
-        service: src.key,
-        idResolver: this.identity.idResolver,
-        runner,
-        filterCollections: [...COLLECTIONS],
-        handleEvent: (evt) => this.handleEvent(src, evt),
-        onError: (err) => this.onFirehoseError(src, firehose, err),
-        unauthenticatedCommits: false,
-        unauthenticatedHandles: true,
-        maxReconnectSeconds: Math.max(1, Math.round(this.reconnectMaxMs / 1000)),
-        subscriptionReconnectDelay: this.reconnectBaseMs,
-      })
-      src.firehose = firehose
-      src.running = true
-      try {
-        await firehose.start()
-      } catch (err) {
-        this.log.warn({ source: src.key, reason: describeError(err) }, 'firehose loop failed')
-      } finally {
-        src.running = false
-      }
-      if (src.closed || this.stopped) break
-      const retryInMs = Math.round(backoff(src.failures++, this.reconnectBaseMs, this.reconnectMaxMs))
-      this.log.warn({ source: src.key, retryInMs }, 'firehose stream ended; reconnecting')
-      await sleep(retryInMs, src.abort.signal)
-    }
+  eventHandled(did: string): void {
+    const rev = this.handledRev.get(did)
+    if (rev === undefined) return
+    this.handledRev.delete(did)
+    // A live commit completes the view only on top of a backfill. Before the first one, raising
+    // the floor would make that backfill skip the repo (head <= floor) and lose older records.
+    if (this.floors.has(did)) this.setFloor(did, rev)
   }
 
-  /** Called by the subscription before every connection attempt: the one place a gap can open. */
-  private async onConnectAttempt(src: Source): Promise<number | undefined> {
-    await src.ready
-    src.connects++
-    this.log.info({ source: src.key, cursor: src.cursor, attempt: src.connects }, src.connects === 1 ? 'subscribing to firehose' : 'resubscribing to firehose; backfilling to cover the gap')
-    for (const did of src.dids) this.scheduleBackfill(src, did)
-    if (src.cursor === undefined && !src.closed) {
-      // Live-from-now: writes between our listing and the server registering us would fall in
-      // between. Backfill once more when the stream is certainly live.
-      src.settlePending = true
-      if (src.settleTimer) clearTimeout(src.settleTimer)
-      src.settleTimer = setTimeout(() => this.settle(src), this.settleMs)
-      src.settleTimer.unref()
-    }
-    return src.cursor
+  flush(): Promise<void> {
+    return this.known.flush()
   }
 
-  private settle(src: Source): void {
-    if (!src.settlePending || src.closed) return
-    src.settlePending = false
-    if (src.settleTimer) clearTimeout(src.settleTimer)
-    for (const did of src.dids) this.scheduleBackfill(src, did)
-  }
-
-  private track(src: Source, did: string, seq: number, handler: () => Promise<void>): Promise<void> {
-    if (src.closed || this.stopped) return Promise.resolve()
-    src.failures = 0
-    const done = src.queue.add(async () => {
-      if (src.closed) return
-      // Untracked repos cost nothing: their events are neither parsed nor verified.
-      if (this.accepts(src, did)) {
-        await handler()
-        const rev = this.handledRev.get(did)
-        if (rev !== undefined) {
-          this.handledRev.delete(did)
-          // A live commit completes the view only on top of a backfill. Before the first one, raising
-          // the floor would make that backfill skip the repo (head <= floor) and lose older records.
-          if (this.floors.has(did)) this.setFloor(did, rev)
-        }
-      }
-      await this.known.flush()
-      await this.advanceCursor(src, seq)
-    })
-    if (src.settlePending) this.settle(src)
-    return done
-  }
-
-  private async advanceCursor(src: Source, seq: number): Promise<void> {
-    if (src.cursor !== undefined && seq <= src.cursor) return
-    src.cursor = seq
-    try {
-      await this.store.setCursor(src.key, seq)
-    } catch (err) {
-      this.log.error({ source: src.key, seq, reason: describeError(err) }, 'cannot store the firehose cursor')
-    }
-  }
-
-  private async handleEvent(src: Source, evt: FirehoseEvent): Promise<void> {
+  async handleEvent(src: FirehoseStream, evt: FirehoseEvent): Promise<void> {
     switch (evt.event) {
       case 'create':
       case 'update':
@@ -467,9 +354,9 @@ export class AtprotoRecordSource implements RecordSource {
         if (!this.accepts(src, evt.did)) return
         const floor = this.floors.get(evt.did)
         if (floor !== undefined && evt.rev <= floor) return
-        if (evt.event === 'delete') await this.emitDelete(evt.did, evt.collection, evt.rkey)
-        else await this.emitPut(evt.did, evt.collection, evt.rkey, evt.cid.toString(), evt.record)
-        // Ops of one commit share its rev: the floor rises once the whole commit is handled (in track()).
+        if (evt.event === 'delete') await this.emitter.delete(evt.did, evt.collection, evt.rkey)
+        else await this.emitter.put(evt.did, evt.collection, evt.rkey, evt.cid.toString(), evt.record)
+        // Ops of one commit share its rev: the floor rises once the whole commit is handled (eventHandled).
         this.handledRev.set(evt.did, evt.rev)
         return
       }
@@ -480,7 +367,7 @@ export class AtprotoRecordSource implements RecordSource {
       case 'sync':
         if (this.accepts(src, evt.did)) {
           this.log.info({ did: evt.did, source: src.key }, 'repo announced a #sync; backfilling it')
-          this.scheduleBackfill(src, evt.did)
+          src.scheduleBackfill(evt.did)
         }
         return
     }
@@ -491,51 +378,10 @@ export class AtprotoRecordSource implements RecordSource {
     if (cur === undefined || rev > cur) this.floors.set(did, rev)
   }
 
-  private onFirehoseError(src: Source, firehose: Firehose, err: Error): void {
-    if (err instanceof FirehoseSubscriptionError) {
-      const cause = err.cause as { error?: unknown } | undefined
-      if (cause?.error === 'FutureCursor') {
-        this.log.warn({ source: src.key, cursor: src.cursor }, 'stored cursor is ahead of the server (was it reset?); continuing live and backfilling')
-        src.cursor = undefined
-      } else {
-        this.log.warn({ source: src.key, reason: describeError(err.cause ?? err) }, 'firehose connection failed; reconnecting')
-      }
-      // Firehose reads this before it waits to restart: make its delay our backoff with jitter.
-      firehose.opts.subscriptionReconnectDelay = Math.round(backoff(src.failures++, this.reconnectBaseMs, this.reconnectMaxMs))
-      return
-    }
-    if (err instanceof FirehoseParseError) {
-      const evt = err.event as { repo?: unknown; did?: unknown }
-      const did = typeof evt.repo === 'string' ? evt.repo : typeof evt.did === 'string' ? evt.did : undefined
-      this.log.warn({ source: src.key, did, reason: describeError(err.cause ?? err) }, 'cannot verify a firehose event; backfilling the repo instead')
-      if (did && this.accepts(src, did)) this.scheduleBackfill(src, did)
-      return
-    }
-    if (err instanceof FirehoseValidationError) {
-      this.log.warn({ source: src.key, reason: describeError(err.cause ?? err) }, 'ignoring a malformed firehose message')
-      return
-    }
-    if (err instanceof FirehoseHandlerError) {
-      this.log.error({ source: src.key, reason: describeError(err.cause ?? err) }, 'firehose event handling failed')
-      return
-    }
-    this.log.warn({ source: src.key, reason: describeError(err) }, 'firehose error')
-  }
-
   // ---- backfill -------------------------------------------------------------------------------
 
-  private scheduleBackfill(src: Source, did: Did): void {
-    if (src.closed || this.stopped || src.backfillPending.has(did)) return
-    src.backfillPending.add(did)
-    void src.queue.add(async () => {
-      src.backfillPending.delete(did)
-      await this.backfill(src, did)
-      await this.known.flush()
-    })
-  }
-
   /** Reads one repo into the handler; true when the repo is now known up to its head. */
-  private async backfill(src: Source, did: Did): Promise<boolean> {
+  async backfill(src: FirehoseStream, did: Did): Promise<boolean> {
     const info = this.repos.get(did)
     if (!info?.pds || info.sourceKey !== src.key || !this.tracked.has(did) || src.closed || this.stopped) return false
     const pds = info.pds
@@ -551,7 +397,7 @@ export class AtprotoRecordSource implements RecordSource {
       let count = 0
       for (const [i, collection] of COLLECTIONS.entries()) {
         count += lists[i]!.length
-        await this.reconcile(did, collection, lists[i]!)
+        await this.emitter.reconcile(did, collection, lists[i]!)
       }
       this.setFloor(did, head.rev)
       info.backfillFailures = 0
@@ -559,213 +405,17 @@ export class AtprotoRecordSource implements RecordSource {
       return true
     } catch (err) {
       if (this.stopped || src.closed) return false
-      const retryInMs = Math.round(backoff(info.backfillFailures++, this.retryBaseMs, this.retryMaxMs))
+      const retryInMs = Math.round(backoffMs(info.backfillFailures++, this.retryBaseMs, this.retryMaxMs))
       this.log.warn({ did, pds, reason: describeError(err), retryInMs }, 'backfill failed; will retry')
       if (info.backfillTimer) clearTimeout(info.backfillTimer)
       info.backfillTimer = setTimeout(() => {
         const s = info.sourceKey ? this.sources.get(info.sourceKey) : undefined
-        if (s && this.repos.get(did) === info) this.scheduleBackfill(s, did)
+        if (s && this.repos.get(did) === info) s.scheduleBackfill(did)
       }, retryInMs)
       info.backfillTimer.unref()
       return false
     }
   }
-
-  /** Emits what changed in one repo+collection against what the handler was told. */
-  private async reconcile(did: Did, collection: string, records: ListedRecord[]): Promise<void> {
-    const known = await this.known.load(did, collection)
-    const listed = new Set<string>()
-    for (const r of records) {
-      listed.add(r.rkey)
-      await this.emitPut(did, collection, r.rkey, r.cid, r.value)
-    }
-    for (const rkey of [...known]) if (!listed.has(rkey)) await this.emitDelete(did, collection, rkey)
-  }
-
-  // ---- emission -------------------------------------------------------------------------------
-
-  private seenOf(did: Did): Map<string, Cid> {
-    let m = this.seen.get(did)
-    if (!m) {
-      m = new Map()
-      this.seen.set(did, m)
-    }
-    return m
-  }
-
-  private async emitPut(did: Did, collection: string, rkey: string, cid: Cid, value: unknown): Promise<void> {
-    const seen = this.seenOf(did)
-    const path = `${collection}/${rkey}`
-    if (seen.get(path) === cid) return
-    const event = decodeRecord({ did, collection, rkey, cid, value }, this.decodeOptions)
-    if (!event) return
-    seen.set(path, cid)
-    await this.known.add(did, collection, rkey)
-    if (event.op === 'rejected') this.log.info({ uri: event.uri, reason: event.reason }, 'record rejected')
-    await this.deliver(event)
-  }
-
-  private async emitDelete(did: Did, collection: string, rkey: string): Promise<void> {
-    const seen = this.seenOf(did)
-    const path = `${collection}/${rkey}`
-    if (seen.get(path) === DELETED) return
-    seen.set(path, DELETED)
-    await this.known.remove(did, collection, rkey)
-    await this.deliver({ op: 'delete', did, collection, rkey, uri: recordUri(did, collection, rkey) })
-  }
-
-  private async deliver(event: RecordEvent): Promise<void> {
-    const handler = this.handler
-    if (!handler || this.stopped) return
-    try {
-      await handler(event)
-    } catch (err) {
-      this.log.error({ uri: event.uri, op: event.op, reason: describeError(err) }, 'record handler failed; the event counts as handled')
-    }
-  }
-}
-
-/** Per repo+collection: the record keys some handler was told exist. Persisted, so deletes made while we were down are found. */
-class KnownIndex {
-  private readonly sets = new Map<string, Set<string>>()
-  private readonly loading = new Map<string, Promise<Set<string>>>()
-  private readonly dirty = new Set<string>()
-
-  constructor(
-    private readonly store: CursorStore,
-    private readonly log: Logger,
-  ) {}
-
-  private static key(did: Did, collection: string): string {
-    return `known:${did}:${collection}`
-  }
-
-  async load(did: Did, collection: string): Promise<Set<string>> {
-    const key = KnownIndex.key(did, collection)
-    const have = this.sets.get(key)
-    if (have) return have
-    let p = this.loading.get(key)
-    if (!p) {
-      p = this.store.getState<string[]>(key).then(
-        (list) => new Set(Array.isArray(list) ? list.filter((x) => typeof x === 'string') : []),
-        (err) => {
-          this.log.warn({ key, reason: describeError(err) }, 'cannot read known records; starting empty')
-          return new Set<string>()
-        },
-      )
-      this.loading.set(key, p)
-    }
-    const set = await p
-    this.loading.delete(key)
-    if (!this.sets.has(key)) this.sets.set(key, set)
-    return this.sets.get(key)!
-  }
-
-  async add(did: Did, collection: string, rkey: string): Promise<void> {
-    const set = await this.load(did, collection)
-    if (set.has(rkey)) return
-    set.add(rkey)
-    this.dirty.add(KnownIndex.key(did, collection))
-  }
-
-  async remove(did: Did, collection: string, rkey: string): Promise<void> {
-    const set = await this.load(did, collection)
-    if (set.delete(rkey)) this.dirty.add(KnownIndex.key(did, collection))
-  }
-
-  /** Drops the in-memory copy (the stored one stays, so a re-tracked repo still gets its offline deletes). */
-  forget(did: Did): void {
-    const prefix = `known:${did}:`
-    for (const key of [...this.sets.keys()]) if (key.startsWith(prefix) && !this.dirty.has(key)) this.sets.delete(key)
-  }
-
-  async flush(): Promise<void> {
-    for (const key of [...this.dirty]) {
-      this.dirty.delete(key)
-      const set = this.sets.get(key)
-      if (!set) continue
-      try {
-        await this.store.setState(key, [...set])
-      } catch (err) {
-        this.log.error({ key, reason: describeError(err) }, 'cannot store known records')
-      }
-    }
-  }
-}
-
-/** One task at a time, in order; a failing task is logged and the next one runs. */
-class SerialQueue {
-  private tail: Promise<void> = Promise.resolve()
-  private pending = 0
-  private generation = 0
-
-  constructor(private readonly log: Logger) {}
-
-  get size(): number {
-    return this.pending
-  }
-
-  add(task: () => Promise<void>): Promise<void> {
-    const gen = this.generation
-    this.pending++
-    const run = this.tail.then(async () => {
-      try {
-        if (gen === this.generation) await task()
-      } catch (err) {
-        this.log.error({ reason: describeError(err) }, 'intake task failed')
-      } finally {
-        this.pending--
-      }
-    })
-    this.tail = run
-    return run
-  }
-
-  /** Tasks not yet started are skipped; the running one finishes. */
-  clear(): void {
-    this.generation++
-  }
-
-  async onIdle(): Promise<void> {
-    while (this.pending > 0) await this.tail
-  }
-}
-
-/** ws(s)://host[:port] for an http(s) or ws(s) URL, or undefined. */
-export function toWsUrl(url: string): string | undefined {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    return undefined
-  }
-  if (u.protocol === 'http:' || u.protocol === 'ws:') return `ws://${u.host}`
-  if (u.protocol === 'https:' || u.protocol === 'wss:') return `wss://${u.host}`
-  return undefined
-}
-
-function backoff(attempt: number, baseMs: number, capMs: number): number {
-  const exp = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30))
-  return exp / 2 + Math.random() * (exp / 2)
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const t = setTimeout(done, ms)
-    function done() {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
-}
-
-async function raceTimeout(p: Promise<unknown>, ms: number): Promise<void> {
-  let t: NodeJS.Timeout | undefined
-  await Promise.race([p, new Promise((r) => (t = setTimeout(r, ms)))])
-  if (t) clearTimeout(t)
 }
 
 function clearTimers(info: RepoInfo): void {

@@ -1,9 +1,11 @@
-// Unauthenticated reads from any PDS: listRecords (paginated) and the repo head. Used for backfill,
-// so it speaks plain fetch with a timeout and turns failures into readable PdsErrors.
+// Unauthenticated reads from any PDS: listRecords (paged, to the end, with a bound), the repo head
+// and record existence. Used for backfill and by the CLI; requests go through the one XRPC client
+// (xrpc-client.ts) and failures become readable PdsErrors.
 import type { Cid, Did } from '../../core/types.js'
 import { PdsError } from '../../errors.js'
 import { PdsRequestError, PdsUnreachableError } from './errors.js'
 import { networkCode } from './identity.js'
+import { XrpcCallError, xrpcCall } from './xrpc-client.js'
 
 export interface ListedRecord {
   uri: string
@@ -24,62 +26,27 @@ export interface RepoReadOptions {
   signal?: AbortSignal
 }
 
-/**
- * A listRecords page holds at most 100 of our records (64 KB each at most): a bigger answer is a
- * hostile or broken PDS, and reading it whole could exhaust this peer's memory.
- */
-export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+export { MAX_RESPONSE_BYTES } from './xrpc-client.js'
 
-async function readText(res: Response, limit: number, base: string, method: string): Promise<string> {
-  const tooLarge = (bytes: number) => new PdsError(base, `${method} answered with more than ${limit} bytes (${bytes}); refusing to read it`)
-  const declared = Number(res.headers?.get('content-length') ?? NaN)
-  if (Number.isFinite(declared) && declared > limit) {
-    await res.body?.cancel().catch(() => {})
-    throw tooLarge(declared)
-  }
-  if (!res.body) return typeof res.text === 'function' ? res.text() : ''
-  const reader = res.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > limit) {
-      await reader.cancel().catch(() => {})
-      throw tooLarge(total)
-    }
-    chunks.push(value)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
+/** One unauthenticated read, with the XRPC client's errors turned into PdsErrors a person can read. */
 async function getJson(pdsUrl: string, method: string, params: Record<string, string>, opts: RepoReadOptions): Promise<unknown> {
   const base = pdsUrl.replace(/\/+$/, '')
-  const url = `${base}/xrpc/${method}?${new URLSearchParams(params).toString()}`
-  const fetchImpl = opts.fetch ?? globalThis.fetch
-  const timeout = AbortSignal.timeout(opts.timeoutMs ?? 15_000)
-  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout
-  let res: Response
   try {
-    res = await fetchImpl(url, { headers: { accept: 'application/json' }, signal })
+    return await xrpcCall({
+      service: base,
+      nsid: method,
+      params,
+      fetch: opts.fetch,
+      timeoutMs: opts.timeoutMs ?? 15_000,
+      signal: opts.signal,
+      maxResponseBytes: opts.maxResponseBytes,
+    })
   } catch (err) {
-    throw new PdsUnreachableError(base, networkCode(err) ?? (err instanceof Error ? err.message : String(err)), { cause: err })
+    if (!(err instanceof XrpcCallError)) throw err
+    if (err.unanswered) throw new PdsUnreachableError(base, networkCode(err.cause) ?? (err.cause instanceof Error ? err.cause.message : err.message), { cause: err.cause })
+    if (err.error === 'ResponseTooLarge' || err.error === 'InvalidResponse') throw new PdsError(base, err.message, { cause: err })
+    throw new PdsRequestError(base, method, err.status, err.error, err.message, { cause: err })
   }
-  const text = await readText(res, opts.maxResponseBytes ?? MAX_RESPONSE_BYTES, base, method)
-  let body: unknown
-  try {
-    body = text ? JSON.parse(text) : undefined
-  } catch (err) {
-    throw new PdsError(base, `${method} returned invalid JSON (HTTP ${res.status})`, { cause: err })
-  }
-  if (!res.ok) {
-    const b = (body ?? {}) as { error?: unknown; message?: unknown }
-    const error = typeof b.error === 'string' ? b.error : undefined
-    const message = typeof b.message === 'string' ? b.message : res.statusText
-    throw new PdsRequestError(base, method, res.status, error, message)
-  }
-  return body
 }
 
 /** Every record of `collection` in `did`'s repo, following the cursor to the end. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { sha256Hex } from '../../core/hash.js'
 import type { ContainerLabels } from '../../ports/container-runtime.js'
 
 // Docker labels every meshlet container carries: a restarted meshlet finds (and only finds)
@@ -41,23 +41,23 @@ export function labelsFromInfo(raw: Record<string, string> | null | undefined): 
   return { workloadUri, workloadCid, specHash, meshletDid, replica: Number(replicaText) }
 }
 
-const NAME_MAX = 128
-
-function slug(s: string, max: number): string {
-  return s.replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[^a-zA-Z0-9]+/, '').slice(0, max)
+/** The last `n` chars of a DID's method-specific id, reduced to [a-z0-9] (a Docker-safe, readable tag). */
+function didTail(did: string, n: number): string {
+  const id = did.slice(did.indexOf(':', did.indexOf(':') + 1) + 1)
+  return id.toLowerCase().replace(/[^a-z0-9]/g, '').slice(-n)
 }
 
 /**
- * A Docker container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, <= 128 chars) unique per meshlet + workload
- * + replica. Readable parts are truncated slugs; the hash of the exact inputs keeps distinct inputs
- * distinct even when slugs collide or get cut.
+ * The container name of a replica (docs/protocol.md, Hashes and record keys):
+ * `meshlet-<owner tail 12>-<first 16 hex of sha256Hex(workloadUri)>-r<replica>-<meshlet tail 8>`.
+ * The owner tail says whose work it is; the SHA-256 of the uri keeps workloads apart (nobody can
+ * search for a colliding one); the meshlet's tail keeps two meshlets on one engine (devnet, bench,
+ * or a host running two) from fighting over a name during a handover. Labels, not the name, are
+ * how a restarted meshlet finds its containers.
  */
-export function containerNameFor(meshletDid: string, workloadRkey: string, replica: number): string {
-  const hash = createHash('sha256').update(`${meshletDid}\u0000${workloadRkey}\u0000${replica}`).digest('hex').slice(0, 16)
-  // The DID's tail is its distinctive part (did:plc:<id>, did:web:<host>).
-  const didTail = slug(meshletDid.split(':').pop() ?? '', 24)
-  const rkey = slug(workloadRkey, 48)
-  const rep = Number.isSafeInteger(replica) && replica >= 0 ? String(replica) : 'x'
-  const name = ['meshlet', didTail, rkey, `r${rep}`, hash].filter((p) => p.length > 0).join('-')
-  return name.slice(0, NAME_MAX)
+export function containerNameFor(c: { owner: string; workloadUri: string; replica: number; meshlet: string }): string {
+  const rep = Number.isSafeInteger(c.replica) && c.replica >= 0 ? String(c.replica) : 'x'
+  const owner = didTail(c.owner, 12) || 'x'
+  const meshlet = didTail(c.meshlet, 8) || 'x'
+  return `meshlet-${owner}-${sha256Hex(c.workloadUri).slice(0, 16)}-r${rep}-${meshlet}`
 }
