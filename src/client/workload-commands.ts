@@ -103,21 +103,37 @@ export function liveReplicas(s: WorkloadStatusOutput): WorkloadStatusOutput['rep
  */
 export function overallState(s: WorkloadStatusOutput): string {
   if (s.valid === false) return s.state
-  const states = new Set(s.replicas.map((r) => r.state))
   if (liveReplicas(s).length > 0) return 'running'
-  for (const st of ['paused', 'starting', 'pulling', 'pending']) if (states.has(st)) return st
-  if (states.has('failed')) return 'failed'
+  // A replica retrying after a failed pull/create is failing, not on its way: it shows as failed.
+  const trying = new Set(s.replicas.filter((r) => failureOf(r) === undefined).map((r) => r.state))
+  for (const st of ['paused', 'starting', 'pulling', 'pending']) if (trying.has(st)) return st
+  if (s.replicas.some((r) => failureOf(r) !== undefined)) return 'failed'
   if (s.phase === 'queued' || s.phase === 'bidding') return s.phase
-  if (states.has('exited')) return 'exited'
+  if (trying.has('exited')) return 'exited'
   return s.state
+}
+
+/** The start-retry messages of a peer (core/restart.ts prestartDecision): the reason follows them. */
+const RETRYING = /^retrying (?:pull|create) in [^:]*: /
+const START_FAILED = /^start failed: (?:pull|create) failed \d+ times: /
+
+/**
+ * Why a replica failed, when it did: a failed replica's message; or, for a pull/create that failed
+ * and is being retried here or was handed to the next meshlet ("start failed: ..."), the error itself.
+ */
+export function failureOf(r: { state: string; message?: string }): string | undefined {
+  const m = r.message ?? ''
+  if (r.state === 'failed') return m || 'failed without a message'
+  if (r.state === 'stopped' && START_FAILED.test(m)) return `${m.replace(START_FAILED, '')} (given up here; other meshlets try in turn)`
+  if ((r.state === 'pulling' || r.state === 'starting') && RETRYING.test(m)) return `${m.replace(RETRYING, '')} (retrying)`
+  return undefined
 }
 
 /** The reason to show: a failed replica's message first (pull error, crash loop, refused create). */
 export function problemOf(s: WorkloadStatusOutput): string | undefined {
-  const failed = s.replicas.filter((r) => r.state === 'failed')
-  if (failed.length > 0 && overallState(s) === 'failed') {
-    const reasons = [...new Set(failed.map((r) => r.message ?? 'failed without a message'))]
-    return reasons.join('; ')
+  if (overallState(s) === 'failed') {
+    const reasons = [...new Set(s.replicas.map(failureOf).filter((x): x is string => x !== undefined))]
+    if (reasons.length > 0) return reasons.join('; ')
   }
   return s.problem
 }
