@@ -156,4 +156,27 @@ describe('adversarial simulation (issue 10)', () => {
         `victim balance at epoch 1 ${victim} with and without the forged statuses; quiescent at +${end - T0} ms; wall ${wallMs} ms`,
     )
   }, 600_000)
+
+  test('control: the same commune without the selfish member leaves no batch split unsettled', () => {
+    // The stall counted above comes from the member that never acks: without it, every number settles.
+    const n = Math.min(WORKLOADS, 150)
+    const sim = new AdversarialSimulation({ ...opts, selfish: false })
+    sim.seedHistory(30)
+    const mix = (i: number) => (i * 2654435761) >>> 0
+    for (let i = 0; i < n; i++) sim.addWorkload(T0 + i * 20, i, 1 + (mix(i) % 3), mix(i) % 5 < 2 ? 'batch' : 'service')
+    sim.run()
+    const p = sim.peers.get('did:plc:peer00')!
+    const verify = sim.ledgerOf(p).verifyBid
+    const short: string[] = []
+    let batch = 0
+    for (const uri of sim.workloads.keys()) {
+      const w = p.view.workload(uri)!
+      const pl = resolvePlacement(w, p.view.bidsFor(uri), p.view.statusesFor(uri), sim.eligibleFor(p, uri), verify, sim.electorateFor(uri))
+      if (w.kind === 'batch') batch++
+      const have = w.kind === 'batch' ? pl.completed.length + pl.lost.length : pl.kept.length
+      if (have !== sim.expectedCopies(uri)) short.push(`${uri} (${w.kind}): ${have} of ${sim.expectedCopies(uri)}`)
+    }
+    expect(batch).toBeGreaterThan(n / 4)
+    expect(short).toEqual([])
+  }, 300_000)
 })

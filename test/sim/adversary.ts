@@ -27,6 +27,8 @@ export interface AdversaryOptions extends SimOptions {
   skewMs: number
   /** Rebuild a peer's Ledger at most once per this much of its virtual time. */
   ledgerEveryMs: number
+  /** false: the control run, the same commune without the selfish member. */
+  selfish?: boolean
 }
 
 export class AdversarialSimulation extends Simulation {
@@ -50,6 +52,7 @@ export class AdversarialSimulation extends Simulation {
     this.peers.get('did:plc:peer01')!.skewMs = adv.skewMs
     this.peers.get('did:plc:peer02')!.skewMs = -adv.skewMs
     // The selfish member is properly linked and eligible; it publishes a plausible profile.
+    if (adv.selfish === false) return
     this.peers.set(SELFISH, { did: SELFISH, owner: SELFISH_OWNER, view: new CommuneView(), alive: true, recovering: false, dead: new Set(), rkeySeq: 0, wakes: new Map(), skewMs: 0 })
     this.profiles.set(SELFISH, { meshlet: SELFISH, endpoint: 'http://127.0.0.1:2', roles: [], labels: [], capabilities: [], cpuMillis: 8000, memoryMb: 16384, updatedAt: iso })
   }
@@ -207,7 +210,7 @@ export class AdversarialSimulation extends Simulation {
     // The forged statuses: one per victim job at the canonical rkey (backed by an inflated bid),
     // the rest under other rkeys, half backed by a bid that does not exist; each "ran" all of epoch 0.
     const forged: RecordEvent[] = []
-    for (let i = 0; i < FORGED_STATUSES; i++) {
+    for (let i = 0; i < (this.peers.has(SELFISH) ? FORGED_STATUSES : 0); i++) {
       const w = victimJobs[i % victimJobs.length]
       const canonical = i < victimJobs.length
       const bid = this.selfishBid(w, w.createdAt)
