@@ -2,10 +2,11 @@
 // CommuneView and runs decideWorkload on every delivery and wake-up; an in-memory "network"
 // delivers every commit to every other peer with seeded random delays (so deliveries reorder and
 // some arrive after bid windows close). No real sleeping: events run in virtual-time order.
-import { decideWorkload, type Decision, type PeerAction } from '../../src/core/decide.js'
+import { decideWorkload, type Decision, type Offer, type PeerAction } from '../../src/core/decide.js'
+import { workloadEpoch } from '../../src/core/epoch.js'
 import { fnv1a64Hex, statusRkey } from '../../src/core/hash.js'
 import { resolvePlacement } from '../../src/core/placement.js'
-import type { EligibleMeshlet } from '../../src/core/selection.js'
+import type { BidVerifier, EligibleMeshlet } from '../../src/core/selection.js'
 import { CommuneView } from '../../src/core/view.js'
 import { NSID, type AtUri, type Bid, type Did, type RecordEvent, type Workload, type WorkloadStatus } from '../../src/core/types.js'
 
@@ -95,7 +96,7 @@ export interface StartRecord {
   claimedAt: number
 }
 
-interface Peer {
+export interface Peer {
   did: Did
   owner: Did
   view: CommuneView
@@ -105,9 +106,11 @@ interface Peer {
   dead: Set<Did>
   rkeySeq: number
   wakes: Map<AtUri, number>
+  /** This peer's wall clock minus true time: its own "now" and the timestamps it writes are off by this. */
+  skewMs: number
 }
 
-interface WorkloadTruth {
+export interface WorkloadTruth {
   workload: Workload
   publishedAt: number
   base: Did[]
@@ -119,9 +122,9 @@ export class Simulation {
   readonly peers = new Map<Did, Peer>()
   readonly workloads = new Map<AtUri, WorkloadTruth>()
   /** Every record as it stands now, per repo (what a backfill would list). */
-  private readonly published = new Map<AtUri, RecordEvent>()
+  protected readonly published = new Map<AtUri, RecordEvent>()
   /** from>to -> latest scheduled delivery time, so a heartbeat can follow the commits before it. */
-  private readonly lastDelivery = new Map<string, number>()
+  protected readonly lastDelivery = new Map<string, number>()
   /** (peer|workload) -> virtual time of its latest claim. */
   readonly claimedAt = new Map<string, number>()
   readonly queue = new EventQueue()
@@ -136,13 +139,13 @@ export class Simulation {
   readonly starts: StartRecord[] = []
   /** Ack records re-put (one per ack action). */
   ackWrites = 0
-  private readonly rng: () => number
+  protected readonly rng: () => number
 
   constructor(readonly opts: SimOptions) {
     this.rng = mulberry32(opts.seed)
     for (let i = 0; i < opts.peers; i++) {
       const did = `did:plc:peer${String(i).padStart(2, '0')}`
-      this.peers.set(did, { did, owner: `did:plc:owner${i % 5}`, view: new CommuneView(), alive: true, recovering: false, dead: new Set(), rkeySeq: 0, wakes: new Map() })
+      this.peers.set(did, { did, owner: `did:plc:owner${i % 5}`, view: new CommuneView(), alive: true, recovering: false, dead: new Set(), rkeySeq: 0, wakes: new Map(), skewMs: 0 })
     }
   }
 
@@ -153,7 +156,7 @@ export class Simulation {
   }
 
   /** Deliver one commit to every live peer except the author (who applied it already). */
-  private broadcast(from: Did | undefined, events: RecordEvent[]): void {
+  protected broadcast(from: Did | undefined, events: RecordEvent[]): void {
     for (const e of events) {
       if (e.op === 'delete') this.published.delete(e.uri)
       else this.published.set(e.uri, e)
@@ -238,7 +241,7 @@ export class Simulation {
         p.view = new CommuneView()
         p.wakes.clear()
         p.rkeySeq = 1_000_000 // TIDs keep growing across restarts
-        for (const e of this.published.values()) p.view.apply(e, this.now)
+        for (const e of this.published.values()) p.view.apply(e, this.clock(p))
         // Fencing (runner.ts) killed its batch containers while it was cut off: report them lost.
         for (const w of p.view.workloads()) {
           const own = p.view.statusesFor(w.uri).find((s) => s.meshlet === p.did && s.workload.cid === w.cid)
@@ -276,29 +279,45 @@ export class Simulation {
     return out
   }
 
-  private evaluate(peer: Peer, uri: AtUri): Decision | undefined {
+  /** A peer's own wall clock (true time + its skew). */
+  clock(p: Peer): number {
+    return this.now + p.skewMs
+  }
+
+  /** What this peer offers for a workload (a random priority unless a subclass recomputes it). */
+  protected offerFor(peer: Peer, _w: Workload, truth: WorkloadTruth): Offer {
+    return truth.feasible.has(peer.did)
+      ? { kind: 'bid', priority: truth.priority.get(peer.did)!, capacity: { cpuMillisFree: 1000, memoryMbFree: 1000 } }
+      : { kind: 'decline', reason: 'insufficient memory: needs 64 MiB, 10 MiB free' }
+  }
+
+  /** How this peer checks others' bids (none by default: every bid counts at its word). */
+  protected verifierFor(_peer: Peer): BidVerifier | undefined {
+    return undefined
+  }
+
+  protected evaluate(peer: Peer, uri: AtUri): Decision | undefined {
     const w = peer.view.workload(uri)
     const truth = this.workloads.get(uri)
     if (!w || !truth) return undefined
     this.decisions++
-    const feasible = truth.feasible.has(peer.did)
+    const now = this.clock(peer)
     const d = decideWorkload({
       workload: w,
       bids: peer.view.bidsFor(uri),
       statuses: peer.view.statusesFor(uri),
       eligible: this.eligibleFor(peer, uri),
       electorate: this.electorateFor(uri),
-      firstSeenAt: peer.view.firstSeen(uri, w.cid) ?? this.now,
-      now: this.now,
+      verifyBid: this.verifierFor(peer),
+      firstSeenAt: peer.view.firstSeen(uri, w.cid) ?? now,
+      now,
       self: { meshlet: peer.did, owner: peer.owner, draining: false, recovering: peer.recovering },
-      offer: feasible
-        ? { kind: 'bid', priority: truth.priority.get(peer.did)!, capacity: { cpuMillisFree: 1000, memoryMbFree: 1000 } }
-        : { kind: 'decline', reason: 'insufficient memory: needs 64 MiB, 10 MiB free' },
+      offer: this.offerFor(peer, w, truth),
     })
     if (d.actions.length > 0) this.publish(peer, w, d.actions)
     this.runnerStep(peer, w, d)
     if (d.wakeAt !== undefined) {
-      const at = Math.max(this.now, d.wakeAt)
+      const at = Math.max(this.now, d.wakeAt - peer.skewMs) // its wake-up is on its own clock
       if (peer.wakes.get(uri) !== at) {
         peer.wakes.set(uri, at)
         this.queue.push(at, { kind: 'wake', peer: peer.did, workload: uri })
@@ -332,19 +351,19 @@ export class Simulation {
   }
 
   /** Publish one status transition of `peer` (same record, new cid). */
-  private putStatus(peer: Peer, w: Workload, value: WorkloadStatus): void {
+  protected putStatus(peer: Peer, w: Workload, value: WorkloadStatus): void {
     const rkey = statusRkey(w.uri)
-    const v = { ...value, cid: `bafyt${this.starts.length}-${this.now}-${value.state}`, updatedAt: new Date(this.now).toISOString() }
+    const v = { ...value, cid: `bafyt${this.starts.length}-${this.now}-${value.state}`, updatedAt: new Date(this.clock(peer)).toISOString() }
     const e: RecordEvent = { op: 'put', uri: v.uri, did: peer.did, collection: NSID.workloadStatus, rkey, cid: v.cid, record: { collection: NSID.workloadStatus, value: v } }
-    peer.view.apply(e, this.now)
+    peer.view.apply(e, this.clock(peer))
     this.broadcast(peer.did, [e])
     // Its own status changed: decide again (an exited replica frees nothing, but a start may follow).
   }
 
   /** Turn a decision's actions into one commit: applied to the author's view now, broadcast to the rest. */
-  private publish(peer: Peer, w: Workload, actions: PeerAction[]): void {
+  protected publish(peer: Peer, w: Workload, actions: PeerAction[]): void {
     const events: RecordEvent[] = []
-    const iso = new Date(this.now).toISOString()
+    const iso = new Date(this.clock(peer)).toISOString()
     const sRkey = statusRkey(w.uri)
     const statusUri = `at://${peer.did}/${NSID.workloadStatus}/${sRkey}`
     const ref = { uri: w.uri, cid: w.cid }
@@ -353,7 +372,7 @@ export class Simulation {
         const rkey = `3k${String(++peer.rkeySeq).padStart(11, '0')}`
         const uri = `at://${peer.did}/${NSID.bid}/${rkey}`
         const value: Bid = { uri, cid: `bafyb${fnv1a64Hex(uri)}`, meshlet: peer.did, rkey, workload: ref, priority: a.type === 'bid' ? a.priority : 0, createdAt: iso }
-        if (a.type === 'bid') value.capacity = a.capacity
+        if (a.type === 'bid') Object.assign(value, { capacity: a.capacity, epoch: workloadEpoch(w), resources: w.resources })
         else value.decline = a.reason
         events.push({ op: 'put', uri, did: peer.did, collection: NSID.bid, rkey, cid: value.cid, record: { collection: NSID.bid, value } })
       } else if (a.type === 'withdraw') {
@@ -381,7 +400,7 @@ export class Simulation {
         events.push({ op: 'put', uri: statusUri, did: peer.did, collection: NSID.workloadStatus, rkey: sRkey, cid: value.cid!, record: { collection: NSID.workloadStatus, value } })
       }
     }
-    for (const e of events) peer.view.apply(e, this.now)
+    for (const e of events) peer.view.apply(e, this.clock(peer))
     this.broadcast(peer.did, events)
   }
 
@@ -404,9 +423,9 @@ export class Simulation {
             if (ev.op === 'put' && ev.record.collection === NSID.bid) {
               const w = p.view.workload(ev.record.value.workload.uri)
               const seen = w && p.view.firstSeen(w.uri, w.cid)
-              if (w && seen !== undefined && this.now >= seen + w.bidWindowMs) this.lateBids++
+              if (w && seen !== undefined && this.clock(p) >= seen + w.bidWindowMs) this.lateBids++
             }
-            const ch = p.view.apply(ev, this.now)
+            const ch = p.view.apply(ev, this.clock(p))
             if (ch.workloadUri) touched.add(ch.workloadUri)
           }
           for (const uri of touched) this.evaluate(p, uri)
