@@ -202,7 +202,8 @@ export async function cmdLogs(ctx: ClientContext, input: string, opts: LogsOptio
     }
     const target = await resolveWorkload(ctx, input)
     const { status } = await statusFromCluster(ctx, target, opts.meshlet)
-    const holders = status.replicas.filter((r) => r.containerId || (r.state !== 'pending' && r.state !== 'failed'))
+    // Replicas that may have output: a container exists, or the replica got past pending without failing to start.
+    const holders = status.replicas.filter((r) => r.containerId || (r.state !== 'pending' && failureOf(r) === undefined && !(r.state === 'stopped' && !r.containerId)))
     if (holders.length === 0) {
       const state = overallState(status)
       const why = problemOf(status)
