@@ -35,7 +35,8 @@ describe('bench batch phase (tiny mode)', () => {
     }
     // At-most-once: exactly one container start per batch workload on the engine.
     expect(b.batch.map((s) => s.starts)).toEqual([1, 1])
-    expect(b.batchAtLeastOnce.map((s) => s.starts)).toEqual([1, 1])
+    // At-least-once takes the services' optimistic path: a transient duplicate is allowed there.
+    for (const s of b.batchAtLeastOnce) expect(s.starts).toBeGreaterThanOrEqual(1)
 
     const md = renderMarkdown(r, 'npm run bench -- --phases batch (smoke)')
     expect(md).toContain('## 10. Batch at-most-once')
