@@ -15,7 +15,7 @@ export function renderBatch(b: BatchResult, n: number, holdMs: number): string[]
   const L: string[] = []
   const total = Object.fromEntries(BATCH_KINDS.map((k) => [k, summarize(b[k].map((s) => s.totalMs))])) as Record<BatchKind, ReturnType<typeof summarize>>
   const claim = Object.fromEntries(BATCH_KINDS.map((k) => [k, summarize(b[k].map(claimToStartMs))])) as Record<BatchKind, ReturnType<typeof summarize>>
-  L.push('## 10. Batch at-most-once (issue 10)', '')
+  L.push('## 12. Batch at-most-once (issue 10)', '')
   L.push(
     `One workload at a time, n = ${n} per kind, the three kinds interleaved (the order rotates every round), replicas 1, all 3 peers answering. ` +
       'The batch runs `sleep 1` and stays published ' + fmtMs(holdMs) + ' after its start (time for a second claimer to start a duplicate, if one ever would); the service runs `sleep 3600` (its restart policy would start a short command again). ' +

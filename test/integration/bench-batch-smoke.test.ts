@@ -40,7 +40,7 @@ describe('bench batch phase (tiny mode)', () => {
     for (const s of b.batchAtLeastOnce) expect(s.starts).toBeGreaterThanOrEqual(1)
 
     const md = renderMarkdown(r, 'npm run bench -- --phases batch (smoke)')
-    expect(md).toContain('## 10. Batch at-most-once')
+    expect(md).toContain('## 12. Batch at-most-once')
     expect(md).toMatch(/\| batch, at-most-once \(starts after a quorum of acks\) \| 1 \| 1 \| 0 \| 0 \|/)
 
     const managed = await docker.listContainers({ all: true, filters: { label: [`${LABEL.managed}=true`] } })
