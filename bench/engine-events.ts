@@ -73,6 +73,11 @@ export class EngineStartWatcher {
     return this.wait((e) => e.attributes[key] === value, timeoutMs, `a container labelled ${key}=${value}`)
   }
 
+  /** How many start events seen so far carry the label (a container started twice counts twice). */
+  countByLabel(key: string, value: string): number {
+    return this.seen.filter((e) => e.attributes[key] === value).length
+  }
+
   close(): void {
     for (const w of this.waiters) {
       clearTimeout(w.timer)

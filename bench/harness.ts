@@ -7,6 +7,7 @@ import path from 'node:path'
 import Docker from 'dockerode'
 import { describeError } from '../src/errors.js'
 import { benchLogger, startBenchCommune, type BenchCommune } from './bench-commune.js'
+import { measureBatch, type BatchResult } from './batch-phase.js'
 import { measureCliStart, type CliStartResult } from './cli-start.js'
 import { measureFootprint, measureIntake, startChild, stopAllChildren, stopChild, type FootprintResult, type IntakeResult } from './child-phases.js'
 import { buildCompiledPeer, removeCompiledPeer } from './compiled.js'
@@ -18,8 +19,8 @@ import { PdsWake } from './pds-wake.js'
 import { RawDocker } from './raw.js'
 import { SwarmBaseline } from './swarm.js'
 
-export type Phase = 'latency' | 'burst' | 'window' | 'footprint' | 'intake' | 'cli'
-export const ALL_PHASES: readonly Phase[] = ['latency', 'burst', 'window', 'footprint', 'intake', 'cli']
+export type Phase = 'latency' | 'burst' | 'batch' | 'window' | 'footprint' | 'intake' | 'cli'
+export const ALL_PHASES: readonly Phase[] = ['latency', 'burst', 'batch', 'window', 'footprint', 'intake', 'cli']
 
 export interface BenchOptions {
   /** Latency samples per contender. */
@@ -31,6 +32,9 @@ export interface BenchOptions {
   /** Bid windows (ms) for the window path, each measured windowReps times. */
   windows: number[]
   windowReps: number
+  /** Batch phase: samples per kind, and how long a batch stays published after its start. */
+  batchN: number
+  batchHoldMs: number
   intakeCommits: number
   footprintWorkloads: number
   /** Footprint and intake: settle time before a reading, and how long readings are sampled. */
@@ -53,6 +57,8 @@ export const FULL: Omit<BenchOptions, 'logFile' | 'progress'> = {
   swarm: true,
   windows: [1000, 3000],
   windowReps: 6,
+  batchN: 20,
+  batchHoldMs: 2000,
   intakeCommits: 1000,
   footprintWorkloads: 200,
   settleMs: 2000,
@@ -64,7 +70,7 @@ export const FULL: Omit<BenchOptions, 'logFile' | 'progress'> = {
   memoryMb: 32,
 }
 
-export const QUICK: Omit<BenchOptions, 'logFile' | 'progress'> = { ...FULL, n: 8, burst: 20, burstReps: 1, windows: [1000], windowReps: 4, intakeCommits: 300, footprintWorkloads: 200 }
+export const QUICK: Omit<BenchOptions, 'logFile' | 'progress'> = { ...FULL, n: 8, burst: 20, burstReps: 1, windows: [1000], windowReps: 4, batchN: 8, intakeCommits: 300, footprintWorkloads: 200 }
 
 export interface BurstRun {
   allMs: number
@@ -86,6 +92,8 @@ export interface BenchResults {
   /** meshletWoken: the same peers with the devnet PDSes waking their firehose on every commit (bench/pds-wake.ts). */
   latency?: { meshlet: LatencySample[]; meshletWoken: LatencySample[]; swarm: number[]; raw: number[] }
   burst?: { meshlet: BurstRun[]; swarm: BurstRun[]; raw: BurstRun[] }
+  /** Publish -> running of batch (at-most-once, ack-gated), services and at-least-once batch, interleaved. */
+  batch?: BatchResult
   window?: { windowMs: number; woken: boolean; samples: LatencySample[] }[]
   footprint?: FootprintResult
   intake?: IntakeResult
@@ -221,6 +229,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       })
     }
     if (swarm) await swarm.leave()
+
+    if (has('batch')) await phase('batch', async () => void (res.batch = await measureBatch(mb, watcher, { n: opts.batchN, holdMs: opts.batchHoldMs, say })))
 
     if (has('window')) {
       await phase('window', async () => {

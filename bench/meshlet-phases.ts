@@ -58,8 +58,12 @@ export class MeshletBench {
     return at
   }
 
-  /** One workload, published by the next owner in turn, until its container runs; then deleted and cleaned up. */
-  async once(extra: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<LatencySample> {
+  /**
+   * One workload, published by the next owner in turn, until its container runs; then deleted and
+   * cleaned up. `holdMs` keeps it published that long after the start (the batch phase gives a
+   * second claimer the time to start a duplicate, if it ever would).
+   */
+  async once(extra: Record<string, unknown> = {}, timeoutMs = 60_000, holdMs = 0): Promise<LatencySample & { uri: string }> {
     const owner = this.bc.runners[this.seq % this.bc.runners.length]!
     const t0 = monotonicNow()
     const ref = await this.bc.c.publishWorkload(owner, this.record(`w${++this.seq}`, extra))
@@ -69,8 +73,9 @@ export class MeshletBench {
     // The running status lands just after the start: wait for it so the breakdown is complete.
     await waitFor(() => winner && this.bc.timelines.get(winner, ref.uri)?.reported !== undefined, { timeoutMs: 15_000, what: 'the running status to land' }).catch(() => {})
     const at = this.relative(winner, ref.uri, t0, ev.at)
+    if (holdMs > 0) await new Promise((r) => setTimeout(r, Math.max(0, ev.at + holdMs - monotonicNow())))
     await this.remove([ref.uri], owner)
-    return { totalMs: ev.at - t0, publishMs: published - t0, winner: winner?.name ?? ev.attributes[LABEL.meshlet] ?? '?', at }
+    return { uri: ref.uri, totalMs: ev.at - t0, publishMs: published - t0, winner: winner?.name ?? ev.attributes[LABEL.meshlet] ?? '?', at }
   }
 
   /** n workloads published at once (spread over the owners, each its own createRecord) -> all n containers started. */

@@ -1,5 +1,6 @@
 // BENCHMARKS.md from one run's results: the figures, the ratios against the baselines measured in
 // the same run, the targets, and for every missed target the stage that costs the time.
+import { renderBatch } from './batch-report.js'
 import type { BenchResults, BurstRun } from './harness.js'
 import type { LatencySample } from './meshlet-phases.js'
 import { fmtMs, fmtRatio, ratio, summarize, type Summary } from './stats.js'
@@ -311,6 +312,8 @@ export function renderMarkdown(r: BenchResults, command: string, notes: string[]
     }
     L.push('')
   }
+
+  if (r.batch) L.push(...renderBatch(r.batch, o.batchN, o.batchHoldMs))
 
   if (r.cli) {
     L.push('## 8. CLI start', '')

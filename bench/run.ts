@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --n 20 --burst 50 --no-swarm --phases latency,burst --out FILE]`
+// `npm run bench [-- --quick] [-- --n 20 --burst 50 --batch-n 20 --no-swarm --phases latency,burst,batch --out FILE]`
 // Starts the real local commune (PLC + PDS + 3 peers + this machine's Docker engine), measures
 // meshlet against Docker Swarm and raw dockerode side by side, and writes BENCHMARKS.md.
 // Swarm is always left and its docker_gwbridge removed, also on failure or Ctrl-C.
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     burst: { type: 'string' },
     'burst-reps': { type: 'string' },
     'window-reps': { type: 'string' },
+    'batch-n': { type: 'string' },
     'no-swarm': { type: 'boolean', default: false },
     phases: { type: 'string' },
     out: { type: 'string' },
@@ -28,7 +29,7 @@ const { values } = parseArgs({
 })
 
 if (values.help) {
-  console.log('usage: npm run bench -- [--quick] [--n N] [--burst N] [--burst-reps N] [--window-reps N] [--no-swarm] [--phases latency,burst,window,footprint,intake,cli] [--out BENCHMARKS.md] [--json results.json]')
+  console.log('usage: npm run bench -- [--quick] [--n N] [--burst N] [--burst-reps N] [--window-reps N] [--batch-n N] [--no-swarm] [--phases latency,burst,batch,window,footprint,intake,cli] [--out BENCHMARKS.md] [--json results.json]')
   process.exit(0)
 }
 
@@ -49,6 +50,7 @@ const opts: BenchOptions = {
   burst: int(values.burst, base.burst),
   burstReps: int(values['burst-reps'], base.burstReps),
   windowReps: int(values['window-reps'], base.windowReps),
+  batchN: int(values['batch-n'], base.batchN),
   swarm: !values['no-swarm'],
   phases,
   logFile,

@@ -36,7 +36,8 @@ describe('bench harness (tiny mode)', () => {
       settleMs: 200,
       sampleMs: 500,
       idleMs: 500,
-      phases: ALL_PHASES,
+      // The batch phase has its own smoke test (bench-batch-smoke.test.ts).
+      phases: ALL_PHASES.filter((p) => p !== 'batch'),
       logFile,
       progress: () => {},
     })
