@@ -12,8 +12,8 @@ import {
   encodeWorkload,
   fnv1a64Hex,
   statusRkey,
-} from '../../src/adapters/atproto/encode.js'
-import { RecordEncodeError } from '../../src/adapters/atproto/errors.js'
+} from '../../src/core/encode.js'
+import { RecordEncodeError } from '../../src/errors.js'
 import { NSID, type Bid, type Profile, type RecordEvent, type Workload, type WorkloadStatus } from '../../src/core/types.js'
 
 const OWNER = 'did:plc:ownerownerownerownerowne'
