@@ -21,12 +21,11 @@ import {
 } from '../../errors.js'
 import { createLogger, type Logger } from '../../logger.js'
 import { engineMessage, isAbortError, isConnectionError, pullReason, statusCodeOf } from './engine-errors.js'
-import { imageRefProblem } from './image-ref.js'
+import { imageRefProblem } from '../../core/image-ref.js'
 import { LABEL, MANAGED_FILTER, labelsFromInfo, labelsToDocker } from './labels.js'
 import { demuxLogs } from './logs.js'
 
-export { containerNameFor, labelsFromInfo, labelsToDocker, LABEL } from './labels.js'
-export { parseImageRef, imageRefProblem } from './image-ref.js'
+export { labelsFromInfo, labelsToDocker, LABEL } from './labels.js'
 export { demuxLogs } from './logs.js'
 
 export interface DockerRuntimeOptions {
