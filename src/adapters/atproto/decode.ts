@@ -23,6 +23,7 @@ import {
   type Delivery,
 } from '../../core/types.js'
 import { truncateUtf8 } from '../../core/decide.js'
+import type { WireRecord } from '../../ports/record-decoder.js'
 import { statusRkey } from '../../core/hash.js'
 import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
 import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
@@ -48,13 +49,7 @@ export interface DecodeOptions {
   maxRecordBytes?: number
 }
 
-export interface RecordInput {
-  did: Did
-  collection: string
-  rkey: string
-  cid: Cid
-  value: unknown
-}
+export type RecordInput = WireRecord
 
 const COLLECTION_SET: ReadonlySet<string> = new Set(COLLECTIONS)
 
