@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { isValidRecordKey } from '@atproto/syntax'
 import { describe, expect, test } from 'vitest'
-import { decodeRecord, checkImageReference } from '../../src/adapters/atproto/decode.js'
+import { decodeRecord } from '../../src/adapters/atproto/decode.js'
+import { checkImageReference } from '../../src/adapters/atproto/record-checks.js'
 import {
   encodeBid,
   encodeMembership,
