@@ -15,6 +15,7 @@ commands:
   run        run a meshlet peer (see 'meshlet run --help')
   link       write the owner's commune.scheduler.meshlet record for a meshlet (owner's credentials)
   explain    a workload's placement from public records alone (no account): meshlet explain <uri> [--json]
+  dev        a local commune (PLC, PDS, peers, Docker) until Ctrl-C, with ready-to-paste variables
 ${clientHelp}
 Every option can also come from its MESHLET_* environment variable.
 `
@@ -45,6 +46,19 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'))
     await peer.waitUntilStopped()
     return 0
+  }
+  if (cmd === 'dev') {
+    // Only here: the devnet pulls in the PDS and PLC servers (dev dependencies).
+    const { runDev, DevUsageError } = await import('./devnet/dev.js')
+    try {
+      return await runDev(rest)
+    } catch (err) {
+      if (err instanceof DevUsageError) {
+        process.stderr.write(err.message.endsWith('\n') ? err.message : err.message + '\n')
+        return 2
+      }
+      throw err
+    }
   }
   if (cmd === 'link') {
     const { values } = parseArgs({
@@ -85,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`meshlet: unknown command '${cmd}'\n\n${help(CLIENT_HELP)}`)
     return 2
   }
+  for (const w of res.warnings ?? []) process.stderr.write(w + '\n')
   if (res.text) (res.code === 0 ? process.stdout : process.stderr).write(res.text.endsWith('\n') ? res.text : res.text + '\n')
   return res.code
 }

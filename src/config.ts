@@ -1,6 +1,7 @@
 // Configuration: every flag is declared ONCE here with its MESHLET_* env var, default and help,
 // then validated with zod so a bad value fails fast with one readable line (PROTOCOL §6).
 import { parseArgs } from 'node:util'
+import { nearest } from './suggest.js'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
 
@@ -93,7 +94,11 @@ export function readRunOptions(argv: string[], env: NodeJS.ProcessEnv): RawConfi
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true })
   } catch (err) {
-    throw new ConfigError(`${(err as Error).message} (see 'meshlet run --help')`, undefined, { cause: err })
+    // A typo gets the nearest flag, not the parser's advice about positionals.
+    const typo = argv.find((a) => a.startsWith('--') && !(a.slice(2).split('=')[0]! in options))?.slice(2).split('=')[0]
+    const near = typo === undefined ? undefined : nearest(typo, Object.keys(options))
+    const what = typo === undefined ? (err as Error).message : `unknown flag --${typo}${near ? `; did you mean --${near}?` : ''}`
+    throw new ConfigError(`${what} (see 'meshlet run --help')`, undefined, { cause: err })
   }
   const raw: RawConfig = {}
   for (const [key, o] of Object.entries(RUN_OPTIONS) as [keyof typeof RUN_OPTIONS, OptionDecl][]) {

@@ -1,9 +1,27 @@
-import { pino, type Logger } from 'pino'
+import { createRequire } from 'node:module'
+import { pino, type DestinationStream, type Logger } from 'pino'
 
 // One root logger; subsystems get named children (`meshlet:intake`), as in the atproto PDS.
 const level = process.env.MESHLET_LOG_LEVEL ?? process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info')
 
-export const rootLogger: Logger = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime })
+// People read a terminal, machines read a pipe: human lines on a TTY, JSON otherwise.
+// MESHLET_LOG_FORMAT=json|pretty overrides the guess.
+const format = process.env.MESHLET_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')
+
+// pino-pretty is CommonJS: required synchronously, and only when it is used.
+function prettyStream(): DestinationStream | undefined {
+  if (format !== 'pretty') return undefined
+  try {
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
+    return pretty({ colorize: process.stdout.isTTY ?? false, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', messageKey: 'msg', sync: true })
+  } catch {
+    return undefined // not installed (a slim image): JSON is still correct output
+  }
+}
+
+const stream = prettyStream()
+
+export const rootLogger: Logger = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream)
 
 export function createLogger(name: string, bindings: Record<string, unknown> = {}): Logger {
   return rootLogger.child({ name, ...bindings })

@@ -4,21 +4,24 @@
 import { parseArgs } from 'node:util'
 import { isValidDid } from '@atproto/syntax'
 import { describeError } from '../errors.js'
+import { nearest } from '../suggest.js'
 import type { ClientContext, CommandResult } from './commands.js'
 import { EXIT } from './exit-codes.js'
 
-export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML file:   meshlet submit <file> [--json]
+
+export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML file:   meshlet submit <file> [--wait] [--strict] [--json]
   ls         your workloads and their state:                meshlet ls [--meshlet <did>] [--json]
-  status     state, replicas and bids (won/lost, why):      meshlet status <uri|id> [--meshlet <did>] [--json]
-  logs       the output of a workload's containers:         meshlet logs <uri|id> [--tail N] [--json]
-  rm         delete a workload (every meshlet stops it):    meshlet rm <uri|id> [--json]
-  pause      freeze a workload's containers:                meshlet pause <uri|id> [--meshlet <did>] [--json]
-  resume     thaw paused containers:                        meshlet resume <uri|id> [--meshlet <did>] [--json]
-  stop       stop replicas here (next bidder takes over):   meshlet stop <uri|id> [--meshlet <did>] [--json]
+  status     state, replicas and bids (won/lost, why):      meshlet status <name|id|uri> [--meshlet <did>] [--json]
+  logs       the output of a workload's containers:         meshlet logs <name|id|uri> [--tail N] [--json]
+  rm         delete a workload (every meshlet stops it):    meshlet rm <name|id|uri> [--json]
+  pause      freeze a workload's containers:                meshlet pause <name|id|uri> [--meshlet <did>] [--json]
+  resume     thaw paused containers:                        meshlet resume <name|id|uri> [--meshlet <did>] [--json]
+  stop       stop replicas here (next bidder takes over):   meshlet stop <name|id|uri> [--meshlet <did>] [--json]
   capacity   a meshlet's free resources:                    meshlet capacity <meshlet-did> [--json]
   shutdown   drain and stop one of your meshlets:           meshlet shutdown <meshlet-did> [--no-drain] [--json]
-  (client commands log in as you: --as <handle|did> (MESHLET_OWNER), --password (MESHLET_OWNER_PASSWORD),
-   --pds <url> (MESHLET_OWNER_PDS; default from your DID document), --plc (MESHLET_PLC), --allow-http (MESHLET_ALLOW_HTTP))
+  (client commands log in as you: --as <handle|did> (MESHLET_USER), --password (MESHLET_USER_PASSWORD),
+   --pds <url> (MESHLET_USER_PDS; default from your DID document), --plc <url> (MESHLET_PLC; default
+   https://plc.directory), --allow-http (MESHLET_ALLOW_HTTP; local dev networks). \`meshlet dev\` prints them all.)
 `
 
 type Env = Record<string, string | undefined>
@@ -36,6 +39,8 @@ const OPTIONS = {
   'allow-http': { type: 'boolean' },
   meshlet: { type: 'string' },
   json: { type: 'boolean' },
+  strict: { type: 'boolean' },
+  wait: { type: 'boolean' },
   tail: { type: 'string' },
   'no-drain': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -44,12 +49,12 @@ const OPTIONS = {
 const ARGS: Record<ClientCommand, string | undefined> = {
   submit: '<file>',
   ls: undefined,
-  status: '<uri|id>',
-  logs: '<uri|id>',
-  rm: '<uri|id>',
-  pause: '<uri|id>',
-  resume: '<uri|id>',
-  stop: '<uri|id>',
+  status: '<name|id|uri>',
+  logs: '<name|id|uri>',
+  rm: '<name|id|uri>',
+  pause: '<name|id|uri>',
+  resume: '<name|id|uri>',
+  stop: '<name|id|uri>',
   capacity: '<meshlet-did>',
   shutdown: '<meshlet-did>',
 }
@@ -63,7 +68,7 @@ function usage(cmd: ClientCommand): string {
  * Runs a client command. Returns undefined when `cmd` is not one, so the CLI can say so.
  * Exit codes: 0 done, 1 failed, 2 bad usage or input.
  */
-export async function runClientCommand(cmd: string, args: string[], env: Env = process.env): Promise<{ text: string; code: number } | undefined> {
+export async function runClientCommand(cmd: string, args: string[], env: Env = process.env): Promise<{ text: string; code: number; warnings?: string[] } | undefined> {
   if (!(COMMANDS as readonly string[]).includes(cmd)) return undefined
   const command = cmd as ClientCommand
   let values: { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string }
@@ -71,7 +76,7 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
   try {
     ;({ values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true }))
   } catch (err) {
-    return { text: `meshlet ${command}: ${describeError(err)}\n${usage(command)}`, code: EXIT.usage }
+    return { text: `meshlet ${command}: ${unknownFlag(args) ?? describeError(err)}\n${usage(command)}`, code: EXIT.usage }
   }
   if (values.help) return { text: usage(command), code: EXIT.ok }
   if (values['no-drain'] && command !== 'shutdown') return { text: `meshlet ${command}: --no-drain is only for shutdown\n${usage(command)}`, code: EXIT.usage }
@@ -91,13 +96,17 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
     }
   }
 
-  const identifier = values.as ?? values.owner ?? env.MESHLET_OWNER
-  const password = values.password ?? values['owner-password'] ?? env.MESHLET_OWNER_PASSWORD
-  const plcUrl = values.plc ?? env.MESHLET_PLC ?? 'https://plc.directory'
+  const who = userEnv(env)
+  const warnings = who.deprecated
+  const identifier = values.as ?? values.owner ?? who.user
+  const password = values.password ?? values['owner-password'] ?? who.password
+  const plcDefault = !values.plc && !env.MESHLET_PLC
+  const plcUrl = values.plc || env.MESHLET_PLC || DEFAULT_PLC
   const allowInsecureHttp = values['allow-http'] ?? /^(1|true|yes)$/i.test(env.MESHLET_ALLOW_HTTP ?? '')
   const meshlet = values.meshlet
-  if (!identifier) return { text: `meshlet ${command}: who are you? give --as <handle|did> or set MESHLET_OWNER`, code: EXIT.usage }
-  if (!password) return { text: `meshlet ${command}: --password (MESHLET_OWNER_PASSWORD) is required: your app password`, code: EXIT.usage }
+  const done = (text: string, code: number) => ({ text: code === EXIT.ok ? text : explainSetup(text, { plcUrl, plcDefault, allowInsecureHttp }), code, warnings })
+  if (!identifier) return done(`meshlet ${command}: who are you? give --as <handle|did> or set MESHLET_USER (\`meshlet dev\` prints it for a local commune)`, EXIT.usage)
+  if (!password) return done(`meshlet ${command}: --password (MESHLET_USER_PASSWORD) is required: your app password`, EXIT.usage)
   if (meshlet !== undefined && !isValidDid(meshlet)) {
     return { text: `meshlet ${command}: --meshlet must be a DID, got ${JSON.stringify(meshlet)}`, code: EXIT.usage }
   }
@@ -107,16 +116,20 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
   const { cmdCapacity, cmdLogs, cmdLs, cmdReplicaAction, cmdRm, cmdShutdown, cmdStatus, cmdSubmit, createClientContext, createIdResolver } = await import('./commands.js')
   let ctx: ClientContext
   try {
-    let service = values.pds ?? env.MESHLET_OWNER_PDS
+    let service = values.pds ?? who.pds
     if (!service) {
       if (!isValidDid(identifier)) {
-        return { text: `meshlet ${command}: give --pds (MESHLET_OWNER_PDS) when logging in by handle, or log in with your DID`, code: EXIT.usage }
+        return done(`meshlet ${command}: give --pds (MESHLET_USER_PDS) when logging in by handle, or log in with your DID`, EXIT.usage)
       }
-      service = (await createIdResolver({ plcUrl, allowInsecureHttp }).did.resolveAtprotoData(identifier)).pds
+      try {
+        service = (await createIdResolver({ plcUrl, allowInsecureHttp }).did.resolveAtprotoData(identifier)).pds
+      } catch (err) {
+        return done(`meshlet ${command}: cannot resolve ${identifier} at the PLC directory ${plcUrl}: ${describeError(err)}`, EXIT.failed)
+      }
     }
     ctx = await createClientContext({ service, identifier, password, plcUrl, allowInsecureHttp, meshlet })
   } catch (err) {
-    return { text: `meshlet ${command}: ${describeError(err)}`, code: EXIT.failed }
+    return done(`meshlet ${command}: ${describeError(err)}`, EXIT.failed)
   }
 
   const json = values.json ?? false
@@ -124,7 +137,7 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
   let res: CommandResult
   switch (command) {
     case 'submit':
-      res = await cmdSubmit(ctx, arg, { json })
+      res = await cmdSubmit(ctx, arg, { json, strict: values.strict ?? false, waitMs: values.wait ? 120_000 : undefined })
       break
     case 'ls':
       res = await cmdLs(ctx, { json, meshlet })
@@ -150,5 +163,51 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
       res = await cmdShutdown(ctx, arg, { json, drain: !values['no-drain'] })
       break
   }
-  return { text: res.text, code: res.exitCode }
+  warnings.push(...(res.warnings ?? []))
+  return done(res.text, res.exitCode)
+}
+
+const DEFAULT_PLC = 'https://plc.directory'
+
+/**
+ * Who the client logs in as. MESHLET_USER* name the person at the keyboard; the older MESHLET_OWNER*
+ * still work (with a note) but read like the peer's `run --owner`, which is someone else's job.
+ */
+export function userEnv(env: Env): { user?: string; password?: string; pds?: string; deprecated: string[] } {
+  const deprecated: string[] = []
+  const pick = (name: string, old: string) => {
+    if (env[name] !== undefined) return env[name]
+    if (env[old] !== undefined) deprecated.push(`note: ${old} is deprecated for client commands (it reads like the peer's owner); use ${name}`)
+    return env[old]
+  }
+  return { user: pick('MESHLET_USER', 'MESHLET_OWNER'), password: pick('MESHLET_USER_PASSWORD', 'MESHLET_OWNER_PASSWORD'), pds: pick('MESHLET_USER_PDS', 'MESHLET_OWNER_PDS'), deprecated }
+}
+
+/** Adds what to do to the setup failures people meet first: the wrong PLC, plain http refused. */
+export function explainSetup(text: string, s: { plcUrl: string; plcDefault: boolean; allowInsecureHttp: boolean }): string {
+  const hints: string[] = []
+  const unreachable = /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|timed? ?out/i.test(text)
+  if (s.plcDefault && (unreachable || /could not resolve|cannot be resolved|cannot resolve/i.test(text))) {
+    hints.push(`hint: DIDs were resolved at ${s.plcUrl} (the default PLC directory); for a local network set --plc <url> or MESHLET_PLC`)
+  } else if (unreachable && /resolve/i.test(text)) {
+    hints.push(`hint: DIDs were resolved at ${s.plcUrl} (from --plc / MESHLET_PLC); is that directory running?`)
+  }
+  if (!s.allowInsecureHttp && /forbidden protocol "http:"|plain http|allow insecure http/i.test(text)) {
+    hints.push('hint: plain http:// is refused by default; for a local dev network add --allow-http (or MESHLET_ALLOW_HTTP=1)')
+  }
+  return hints.length ? `${text}\n${hints.join('\n')}` : text
+}
+
+/** "unknown flag --plcc; did you mean --plc?" instead of the parser's generic message. */
+function unknownFlag(args: string[]): string | undefined {
+  const known = Object.keys(OPTIONS)
+  for (const a of args) {
+    if (a === '--') break
+    if (!a.startsWith('--')) continue
+    const name = a.slice(2).split('=')[0]!
+    if (known.includes(name)) continue
+    const near = nearest(name, known)
+    return `unknown flag --${name}${near ? `; did you mean --${near}?` : ''}`
+  }
+  return undefined
 }

@@ -8,6 +8,16 @@ import { DevCommune, waitFor } from '../devnet/commune.js'
 import { NSID } from '../core/types.js'
 import { consoleLogger } from './console-logger.js'
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(`usage: bash scripts/demo.sh
+
+Starts a throwaway commune (PLC, 2 PDS, 3 peers), runs one workload end to end, prints what each
+peer does, and tears everything down (a few seconds). For a commune that stays up until Ctrl-C,
+with the variables to use it from the CLI: bash scripts/devnet.sh (meshlet dev; see README.md).
+MESHLET_DEMO_IMAGE sets the image, MESHLET_LOG_LEVEL the peers' log level.
+`)
+  process.exit(0)
+}
 const log = consoleLogger(process.env.MESHLET_LOG_LEVEL ?? 'info')
 const say = (msg: string) => log.child({ peer: 'demo', name: 'demo' }).info(msg)
 const image = process.env.MESHLET_DEMO_IMAGE ?? 'meshlet/busybox:test'

@@ -53,6 +53,17 @@ export interface CommuneOptions {
   bidWindowMs?: number
   logger?: Logger
   net?: DevNetwork
+  /** Keep peers' data here (kept on close) instead of a temporary directory. */
+  dataDir?: string
+  /** Accounts that exist already (a commune kept between runs), by member name: logged in, not created. */
+  saved?: Record<string, { owner: SavedAccount; meshlet: SavedAccount }>
+}
+
+export interface SavedAccount {
+  did: string
+  handle: string
+  password: string
+  pds: string
 }
 
 export class DevCommune implements AsyncDisposable {
@@ -67,14 +78,18 @@ export class DevCommune implements AsyncDisposable {
   static async create(opts: CommuneOptions): Promise<DevCommune> {
     const net = opts.net ?? (await DevNetwork.create({ pdsCount: opts.pdsCount ?? 2 }))
     const c = new DevCommune(net, opts)
-    c.tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'meshlet-commune-'))
+    c.tmp = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'meshlet-commune-')))
+    const fresh: Member[] = []
     for (const spec of opts.members) {
       const pdsIndex = spec.pdsIndex ?? c.members.length % net.pdses.length
-      const owner = await net.createAccount(spec.name, pdsIndex)
-      const meshlet = await net.createAccount(`${spec.name}-mesh`, pdsIndex)
-      c.members.push({ name: spec.name, owner, meshlet, spec, dataDir: path.join(c.tmp, spec.name), logs: [] })
+      const saved = opts.saved?.[spec.name]
+      const owner = saved ? await net.login(saved.owner.did, saved.owner.handle, saved.owner.password, saved.owner.pds) : await net.createAccount(spec.name, pdsIndex)
+      const meshlet = saved ? await net.login(saved.meshlet.did, saved.meshlet.handle, saved.meshlet.password, saved.meshlet.pds) : await net.createAccount(`${spec.name}-mesh`, pdsIndex)
+      const m: Member = { name: spec.name, owner, meshlet, spec, dataDir: path.join(c.tmp, spec.name), logs: [] }
+      c.members.push(m)
+      if (!saved) fresh.push(m)
     }
-    for (const m of c.members) {
+    for (const m of fresh) {
       if (!m.spec.unlinked) await c.link(m)
     }
     return c
@@ -237,7 +252,7 @@ export class DevCommune implements AsyncDisposable {
     const all = await docker.listContainers({ all: true, filters: { label: ['farm.meshlet.managed=true'] } }).catch(() => [])
     await Promise.all(all.filter((c) => dids.has(c.Labels['farm.meshlet.meshlet'] ?? '')).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})))
     if (!this.opts.net) await this.net.close()
-    await fs.rm(this.tmp, { recursive: true, force: true }).catch(() => {})
+    if (!this.opts.dataDir) await fs.rm(this.tmp, { recursive: true, force: true }).catch(() => {})
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -44,19 +44,54 @@ export class DevNetwork implements AsyncDisposable {
     private readonly plcServer: plc.PlcServer,
   ) {}
 
-  static async create(opts: { pdsCount?: number } = {}): Promise<DevNetwork> {
-    const port = await freePort()
-    const plcServer = plc.PlcServer.create({ db: plc.Database.mock(), port })
-    await plcServer.start()
+  /** Set when the network keeps its state (`meshlet dev`): PDS data and PLC operations live there. */
+  private stateDir?: string
+  private plcDb?: ReturnType<typeof plc.Database.mock>
+
+  /**
+   * `plcPort`/`pdsPort` fix the ports (PDS i gets pdsPort + i): DID documents name the PDS URL, so
+   * a network kept between runs must come back on the same ports. `stateDir` keeps its state.
+   */
+  static async create(opts: { pdsCount?: number; plcPort?: number; pdsPort?: number; stateDir?: string } = {}): Promise<DevNetwork> {
+    const port = opts.plcPort ?? (await freePort())
+    const db = plc.Database.mock()
+    // The PLC directory is in memory: its operations are saved as JSON and replayed on start.
+    if (opts.stateDir) await restorePlc(db, path.join(opts.stateDir, 'plc-ops.json'))
+    const plcServer = plc.PlcServer.create({ db, port })
+    await listenOrExplain(() => plcServer.start(), port, 'PLC directory', '--plc-port')
     const net = new DevNetwork(`http://localhost:${port}`, plcServer)
-    for (let i = 0; i < (opts.pdsCount ?? 1); i++) await net.addPds()
+    net.stateDir = opts.stateDir
+    net.plcDb = db
+    for (let i = 0; i < (opts.pdsCount ?? 1); i++) await net.addPds(opts.pdsPort === undefined ? undefined : opts.pdsPort + i)
     return net
   }
 
-  async addPds(): Promise<DevPds> {
-    const port = await freePort()
-    const rotation = await Secp256k1Keypair.create({ exportable: true })
-    const dataDirectory = await fs.mkdtemp(path.join(os.tmpdir(), 'meshlet-pds-'))
+  /** Writes the PLC operations to the state dir (a no-op without one). */
+  async savePlc(): Promise<void> {
+    if (!this.stateDir || !this.plcDb) return
+    const contents = (this.plcDb as unknown as { contents: Record<string, { operation: unknown; nullified: boolean }[]> }).contents
+    const ops = Object.fromEntries(Object.entries(contents).map(([did, list]) => [did, list.filter((o) => !o.nullified).map((o) => o.operation)]))
+    const file = path.join(this.stateDir, 'plc-ops.json')
+    await fs.writeFile(`${file}.tmp`, JSON.stringify(ops))
+    await fs.rename(`${file}.tmp`, file)
+  }
+
+  async addPds(fixedPort?: number): Promise<DevPds> {
+    const port = fixedPort ?? (await freePort())
+    let rotation: Secp256k1Keypair
+    let dataDirectory: string
+    if (this.stateDir) {
+      // Same directory, same rotation key: the PDS finds its accounts and can still sign for them.
+      dataDirectory = path.join(this.stateDir, `pds-${this.pdses.length}`)
+      await fs.mkdir(dataDirectory, { recursive: true })
+      const keyFile = path.join(dataDirectory, 'rotation-key.hex')
+      const hex = await fs.readFile(keyFile, 'utf8').catch(() => undefined)
+      rotation = hex ? await Secp256k1Keypair.import(hex.trim(), { exportable: true }) : await Secp256k1Keypair.create({ exportable: true })
+      if (!hex) await fs.writeFile(keyFile, Buffer.from(await rotation.export()).toString('hex'), { mode: 0o600 })
+    } else {
+      rotation = await Secp256k1Keypair.create({ exportable: true })
+      dataDirectory = await fs.mkdtemp(path.join(os.tmpdir(), 'meshlet-pds-'))
+    }
     const server = await PDS.fromEnv({
       devMode: true,
       port,
@@ -78,7 +113,7 @@ export class DevNetwork implements AsyncDisposable {
       // Tests and benches write far faster than a person: no rate limits on loopback.
       rateLimitsEnabled: false,
     } as Parameters<typeof PDS.fromEnv>[0])
-    await server.start()
+    await listenOrExplain(() => server.start(), port, 'PDS', '--pds-port')
     const pds = { url: `http://localhost:${port}`, server, dataDirectory }
     this.pdses.push(pds)
     return pds
@@ -94,15 +129,44 @@ export class DevNetwork implements AsyncDisposable {
     return { did: agent.session!.did, handle, password, pds: pds.url, agent }
   }
 
+  /** Logs in to an account that exists (a network kept between runs). */
+  async login(did: string, handle: string, password: string, pdsUrl: string): Promise<DevAccount> {
+    const agent = new AtpAgent({ service: pdsUrl })
+    await agent.login({ identifier: did, password })
+    return { did, handle, password, pds: pdsUrl, agent }
+  }
+
   async close(): Promise<void> {
+    await this.savePlc().catch(() => {})
     for (const p of this.pdses) {
       await p.server.destroy().catch(() => {})
-      await fs.rm(p.dataDirectory, { recursive: true, force: true }).catch(() => {})
+      if (!this.stateDir) await fs.rm(p.dataDirectory, { recursive: true, force: true }).catch(() => {})
     }
     await this.plcServer.destroy().catch(() => {})
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
+  }
+}
+
+async function restorePlc(db: ReturnType<typeof plc.Database.mock>, file: string): Promise<void> {
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined)
+  if (!text) return
+  const ops = JSON.parse(text) as Record<string, unknown[]>
+  for (const [did, list] of Object.entries(ops)) {
+    for (const op of list) await (db as unknown as { validateAndAddOp: (d: string, o: unknown) => Promise<void> }).validateAndAddOp(did, op)
+  }
+}
+
+/** A taken port is the likely failure of a fixed one: say which flag moves it. */
+async function listenOrExplain(start: () => Promise<unknown>, port: number, what: string, flag: string): Promise<void> {
+  try {
+    await start()
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EADDRINUSE') {
+      throw new Error(`port ${port} for the ${what} is taken (another \`meshlet dev\` running?); stop it or pick another port with ${flag}`, { cause: err })
+    }
+    throw err
   }
 }

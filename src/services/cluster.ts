@@ -14,6 +14,11 @@ export class ClusterService {
   private lastCluster = ''
   /** Problems are not reported while the initial backfill is still filling the view. */
   private reporting = false
+  /** When each open problem was first seen: peers starting together publish their records seconds apart. */
+  private firstSeen = new Map<string, number>()
+  private graceTimer?: NodeJS.Timeout
+  /** A problem is reported once it outlived this (ms): a fair chance for the missing record to arrive. */
+  graceMs = 20_000
 
   constructor(
     private readonly view: CommuneView,
@@ -49,18 +54,43 @@ export class ClusterService {
   /** Call once the initial backfill is complete: from now on, unverified links are logged. */
   startReporting(): void {
     this.reporting = true
+    this.scheduleGrace()
+  }
+
+  private scheduleGrace(): void {
+    if (this.graceTimer) return
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined
+      this.reportProblems()
+    }, this.graceMs + 100)
+    this.graceTimer.unref()
+  }
+
+  /** Logs problems that lasted the grace period, once each, with what the person can do about them. */
+  private reportProblems(): void {
+    if (!this.reporting) return
+    const now = Date.now()
+    const open = new Set<string>()
+    let waiting = false
+    for (const p of this.graph.problems()) {
+      const key = `${p.did}|${p.reason}`
+      open.add(key)
+      const since = this.firstSeen.get(key) ?? now
+      this.firstSeen.set(key, since)
+      if (now - since < this.graceMs) waiting = true
+      else if (!this.reportedProblems.has(key)) {
+        this.reportedProblems.add(key)
+        this.log.warn({ did: p.did, forSec: Math.floor((now - since) / 1000) }, `not verified: ${p.reason}${problemHint(p.reason)}`)
+      }
+    }
+    for (const key of this.firstSeen.keys()) if (!open.has(key)) this.firstSeen.delete(key)
+    if (waiting) this.scheduleGrace()
   }
 
   /** Rebuild after a linkage change; returns true when the active cluster changed. */
   async refresh(): Promise<boolean> {
     this.graph = this.build()
-    for (const p of this.reporting ? this.graph.problems() : []) {
-      const key = `${p.did}|${p.reason}`
-      if (!this.reportedProblems.has(key)) {
-        this.reportedProblems.add(key)
-        this.log.warn({ did: p.did }, `not verified: ${p.reason}`)
-      }
-    }
+    this.reportProblems()
     const cluster = this.graph.activeCluster(this.self.owner).join(',')
     const changed = cluster !== this.lastCluster
     if (changed && this.reporting) {
@@ -92,4 +122,12 @@ export class ClusterService {
       this.log.warn({ err: describeError(err) }, 'could not update tracked repos')
     }
   }
+}
+
+/** What to do about an unverified link, for the log line a person reads. */
+export function problemHint(reason: string): string {
+  if (/has no meshletOwner record yet/.test(reason)) return ' (that meshlet publishes it when its peer starts: start it with `meshlet run --did <meshlet> --owner <owner>`)'
+  if (/does not list it as a meshlet|does not claim/.test(reason)) return ' (the owner writes the link with `meshlet link --owner <owner> --meshlet <meshlet>`)'
+  if (/but no meshlet of .* lists/.test(reason)) return " (membership is mutual: the other owner's peers must list this owner in --cluster-members, or this one stops listing them)"
+  return ''
 }

@@ -82,8 +82,8 @@ describe('the meshlet CLI against a local commune', () => {
     ann = c.member('ann')
     ben = c.member('ben')
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'meshlet-cli-'))
-    asAnn = { MESHLET_OWNER: ann.owner.did, MESHLET_OWNER_PASSWORD: ann.owner.password, MESHLET_PLC: c.net.plcUrl }
-    asBen = { MESHLET_OWNER: ben.owner.did, MESHLET_OWNER_PASSWORD: ben.owner.password, MESHLET_PLC: c.net.plcUrl }
+    asAnn = { MESHLET_USER: ann.owner.did, MESHLET_USER_PASSWORD: ann.owner.password, MESHLET_PLC: c.net.plcUrl }
+    asBen = { MESHLET_USER: ben.owner.did, MESHLET_USER_PASSWORD: ben.owner.password, MESHLET_PLC: c.net.plcUrl }
     await fs.writeFile(
       path.join(tmp, 'hello.yaml'),
       [

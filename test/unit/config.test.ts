@@ -46,7 +46,8 @@ describe('run config', () => {
     ['bad PLC URL', [...base, '--plc', 'not a url'], /--plc \(MESHLET_PLC\) must be a URL/],
     ['bad member DID', [...base, '--cluster-members', 'did:plc:ok,bob'], /--cluster-members \(MESHLET_CLUSTER_MEMBERS\)/],
     ['label without =', [...base, '--labels', 'zone'], /labels are key=value/],
-    ['unknown flag', [...base, '--frobnicate', '1'], /Unknown option '--frobnicate'/],
+    ['unknown flag', [...base, '--frobnicate', '1'], /^unknown flag --frobnicate \(see 'meshlet run --help'\)$/],
+    ['flag typo', [...base, '--cluster-member', 'did:plc:x'], /unknown flag --cluster-member; did you mean --cluster-members\?/],
   ])('%s gives one readable line naming the flag', (_name, argv, message) => {
     let err: unknown
     try {
