@@ -5,6 +5,8 @@ import { Meshlet, type PeerPorts, type PeerSettings } from './meshlet.js'
 import { AtprotoIdentityResolver, getIdResolver } from './adapters/atproto/identity.js'
 import { AtprotoPublisher } from './adapters/atproto/publisher.js'
 import { AtprotoRecordSource } from './adapters/atproto/record-source.js'
+import { AtprotoPublicRecordReader } from './adapters/atproto/public-record-reader.js'
+import { decodeRecord } from './adapters/atproto/decode.js'
 import { SqliteCursorStore } from './adapters/store/sqlite-cursor-store.js'
 import { DockerRuntime } from './adapters/docker/docker-runtime.js'
 import { SystemHostProbe } from './adapters/host/system-host-probe.js'
@@ -66,6 +68,8 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
     publisher,
     cursorStore,
     identity: overrides.identity ?? identity,
+    decode: overrides.decode ?? ((r) => decodeRecord(r, { defaultBidWindowMs: cfg.bidWindowMs })),
+    publicRecords: overrides.publicRecords ?? new AtprotoPublicRecordReader(overrides.identity ?? identity, { decode: { defaultBidWindowMs: cfg.bidWindowMs } }),
     idResolver: overrides.idResolver ?? getIdResolver(identity),
     hostProbe: overrides.hostProbe ?? new SystemHostProbe({ cpuMillisLimit: cfg.cpuMillis, memoryMbLimit: cfg.memoryMb }),
     source:

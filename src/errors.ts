@@ -31,6 +31,13 @@ export class RecordValidationError extends MeshletError {
   }
 }
 
+/** A core value could not be turned into a valid wire record (a bug or bad input upstream). */
+export class RecordEncodeError extends MeshletError {
+  constructor(public readonly collection: string, public readonly reason: string, opts?: { cause?: unknown }) {
+    super(`cannot encode ${collection} record: ${reason}`, opts)
+  }
+}
+
 export class RuntimeUnavailableError extends MeshletError {
   constructor(public readonly endpoint: string, opts?: { cause?: unknown }) {
     super(`container engine at ${endpoint} is not answering`, opts)

@@ -2,7 +2,7 @@
 // credentials: commune.scheduler.meshlet in the owner's repo, rkey = the meshlet's DID.
 import { AtprotoIdentityResolver } from './adapters/atproto/identity.js'
 import { AtprotoPublisher } from './adapters/atproto/publisher.js'
-import { encodeMeshletLink } from './adapters/atproto/encode.js'
+import { encodeMeshletLink } from './core/encode.js'
 import { NSID } from './core/types.js'
 import { ConfigError } from './errors.js'
 

@@ -9,9 +9,9 @@ import type { RecordPublisher } from './ports/record-publisher.js'
 import type { RecordSource } from './ports/record-source.js'
 import type { CursorStore } from './ports/cursor-store.js'
 import type { IdentityResolver } from './ports/identity-resolver.js'
+import type { PublicRecordReader } from './ports/public-records.js'
+import type { RecordDecoder } from './ports/record-decoder.js'
 import { systemClock, type Clock } from './ports/clock.js'
-import { decodeRecord } from './adapters/atproto/decode.js'
-import { recordExists } from './adapters/atproto/repo-reader.js'
 import { createLogger, type Logger } from './logger.js'
 import { describeError } from './errors.js'
 import { RecordWriter } from './services/record-writer.js'
@@ -57,6 +57,10 @@ export interface PeerPorts {
   identity: IdentityResolver
   /** For verifying service-auth JWTs (signing keys from DID documents). */
   idResolver: IdResolver
+  /** Own writes come back through it into the view, checked like anyone's records. */
+  decode: RecordDecoder
+  /** Reads other repos as anyone can (startup: does a workload this peer ran still exist?). */
+  publicRecords: PublicRecordReader
   clock?: Clock
   logger?: Logger
 }
@@ -99,7 +103,7 @@ export class Meshlet implements AsyncDisposable {
           this.intake.handle({ op: 'delete', did: w.did, collection: w.collection, rkey: w.rkey, uri: w.uri })
           return
         }
-        const event = decodeRecord({ did: w.did, collection: w.collection, rkey: w.rkey, cid: w.cid, value: w.value }, { defaultBidWindowMs: settings.bidWindowMs })
+        const event = ports.decode({ did: w.did, collection: w.collection, rkey: w.rkey, cid: w.cid, value: w.value })
         if (event) this.intake.handle(event)
       },
       sub('writer'),
@@ -269,9 +273,7 @@ export class Meshlet implements AsyncDisposable {
     for (const uri of uris) {
       if (this.view.workload(uri) || this.view.rejection(uri)) continue
       try {
-        const did = uri.split('/')[2]!
-        const { pds } = await this.ports.identity.resolve(did)
-        if (!(await recordExists(pds, uri))) {
+        if (!(await this.ports.publicRecords.recordExists(uri))) {
           this.log.info({ workload: uri }, 'workload was deleted while this meshlet was away; cleaning up')
           this.runner.deleted.add(uri)
           this.scheduler.mark(uri)

@@ -10,6 +10,9 @@ export interface StrongRef {
   cid: Cid
 }
 
+/** A record as it goes on the wire: plain JSON with `$type`. Built by core/encode.ts. */
+export type RecordValue = { $type: string } & Record<string, unknown>
+
 export interface KeyValue {
   key: string
   value: string

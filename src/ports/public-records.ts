@@ -1,4 +1,4 @@
-import type { Did, RecordEvent } from '../core/types.js'
+import type { AtUri, Did, RecordEvent } from '../core/types.js'
 
 /**
  * Reads a repo's current scheduler records the way anyone on the network can: no account, no
@@ -8,4 +8,9 @@ import type { Did, RecordEvent } from '../core/types.js'
 export interface PublicRecordReader {
   /** Every record of the commune.scheduler.* collections in `did`'s repo. Throws when the repo cannot be read. */
   readRepo(did: Did): Promise<RecordEvent[]>
+  /**
+   * Whether the record at `uri` still exists in its repo. False only when the repo's host says it is
+   * not there; any other failure throws, so a caller never mistakes an outage for a deletion.
+   */
+  recordExists(uri: AtUri): Promise<boolean>
 }

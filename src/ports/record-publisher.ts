@@ -1,7 +1,6 @@
-import type { Did, StrongRef } from '../core/types.js'
+import type { Did, RecordValue, StrongRef } from '../core/types.js'
 
-/** A record as it goes on the wire: plain JSON with `$type`. Built by adapters/atproto/encode.ts. */
-export type RecordValue = { $type: string } & Record<string, unknown>
+export type { RecordValue }
 
 export type RepoWrite =
   | { op: 'create'; collection: string; rkey?: string; value: RecordValue }

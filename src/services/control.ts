@@ -1,4 +1,4 @@
-// The peer's side of the XRPC contract (src/xrpc/control-plane.ts): read models built from the view,
+// The peer's side of the XRPC contract (src/ports/control-plane.ts): read models built from the view,
 // the scheduler's last decisions ("why not me?") and the runtime; control actions go through the
 // same records and loops as everything else, so a control call and a record change behave alike.
 import { AtUri as AtUriParser } from '@atproto/syntax'
@@ -13,7 +13,7 @@ import {
   type LogsView,
   type WorkloadStatusView,
   type WorkloadView,
-} from '../xrpc/control-plane.js'
+} from '../ports/control-plane.js'
 import type { ClusterService } from './cluster.js'
 import type { SchedulerService } from './scheduler.js'
 import type { RunnerService } from './runner.js'

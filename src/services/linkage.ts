@@ -2,7 +2,7 @@
 // (refreshed when they differ), and the profile, re-published every lease/3 as the heartbeat
 // that keeps its claims alive. One write per interval per meshlet, however many workloads it runs.
 import { NSID, type Did, type KeyValue } from '../core/types.js'
-import { encodeMembership, encodeMeshletOwner, encodeProfile } from '../adapters/atproto/encode.js'
+import { encodeMembership, encodeMeshletOwner, encodeProfile } from '../core/encode.js'
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
 import type { HostMonitor } from './host-monitor.js'

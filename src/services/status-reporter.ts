@@ -2,7 +2,7 @@
 // claim on a replica slot (scheduler) and the replica's state (runner); keeping them in one writer
 // means a transition never drops the claim fields (bid, priority, replica).
 import { CLAIM_STATES, NSID, type AtUri, type StatusState, type StrongRef, type Workload, type WorkloadStatus } from '../core/types.js'
-import { encodeStatus, statusRkey } from '../adapters/atproto/encode.js'
+import { encodeStatus, statusRkey } from '../core/encode.js'
 import { STATUS_LEASE_MS, STATUS_RENEW_MS } from '../core/liveness.js'
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'

@@ -9,7 +9,7 @@ import type { AtUri as AtUriString, Did } from '../core/types.js'
 import { NSID } from '../core/types.js'
 import { describeError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { ControlPlane } from './control-plane.js'
+import type { ControlPlane } from '../ports/control-plane.js'
 import { authRequired, forbidden, invalidRequest, workloadNotFound } from './errors.js'
 
 /** Who called, once the token checked out. */

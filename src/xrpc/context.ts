@@ -3,7 +3,7 @@
 import type { Server } from '@atproto/xrpc-server'
 import type { Logger } from '../logger.js'
 import type { ServiceAuth } from './auth.js'
-import type { ControlPlane } from './control-plane.js'
+import type { ControlPlane } from '../ports/control-plane.js'
 import { invalidRequest } from './errors.js'
 
 export type XrpcServer = Server

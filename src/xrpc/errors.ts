@@ -10,7 +10,7 @@ import {
 } from '@atproto/xrpc-server'
 import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
-import { WorkloadNotFoundError } from './control-plane.js'
+import { WorkloadNotFoundError } from '../ports/control-plane.js'
 
 export const XRPC_ERROR = {
   authRequired: 'AuthRequired',

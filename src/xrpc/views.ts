@@ -1,6 +1,6 @@
 // Control-plane views -> lexicon output objects. Explicit field lists, so nothing the services
 // add later leaks onto the wire by accident.
-import type { BidOutcomeView, ReplicaView, WorkloadView } from './control-plane.js'
+import type { BidOutcomeView, ReplicaView, WorkloadView } from '../ports/control-plane.js'
 
 export function workloadViewOut(w: WorkloadView) {
   return {

@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { encodeBid, encodeProfile, encodeStatus, statusRkey } from '../../src/adapters/atproto/encode.js'
+import { encodeBid, encodeProfile, encodeStatus, statusRkey } from '../../src/core/encode.js'
 import { PdsLoginError, PdsRequestError, PdsUnreachableError } from '../../src/adapters/atproto/errors.js'
 import { AtprotoPublisher } from '../../src/adapters/atproto/publisher.js'
 import { getLatestCommit, listAllRecords, recordExists } from '../../src/adapters/atproto/repo-reader.js'

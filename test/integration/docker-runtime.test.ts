@@ -1,13 +1,8 @@
 import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import {
-  DockerRuntime,
-  containerNameFor,
-  demuxLogs,
-  labelsFromInfo,
-  labelsToDocker,
-  parseImageRef,
-} from '../../src/adapters/docker/docker-runtime.js'
+import { DockerRuntime, demuxLogs, labelsFromInfo, labelsToDocker } from '../../src/adapters/docker/docker-runtime.js'
+import { containerNameFor } from '../../src/core/container-name.js'
+import { parseImageRef } from '../../src/core/image-ref.js'
 import { ContainerCreateError, ContainerOpError, ContainerStartError, ImagePullError, RuntimeUnavailableError } from '../../src/errors.js'
 import type { ContainerEvent, ContainerSpec, PullProgress } from '../../src/ports/container-runtime.js'
 import { REGISTRY_IMAGE, TEST_IMAGE, ensureDocker, randomMeshletDid, removeMeshletContainers, testDocker, waitFor } from '../helpers/docker.js'

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import Docker from 'dockerode'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { containerNameFor } from '../../src/adapters/docker/labels.js'
+import { containerNameFor } from '../../src/core/container-name.js'
 import { DevCommune, waitFor } from '../../src/devnet/commune.js'
 import type { Meshlet } from '../../src/meshlet.js'
 import { TEST_IMAGE, ensureDocker } from '../helpers/docker.js'

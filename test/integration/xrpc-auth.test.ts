@@ -5,8 +5,8 @@ import { IdResolver } from '@atproto/identity'
 import { createServiceJwt } from '@atproto/xrpc-server'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { DevNetwork, type DevAccount } from '../../src/devnet/network.js'
-import type { ControlPlane, WorkloadStatusView } from '../../src/xrpc/control-plane.js'
-import { WorkloadNotFoundError } from '../../src/xrpc/control-plane.js'
+import type { ControlPlane, WorkloadStatusView } from '../../src/ports/control-plane.js'
+import { WorkloadNotFoundError } from '../../src/ports/control-plane.js'
 import { createXrpcServer, type ListeningXrpcServer } from '../../src/xrpc/server.js'
 
 let net: DevNetwork

@@ -25,7 +25,7 @@ import {
   type ControlPlane,
   type WorkloadStatusView,
   type WorkloadView,
-} from '../../src/xrpc/control-plane.js'
+} from '../../src/ports/control-plane.js'
 import { createXrpcServer, type ListeningXrpcServer } from '../../src/xrpc/server.js'
 
 let net: DevNetwork

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { isValidRecordKey } from '@atproto/syntax'
 import { describe, expect, test } from 'vitest'
-import { decodeRecord, checkImageReference } from '../../src/adapters/atproto/decode.js'
+import { decodeRecord } from '../../src/adapters/atproto/decode.js'
+import { checkImageReference } from '../../src/adapters/atproto/record-checks.js'
 import {
   encodeBid,
   encodeMembership,
@@ -12,8 +13,8 @@ import {
   encodeWorkload,
   fnv1a64Hex,
   statusRkey,
-} from '../../src/adapters/atproto/encode.js'
-import { RecordEncodeError } from '../../src/adapters/atproto/errors.js'
+} from '../../src/core/encode.js'
+import { RecordEncodeError } from '../../src/errors.js'
 import { NSID, type Bid, type Profile, type RecordEvent, type Workload, type WorkloadStatus } from '../../src/core/types.js'
 
 const OWNER = 'did:plc:ownerownerownerownerowne'

@@ -46,6 +46,10 @@ class FakeReader implements PublicRecordReader {
     if (this.broken.has(did)) throw new Error(`PDS for ${did} is unreachable`)
     return this.repos.get(did) ?? []
   }
+  async recordExists(uri: string): Promise<boolean> {
+    const did = uri.split('/')[2]!
+    return (await this.readRepo(did)).some((e) => e.uri === uri && e.op === 'put')
+  }
 }
 
 const ANN = 'did:plc:ann'

@@ -1,28 +1,45 @@
 // The edge: an untrusted AT record becomes a core value or a rejection with a reason a person
 // can act on. Lexicon validation first (generated validators), then what lexicons cannot say
-// (record keys, $type vs collection, URL and image syntax, strongRef targets). Never throws.
-import { AtUri, isValidDid, isValidRecordKey, isValidTid } from '@atproto/syntax'
+// (record keys, $type vs collection, URL and image syntax, strongRef targets: record-checks.ts).
+// Never throws.
+import { isValidDid, isValidRecordKey } from '@atproto/syntax'
 import {
   COLLECTIONS,
   NSID,
   type Bid,
-  type CapacitySnapshot,
-  type Cid,
   type Collection,
   type Did,
-  type KeyValue,
   type Privacy,
   type RecordEvent,
   type RestartPolicyName,
   type SchedulerRecord,
   type StatusState,
-  type StrongRef,
-  type Thermal,
   type Workload,
   type WorkloadKind,
   type Delivery,
 } from '../../core/types.js'
 import { truncateUtf8 } from '../../core/decide.js'
+import type { WireRecord } from '../../ports/record-decoder.js'
+import {
+  MAX_KEY_CHARS,
+  Reject,
+  capacity,
+  checkHttpUrl,
+  checkImageReference,
+  checkSize,
+  clip,
+  dedupe,
+  flatClip,
+  keyValues,
+  omitUndefined,
+  oneOf,
+  parse,
+  preview,
+  reject,
+  requireSelf,
+  requireTid,
+  strongRef,
+} from './record-checks.js'
 import { statusRkey } from '../../core/hash.js'
 import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
 import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
@@ -35,7 +52,6 @@ import * as workloadStatusLex from '../../lexicons/commune/scheduler/workloadSta
 export const DEFAULT_BID_WINDOW_MS = 5000
 /** Records bigger than this (as JSON) are rejected before validation: no lexicon of ours comes close. */
 export const MAX_RECORD_BYTES = 64 * 1024
-export const MAX_IMAGE_LENGTH = 512
 /**
  * A rejection reason is kept in memory, logged, and written into the owner's status record
  * (message max 2048 bytes): cap it in UTF-8 bytes, since validators echo hostile values verbatim.
@@ -48,13 +64,7 @@ export interface DecodeOptions {
   maxRecordBytes?: number
 }
 
-export interface RecordInput {
-  did: Did
-  collection: string
-  rkey: string
-  cid: Cid
-  value: unknown
-}
+export type RecordInput = WireRecord
 
 const COLLECTION_SET: ReadonlySet<string> = new Set(COLLECTIONS)
 
@@ -64,13 +74,6 @@ export function isSchedulerCollection(collection: string): collection is Collect
 
 export function recordUri(did: Did, collection: string, rkey: string): string {
   return `at://${did}/${collection}/${rkey}`
-}
-
-/** Thrown inside decoding only; turned into a `rejected` event before leaving this module. */
-class Reject extends Error {}
-
-function reject(reason: string): never {
-  throw new Reject(reason)
 }
 
 /**
@@ -248,162 +251,4 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
       }
     }
   }
-}
-
-interface LexIssue {
-  path?: readonly PropertyKey[]
-  message?: unknown
-}
-type SafeResult<T> = { success: true; value: T } | { success: false; reason: { message: string; issues?: readonly LexIssue[] } }
-
-function parse<T>(result: SafeResult<T>): T {
-  if (!result.success) reject(lexReason(result.reason))
-  return result.value
-}
-
-/**
- * "<problem> at <path>" for each issue. Built from the issues rather than the validator's own
- * message, which echoes a bad value in full (an object with a 40 KB key): the value is clipped
- * so the path, the part a person needs, survives any later truncation.
- */
-function lexReason(reason: { message: string; issues?: readonly LexIssue[] }): string {
-  const issues = Array.isArray(reason.issues) ? reason.issues.filter((i) => typeof i?.message === 'string') : []
-  if (issues.length === 0) return clip(String(reason.message), 400)
-  const parts = issues.slice(0, 4).map((i) => `${clip(i.message as string, 200)} at ${clip(jsonPath(i.path ?? []), 200)}`)
-  return parts.join(', ') + (issues.length > 4 ? ` (and ${issues.length - 4} more)` : '')
-}
-
-function jsonPath(path: readonly PropertyKey[]): string {
-  return `$${path.map((k) => (typeof k === 'string' ? (/^[a-zA-Z_$][a-zA-Z0-9_]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`) : `[${String(k)}]`)).join('')}`
-}
-
-function checkSize(value: unknown, limit: number): void {
-  let json: string | undefined
-  try {
-    // Firehose records may carry CIDs and bytes: size them as their JSON form would be.
-    json = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
-  } catch (err) {
-    reject(`record cannot be read as JSON: ${err instanceof Error ? err.message : String(err)}`)
-  }
-  const bytes = json === undefined ? 0 : Buffer.byteLength(json, 'utf8')
-  if (bytes > limit) reject(`record is too large (${bytes} bytes; the limit is ${limit})`)
-}
-
-function requireSelf(rkey: string): void {
-  if (rkey !== 'self') reject(`record key must be "self" (got "${clip(rkey)}")`)
-}
-
-function requireTid(rkey: string): void {
-  if (!isValidTid(rkey)) reject(`record key must be a TID (got "${clip(rkey)}")`)
-}
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], field: string): T {
-  if (!(allowed as readonly string[]).includes(value)) {
-    reject(`unknown ${field} ${JSON.stringify(clip(value))} (expected ${allowed.map((a) => `"${a}"`).join(', ')})`)
-  }
-  return value as T
-}
-
-function checkHttpUrl(value: string, field: string): void {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    reject(`${field} ${JSON.stringify(clip(value))} is not a URL`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') reject(`${field} must be an http(s) URL (got ${JSON.stringify(clip(value))})`)
-  if (!url.hostname) reject(`${field} ${JSON.stringify(clip(value))} has no host`)
-}
-
-function strongRef(ref: { uri: string; cid: string }, collection: string, field: string): StrongRef {
-  let parsed: AtUri
-  try {
-    parsed = new AtUri(ref.uri)
-  } catch {
-    reject(`${field}.uri ${JSON.stringify(clip(ref.uri))} is not a valid at-uri`)
-  }
-  if (!isValidDid(parsed.host)) reject(`${field}.uri must name its repo by DID (got ${JSON.stringify(clip(ref.uri))})`)
-  if (parsed.collection !== collection || !parsed.rkey || !isValidRecordKey(parsed.rkey)) {
-    reject(`${field}.uri must point to a ${collection} record (got ${JSON.stringify(clip(ref.uri))})`)
-  }
-  return { uri: ref.uri, cid: ref.cid }
-}
-
-const THERMAL: readonly Thermal[] = ['nominal', 'warm', 'throttled', 'unknown']
-
-function capacity(c: {
-  cpuMillisFree: number
-  memoryMbFree: number
-  loadPermille?: number
-  onBattery?: boolean
-  batteryPermille?: number
-  thermal?: string
-}): CapacitySnapshot {
-  return omitUndefined({
-    cpuMillisFree: c.cpuMillisFree,
-    memoryMbFree: c.memoryMbFree,
-    loadPermille: c.loadPermille,
-    onBattery: c.onBattery,
-    batteryPermille: c.batteryPermille,
-    // An open enum: a newer peer's value is only a hint, so it reads as "unknown" rather than failing the bid.
-    thermal: c.thermal === undefined ? undefined : (THERMAL as readonly string[]).includes(c.thermal) ? (c.thermal as Thermal) : 'unknown',
-  })
-}
-
-function keyValues(list: readonly { key: string; value: string }[] | undefined): KeyValue[] {
-  return (list ?? []).map((kv) => ({ key: kv.key, value: kv.value }))
-}
-
-function dedupe<T>(list: readonly T[]): T[] {
-  return [...new Set(list)]
-}
-
-/** A value as JSON for a message; never throws (null-prototype objects, bigints, cycles). */
-function preview(value: unknown): string {
-  try {
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value)
-  } catch {
-    return Object.prototype.toString.call(value)
-  }
-}
-
-/** Longest repo DID / record key echoed back for a record whose key is invalid. */
-const MAX_KEY_CHARS = 512
-
-function flatClip(s: string, max: number): string {
-  return s.length > max ? Buffer.from(`${s.slice(0, max)}...`, 'utf8').toString('utf8') : s
-}
-
-function clip(s: string, max = 120): string {
-  return s.length > max ? `${s.slice(0, max)}...` : s
-}
-
-/** Drops keys whose value is undefined, so decoded values compare equal to what was encoded. */
-export function omitUndefined<T extends object>(obj: T): T {
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v
-  return out as T
-}
-
-// Docker/distribution reference grammar (github.com/distribution/reference), anchored.
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
-const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*'
-const TAG = '[\\w][\\w.-]{0,127}'
-const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}'
-const REFERENCE_RE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG})?(?:@${DIGEST})?$`)
-
-/** Why `image` is not a plausible OCI reference, or undefined when it is. */
-export function checkImageReference(image: string): string | undefined {
-  if (image.length === 0) return 'is empty'
-  if (image.length > MAX_IMAGE_LENGTH) return `is too long (${image.length} characters; the limit is ${MAX_IMAGE_LENGTH})`
-  if (/\s/.test(image)) return 'contains whitespace'
-  const slash = image.indexOf('/')
-  const first = slash === -1 ? '' : image.slice(0, slash)
-  const hasDomain = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost')
-  const rest = hasDomain ? image.slice(slash + 1) : image
-  const repository = rest.split('@')[0]!.replace(/:[^/]*$/, '')
-  if (/[A-Z]/.test(repository)) return 'has uppercase letters in the repository name (it must be lowercase)'
-  if (!REFERENCE_RE.test(image)) return 'is not a valid OCI image reference (expected [registry/]name[:tag][@digest])'
-  return undefined
 }

@@ -2,13 +2,6 @@
 // classes, so `instanceof PdsError` still catches every PDS problem.
 import { MeshletError, PdsError } from '../../errors.js'
 
-/** A core value could not be turned into a valid wire record (a bug or bad input upstream). */
-export class RecordEncodeError extends MeshletError {
-  constructor(public readonly collection: string, public readonly reason: string, opts?: { cause?: unknown }) {
-    super(`cannot encode ${collection} record: ${reason}`, opts)
-  }
-}
-
 /** The PDS did not answer at the network level (refused, DNS, timeout). */
 export class PdsUnreachableError extends PdsError {
   constructor(pds: string, public readonly code: string, opts?: { cause?: unknown }) {

@@ -1,10 +1,10 @@
 // The public view of a repo: resolve the DID to its PDS, list every scheduler collection without
 // credentials, decode each record at the edge. What `meshlet explain` sees is what anyone can see.
-import { COLLECTIONS, type Did, type RecordEvent } from '../../core/types.js'
+import { COLLECTIONS, type AtUri, type Did, type RecordEvent } from '../../core/types.js'
 import type { IdentityResolver } from '../../ports/identity-resolver.js'
 import type { PublicRecordReader } from '../../ports/public-records.js'
 import { decodeRecord, type DecodeOptions } from './decode.js'
-import { listAllRecords, type RepoReadOptions } from './repo-reader.js'
+import { listAllRecords, recordExists, type RepoReadOptions } from './repo-reader.js'
 
 export class AtprotoPublicRecordReader implements PublicRecordReader {
   constructor(
@@ -23,5 +23,11 @@ export class AtprotoPublicRecordReader implements PublicRecordReader {
       }
     }
     return out
+  }
+
+  async recordExists(uri: AtUri): Promise<boolean> {
+    const did = uri.split('/')[2] ?? ''
+    const { pds } = await this.identity.resolve(did)
+    return recordExists(pds, uri, this.opts.read)
   }
 }

@@ -7,7 +7,6 @@ import type {
   ContainerInfo,
   ContainerRuntime,
   ContainerSpec,
-  ContainerState,
   LogLine,
   PullProgress,
 } from '../../ports/container-runtime.js'
@@ -21,13 +20,15 @@ import {
 } from '../../errors.js'
 import { createLogger, type Logger } from '../../logger.js'
 import { engineMessage, isAbortError, isConnectionError, pullReason, statusCodeOf } from './engine-errors.js'
-import { imageRefProblem } from './image-ref.js'
-import { LABEL, MANAGED_FILTER, labelsFromInfo, labelsToDocker } from './labels.js'
+import { imageRefProblem } from '../../core/image-ref.js'
+import { LABEL, MANAGED_FILTER } from './labels.js'
 import { demuxLogs } from './logs.js'
+import { createOptions, specProblem } from './container-spec.js'
+import { WATCHED_ACTIONS, infoFromInspect, infoFromRow, toContainerEvent } from './engine-views.js'
 
-export { containerNameFor, labelsFromInfo, labelsToDocker, LABEL } from './labels.js'
-export { parseImageRef, imageRefProblem } from './image-ref.js'
+export { labelsFromInfo, labelsToDocker, LABEL } from './labels.js'
 export { demuxLogs } from './logs.js'
+export { cpuLimit, CFS_PERIOD_US, MAX_CFS_PERIOD_US, MIN_CPU_QUOTA_US, MIN_MEMORY_MB, MIN_NANO_CPUS } from './container-spec.js'
 
 export interface DockerRuntimeOptions {
   /** Unix socket of the engine. Default /var/run/docker.sock (never read from the environment here). */
@@ -41,39 +42,11 @@ export interface DockerRuntimeOptions {
   logger?: Logger
 }
 
-/** Below 0.01 CPU the engine silently means "unlimited" (cfs_quota -1). */
-export const MIN_NANO_CPUS = 10_000_000
-/** The engine refuses less than 6 MiB ("Minimum memory limit allowed is 6MB"). */
-export const MIN_MEMORY_MB = 6
-/** The kernel's default CFS period (what NanoCpus uses), µs. */
-export const CFS_PERIOD_US = 100_000
-/**
- * Least CPU time a container may use per CFS period, µs. Starting a container (runc, docker-init,
- * exec) takes ~10-15 ms of CPU inside its own cgroup; with a smaller quota per period the start is
- * throttled over several periods (measured here: 0.02 CPU +550 ms, 0.1 CPU +100 ms to `start`).
- */
-export const MIN_CPU_QUOTA_US = 20_000
-/** The longest CFS period the kernel accepts, µs. */
-export const MAX_CFS_PERIOD_US = 1_000_000
-const MIB = 1024 * 1024
-const DOCKER_ZERO_TIME = '0001-01-01T00:00:00Z'
-const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
-const WATCHED_ACTIONS: readonly ContainerEvent['action'][] = ['start', 'die', 'oom', 'stop', 'pause', 'unpause', 'destroy']
-const CONTAINER_STATES: readonly ContainerState[] = ['created', 'running', 'paused', 'restarting', 'exited', 'dead', 'removing']
 
 /** Long references make unreadable errors; the message keeps the start. */
 function shortRef(ref: unknown): string {
   const s = typeof ref === 'string' ? ref : String(ref)
   return s.length > 80 ? `${s.slice(0, 80)}… (${s.length} chars)` : s
-}
-
-function isoOrUndefined(t: string | undefined): string | undefined {
-  if (!t || t.startsWith('0001-01-01') || t === DOCKER_ZERO_TIME) return undefined
-  return t
-}
-
-function toState(s: string | undefined): ContainerState {
-  return CONTAINER_STATES.includes(s as ContainerState) ? (s as ContainerState) : 'dead'
 }
 
 /** ContainerRuntime over the Docker Engine API (dockerode). Speaks meshlet types only. */
@@ -187,43 +160,7 @@ export class DockerRuntime implements ContainerRuntime {
     const problem = specProblem(spec)
     if (problem) throw new ContainerCreateError(image, problem)
 
-    const memory = spec.memoryMb * MIB
-    const maxNano = (await this.cpuCount()) * 1e9
-    const nanoCpus = Math.min(maxNano, Math.max(MIN_NANO_CPUS, Math.round(spec.cpuMillis * 1e6)))
-    const cpu = cpuLimit(nanoCpus)
-    const binds = spec.allowedBinds && spec.allowedBinds.length > 0 ? [...spec.allowedBinds] : undefined
-    const options: Docker.ContainerCreateOptions = {
-      name: spec.name,
-      Image: image,
-      // An empty command means the image's own CMD.
-      Cmd: spec.command && spec.command.length > 0 ? [...spec.command] : undefined,
-      Env: spec.env.map((e) => `${e.name}=${e.value}`),
-      Labels: labelsToDocker(spec.labels),
-      Tty: false,
-      OpenStdin: false,
-      AttachStdin: false,
-      StopTimeout: this.stopTimeoutS,
-      HostConfig: {
-        Memory: memory,
-        // Equal to Memory: no swap beyond the limit (Docker defaults to 2x Memory).
-        MemorySwap: memory,
-        ...cpu,
-        PidsLimit: spec.pidsLimit,
-        // An init as PID 1 forwards SIGTERM, so stop takes ~100 ms instead of the whole grace period.
-        Init: true,
-        // Secure defaults: a workload record can never widen these.
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
-        Privileged: false,
-        NetworkMode: 'bridge',
-        AutoRemove: false,
-        // meshlet decides restarts (and reports them); the engine must not.
-        RestartPolicy: { Name: 'no' },
-        Binds: binds,
-        // Bounded logs so a chatty workload cannot fill the member's disk.
-        LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
-      },
-    }
+    const options = createOptions(spec, image, { hostCpus: await this.cpuCount(), stopTimeoutS: this.stopTimeoutS })
     try {
       const c = await this.docker.createContainer(options)
       this.log.debug({ id: c.id, name: spec.name, image }, 'container created')
@@ -313,25 +250,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (statusCodeOf(err) === 404) return undefined
       throw this.unavailableOr(err, () => new ContainerOpError('inspect', id, engineMessage(err), statusCodeOf(err), { cause: err }))
     }
-    const labels = labelsFromInfo(info.Config?.Labels)
-    if (!labels) return undefined
-    const state = toState(info.State?.Status)
-    const out: ContainerInfo = {
-      id: info.Id,
-      name: (info.Name ?? '').replace(/^\//, ''),
-      image: info.Config?.Image ?? info.Image,
-      state,
-      labels,
-    }
-    // ExitCode is 0 for a container that never ran: only report it once it has finished.
-    const finishedAt = isoOrUndefined(info.State?.FinishedAt)
-    if ((state === 'exited' || state === 'dead') && typeof info.State?.ExitCode === 'number') out.exitCode = info.State.ExitCode
-    if (info.State?.OOMKilled) out.oomKilled = true
-    else if (state === 'exited' || state === 'dead') out.oomKilled = false
-    const startedAt = isoOrUndefined(info.State?.StartedAt)
-    if (startedAt) out.startedAt = startedAt
-    if (finishedAt) out.finishedAt = finishedAt
-    return out
+    return infoFromInspect(info)
   }
 
   async list(filter: { meshletDid?: Did } = {}): Promise<ContainerInfo[]> {
@@ -346,18 +265,7 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       throw this.unavailableOr(err, () => new ContainerOpError('list', '', engineMessage(err), statusCodeOf(err), { cause: err }))
     }
-    const out: ContainerInfo[] = []
-    for (const row of rows) {
-      const labels = labelsFromInfo(row.Labels)
-      // The engine filtered already; this re-check guards against a half-labelled container.
-      if (!labels || (filter.meshletDid !== undefined && labels.meshletDid !== filter.meshletDid)) continue
-      const state = toState(row.State)
-      const info: ContainerInfo = { id: row.Id, name: (row.Names?.[0] ?? '').replace(/^\//, ''), image: row.Image, state, labels }
-      const exit = /^Exited \((-?\d+)\)/.exec(row.Status ?? '')
-      if (exit) info.exitCode = Number(exit[1])
-      out.push(info)
-    }
-    return out
+    return rows.flatMap((row) => infoFromRow(row, filter.meshletDid) ?? [])
   }
 
   async logs(id: string, opts: { tail?: number } = {}): Promise<LogLine[]> {
@@ -482,72 +390,4 @@ export class DockerRuntime implements ContainerRuntime {
       return new ImagePullError(ref, pullReason(ref, status, engineMessage(err)), status, { cause: err })
     })
   }
-}
-
-/**
- * The engine's CPU limit for `nanoCpus` (1e9 = one CPU). Limits that leave at least
- * MIN_CPU_QUOTA_US per default period are plain NanoCpus. Smaller ones keep the same share with a
- * longer period, so each period still holds MIN_CPU_QUOTA_US and the start is not throttled.
- */
-export function cpuLimit(nanoCpus: number): { NanoCpus: number } | { CpuPeriod: number; CpuQuota: number } {
-  if ((nanoCpus / 1e9) * CFS_PERIOD_US >= MIN_CPU_QUOTA_US) return { NanoCpus: nanoCpus }
-  const period = Math.min(MAX_CFS_PERIOD_US, Math.ceil((MIN_CPU_QUOTA_US * 1e9) / nanoCpus))
-  return { CpuPeriod: period, CpuQuota: Math.round((nanoCpus / 1e9) * period) }
-}
-
-/** What is wrong with a spec (besides its image), or undefined. */
-function specProblem(spec: ContainerSpec): string | undefined {
-  if (typeof spec.name !== 'string' || !CONTAINER_NAME.test(spec.name) || spec.name.length > 128) {
-    return `invalid container name "${String(spec.name).slice(0, 80)}": only [a-zA-Z0-9][a-zA-Z0-9_.-], at most 128 characters`
-  }
-  if (!Number.isInteger(spec.memoryMb) || spec.memoryMb < MIN_MEMORY_MB) {
-    return `memoryMb must be an integer >= ${MIN_MEMORY_MB} (the engine's minimum), got ${String(spec.memoryMb)}`
-  }
-  if (spec.memoryMb > 1024 * 1024 * 1024) return `memoryMb ${spec.memoryMb} is absurdly large`
-  if (typeof spec.cpuMillis !== 'number' || !Number.isFinite(spec.cpuMillis) || spec.cpuMillis <= 0) {
-    return `cpuMillis must be a positive number, got ${String(spec.cpuMillis)}`
-  }
-  if (!Number.isInteger(spec.pidsLimit) || spec.pidsLimit < 1) {
-    return `pidsLimit must be a positive integer, got ${String(spec.pidsLimit)}`
-  }
-  if (spec.command !== undefined && (!Array.isArray(spec.command) || spec.command.some((a) => typeof a !== 'string' || a.includes('\u0000')))) {
-    return 'command must be a list of strings (without NUL characters)'
-  }
-  if (!Array.isArray(spec.env)) return 'env must be a list of {name, value}'
-  for (const e of spec.env) {
-    if (typeof e?.name !== 'string' || !/^[^=\u0000]+$/.test(e.name)) return `invalid env variable name "${String(e?.name).slice(0, 80)}" (non-empty, no "=")`
-    if (typeof e.value !== 'string' || e.value.includes('\u0000')) return `env variable ${e.name} must have a string value without NUL characters`
-  }
-  const l = spec.labels
-  if (!l || typeof l !== 'object') return 'labels are required'
-  for (const key of ['workloadUri', 'workloadCid', 'specHash', 'meshletDid'] as const) {
-    if (typeof l[key] !== 'string' || l[key].length === 0) return `labels.${key} must be a non-empty string`
-  }
-  if (!Number.isInteger(l.replica) || l.replica < 0) return `labels.replica must be a non-negative integer, got ${String(l.replica)}`
-  if (spec.allowedBinds !== undefined) {
-    if (!Array.isArray(spec.allowedBinds)) return 'allowedBinds must be a list of "host:container[:opts]" strings'
-    for (const b of spec.allowedBinds) {
-      const parts = typeof b === 'string' ? b.split(':') : []
-      if (parts.length < 2 || parts.length > 3 || !parts[0]!.startsWith('/') || !parts[1]!.startsWith('/')) {
-        return `invalid bind "${String(b).slice(0, 120)}": expected /host/path:/container/path[:ro|rw]`
-      }
-    }
-  }
-  return undefined
-}
-
-function toContainerEvent(raw: unknown): ContainerEvent | undefined {
-  if (!raw || typeof raw !== 'object') return undefined
-  const e = raw as { Type?: unknown; Action?: unknown; status?: unknown; id?: unknown; Actor?: { ID?: unknown; Attributes?: unknown } }
-  if (e.Type !== undefined && e.Type !== 'container') return undefined
-  const action = typeof e.Action === 'string' ? e.Action : typeof e.status === 'string' ? e.status : undefined
-  if (!action || !WATCHED_ACTIONS.includes(action as ContainerEvent['action'])) return undefined
-  const id = typeof e.Actor?.ID === 'string' ? e.Actor.ID : typeof e.id === 'string' ? e.id : undefined
-  if (!id) return undefined
-  const attrs = e.Actor?.Attributes && typeof e.Actor.Attributes === 'object' ? (e.Actor.Attributes as Record<string, string>) : undefined
-  const labels = labelsFromInfo(attrs)
-  if (!labels) return undefined
-  const out: ContainerEvent = { id, action: action as ContainerEvent['action'], labels }
-  if (action === 'die' && attrs?.exitCode !== undefined && /^-?\d+$/.test(attrs.exitCode)) out.exitCode = Number(attrs.exitCode)
-  return out
 }

@@ -1,5 +1,7 @@
 // Core values -> wire records. Every record is checked against its lexicon before it leaves,
-// so a bug upstream fails here with a reason instead of landing in a public repo.
+// so a bug upstream fails here with a reason instead of landing in a public repo. Pure (the
+// generated validators are pure), so it lives in core: services build records here and hand them
+// to the RecordPublisher port, and every peer encodes the protocol's records the same way.
 import {
   NSID,
   type Bid,
@@ -10,18 +12,18 @@ import {
   type Profile,
   type Workload,
   type WorkloadStatus,
-} from '../../core/types.js'
-import type { RecordValue } from '../../ports/record-publisher.js'
-import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
-import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
-import * as meshletLex from '../../lexicons/commune/scheduler/meshlet.js'
-import * as meshletOwnerLex from '../../lexicons/commune/scheduler/meshletOwner.js'
-import * as profileLex from '../../lexicons/commune/scheduler/profile.js'
-import * as workloadLex from '../../lexicons/commune/scheduler/workload.js'
-import * as workloadStatusLex from '../../lexicons/commune/scheduler/workloadStatus.js'
-import { fnv1a64Hex, statusRkey } from '../../core/hash.js'
-import { truncateUtf8 } from '../../core/decide.js'
-import { RecordEncodeError } from './errors.js'
+  type RecordValue,
+} from './types.js'
+import * as bidLex from '../lexicons/commune/scheduler/bid.js'
+import * as membershipLex from '../lexicons/commune/scheduler/membership.js'
+import * as meshletLex from '../lexicons/commune/scheduler/meshlet.js'
+import * as meshletOwnerLex from '../lexicons/commune/scheduler/meshletOwner.js'
+import * as profileLex from '../lexicons/commune/scheduler/profile.js'
+import * as workloadLex from '../lexicons/commune/scheduler/workload.js'
+import * as workloadStatusLex from '../lexicons/commune/scheduler/workloadStatus.js'
+import { fnv1a64Hex, statusRkey } from './hash.js'
+import { truncateUtf8 } from './decide.js'
+import { RecordEncodeError } from '../errors.js'
 
 // statusRkey is the core's SHA-256 key (docs/protocol.md, Hashes and record keys): one definition for writer and checker.
 export { fnv1a64Hex, statusRkey }
@@ -190,5 +192,7 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
 
 /** Lexicon maxLength counts UTF-8 bytes, not UTF-16 units: a message of accents must still fit. */
 function truncate(s: string, maxBytes: number): string {
-  return Buffer.byteLength(s, 'utf8') > maxBytes ? truncateUtf8(s, maxBytes - 3) + '...' : s
+  return utf8.encode(s).length > maxBytes ? truncateUtf8(s, maxBytes - 3) + '...' : s
 }
+
+const utf8 = new TextEncoder()

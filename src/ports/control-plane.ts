@@ -1,4 +1,4 @@
-// What the XRPC layer needs from the running peer. The services implement it; handlers only
+// What the XRPC layer needs from the running peer (the inbound port): services/control.ts implements it, handlers only
 // authenticate, authorise, validate params and translate errors. Shapes mirror lexicons/farm/meshlet/*.
 import type { AtUri, Did } from '../core/types.js'
 

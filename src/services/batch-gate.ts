@@ -1,0 +1,85 @@
+// Batch at-most-once on this meshlet's side: a batch replica starts only with the scheduler's go
+// (a quorum of acks) and a fresh own lease, and is killed (fenced) before any peer can see this
+// meshlet's lease lapse and count the replica lost.
+import type { CommuneView } from '../core/view.js'
+import type { AtUri, Workload } from '../core/types.js'
+import type { ContainerInfo, ContainerRuntime } from '../ports/container-runtime.js'
+import type { Clock } from '../ports/clock.js'
+import type { Logger } from '../logger.js'
+import { describeError } from '../errors.js'
+import type { StatusReporter } from './status-reporter.js'
+
+export interface BatchGateOptions {
+  view: CommuneView
+  runtime: ContainerRuntime
+  status: StatusReporter
+  clock: Clock
+  log: Logger
+  /** The scheduler's start permission for this meshlet's claim (Decision.start). */
+  startGate?: (uri: AtUri) => { allowed: boolean; reason: string } | undefined
+  /** When this meshlet's last heartbeat landed (epoch ms, own clock) and its lease. */
+  fence?: { leaseMs: number; lastBeatAt: () => number | undefined }
+}
+
+export class BatchGate {
+  /** Batch replicas killed by fencing, with the `lost:` message still to report once a write lands. */
+  private readonly fenced = new Map<AtUri, string>()
+
+  constructor(private readonly o: BatchGateOptions) {}
+
+  /** Killed by fencing and not reported yet: no longer desired here. */
+  isFenced(uri: AtUri): boolean {
+    return this.fenced.has(uri)
+  }
+
+  /** Start only with the scheduler's go and a fresh own lease; until then the status says why. */
+  async mayStart(w: Workload): Promise<boolean> {
+    const fence = this.fenceProblem()
+    const gate = this.o.startGate ? this.o.startGate(w.uri) : { allowed: true, reason: '' }
+    const reason = fence ? `waiting: ${fence}` : !gate ? 'waiting for the scheduler to place it' : gate.allowed ? undefined : gate.reason
+    if (reason === undefined) return true
+    await this.o.status.update(w, { state: 'pending', message: reason }).catch((err) => this.o.log.debug({ err: describeError(err), workload: w.uri }, 'could not report waiting'))
+    return false
+  }
+
+  /** Why this meshlet must not run batch work now (its last heartbeat landed more than lease - lease/3 ago), or undefined. */
+  private fenceProblem(): string | undefined {
+    const f = this.o.fence
+    const last = f?.lastBeatAt()
+    if (!f || last === undefined) return undefined
+    const limit = f.leaseMs - Math.floor(f.leaseMs / 3)
+    const silent = this.o.clock.now() - last
+    return silent > limit ? `no heartbeat of this meshlet landed for ${silent} ms (fence at ${limit} ms of the ${f.leaseMs} ms lease)` : undefined
+  }
+
+  /**
+   * Fencing: a batch container must be dead before any peer can see this meshlet's lease lapse and
+   * count its replica lost. Kill them, then report `failed` ("lost: ...", no container id: it is not
+   * a completion) once a write lands again.
+   */
+  async apply(containers: ContainerInfo[]): Promise<void> {
+    const { view, runtime, status, log } = this.o
+    const problem = this.fenceProblem()
+    if (problem) {
+      for (const c of containers) {
+        const w = view.workload(c.labels.workloadUri)
+        if (!w || w.kind !== 'batch' || c.state !== 'running' || this.fenced.has(w.uri)) continue
+        log.warn({ workload: w.uri, container: c.id.slice(0, 12) }, `fencing ${w.name}: ${problem}`)
+        this.fenced.set(w.uri, `lost: killed by fencing: ${problem}`)
+        await runtime.stop(c.id, 0).catch((err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not kill fenced container'))
+      }
+      return
+    }
+    for (const [uri, message] of this.fenced) {
+      const w = view.workload(uri)
+      if (!w) {
+        this.fenced.delete(uri)
+        continue
+      }
+      await status.update(w, { state: 'failed', message }).then(
+        () => this.fenced.delete(uri),
+        (err) => log.debug({ err: describeError(err), workload: uri }, 'fenced: report not written yet'),
+      )
+    }
+  }
+}

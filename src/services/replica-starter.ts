@@ -1,0 +1,204 @@
+// Starts this meshlet's replicas: pull, create, start, with at most maxParallelStarts at once beside
+// the reconcile passes, pre-start retries (services/prestart.ts), the batch gate, and nothing
+// half-made left behind when a start fails.
+import type { DesiredReplica } from '../core/reconcile.js'
+import type { PrestartStep } from '../core/restart.js'
+import type { CommuneView } from '../core/view.js'
+import { CLAIM_STATES, type AtUri, type Did, type Workload } from '../core/types.js'
+import { containerNameFor } from '../core/container-name.js'
+import { parseImageRef } from '../core/image-ref.js'
+import type { ContainerInfo, ContainerRuntime } from '../ports/container-runtime.js'
+import type { Clock } from '../ports/clock.js'
+import type { Logger } from '../logger.js'
+import { describeError } from '../errors.js'
+import type { StatusReporter } from './status-reporter.js'
+import type { Timeline } from './timeline.js'
+import type { BatchGate } from './batch-gate.js'
+import { withPrestartRetries } from './prestart.js'
+
+export interface ReplicaStarterOptions {
+  view: CommuneView
+  runtime: ContainerRuntime
+  status: StatusReporter
+  clock: Clock
+  log: Logger
+  gate: BatchGate
+  meshlet: Did
+  allowedBinds: string[]
+  pidsLimit?: number
+  maxParallelStarts?: number
+  timeline?: Timeline
+  /** Aborts pulls when the peer stops. */
+  signal: AbortSignal
+  /** Asks the runner for a reconcile pass. */
+  mark: () => void
+}
+
+export class ReplicaStarter {
+  /** Workloads between create and start (or being started): no second start meanwhile. */
+  private readonly starting = new Set<AtUri>()
+  /** Replicas waiting for a start slot. */
+  private queue: DesiredReplica[] = []
+  private activeStarts = 0
+  private waiters: (() => void)[] = []
+  private stopped = false
+
+  constructor(private readonly o: ReplicaStarterOptions) {}
+
+  /** Starts running or waiting for a slot. */
+  get busy(): boolean {
+    return this.activeStarts > 0 || this.queue.length > 0
+  }
+
+  /** A start is running now (not only queued). */
+  get active(): boolean {
+    return this.activeStarts > 0
+  }
+
+  /** Resolves when a running start ends (immediately when none runs). */
+  async startEnded(): Promise<void> {
+    if (this.activeStarts > 0) await new Promise<void>((r) => this.waiters.push(r))
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.queue = []
+  }
+
+  /** Queue the starts of a plan (those not started or queued already) and fill the free slots. */
+  enqueue(starts: DesiredReplica[]): void {
+    for (const d of starts) {
+      if (!this.starting.has(d.workload.uri) && !this.queue.some((q) => q.workload.uri === d.workload.uri)) this.queue.push(d)
+    }
+    this.pump()
+  }
+
+  private pump(): void {
+    const limit = this.o.maxParallelStarts ?? 4
+    while (this.activeStarts < limit && this.queue.length > 0 && !this.stopped) {
+      const d = this.queue.shift()!
+      // Queued behind other starts: a newer version of the workload makes this one moot.
+      if (this.o.view.workload(d.workload.uri)?.cid !== d.workload.cid) continue
+      this.activeStarts++
+      void this.startReplica(d).finally(() => {
+        this.activeStarts--
+        for (const w of this.waiters.splice(0)) w()
+        this.pump()
+      })
+    }
+  }
+
+  private async startReplica(d: DesiredReplica): Promise<void> {
+    const { runtime, status, clock, log, timeline } = this.o
+    const w = d.workload
+    if (this.starting.has(w.uri)) return
+    const own = status.own(w.uri)
+    if (!own || !CLAIM_STATES.includes(own.state)) return
+    if (w.kind === 'batch' && !(await this.o.gate.mayStart(w))) return
+    this.starting.add(w.uri)
+    try {
+      const pulled = await this.prestart(w, 'pull', async () => {
+        if (await runtime.hasImage(w.image)) return
+        await status.update(w, { state: 'pulling', message: `pulling ${w.image}` })
+        let last = 0
+        await runtime.pull(w.image, {
+          signal: this.o.signal,
+          onProgress: (p) => {
+            const now = clock.now()
+            if (now - last > 1000) {
+              last = now
+              log.debug({ workload: w.uri, status: p.status, current: p.current, total: p.total }, 'pull progress')
+            }
+          },
+        })
+        timeline?.mark(w.uri, 'pulled')
+      })
+      if (!pulled) return
+      // Reported while the engine creates and starts it: a PDS round trip must not hold up the start
+      // (writes of one status record are serialised, so 'running' still lands after it).
+      status.update(w, { state: 'starting', message: `starting ${w.image}` }).catch((err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not report starting'))
+      let id = ''
+      const created = await this.prestart(w, 'create', async () => {
+        id = await runtime.create({
+          name: containerNameFor({ owner: w.owner, workloadUri: w.uri, replica: d.replica, meshlet: this.o.meshlet }),
+          image: w.image,
+          command: w.command,
+          // The replica number placement assigned (unique per version): sharded work needs it.
+          env: [...w.env.filter((e) => e.name !== 'MESHLET_REPLICA'), { name: 'MESHLET_REPLICA', value: String(d.replica) }],
+          cpuMillis: w.resources.cpuMillis,
+          memoryMb: w.resources.memoryMb,
+          pidsLimit: this.o.pidsLimit ?? 512,
+          labels: { workloadUri: w.uri, workloadCid: w.cid, specHash: d.specHash, meshletDid: this.o.meshlet, replica: d.replica },
+          allowedBinds: this.o.allowedBinds.length ? this.o.allowedBinds : undefined,
+        })
+      })
+      if (!created) return
+      timeline?.mark(w.uri, 'created')
+      await runtime.start(id)
+      timeline?.mark(w.uri, 'started')
+      log.info({ workload: w.uri, container: id.slice(0, 12) }, `running ${w.name}`)
+      await status.update(w, { state: 'running', containerId: id, message: `running ${w.image}` })
+      timeline?.mark(w.uri, 'reported')
+    } catch (err) {
+      const message = describeError(err)
+      log.warn({ workload: w.uri, err: message }, `failed to start ${w.name}`)
+      // A peer shutting down aborts its pulls: that is not the workload's failure.
+      if (!this.stopped) await status.update(w, { state: 'failed', message }).catch(() => {})
+      await this.removeLeftover(w)
+    } finally {
+      this.starting.delete(w.uri)
+    }
+  }
+
+  /** Pull or create with retries on this peer while the claim is kept, then yield (services/prestart.ts). */
+  private prestart(w: Workload, step: PrestartStep, run: () => Promise<void>): Promise<boolean> {
+    const { status, view } = this.o
+    const stillWanted = () => {
+      const own = status.own(w.uri)
+      return !this.stopped && own !== undefined && own.workload.cid === w.cid && CLAIM_STATES.includes(own.state) && view.workload(w.uri)?.cid === w.cid
+    }
+    return withPrestartRetries(
+      step,
+      run,
+      {
+        cleanup: () => this.removeLeftover(w),
+        retrying: (message) => status.update(w, { state: step === 'pull' ? 'pulling' : 'starting', message }).then(() => undefined),
+        yieldSlot: (message) => status.release(w, message).then(() => undefined),
+        stillWanted,
+        // An invalid reference fails the same way on every peer: report it, do not pass it around.
+        permanent: () => !parseImageRef(w.image).ok,
+      },
+      this.o.log.child({ workload: w.uri }),
+    )
+  }
+
+  /** Leave nothing half-made behind: a created-but-unstarted container is removed (its name is free again). */
+  private async removeLeftover(w: Workload): Promise<void> {
+    const all = await this.o.runtime.list({ meshletDid: this.o.meshlet }).catch(() => [] as ContainerInfo[])
+    const leftover = all.find((c) => c.labels.workloadUri === w.uri && c.state !== 'removing')
+    if (leftover && leftover.state !== 'running') await this.o.runtime.remove(leftover.id).catch(() => {})
+  }
+
+  /**
+   * A container that exists but never started: this peer died between create and start. Nothing
+   * else would start it (reconcile keeps it, startReplica only runs for missing ones), so the
+   * replica would stay 'starting' forever. Start it; if that fails, remove it so the next pass
+   * creates a fresh one.
+   */
+  async startCreated(w: Workload, c: ContainerInfo): Promise<void> {
+    const { runtime, status, log } = this.o
+    if (this.starting.has(w.uri)) return // startReplica is between its create and start
+    this.starting.add(w.uri)
+    try {
+      await runtime.start(c.id)
+      log.info({ workload: w.uri, container: c.id.slice(0, 12) }, `running ${w.name} (its container was created but never started)`)
+      await status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}` })
+    } catch (err) {
+      log.warn({ err: describeError(err), workload: w.uri }, 'cannot start a container left created; replacing it')
+      await runtime.remove(c.id).catch(() => {})
+      this.o.mark()
+    } finally {
+      this.starting.delete(w.uri)
+    }
+  }
+}
