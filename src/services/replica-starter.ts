@@ -134,6 +134,13 @@ export class ReplicaStarter {
       })
       if (!created) return
       timeline?.mark(w.uri, 'created')
+      // The claim may have been released while the pull or create ran (a lost claim race, a delete):
+      // a container started now would be a duplicate nobody stops until the next reconcile.
+      if (!this.stillWanted(w)) {
+        log.info({ workload: w.uri, container: id.slice(0, 12) }, `not starting ${w.name}: its claim was released meanwhile`)
+        await runtime.remove(id).catch(() => {})
+        return
+      }
       await runtime.start(id)
       timeline?.mark(w.uri, 'started')
       log.info({ workload: w.uri, container: id.slice(0, 12) }, `running ${w.name}`)
@@ -150,13 +157,16 @@ export class ReplicaStarter {
     }
   }
 
+  /** This meshlet still holds a live claim on the current version of `w`. */
+  private stillWanted(w: Workload): boolean {
+    const own = this.o.status.own(w.uri)
+    return !this.stopped && own !== undefined && own.workload.cid === w.cid && CLAIM_STATES.includes(own.state) && this.o.view.workload(w.uri)?.cid === w.cid
+  }
+
   /** Pull or create with retries on this peer while the claim is kept, then yield (services/prestart.ts). */
   private prestart(w: Workload, step: PrestartStep, run: () => Promise<void>): Promise<boolean> {
-    const { status, view } = this.o
-    const stillWanted = () => {
-      const own = status.own(w.uri)
-      return !this.stopped && own !== undefined && own.workload.cid === w.cid && CLAIM_STATES.includes(own.state) && view.workload(w.uri)?.cid === w.cid
-    }
+    const { status } = this.o
+    const stillWanted = () => this.stillWanted(w)
     return withPrestartRetries(
       step,
       run,
