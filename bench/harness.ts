@@ -23,6 +23,8 @@ export type Phase = 'latency' | 'burst' | 'batch' | 'window' | 'footprint' | 'in
 export const ALL_PHASES: readonly Phase[] = ['latency', 'burst', 'batch', 'window', 'footprint', 'intake', 'cli']
 
 export interface BenchOptions {
+  /** Runs per command of the cli phase (default: n, within 5..15). */
+  cliRuns?: number
   /** Latency samples per contender. */
   n: number
   /** Workloads / services / containers per burst. */
@@ -145,7 +147,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   }
   const has = (p: Phase) => opts.phases.includes(p)
   // First, on a machine not yet busy with the commune: a CLI start is a person's wait, not the peer's.
-  if (has('cli')) await phase('cli', async () => void (res.cli = await measureCliStart(Math.max(5, Math.min(opts.n, 15)))))
+  if (has('cli')) await phase('cli', async () => void (res.cli = await measureCliStart(opts.cliRuns ?? Math.max(5, Math.min(opts.n, 15)))))
   if (opts.phases.every((p) => p === 'cli')) {
     res.loadAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100)
     res.durationS = Math.round((Date.now() - t0) / 100) / 10

@@ -26,6 +26,7 @@ describe('bench harness (tiny mode)', () => {
     r = await runBench({
       ...FULL,
       n: 2,
+      cliRuns: 1,
       burst: 3,
       burstReps: 1,
       swarm: false,

@@ -105,9 +105,16 @@ describe('a peer cut off from its PDSes', () => {
       { what: 'one copy that every peer agrees on', timeoutMs: 6 * LEASE_MS + 30_000, onTimeout: context },
     )
     const convergedAt = Date.now()
-    // ann was the one away: it yields (its copy stops), the replacement it could not see is kept
-    expect(holder, context()).not.toBe(annDid)
-    expect(mem.lines.some((l) => l.includes('"peer":"ann"') && /(taken over|replaced) while this meshlet was away/.test(l))).toBe(true)
+    // Two outcomes are correct, and every peer must agree on which one happened. Either ann catches
+    // up first and yields (its copy stops, the replacement it could not see is kept); or a heartbeat
+    // ann wrote during the outage was still in flight and lands at the heal: liveness is judged by
+    // receipt (contract §7.5), so it makes ann alive again before ann knows it lapsed, its claim
+    // outranks the replacement, and the replacement yields. Then ann keeps its ORIGINAL container.
+    if (holder === annDid) {
+      expect((await copiesOf(uri)).map((x) => x.id), `ann kept its original container\n${context()}`).toEqual([annCopy!.id])
+    } else {
+      expect(mem.lines.some((l) => l.includes('"peer":"ann"') && /(taken over|replaced) while this meshlet was away/.test(l)), context()).toBe(true)
+    }
     await waitFor(() => ann.peer!.view.workload(during.uri) && peers.every((p) => (keptHolders(p, during.uri) ?? []).length === 1), {
       what: 'ann to replay the workload published during the outage',
       timeoutMs: 30_000,
