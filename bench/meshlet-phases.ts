@@ -121,18 +121,28 @@ export class MeshletBench {
     await waitFor(async () => (await this.recordsReferencing(set)) === 0, { timeoutMs: 15_000, intervalMs: 100, what: 'bids and statuses of the deleted workloads to be withdrawn' }).catch(() => {})
   }
 
-  /** Bid and status records in the runners' repos that still reference one of `uris`. */
+  /**
+   * Writes still to come for `uris` in the runners' repos: live statuses and bids that no status
+   * stands on. A status that ran is retired (stopped, "workload deleted") and keeps its bid, since
+   * the ledger counts that usage after the workload is gone: those are final, not pending.
+   */
   private async recordsReferencing(uris: Set<string>): Promise<number> {
     let n = 0
     for (const m of this.bc.runners) {
-      for (const collection of [NSID.bid, NSID.workloadStatus]) {
+      const list = async (collection: string) => {
+        const out: { uri: string; value: { workload?: { uri?: string }; state?: string; bid?: { uri?: string } } }[] = []
         let cursor: string | undefined
         do {
           const res = await m.meshlet.agent.com.atproto.repo.listRecords({ repo: m.meshlet.did, collection, limit: 100, cursor })
-          for (const r of res.data.records) if (uris.has((r.value as { workload?: { uri?: string } }).workload?.uri ?? '')) n++
+          for (const r of res.data.records) out.push({ uri: r.uri, value: r.value as never })
           cursor = res.data.records.length === 100 ? res.data.cursor : undefined
         } while (cursor)
+        return out.filter((r) => uris.has(r.value.workload?.uri ?? ''))
       }
+      const statuses = await list(NSID.workloadStatus)
+      const backing = new Set(statuses.map((s) => s.value.bid?.uri).filter(Boolean))
+      n += statuses.filter((s) => ['pending', 'pulling', 'starting', 'running'].includes(s.value.state ?? '')).length
+      n += (await list(NSID.bid)).filter((b) => !backing.has(b.uri)).length
     }
     return n
   }

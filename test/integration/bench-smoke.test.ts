@@ -22,7 +22,7 @@ describe('bench harness (tiny mode)', () => {
     await fs.promises.rm(path.dirname(logFile), { recursive: true, force: true })
   })
 
-  test('runs every phase end to end and cleans up after itself', { timeout: 150_000 }, async () => {
+  test('runs every phase end to end and cleans up after itself', { timeout: 200_000 }, async () => {
     r = await runBench({
       ...FULL,
       n: 2,
@@ -40,7 +40,7 @@ describe('bench harness (tiny mode)', () => {
       // The batch phase has its own smoke test (bench-batch-smoke.test.ts).
       phases: ALL_PHASES.filter((p) => p !== 'batch'),
       logFile,
-      progress: () => {},
+      progress: (msg) => console.error(`[bench-smoke ${new Date().toISOString().slice(11, 19)}] ${msg}`),
     })
     expect(r.errors).toEqual([])
 
