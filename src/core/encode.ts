@@ -13,6 +13,7 @@ import {
   type Workload,
   type WorkloadStatus,
   type RecordValue,
+  type Resources,
 } from './types.js'
 import * as bidLex from '../lexicons/commune/scheduler/bid.js'
 import * as membershipLex from '../lexicons/commune/scheduler/membership.js'
@@ -120,17 +121,22 @@ export function encodeBid(b: BidInput): RecordValue {
         thermal: cap.thermal,
       },
       epoch: int(c, 'epoch', b.epoch),
-      resources: b.resources && {
-        cpuMillis: int(c, 'resources.cpuMillis', b.resources.cpuMillis),
-        memoryMb: int(c, 'resources.memoryMb', b.resources.memoryMb),
-        storageMb: int(c, 'resources.storageMb', b.resources.storageMb),
-      },
+      resources: b.resources && encodeResources(c, b.resources),
       acks: b.acks && b.acks.map((a) => ({ replica: int(c, 'acks.replica', a.replica), meshlet: a.meshlet })),
       decline: b.decline,
       createdAt: b.createdAt,
     },
     (v) => bidLex.$safeParse(v),
   )
+}
+
+/** `resources` as the workload and bid lexicons share it (commune.scheduler.defs#resources). */
+function encodeResources(c: string, r: Resources) {
+  return {
+    cpuMillis: int(c, 'resources.cpuMillis', r.cpuMillis),
+    memoryMb: int(c, 'resources.memoryMb', r.memoryMb),
+    storageMb: int(c, 'resources.storageMb', r.storageMb),
+  }
 }
 
 /** `commune.scheduler.workloadStatus`; publish it at rkey `statusRkey(s.workload.uri)`. */
@@ -165,11 +171,7 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
       name: w.name,
       image: w.image,
       replicas: int(c, 'replicas', w.replicas),
-      resources: {
-        cpuMillis: int(c, 'resources.cpuMillis', w.resources.cpuMillis),
-        memoryMb: int(c, 'resources.memoryMb', w.resources.memoryMb),
-        storageMb: int(c, 'resources.storageMb', w.resources.storageMb),
-      },
+      resources: encodeResources(c, w.resources),
       command: w.command && [...w.command],
       env: w.env.map((e) => ({ name: e.name, value: e.value })),
       kind: w.kind,

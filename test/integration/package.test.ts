@@ -18,7 +18,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 const run = promisify(execFile)
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const NODE24_BIN = path.dirname(process.execPath)
-/** The machine's own (older) Node, when there is one: every entry point must say what it needs. */
+/**
+ * The machine's own (older) Node: every entry point must say what it needs. These machines ship
+ * Node 20, so CI runs these tests; they skip only on a machine that has no older Node to try.
+ */
 const OLD_NODE = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => {
   if (!fs.existsSync(p)) return false
   const v = spawnSync(p, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' })

@@ -9,6 +9,7 @@ import { FUTURE_SKEW_MS, futureDatedProblem, livenessProblem, Receipts } from '.
 import { NSID, type Did, type Profile, type RecordEvent, type Workload } from '../../src/core/types.js'
 import { CommuneView } from '../../src/core/view.js'
 import { IntakeService } from '../../src/services/intake.js'
+import { workload as workloadFixture } from '../core/fixtures.js'
 
 const OWNER = 'did:plc:alice'
 const HONEST = 'did:plc:m-honest'
@@ -26,23 +27,14 @@ const graph = buildClusterGraph({
   memberships: MESHLETS.map((meshlet) => ({ meshlet, members: [] })),
 })
 
-const workload: Workload = {
+const workload: Workload = workloadFixture({
   uri: `at://${OWNER}/${NSID.workload}/3kabc`,
   cid: 'bafyworkload',
   owner: OWNER,
   rkey: '3kabc',
-  name: 'web',
-  image: 'meshlet/busybox:test',
-  replicas: 1,
   resources: { cpuMillis: 100, memoryMb: 64 },
-  env: [],
-  kind: 'service',
-  restart: { policy: 'always' },
-  constraints: { roles: [], labels: [], capabilities: [], members: [], privacy: 'shared' },
-  bidWindowMs: 5000,
-  delivery: 'at-most-once',
   createdAt: iso(T0 - 60_000),
-}
+})
 
 function profileEvent(meshlet: Did, updatedAt: number, seq: number): RecordEvent {
   const value: Profile = { meshlet, endpoint: '', roles: [], labels: [], capabilities: [], cpuMillis: 4000, memoryMb: 8192, leaseMs: LEASE, updatedAt: iso(updatedAt) }

@@ -11,6 +11,7 @@ import { CommuneView } from '../../src/core/view.js'
 import type { RecordPublisher, RecordValue, RepoWrite } from '../../src/ports/record-publisher.js'
 import { RecordWriter } from '../../src/services/record-writer.js'
 import { StatusReporter } from '../../src/services/status-reporter.js'
+import { workload as workloadFixture } from '../core/fixtures.js'
 
 const MESHLET = 'did:plc:meshletmeshletmeshlet'
 const OWNER = 'did:plc:ownerownerownerowner'
@@ -57,23 +58,15 @@ class MemoryRepo implements RecordPublisher {
 
 function workload(n: number): Workload {
   const rkey = `3kw00000000${n}`
-  return {
+  return workloadFixture({
     uri: `at://${OWNER}/${NSID.workload}/${rkey}`,
     cid: cid(`workload ${n}`),
     owner: OWNER,
     rkey,
     name: `w${n}`,
-    image: 'meshlet/busybox:test',
-    replicas: 1,
     resources: { cpuMillis: 100, memoryMb: 64 },
-    env: [],
-    kind: 'service',
-    restart: { policy: 'always' },
-    constraints: { roles: [], labels: [], capabilities: [], members: [], privacy: 'shared' },
-    bidWindowMs: 5000,
-    delivery: 'at-most-once',
     createdAt: new Date(T0).toISOString(),
-  }
+  })
 }
 
 function setup() {
