@@ -19,23 +19,23 @@ module.exports = {
     },
     {
       name: 'services-through-ports',
-      comment: 'services reach the world only through ports: never adapters, xrpc, the client or the composition root.',
+      comment: 'services reach the world only through ports: never adapters, xrpc, the client, the peer or the composition roots.',
       severity: 'error',
       from: { path: '^src/services/' },
-      to: { path: ['^src/adapters/', '^src/xrpc/', '^src/client/', '^src/context\\.ts$', '^src/cli\\.ts$', '^src/devnet/'] },
+      to: { path: ['^src/adapters/', '^src/xrpc/', '^src/client/', '^src/context\\.ts$', '^src/meshlet\\.ts$', '^src/peer/', '^src/cli\\.ts$', '^src/devnet/'] },
     },
     {
       name: 'peer-through-ports',
-      comment: 'meshlet.ts wires services over ports; adapters are chosen by the composition root (context.ts), so tests can swap them.',
+      comment: 'meshlet.ts wires services over ports (peer/: its startup, stop, event routes); adapters are chosen by the composition root (context.ts), so tests can swap them.',
       severity: 'error',
-      from: { path: '^src/meshlet\\.ts$' },
+      from: { path: ['^src/meshlet\\.ts$', '^src/peer/'] },
       to: { path: '^src/adapters/' },
     },
     {
       name: 'adapters-never-services',
       severity: 'error',
       from: { path: '^src/adapters/' },
-      to: { path: ['^src/services/', '^src/xrpc/', '^src/client/', '^src/context\\.ts$', '^src/meshlet\\.ts$'] },
+      to: { path: ['^src/services/', '^src/xrpc/', '^src/client/', '^src/context\\.ts$', '^src/meshlet\\.ts$', '^src/peer/'] },
     },
     {
       name: 'xrpc-through-services',

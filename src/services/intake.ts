@@ -22,16 +22,14 @@ export class IntakeService {
   rejected = 0
   /** When each repo's last record arrived here (monotonic): liveness (docs/protocol.md, Liveness by receipt). */
   readonly receipts = new Receipts()
-  private listeners: IntakeListeners | undefined
+  private readonly view: CommuneView
+  private readonly clock: Clock
+  private readonly log: Logger
+  /** Who is told what changed; none in tests of the view alone. */
+  private readonly listeners: IntakeListeners | undefined
 
-  constructor(
-    private readonly view: CommuneView,
-    private readonly clock: Clock,
-    private readonly log: Logger,
-  ) {}
-
-  connect(listeners: IntakeListeners): void {
-    this.listeners = listeners
+  constructor(opts: { view: CommuneView; clock: Clock; log: Logger; listeners?: IntakeListeners }) {
+    ;({ view: this.view, clock: this.clock, log: this.log, listeners: this.listeners } = opts)
   }
 
   handle(event: RecordEvent): void {

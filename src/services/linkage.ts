@@ -11,10 +11,16 @@ import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
 
 export interface LinkageOptions {
+  view: CommuneView
+  writer: RecordWriter
+  host: HostMonitor
+  clock: Clock
+  log: Logger
   meshlet: Did
   owner: Did
   members: Did[]
-  endpoint: string
+  /** The XRPC URL published in the profile; read at each heartbeat (known only once the server listens: port 0 in tests). */
+  endpoint: () => string
   roles: string[]
   labels: KeyValue[]
   capabilities: string[]
@@ -22,6 +28,8 @@ export interface LinkageOptions {
   version: string
   /** Local policy, published so a refusal is explainable (docs/protocol.md, Free riders). */
   minOwnerBalance?: number
+  /** What to do when its own lease has lapsed; without it the heartbeat just renews. */
+  rejoin?: RejoinHooks
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -39,20 +47,15 @@ export class LinkagePublisher {
   private lastBeatAt: number | undefined
   private beating = false
   private rejoining = false
-  private hooks: RejoinHooks | undefined
+  private readonly hooks: RejoinHooks | undefined
+  private readonly view: CommuneView
+  private readonly writer: RecordWriter
+  private readonly host: HostMonitor
+  private readonly clock: Clock
+  private readonly log: Logger
 
-  constructor(
-    private readonly view: CommuneView,
-    private readonly writer: RecordWriter,
-    private readonly host: HostMonitor,
-    private readonly clock: Clock,
-    private readonly opts: LinkageOptions,
-    private readonly log: Logger,
-  ) {}
-
-  /** The XRPC URL is known only once the server listens (port 0 in tests). */
-  setEndpoint(url: string): void {
-    this.opts.endpoint = url
+  constructor(private readonly opts: LinkageOptions) {
+    ;({ view: this.view, writer: this.writer, host: this.host, clock: this.clock, log: this.log, rejoin: this.hooks } = opts)
   }
 
   /** Was this meshlet away longer than its lease? (read from its own profile before refreshing it) */
@@ -74,10 +77,6 @@ export class LinkagePublisher {
       await this.writer.put(NSID.membership, 'self', encodeMembership({ members }, now))
     }
     await this.heartbeat()
-  }
-
-  setRejoinHooks(hooks: RejoinHooks): void {
-    this.hooks = hooks
   }
 
   /** True when this meshlet's lease has expired as every other peer sees it. */
@@ -139,7 +138,7 @@ export class LinkagePublisher {
       NSID.profile,
       'self',
       encodeProfile({
-        endpoint: this.opts.endpoint,
+        endpoint: this.opts.endpoint(),
         roles: this.opts.roles,
         labels: this.opts.labels,
         capabilities: this.opts.capabilities,

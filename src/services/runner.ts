@@ -22,6 +22,11 @@ import { RestartSupervisor } from './restart-supervisor.js'
 const MAX_REMEMBERED_DELETIONS = 1000
 
 export interface RunnerOptions {
+  view: CommuneView
+  runtime: ContainerRuntime
+  status: StatusReporter
+  clock: Clock
+  log: Logger
   meshlet: Did
   allowedBinds: string[]
   pidsLimit?: number
@@ -52,21 +57,25 @@ export class RunnerService {
   /** No pass before start(): during the initial backfill the view is still partial. */
   private started = false
   /** Workloads whose records are known to be deleted (delete event, or confirmed by their PDS). */
-  readonly deleted = new Set<AtUri>()
+  private readonly deleted = new Set<AtUri>()
   /** Released in a drain: their containers keep running until another meshlet runs them (make before break). */
-  readonly handingOver = new Set<AtUri>()
+  private readonly handingOver = new Set<AtUri>()
   engineUp = true
   /** When the engine was last lost. */
   private engineLostAt: number | undefined
+  private readonly view: CommuneView
+  private readonly runtime: ContainerRuntime
+  private readonly status: StatusReporter
+  private readonly clock: Clock
+  private readonly log: Logger
 
-  constructor(
-    private readonly view: CommuneView,
-    private readonly runtime: ContainerRuntime,
-    private readonly status: StatusReporter,
-    private readonly clock: Clock,
-    private readonly opts: RunnerOptions,
-    private readonly log: Logger,
-  ) {
+  constructor(private readonly opts: RunnerOptions) {
+    const { view, runtime, status, clock, log } = opts
+    this.view = view
+    this.runtime = runtime
+    this.status = status
+    this.clock = clock
+    this.log = log
     const mark = () => this.mark()
     this.gate = new BatchGate({ view, runtime, status, clock, log, startGate: opts.startGate, fence: opts.fence })
     this.starter = new ReplicaStarter({
@@ -85,6 +94,29 @@ export class RunnerService {
       mark,
     })
     this.restarts = new RestartSupervisor({ runtime, status, clock, log, mark })
+  }
+
+  /**
+   * The workload's record is known to be gone (delete event, rejected version, or its PDS says so):
+   * its containers here may be stopped and its status records cleaned up on the next pass.
+   */
+  workloadDeleted(uri: AtUri): void {
+    this.deleted.add(uri)
+  }
+
+  /** A valid version of the workload came back: it is no longer deleted. */
+  workloadRestored(uri: AtUri): void {
+    this.deleted.delete(uri)
+  }
+
+  /** Released in a drain: keep its container running until the handover ends (make before break). */
+  handOver(uri: AtUri): void {
+    this.handingOver.add(uri)
+  }
+
+  /** The drain is over (handed over, or out of time): containers of released replicas may stop. */
+  endHandover(): void {
+    this.handingOver.clear()
   }
 
   start(): void {

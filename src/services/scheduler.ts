@@ -23,6 +23,13 @@ import type { HostMonitor } from './host-monitor.js'
 import type { Stage, Timeline } from './timeline.js'
 
 export interface SchedulerOptions {
+  view: CommuneView
+  cluster: ClusterService
+  writer: RecordWriter
+  status: StatusReporter
+  host: HostMonitor
+  clock: Clock
+  log: Logger
   self: { meshlet: Did; owner: Did }
   /** A claim of this meshlet just became allowed to start (batch acks reached a quorum): wake the runner. */
   onStartAllowed?: (uri: AtUri) => void
@@ -67,16 +74,16 @@ export class SchedulerService {
   private tick: NodeJS.Timeout | undefined
   passes = 0
 
-  constructor(
-    private readonly view: CommuneView,
-    private readonly cluster: ClusterService,
-    private readonly writer: RecordWriter,
-    private readonly status: StatusReporter,
-    private readonly host: HostMonitor,
-    private readonly clock: Clock,
-    private readonly opts: SchedulerOptions,
-    private readonly log: Logger,
-  ) {
+  private readonly view: CommuneView
+  private readonly cluster: ClusterService
+  private readonly writer: RecordWriter
+  private readonly status: StatusReporter
+  private readonly host: HostMonitor
+  private readonly clock: Clock
+  private readonly log: Logger
+
+  constructor(private readonly opts: SchedulerOptions) {
+    ;({ view: this.view, cluster: this.cluster, writer: this.writer, status: this.status, host: this.host, clock: this.clock, log: this.log } = opts)
     this.policy = { ...defaultFeasibilityPolicy, ...opts.policy }
   }
 

@@ -47,7 +47,7 @@ function observer(wallSkew: number, monoOrigin: number) {
   let t = 0
   const clock = { now: () => T0 + t + wallSkew, monotonic: () => t + monoOrigin }
   const view = new CommuneView()
-  const intake = new IntakeService(view, clock, silent)
+  const intake = new IntakeService({ view, clock, log: silent })
   return {
     intake,
     view,

@@ -1,0 +1,36 @@
+// The stop sequence: loops first, then what they write through, then the inputs and the server.
+// Containers keep running: a peer restart must not kill work (it adopts them by label).
+import type { RecordSource } from '../ports/record-source.js'
+import type { CursorStore } from '../ports/cursor-store.js'
+import type { Logger } from '../logger.js'
+import type { LinkagePublisher } from '../services/linkage.js'
+import type { RecordWriter } from '../services/record-writer.js'
+import type { RunnerService } from '../services/runner.js'
+import type { SchedulerService } from '../services/scheduler.js'
+import type { StatusReporter } from '../services/status-reporter.js'
+
+export interface StopDeps {
+  scheduler: SchedulerService
+  linkage: LinkagePublisher
+  status: StatusReporter
+  runner: RunnerService
+  writer: RecordWriter
+  source: RecordSource
+  cursorStore: CursorStore
+  /** Closes the XRPC server, if it was started. */
+  closeServer: () => Promise<void>
+  log: Logger
+}
+
+export async function stopPeer(d: StopDeps): Promise<void> {
+  d.scheduler.stop()
+  d.linkage.stopHeartbeat()
+  d.status.stopRenewing()
+  await d.runner.stop()
+  // Best effort from here: a dead PDS or a closed socket must not keep the peer from stopping.
+  await d.writer.idle().catch(() => {})
+  await d.source.stop().catch(() => {})
+  await d.closeServer().catch(() => {})
+  await d.cursorStore.close().catch(() => {})
+  d.log.info('meshlet stopped')
+}
