@@ -4,6 +4,8 @@
 // (which PDS, which stream, following moves) and backfills them; the parts with a job of their own:
 //   firehose-stream.ts   one subscription: serial queue, stored cursor, reconnects
 //   record-emitter.ts    what the handler is told: dedup by uri+cid, deletes once, decoding
+//   repo-backfill.ts     one repo's backfill: head rev, listRecords, reconcile, retry
+//   rev-floors.ts        per repo, the rev up to which the view is complete
 //   known-index.ts       the persisted record keys per repo+collection (deletes made while down)
 //   serial-queue.ts      one task at a time, in order
 //
@@ -19,7 +21,7 @@
 import { backoffMs } from '@atproto/common-web'
 import type { Event as FirehoseEvent } from '@atproto/sync'
 import { isValidDid } from '@atproto/syntax'
-import { COLLECTIONS, type Did } from '../../core/types.js'
+import type { Did } from '../../core/types.js'
 import { ConfigError, MeshletError, describeError } from '../../errors.js'
 import { createLogger, type Logger } from '../../logger.js'
 import type { CursorStore } from '../../ports/cursor-store.js'
@@ -29,8 +31,9 @@ import { FirehoseStream, type StreamOwner } from './firehose-stream.js'
 import type { AtprotoIdentityResolver } from './identity.js'
 import { KnownIndex } from './known-index.js'
 import { RecordEmitter } from './record-emitter.js'
-import { getLatestCommit, listAllRecords, type RepoReadOptions } from './repo-reader.js'
-import { toWsUrl } from './ws-url.js'
+import { RepoBackfill, type BackfillState } from './repo-backfill.js'
+import { RevFloors } from './rev-floors.js'
+import { pdsUrlProblem, toWsUrl } from './ws-url.js'
 
 export { toWsUrl } from './ws-url.js'
 
@@ -57,14 +60,11 @@ export interface AtprotoRecordSourceOptions {
   fetch?: typeof globalThis.fetch
 }
 
-interface RepoInfo {
-  did: Did
+interface RepoInfo extends BackfillState {
   pds?: string
   sourceKey?: string
   resolveFailures: number
-  backfillFailures: number
   retryTimer?: NodeJS.Timeout
-  backfillTimer?: NodeJS.Timeout
 }
 
 export class AtprotoRecordSource implements RecordSource, StreamOwner {
@@ -79,19 +79,16 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
   private readonly retryMaxMs: number
   private readonly settleMs: number
   private readonly identityRefreshMs: number
-  private readonly readOpts: RepoReadOptions
 
   private handler?: RecordHandler
   private stopped = false
   private tracked = new Set<Did>()
   private readonly repos = new Map<Did, RepoInfo>()
   private readonly sources = new Map<string, FirehoseStream>()
-  /** Repo rev up to which the handler's view is complete (backfilled or handled live). */
-  private readonly floors = new Map<Did, string>()
-  /** Rev of the commit being handled, per repo; becomes the floor once all its ops are through. */
-  private readonly handledRev = new Map<Did, string>()
+  private readonly floors = new RevFloors()
   private readonly known: KnownIndex
   private readonly emitter: RecordEmitter
+  private readonly backfiller: RepoBackfill
   private refreshTimer?: NodeJS.Timeout
 
   constructor(opts: AtprotoRecordSourceOptions) {
@@ -105,9 +102,16 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
     this.retryMaxMs = opts.retryMaxMs ?? 60_000
     this.settleMs = opts.settleMs ?? 1500
     this.identityRefreshMs = opts.identityRefreshMs ?? 5 * 60_000
-    this.readOpts = opts.fetch ? { fetch: opts.fetch } : {}
     this.known = new KnownIndex(this.store, this.log)
     this.emitter = new RecordEmitter(this.known, opts.decodeOptions ?? {}, this.log)
+    this.backfiller = new RepoBackfill({
+      floors: this.floors,
+      emitter: this.emitter,
+      readOpts: opts.fetch ? { fetch: opts.fetch } : {},
+      retryBaseMs: this.retryBaseMs,
+      retryMaxMs: this.retryMaxMs,
+      log: this.log,
+    })
     if (opts.relayUrl !== undefined) {
       const key = toWsUrl(opts.relayUrl)
       if (!key) throw new ConfigError(`relay URL "${opts.relayUrl}" is not an http(s) or ws(s) URL`, 'firehose')
@@ -223,7 +227,7 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
       return
     }
     if (!this.tracked.has(did) || this.stopped) return
-    const problem = this.pdsProblem(pds)
+    const problem = pdsUrlProblem(pds, this.allowInsecureHttp)
     if (problem) {
       this.attachFailed(did, problem)
       return
@@ -264,8 +268,7 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
     const info = this.repos.get(did)
     this.repos.delete(did)
     this.emitter.forget(did)
-    this.floors.delete(did)
-    this.handledRev.delete(did)
+    this.floors.forget(did)
     if (!info) return
     clearTimers(info)
     const src = info.sourceKey ? this.sources.get(info.sourceKey) : undefined
@@ -280,19 +283,12 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
     return src.relay || this.repos.get(did)?.sourceKey === src.key
   }
 
-  private pdsProblem(pds: string): string | undefined {
-    const ws = toWsUrl(pds)
-    if (!ws || !/^https?:/.test(pds)) return `PDS endpoint "${pds}" is not an http(s) URL`
-    if (ws.startsWith('ws:') && !this.allowInsecureHttp) return `PDS ${pds} uses plain http (only allowed for local tests)`
-    return undefined
-  }
-
   private async recheckIdentity(did: Did, force: boolean): Promise<void> {
     try {
       const { pds } = await this.identity.resolve(did, { force })
       const info = this.repos.get(did)
       if (!info || !this.tracked.has(did) || this.stopped || info.pds === pds) return
-      const problem = this.pdsProblem(pds)
+      const problem = pdsUrlProblem(pds, this.allowInsecureHttp)
       if (problem) {
         this.log.warn({ did, reason: problem }, 'tracked repo moved to an unusable PDS')
         return
@@ -334,12 +330,7 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
   }
 
   eventHandled(did: string): void {
-    const rev = this.handledRev.get(did)
-    if (rev === undefined) return
-    this.handledRev.delete(did)
-    // A live commit completes the view only on top of a backfill. Before the first one, raising
-    // the floor would make that backfill skip the repo (head <= floor) and lose older records.
-    if (this.floors.has(did)) this.setFloor(did, rev)
+    this.floors.commitHandled(did)
   }
 
   flush(): Promise<void> {
@@ -352,12 +343,11 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
       case 'update':
       case 'delete': {
         if (!this.accepts(src, evt.did)) return
-        const floor = this.floors.get(evt.did)
-        if (floor !== undefined && evt.rev <= floor) return
+        if (this.floors.covers(evt.did, evt.rev)) return
         if (evt.event === 'delete') await this.emitter.delete(evt.did, evt.collection, evt.rkey)
         else await this.emitter.put(evt.did, evt.collection, evt.rkey, evt.cid.toString(), evt.record)
         // Ops of one commit share its rev: the floor rises once the whole commit is handled (eventHandled).
-        this.handledRev.set(evt.did, evt.rev)
+        this.floors.handlingOp(evt.did, evt.rev)
         return
       }
       case 'identity':
@@ -373,48 +363,21 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
     }
   }
 
-  private setFloor(did: Did, rev: string): void {
-    const cur = this.floors.get(did)
-    if (cur === undefined || rev > cur) this.floors.set(did, rev)
-  }
-
   // ---- backfill -------------------------------------------------------------------------------
 
-  /** Reads one repo into the handler; true when the repo is now known up to its head. */
+  /** Reads one repo into the handler (repo-backfill.ts); true when the repo is now known up to its head. */
   async backfill(src: FirehoseStream, did: Did): Promise<boolean> {
     const info = this.repos.get(did)
     if (!info?.pds || info.sourceKey !== src.key || !this.tracked.has(did) || src.closed || this.stopped) return false
-    const pds = info.pds
-    try {
-      const head = await getLatestCommit(pds, did, this.readOpts)
-      const floor = this.floors.get(did)
-      if (floor !== undefined && head.rev <= floor) {
-        info.backfillFailures = 0
-        return true
-      }
-      const lists = await Promise.all(COLLECTIONS.map((c) => listAllRecords(pds, did, c, this.readOpts)))
-      if (!this.tracked.has(did) || src.closed || this.stopped || this.repos.get(did) !== info) return false
-      let count = 0
-      for (const [i, collection] of COLLECTIONS.entries()) {
-        count += lists[i]!.length
-        await this.emitter.reconcile(did, collection, lists[i]!)
-      }
-      this.setFloor(did, head.rev)
-      info.backfillFailures = 0
-      this.log.debug({ did, pds, rev: head.rev, records: count }, 'backfilled repo')
-      return true
-    } catch (err) {
-      if (this.stopped || src.closed) return false
-      const retryInMs = Math.round(backoffMs(info.backfillFailures++, this.retryBaseMs, this.retryMaxMs))
-      this.log.warn({ did, pds, reason: describeError(err), retryInMs }, 'backfill failed; will retry')
-      if (info.backfillTimer) clearTimeout(info.backfillTimer)
-      info.backfillTimer = setTimeout(() => {
+    return this.backfiller.run(info, {
+      pds: info.pds,
+      wanted: () => this.tracked.has(did) && !src.closed && !this.stopped && this.repos.get(did) === info,
+      ended: () => this.stopped || src.closed,
+      retry: () => {
         const s = info.sourceKey ? this.sources.get(info.sourceKey) : undefined
         if (s && this.repos.get(did) === info) s.scheduleBackfill(did)
-      }, retryInMs)
-      info.backfillTimer.unref()
-      return false
-    }
+      },
+    })
   }
 }
 

@@ -10,3 +10,11 @@ export function toWsUrl(url: string): string | undefined {
   if (u.protocol === 'https:' || u.protocol === 'wss:') return `wss://${u.host}`
   return undefined
 }
+
+/** Why a PDS endpoint from a DID document cannot be followed, or undefined when it can. */
+export function pdsUrlProblem(pds: string, allowInsecureHttp: boolean): string | undefined {
+  const ws = toWsUrl(pds)
+  if (!ws || !/^https?:/.test(pds)) return `PDS endpoint "${pds}" is not an http(s) URL`
+  if (ws.startsWith('ws:') && !allowInsecureHttp) return `PDS ${pds} uses plain http (only allowed for local tests)`
+  return undefined
+}
