@@ -1,8 +1,14 @@
-// Image references are checked before any engine call: Docker accepts some bad values silently
-// (`Image: ""` creates a container) and a 10 KB string should never reach the socket.
+// The one image-reference grammar: the record edge (adapters/atproto/decode.ts rejects a workload
+// whose image fails it) and the engine edge (docker-runtime, replica-starter) both ask this file, so
+// a reference every peer accepted is one the engine is asked about, and vice versa. Checked before
+// any engine call: Docker accepts some bad values silently (`Image: ""` creates a container) and a
+// 10 KB string should never reach the socket.
 // Grammar follows distribution/reference (the parser the Docker engine uses).
 
+/** The workload lexicon's maxLength for `image`. */
 export const MAX_IMAGE_REF_LENGTH = 512
+/** A part of the input quoted in a reason is cut to this: reasons end up in public status records. */
+const MAX_QUOTED = 80
 /** distribution/reference NameTotalLengthMax. */
 const MAX_NAME_LENGTH = 255
 
@@ -37,14 +43,15 @@ export function parseImageRef(input: unknown): ImageRefCheck {
   if (at >= 0) {
     digest = rest.slice(at + 1)
     rest = rest.slice(0, at)
-    if (!DIGEST.test(digest)) return bad(`bad digest "${digest}"`)
+    if (!DIGEST.test(digest)) return bad(`bad digest ${quote(digest)} (algorithm:hex, at least 32 hex digits)`)
   }
   let tag: string | undefined
   const colon = rest.lastIndexOf(':')
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1)
     rest = rest.slice(0, colon)
-    if (!TAG.test(tag)) return bad(`bad tag "${tag}" (letters, digits, _ . -, at most 128, not starting with . or -)`)
+    if (tag === '') return bad('empty tag after ":"')
+    if (!TAG.test(tag)) return bad(`bad tag ${quote(tag)} (letters, digits, _ . -, at most 128, not starting with . or -)`)
   }
   if (rest.length === 0) return bad('missing repository name')
   if (rest.length > MAX_NAME_LENGTH) return bad(`repository name must not be more than ${MAX_NAME_LENGTH} characters`)
@@ -59,17 +66,21 @@ export function parseImageRef(input: unknown): ImageRefCheck {
     if (/[.:]/.test(first) || first === 'localhost' || first !== first.toLowerCase() || first.startsWith('[')) {
       domain = first
       path = rest.slice(slash + 1)
-      if (!DOMAIN.test(domain) && !IPV6_DOMAIN.test(domain)) return bad(`bad registry host "${domain}"`)
+      if (!DOMAIN.test(domain) && !IPV6_DOMAIN.test(domain)) return bad(`bad registry host ${quote(domain)}`)
     }
   }
   if (path.length === 0) return bad('missing repository name')
   if (path !== path.toLowerCase()) return bad('repository name must be lowercase')
   for (const component of path.split('/')) {
     if (!PATH_COMPONENT.test(component)) {
-      return bad(component === '' ? 'empty path component' : `bad path component "${component}" (lowercase letters, digits and single separators . _ __ -)`)
+      return bad(component === '' ? 'empty path component' : `bad path component ${quote(component)} (lowercase letters, digits and single separators . _ __ -)`)
     }
   }
   return { ok: true, ref: { domain, path, tag, digest } }
+}
+
+function quote(part: string): string {
+  return JSON.stringify(part.length > MAX_QUOTED ? `${part.slice(0, MAX_QUOTED)}...` : part)
 }
 
 /** The reason a reference is invalid, or undefined when it is fine. */

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto'
 import { isValidRecordKey } from '@atproto/syntax'
 import { describe, expect, test } from 'vitest'
 import { decodeRecord } from '../../src/adapters/atproto/decode.js'
-import { checkImageReference } from '../../src/adapters/atproto/record-checks.js'
 import {
   encodeBid,
   encodeMembership,
@@ -206,8 +205,8 @@ describe('decodeRecord: bad records are rejected with a readable reason', () => 
     ['constraint member not a DID', NSID.workload, TID, workloadValue({ constraints: { members: ['alice'] } }), 'Invalid DID'],
     ['env name with =', NSID.workload, TID, workloadValue({ env: [{ name: 'A=B', value: '1' }] }), 'env[0].name "A=B" cannot contain "="'],
     ['image with whitespace', NSID.workload, TID, workloadValue({ image: 'busy box' }), 'contains whitespace'],
-    ['image with uppercase repo', NSID.workload, TID, workloadValue({ image: 'Library/BusyBox:latest' }), 'uppercase'],
-    ['image garbage', NSID.workload, TID, workloadValue({ image: 'busybox::1' }), 'not a valid OCI image reference'],
+    ['image with uppercase repo', NSID.workload, TID, workloadValue({ image: 'Library/BusyBox:latest' }), 'image "Library/BusyBox:latest": invalid image reference: repository name must be lowercase'],
+    ['image garbage', NSID.workload, TID, workloadValue({ image: 'busybox::1' }), 'invalid image reference: bad path component "busybox:"'],
     ['image too long', NSID.workload, TID, workloadValue({ image: 'a'.repeat(600) }), 'at $.image'],
     ['wrong $type', NSID.workload, TID, { ...workloadValue(), $type: NSID.bid }, '$type is "commune.scheduler.bid" but the record is in collection "commune.scheduler.workload"'],
     ['missing $type', NSID.workload, TID, { ...workloadValue(), $type: undefined }, 'no $type'],
@@ -246,20 +245,28 @@ describe('decodeRecord: bad records are rejected with a readable reason', () => 
     expect(ev?.op).toBe('rejected')
   })
 
+  // The edge applies core/image-ref.ts (its own table: test/core/image-ref.test.ts): what it accepts
+  // is a workload, what it refuses is a rejection that quotes the image and the grammar's reason.
   test.each([
     ['busybox', undefined],
     ['busybox:1.36', undefined],
     ['library/busybox@sha256:' + 'a'.repeat(64), undefined],
     ['127.0.0.1:5000/meshlet/busybox:test', undefined],
-    ['ghcr.io/Owner-Case/app', 'uppercase'],
     ['localhost/app_name:v1.0-rc', undefined],
-    ['', 'is empty'],
-    ['app:', 'not a valid OCI image reference'],
-    ['-app', 'not a valid OCI image reference'],
-  ])('image reference %j', (image, problem) => {
-    const got = checkImageReference(image)
-    if (problem === undefined) expect(got).toBeUndefined()
-    else expect(got).toContain(problem)
+    ['ghcr.io/Owner-Case/app', 'repository name must be lowercase'],
+    ['app:', 'empty tag after ":"'],
+    ['-app', 'bad path component "-app"'],
+    ['busybox@sha256:abc', 'bad digest "sha256:abc"'],
+    ['registry:port/app', 'bad registry host "registry:port"'],
+  ])('workload image %j at the record edge', (image, problem) => {
+    const ev = decode(NSID.workload, TID, workloadValue({ image }))
+    if (problem === undefined) {
+      expect(ev).toMatchObject({ op: 'put', record: { value: { image } } })
+      return
+    }
+    expect(ev?.op).toBe('rejected')
+    const reason = ev?.op === 'rejected' ? ev.reason : ''
+    expect(reason.startsWith(`image ${JSON.stringify(image)}: invalid image reference: ${problem}`), reason).toBe(true)
   })
 })
 

@@ -25,7 +25,6 @@ import {
   Reject,
   capacity,
   checkHttpUrl,
-  checkImageReference,
   checkSize,
   clip,
   dedupe,
@@ -41,6 +40,7 @@ import {
   strongRef,
 } from './record-checks.js'
 import { statusRkey } from '../../core/hash.js'
+import { imageRefProblem } from '../../core/image-ref.js'
 import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
 import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
 import * as meshletLex from '../../lexicons/commune/scheduler/meshlet.js'
@@ -167,8 +167,9 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
     case NSID.workload: {
       requireTid(rkey)
       const v = parse(workloadLex.$safeParse(value))
-      const imageProblem = checkImageReference(v.image)
-      if (imageProblem) reject(`image ${JSON.stringify(clip(v.image))} ${imageProblem}`)
+      // The grammar the engine edge applies too (core/image-ref.ts): no peer accepts a record the engine would refuse.
+      const imageProblem = imageRefProblem(v.image)
+      if (imageProblem) reject(`image ${JSON.stringify(clip(v.image))}: ${imageProblem}`)
       const kind = oneOf<WorkloadKind>(v.kind ?? 'service', ['service', 'batch'], 'kind')
       const policy = oneOf<RestartPolicyName>(v.restart?.policy ?? (kind === 'batch' ? 'never' : 'always'), ['always', 'on-failure', 'never'], 'restart.policy')
       const privacy = oneOf<Privacy>(v.constraints?.privacy ?? 'shared', ['shared', 'owner-only'], 'constraints.privacy')

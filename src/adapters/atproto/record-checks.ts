@@ -1,10 +1,8 @@
 // The checks decoding is made of: lexicon results turned into reasons a person can act on, record
-// keys, enums, URLs, strong refs, image references, and clipping so a hostile value never comes
-// back whole. Each check throws Reject; decodeRecord turns that into a `rejected` event.
+// keys, enums, URLs, strong refs, and clipping so a hostile value never comes back whole. (Image
+// references: core/image-ref.ts, the grammar the engine edge uses too.) Each check throws Reject; decodeRecord turns that into a `rejected` event.
 import { AtUri, isValidDid, isValidRecordKey, isValidTid } from '@atproto/syntax'
 import type { CapacitySnapshot, KeyValue, StrongRef, Thermal } from '../../core/types.js'
-
-export const MAX_IMAGE_LENGTH = 512
 
 /** Thrown inside decoding only; turned into a `rejected` event before it leaves decode.ts. */
 export class Reject extends Error {}
@@ -146,27 +144,4 @@ export function omitUndefined<T extends object>(obj: T): T {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v
   return out as T
-}
-
-// Docker/distribution reference grammar (github.com/distribution/reference), anchored.
-const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
-const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*'
-const TAG = '[\\w][\\w.-]{0,127}'
-const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}'
-const REFERENCE_RE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG})?(?:@${DIGEST})?$`)
-
-/** Why `image` is not a plausible OCI reference, or undefined when it is. */
-export function checkImageReference(image: string): string | undefined {
-  if (image.length === 0) return 'is empty'
-  if (image.length > MAX_IMAGE_LENGTH) return `is too long (${image.length} characters; the limit is ${MAX_IMAGE_LENGTH})`
-  if (/\s/.test(image)) return 'contains whitespace'
-  const slash = image.indexOf('/')
-  const first = slash === -1 ? '' : image.slice(0, slash)
-  const hasDomain = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost')
-  const rest = hasDomain ? image.slice(slash + 1) : image
-  const repository = rest.split('@')[0]!.replace(/:[^/]*$/, '')
-  if (/[A-Z]/.test(repository)) return 'has uppercase letters in the repository name (it must be lowercase)'
-  if (!REFERENCE_RE.test(image)) return 'is not a valid OCI image reference (expected [registry/]name[:tag][@digest])'
-  return undefined
 }
