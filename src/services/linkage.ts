@@ -79,12 +79,12 @@ export class LinkagePublisher {
     await this.heartbeat()
   }
 
-  /** True when this meshlet's lease has expired as every other peer sees it. */
   /** When this meshlet's newest heartbeat landed (epoch ms), for fencing batch work; undefined before the first. */
   lastBeat(): number | undefined {
     return this.lastBeatAt
   }
 
+  /** True when this meshlet's lease has expired as every other peer sees it. */
   lapsed(now = this.clock.now()): boolean {
     return this.lastBeatAt !== undefined && now > this.lastBeatAt + this.opts.leaseMs
   }
