@@ -12,12 +12,16 @@ import { CLAIM_STATES, type Bid, type Did, type Workload, type WorkloadStatus } 
 /** The workload fields placement reads (delivery defaults to at-most-once). */
 export type PlacementWorkload = Pick<Workload, 'uri' | 'cid' | 'replicas' | 'kind'> & Partial<Pick<Workload, 'delivery'>>
 
-import type { Eviction, LostSlot, StartGate } from './placement-types.js'
-export type { Eviction, LostSlot, StartGate }
+import type { Eviction, LostSlot, Renumbering, StartGate } from './placement-types.js'
+export type { Eviction, LostSlot, Renumbering, StartGate }
 
 export interface Placement {
   /** Live claims that hold a replica number, in claim rank order. */
   kept: WorkloadStatus[]
+  /** Services: kept claims that hold another number than their status names (a subset of `kept`). */
+  renumbered: Renumbering[]
+  /** Meshlet -> the replica number its kept claim holds (its status's number, or its renumbering). */
+  assigned: Map<Did, number>
   /** Live claims that must release (stop, status stopped): their replica number is held by another. */
   evicted: WorkloadStatus[]
   /** `evicted` with the release message for each. */
@@ -207,6 +211,7 @@ export function resolvePlacement(
   for (const s of ranked) if (settle.get(s.replica!)?.meshlet === s.meshlet && !takenBy.has(s.replica!)) take(s)
   const contending: WorkloadStatus[] = []
   const evictions: Eviction[] = []
+  const conflicts: { status: WorkloadStatus; reason: string }[] = []
   // At-most-once: among claims for an unsettled number the one with the most acks is kept (then
   // rank), so members pile onto the front-runner instead of a late higher bid splitting the vote.
   const assignOrder = tally ? [...ranked].sort((a, b) => ackCount(tally, b.replica!, b.meshlet) - ackCount(tally, a.replica!, a.meshlet)) : ranked
@@ -226,13 +231,33 @@ export function resolvePlacement(
     const h = holder.get(r)
     const st = settle.get(r)
     const detail = st ? (st.by === 'quorum' ? `quorum of acks ${st.acks}/${tally!.quorum}` : `unbeatable lead of acks ${st.acks} of ${tally!.electorateSize}`) : h ? `priority ${claimPriority(h)} vs ${claimPriority(s)}${tieNote(claimPriority(h), claimPriority(s))}` : ''
-    evictions.push({ status: s, reason: `lost claim conflict: replica ${r} is held by ${h ? h.meshlet : takenBy.get(r)}${detail ? ` (${detail})` : ''}` })
+    conflicts.push({ status: s, reason: `replica ${r} is held by ${h ? h.meshlet : takenBy.get(r)}${detail ? ` (${detail})` : ''}` })
+  }
+  // Services: a conflicting claim takes the lowest free number (in claim rank order) instead of
+  // being evicted, so a claim race costs one status write, not a release, a re-offer and a new
+  // claim elsewhere. Only numbers no claim names are free here, so every peer that sees the same
+  // claims assigns the same numbers, and re-writing a status with its new number changes nothing.
+  // Batch keeps evictions: its numbers are gated by acks (at most once).
+  const free = workload.kind === 'service' ? Array.from({ length: replicas }, (_, i) => i).filter((i) => !takenBy.has(i)) : []
+  const renumbered: Renumbering[] = []
+  for (const c of conflicts) {
+    const to = free.shift()
+    if (to === undefined) {
+      evictions.push({ status: c.status, reason: `lost claim conflict: ${c.reason}` })
+      continue
+    }
+    keptSet.add(c.status)
+    holder.set(to, c.status)
+    takenBy.set(to, c.status.meshlet)
+    renumbered.push({ status: c.status, from: c.status.replica!, to, reason: `renumbered: ${c.reason}; takes free replica ${to}` })
   }
   const kept = ranked.filter((s) => keptSet.has(s))
+  const assigned = new Map<Did, number>(kept.map((s) => [s.meshlet, s.replica!]))
+  for (const n of renumbered) assigned.set(n.status.meshlet, n.to)
 
   const gates = new Map<Did, StartGate>()
   for (const s of [...kept, ...contending]) {
-    const r = s.replica!
+    const r = assigned.get(s.meshlet) ?? s.replica!
     if (!tally) {
       gates.set(s.meshlet, { replica: r, allowed: keptSet.has(s), reason: 'starts at once (no acks needed)' })
       continue
@@ -253,9 +278,11 @@ export function resolvePlacement(
   const openSlots = Math.max(0, replicas - taken.length)
   const candidates = [...ordered.filter((b) => !current.has(b.meshlet)), ...ordered.filter((b) => yielded.has(b.meshlet))]
   const next = candidates.slice(0, openSlots)
-  const outcomes = placementOutcomes({ replicas, ordered, classified, kept, ranked, completed, contending, evictions, lost, lapsed, yielded, done, invalid, current, next, openSlots, gates })
+  const outcomes = placementOutcomes({ replicas, ordered, classified, kept, ranked, renumbered, completed, contending, evictions, lost, lapsed, yielded, done, invalid, current, next, openSlots, gates })
   return {
     kept,
+    renumbered,
+    assigned,
     evicted: evictions.map((e) => e.status),
     evictions,
     completed,
