@@ -123,8 +123,10 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  *    - recovering and it holds a live claim while at least (replicas - completed) OTHER live
  *      claims exist -> release "replaced while this meshlet was away";
  *    - evicted -> release "lost claim conflict: replica N is held by did:...";
+ *    - renumbered (services) -> renumber: re-write its status with the free number it now holds;
  *    - in `next`: offer bid -> claim with its bid's strongRef and priority, replica index =
- *      replicaIndexFor(placement.taken, its position in next); offer decline -> withdraw all its records
+ *      replicaIndexFor(placement.taken, its position in next), unless its bid is a late offer
+ *      still in its own window ({@link lateOfferWait}: wakeAt); offer decline -> withdraw all its records
  *      for the cid and decline (it can no longer run it);
  *    - no record and no status for the cid (offline during the window, newly joined) and
  *      openSlots > 0 -> bid or decline now;
@@ -141,7 +143,7 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  * repo's commits arrive in order, so no peer sees the stale claim live again and evicts for it.
  *    phase 'queued' when placement.queued, else 'placed'.
  * Idempotent: the same input always yields the same actions; the caller must apply them (or
- * mark them in flight) before evaluating again. wakeAt is set only while the window is open.
+ * mark them in flight) before evaluating again. wakeAt is set while the window (or a late offer's own window) is open.
  */
 export function decideWorkload(input: DecideInput): Decision {
   const { workload: w, self, eligible, offer } = input

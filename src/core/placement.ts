@@ -116,7 +116,9 @@ export function claimPriority(s: WorkloadStatus): number {
  * - LIVE CLAIMS (eligible, backed) in rank order (priority desc, tiebreak, DID), settled holders
  *   first, then (at-most-once) by acks for their number desc: a claim whose number is free takes it (KEPT); a claim whose number is taken is EVICTED
  *   ("lost claim conflict: replica N is held by did:..."), except (batch at-most-once) while the
- *   number is not settled: then it CONTENDS (waits, neither kept nor evicted).
+ *   number is not settled: then it CONTENDS (waits, neither kept nor evicted); and except
+ *   (services) while some number is free: then it is RENUMBERED to the lowest free one, in rank
+ *   order, and kept (`renumbered`, `assigned`).
  * - openSlots = replicas - numbers taken (kept, completed, lost); CANDIDATES: valid bids of
  *   meshlets with no status for the cid in rank order, then those that YIELDED; NEXT = first openSlots.
  * Invariant: kept claims have distinct numbers in [0, replicas), so kept + completed + lost <= replicas.
