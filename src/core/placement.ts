@@ -237,8 +237,8 @@ export function resolvePlacement(
   }
   // Services: a conflicting claim takes the lowest free number (in claim rank order) instead of
   // being evicted, so a claim race costs one status write, not a release, a re-offer and a new
-  // claim elsewhere. Only numbers no claim names are free here, so every peer that sees the same
-  // claims assigns the same numbers, and re-writing a status with its new number changes nothing.
+  // claim elsewhere. Free = no live claim took it on its own number above, so every peer that sees
+  // the same claims assigns the same numbers, and re-writing a status with its new number changes nothing.
   // Batch keeps evictions: its numbers are gated by acks (at most once).
   const free = workload.kind === 'service' ? Array.from({ length: replicas }, (_, i) => i).filter((i) => !takenBy.has(i)) : []
   const renumbered: Renumbering[] = []
