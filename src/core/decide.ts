@@ -45,6 +45,11 @@ export type PeerAction =
   | { type: 'withdraw'; rkey: string; reason: string }
   /** Write the status record (state pending) claiming a slot. */
   | { type: 'claim'; bid: StrongRef; priority: number; replica: number }
+  /**
+   * Services: re-write this meshlet's own status (same state, bid, priority) with `replica` as its
+   * number: placement moved its claim to a free number instead of evicting it.
+   */
+  | { type: 'renumber'; replica: number; reason: string }
   /** Stop this meshlet's replica and write its status as stopped with `reason` as message. */
   | { type: 'release'; reason: string }
   /**
@@ -118,8 +123,10 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  *    - recovering and it holds a live claim while at least (replicas - completed) OTHER live
  *      claims exist -> release "replaced while this meshlet was away";
  *    - evicted -> release "lost claim conflict: replica N is held by did:...";
+ *    - renumbered (services) -> renumber: re-write its status with the free number it now holds;
  *    - in `next`: offer bid -> claim with its bid's strongRef and priority, replica index =
- *      replicaIndexFor(placement.taken, its position in next); offer decline -> withdraw all its records
+ *      replicaIndexFor(placement.taken, its position in next), unless its bid is a late offer
+ *      still in its own window ({@link lateOfferWait}: wakeAt); offer decline -> withdraw all its records
  *      for the cid and decline (it can no longer run it);
  *    - no record and no status for the cid (offline during the window, newly joined) and
  *      openSlots > 0 -> bid or decline now;
@@ -136,7 +143,7 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  * repo's commits arrive in order, so no peer sees the stale claim live again and evicts for it.
  *    phase 'queued' when placement.queued, else 'placed'.
  * Idempotent: the same input always yields the same actions; the caller must apply them (or
- * mark them in flight) before evaluating again. wakeAt is set only while the window is open.
+ * mark them in flight) before evaluating again. wakeAt is set while the window (or a late offer's own window) is open.
  */
 export function decideWorkload(input: DecideInput): Decision {
   const { workload: w, self, eligible, offer } = input
@@ -187,6 +194,8 @@ export function decideWorkload(input: DecideInput): Decision {
   }
 
   const eviction = placement.evictions.find((e) => e.status.meshlet === self.meshlet)
+  const renumbering = placement.renumbered.find((n) => n.status.meshlet === self.meshlet)
+  let wakeAt: number | undefined
   const kept = placement.kept.some((s) => s.meshlet === self.meshlet)
   const nextPos = placement.next.findIndex((b) => b.meshlet === self.meshlet)
   const slots = Math.max(0, slotCount(w) - placement.completed.length - placement.lost.length)
@@ -201,9 +210,14 @@ export function decideWorkload(input: DecideInput): Decision {
     actions.push({ type: 'release', reason: `replaced while this meshlet was away: ${othersLive} other live claim(s) hold all ${slots} slot(s)` })
   } else if (eviction) {
     actions.push({ type: 'release', reason: eviction.reason })
+  } else if (renumbering) {
+    actions.push({ type: 'renumber', replica: renumbering.to, reason: renumbering.reason })
   } else if (nextPos >= 0) {
     const bid = placement.next[nextPos]
-    if (offer.kind === 'bid') {
+    const late = offer.kind === 'bid' ? lateOfferWait(w, bid, bids, eligible, input.firstSeenAt, input.now, input.verifyBid) : undefined
+    if (late !== undefined) {
+      wakeAt = late
+    } else if (offer.kind === 'bid') {
       actions.push({ type: 'claim', bid: { uri: bid.uri, cid: bid.cid }, priority: bid.priority, replica: replicaIndexFor(placement.taken, nextPos) })
     } else if (ownCurrent.every(removable)) {
       for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: `can no longer run it: ${offer.reason}` })
@@ -220,7 +234,26 @@ export function decideWorkload(input: DecideInput): Decision {
     const ack = ackAction(w, bids, self.meshlet, placement, actions)
     if (ack) actions.push(ack)
   }
-  return result(placement.queued ? 'queued' : 'placed', placement.outcomes)
+  return result(placement.queued ? 'queued' : 'placed', placement.outcomes, wakeAt)
+}
+
+/**
+ * A LATE OFFER (made after this peer's bid window for the cid closed: a slot opened when a holder
+ * lapsed or yielded, and every peer that waited in line offers at once) waits a window of its own
+ * before it claims: until `bidWindowMs` after the offer's createdAt (this peer's own clock, like
+ * `now`), or until every eligible meshlet has an offer for the cid. Otherwise each late offerer sees
+ * only its own offer, claims, and one of them is evicted a moment later: with one replica that is
+ * a second copy started for nothing. Local restraint only; no other peer checks it. Returns when to
+ * claim (epoch ms) while it must wait, else undefined.
+ */
+function lateOfferWait(w: Workload, own: Bid, bids: Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>, firstSeenAt: number, now: number, verify?: BidVerifier): number | undefined {
+  const windowMs = Number.isFinite(w.bidWindowMs) && w.bidWindowMs > 0 ? w.bidWindowMs : 0
+  const offeredAt = Date.parse(own.createdAt)
+  // (An offer dated after `now` means this clock stepped back: no wait rather than a stall.)
+  if (windowMs === 0 || !Number.isFinite(offeredAt) || offeredAt < firstSeenAt + windowMs || offeredAt > now) return undefined
+  const until = offeredAt + windowMs
+  if (now >= until) return undefined
+  return bidWindow(w, bids, eligible, offeredAt, now, verify).reason === 'all-answered' ? undefined : until
 }
 
 /**

@@ -1,6 +1,6 @@
 // The human reasons of a placement: one primary outcome per meshlet (claims first, then bids in
 // rank order), plus ignored records. What `getWorkloadStatus` and `meshlet explain` show.
-import type { Eviction, LostSlot, StartGate } from './placement-types.js'
+import type { Eviction, LostSlot, Renumbering, StartGate } from './placement-types.js'
 import { declineAndInvalidOutcomes, rankLabel, tieNote, type BidClassification, type BidOutcome } from './selection.js'
 import type { Bid, Did, WorkloadStatus } from './types.js'
 
@@ -10,6 +10,7 @@ export interface OutcomeInput {
   classified: BidClassification
   kept: WorkloadStatus[]
   ranked: WorkloadStatus[]
+  renumbered: Renumbering[]
   completed: WorkloadStatus[]
   contending: WorkloadStatus[]
   evictions: Eviction[]
@@ -44,7 +45,9 @@ export function placementOutcomes(x: OutcomeInput): BidOutcome[] {
     const i = x.ranked.indexOf(s)
     const gate = x.gates.get(s.meshlet)
     const acks = gate && gate.reason !== 'starts at once (no acks needed)' ? `; ${gate.reason}` : ''
-    add({ meshlet: s.meshlet, priority: priorityOf(s), outcome: 'won', reason: `holds replica ${s.replica} (${s.state}): claim rank ${i + 1} of ${total}, replicas ${x.replicas}${acks}`, record: s.uri })
+    const moved = x.renumbered.find((n) => n.status === s)
+    const held = moved ? `replica ${moved.to} (${s.state}; ${moved.reason})` : `replica ${s.replica} (${s.state})`
+    add({ meshlet: s.meshlet, priority: priorityOf(s), outcome: 'won', reason: `holds ${held}: claim rank ${i + 1} of ${total}, replicas ${x.replicas}${acks}`, record: s.uri })
   })
   for (const s of x.completed) {
     add({ meshlet: s.meshlet, priority: s.priority, outcome: 'won', reason: `completed: replica ${s.replica} ${s.state === 'exited' ? `exited ${s.exitCode ?? '?'}` : 'failed after it started'} and keeps its slot`, record: s.uri })

@@ -23,3 +23,16 @@ export interface StartGate {
   /** "quorum of acks 2/2 for replica 0", "waiting for acks 1/2 for replica 0". */
   reason: string
 }
+
+/**
+ * A service claim whose replica number a better-ranked claim holds while another number is free:
+ * it keeps running and takes the free number instead of being evicted (docs/protocol.md, "Claims,
+ * completions, replica numbers"). Its holder re-writes its status with `to`.
+ */
+export interface Renumbering {
+  status: WorkloadStatus
+  from: number
+  to: number
+  /** "renumbered: replica 0 is held by did:... (priority a vs b); takes free replica 1". */
+  reason: string
+}

@@ -12,12 +12,16 @@ import { CLAIM_STATES, type Bid, type Did, type Workload, type WorkloadStatus } 
 /** The workload fields placement reads (delivery defaults to at-most-once). */
 export type PlacementWorkload = Pick<Workload, 'uri' | 'cid' | 'replicas' | 'kind'> & Partial<Pick<Workload, 'delivery'>>
 
-import type { Eviction, LostSlot, StartGate } from './placement-types.js'
-export type { Eviction, LostSlot, StartGate }
+import type { Eviction, LostSlot, Renumbering, StartGate } from './placement-types.js'
+export type { Eviction, LostSlot, Renumbering, StartGate }
 
 export interface Placement {
   /** Live claims that hold a replica number, in claim rank order. */
   kept: WorkloadStatus[]
+  /** Services: kept claims that hold another number than their status names (a subset of `kept`). */
+  renumbered: Renumbering[]
+  /** Meshlet -> the replica number its kept claim holds (its status's number, or its renumbering). */
+  assigned: Map<Did, number>
   /** Live claims that must release (stop, status stopped): their replica number is held by another. */
   evicted: WorkloadStatus[]
   /** `evicted` with the release message for each. */
@@ -112,7 +116,9 @@ export function claimPriority(s: WorkloadStatus): number {
  * - LIVE CLAIMS (eligible, backed) in rank order (priority desc, tiebreak, DID), settled holders
  *   first, then (at-most-once) by acks for their number desc: a claim whose number is free takes it (KEPT); a claim whose number is taken is EVICTED
  *   ("lost claim conflict: replica N is held by did:..."), except (batch at-most-once) while the
- *   number is not settled: then it CONTENDS (waits, neither kept nor evicted).
+ *   number is not settled: then it CONTENDS (waits, neither kept nor evicted); and except
+ *   (services) while some number is free: then it is RENUMBERED to the lowest free one, in rank
+ *   order, and kept (`renumbered`, `assigned`).
  * - openSlots = replicas - numbers taken (kept, completed, lost); CANDIDATES: valid bids of
  *   meshlets with no status for the cid in rank order, then those that YIELDED; NEXT = first openSlots.
  * Invariant: kept claims have distinct numbers in [0, replicas), so kept + completed + lost <= replicas.
@@ -207,6 +213,7 @@ export function resolvePlacement(
   for (const s of ranked) if (settle.get(s.replica!)?.meshlet === s.meshlet && !takenBy.has(s.replica!)) take(s)
   const contending: WorkloadStatus[] = []
   const evictions: Eviction[] = []
+  const conflicts: { status: WorkloadStatus; reason: string }[] = []
   // At-most-once: among claims for an unsettled number the one with the most acks is kept (then
   // rank), so members pile onto the front-runner instead of a late higher bid splitting the vote.
   const assignOrder = tally ? [...ranked].sort((a, b) => ackCount(tally, b.replica!, b.meshlet) - ackCount(tally, a.replica!, a.meshlet)) : ranked
@@ -226,13 +233,33 @@ export function resolvePlacement(
     const h = holder.get(r)
     const st = settle.get(r)
     const detail = st ? (st.by === 'quorum' ? `quorum of acks ${st.acks}/${tally!.quorum}` : `unbeatable lead of acks ${st.acks} of ${tally!.electorateSize}`) : h ? `priority ${claimPriority(h)} vs ${claimPriority(s)}${tieNote(claimPriority(h), claimPriority(s))}` : ''
-    evictions.push({ status: s, reason: `lost claim conflict: replica ${r} is held by ${h ? h.meshlet : takenBy.get(r)}${detail ? ` (${detail})` : ''}` })
+    conflicts.push({ status: s, reason: `replica ${r} is held by ${h ? h.meshlet : takenBy.get(r)}${detail ? ` (${detail})` : ''}` })
+  }
+  // Services: a conflicting claim takes the lowest free number (in claim rank order) instead of
+  // being evicted, so a claim race costs one status write, not a release, a re-offer and a new
+  // claim elsewhere. Free = no live claim took it on its own number above, so every peer that sees
+  // the same claims assigns the same numbers, and re-writing a status with its new number changes nothing.
+  // Batch keeps evictions: its numbers are gated by acks (at most once).
+  const free = workload.kind === 'service' ? Array.from({ length: replicas }, (_, i) => i).filter((i) => !takenBy.has(i)) : []
+  const renumbered: Renumbering[] = []
+  for (const c of conflicts) {
+    const to = free.shift()
+    if (to === undefined) {
+      evictions.push({ status: c.status, reason: `lost claim conflict: ${c.reason}` })
+      continue
+    }
+    keptSet.add(c.status)
+    holder.set(to, c.status)
+    takenBy.set(to, c.status.meshlet)
+    renumbered.push({ status: c.status, from: c.status.replica!, to, reason: `renumbered: ${c.reason}; takes free replica ${to}` })
   }
   const kept = ranked.filter((s) => keptSet.has(s))
+  const assigned = new Map<Did, number>(kept.map((s) => [s.meshlet, s.replica!]))
+  for (const n of renumbered) assigned.set(n.status.meshlet, n.to)
 
   const gates = new Map<Did, StartGate>()
   for (const s of [...kept, ...contending]) {
-    const r = s.replica!
+    const r = assigned.get(s.meshlet) ?? s.replica!
     if (!tally) {
       gates.set(s.meshlet, { replica: r, allowed: keptSet.has(s), reason: 'starts at once (no acks needed)' })
       continue
@@ -253,9 +280,11 @@ export function resolvePlacement(
   const openSlots = Math.max(0, replicas - taken.length)
   const candidates = [...ordered.filter((b) => !current.has(b.meshlet)), ...ordered.filter((b) => yielded.has(b.meshlet))]
   const next = candidates.slice(0, openSlots)
-  const outcomes = placementOutcomes({ replicas, ordered, classified, kept, ranked, completed, contending, evictions, lost, lapsed, yielded, done, invalid, current, next, openSlots, gates })
+  const outcomes = placementOutcomes({ replicas, ordered, classified, kept, ranked, renumbered, completed, contending, evictions, lost, lapsed, yielded, done, invalid, current, next, openSlots, gates })
   return {
     kept,
+    renumbered,
+    assigned,
     evicted: evictions.map((e) => e.status),
     evictions,
     completed,

@@ -101,18 +101,14 @@ export function reconcile(desired: readonly DesiredReplica[], running: readonly 
         handled.add(match)
       }
     }
-    // Pass 2: the best remaining container serves any open slot, rather than being replaced.
-    for (const d of slotsOfUri) {
-      if (assigned.has(d)) continue
-      const match = usable.find((r) => !handled.has(r) && fits(r, d))
-      if (match) {
-        assigned.set(d, match)
-        handled.add(match)
-      }
-    }
+    // A container started under another number does not serve an open slot: its MESHLET_REPLICA
+    // would be wrong (a renumbered service claim, docs/protocol.md), so it is replaced.
+    const open = slotsOfUri.filter((d) => !assigned.has(d))
     for (const r of mine) {
       if (handled.has(r)) continue
-      plan.stop.push({ running: r, reason: UNUSABLE.has(r.state) ? `container is ${r.state}` : 'duplicate' })
+      const moved = !UNUSABLE.has(r.state) && open.length > 0 && !slotsOfUri.some((d) => d.replica === r.replica)
+      const reason = UNUSABLE.has(r.state) ? `container is ${r.state}` : moved ? `renumbered: started as replica ${r.replica}, its claim now holds replica ${open.map((d) => d.replica).join(', ')}` : 'duplicate'
+      plan.stop.push({ running: r, reason })
       handled.add(r)
     }
   }

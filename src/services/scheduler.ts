@@ -339,6 +339,10 @@ export class SchedulerService {
         p = this.status.claim(workload, { bid: action.bid, priority: action.priority, replica: action.replica })
         landed = 'claimed'
         break
+      case 'renumber':
+        this.log.info({ workload: workload.uri, replica: action.replica }, `${name}: ${action.reason}`)
+        p = this.status.renumber(workload, action.replica)
+        break
       case 'release':
         this.log.info({ workload: workload.uri }, `releasing ${workload.name}: ${action.reason}`)
         p = this.status.release(workload, action.reason)

@@ -35,6 +35,18 @@ export class StatusReporter {
     return this.write(workload, { state: 'pending', message: 'claimed; waiting to start' }, { ...claim, fresh: true })
   }
 
+  /**
+   * Placement moved this meshlet's service claim to free replica number `replica` (docs/protocol.md,
+   * "Claims, completions, replica numbers"): the same claim and state under the new number. The
+   * runner then recreates the container so MESHLET_REPLICA matches.
+   */
+  renumber(workload: Workload, replica: number): Promise<StrongRef> {
+    const cur = this.own(workload.uri)
+    if (!cur?.bid || cur.priority === undefined || cur.workload.cid !== workload.cid || cur.replica === replica) return Promise.resolve({ uri: cur?.uri ?? '', cid: cur?.cid ?? '' })
+    const patch: StatusPatch = { state: cur.state, containerId: cur.containerId, exitCode: cur.exitCode, oomKilled: cur.oomKilled, message: cur.message, startedAt: cur.startedAt }
+    return this.write(workload, patch, { bid: cur.bid, priority: cur.priority, replica, fresh: false })
+  }
+
   release(workload: Workload, reason: string): Promise<StrongRef> {
     return this.update(workload, { state: 'stopped', message: reason, containerId: this.own(workload.uri)?.containerId })
   }

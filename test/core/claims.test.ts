@@ -78,12 +78,26 @@ describe('replica numbers assigned by placement', () => {
     if (!c.valid) expect(outcomeOf(p.outcomes, 'did:a', 'invalid')?.reason).toBe(`invalid: replica ${c.replica} is not a replica number in [0, ${c.replicas})`)
   })
 
-  test('two claims on one number: the higher-ranked keeps it, the other is evicted naming the holder', () => {
-    const p = resolvePlacement(workload({ replicas: 2 }), [bid('did:a', 5), bid('did:b', 6)], [status('did:a', 'running', { priority: 5, replica: 1 }), status('did:b', 'pending', { priority: 6, replica: 1 })], all)
-    expect(ids(p.kept)).toEqual(['did:b'])
+  test('two claims on one number and no number free: the higher-ranked keeps it, the other is evicted naming the holder', () => {
+    const p = resolvePlacement(
+      workload({ replicas: 2 }),
+      [bid('did:a', 5), bid('did:b', 6), bid('did:c', 1)],
+      [status('did:a', 'running', { priority: 5, replica: 1 }), status('did:b', 'pending', { priority: 6, replica: 1 }), status('did:c', 'running', { priority: 1, replica: 0 })],
+      all,
+    )
+    expect(ids(p.kept)).toEqual(['did:b', 'did:c'])
     expect(p.evictions.map((e) => e.reason)).toEqual(['lost claim conflict: replica 1 is held by did:b (priority 6 vs 5)'])
-    expect(p.taken).toEqual([1])
-    expect(p.openSlots).toBe(1)
+    expect(p.taken).toEqual([0, 1])
+    expect(p.openSlots).toBe(0)
+  })
+
+  test('two service claims on one number with a number free: the lower-ranked takes the free number (test/core/renumber.test.ts)', () => {
+    const p = resolvePlacement(workload({ replicas: 2 }), [bid('did:a', 5), bid('did:b', 6)], [status('did:a', 'running', { priority: 5, replica: 1 }), status('did:b', 'pending', { priority: 6, replica: 1 })], all)
+    expect(ids(p.kept)).toEqual(['did:b', 'did:a'])
+    expect(p.evictions).toEqual([])
+    expect(Object.fromEntries(p.assigned)).toEqual({ 'did:b': 1, 'did:a': 0 })
+    expect(p.taken).toEqual([0, 1])
+    expect(p.openSlots).toBe(0)
   })
 
   test('claims on different numbers are both kept', () => {

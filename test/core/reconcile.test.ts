@@ -138,10 +138,16 @@ describe('reconcile buckets', () => {
       expected: { start: ['3kaaa#0'], stop: ['c1: container is dead', 'c2: container is removing'], keep: [] },
     },
     {
-      name: 'replicas keep their own number; a container serves a free slot rather than being replaced',
+      name: 'replicas keep their own number; a container started under another number is replaced (its MESHLET_REPLICA is wrong)',
       desired: [want(U1, 0), want(U1, 1), want(U1, 2)],
       running: [run('c0', want(U1, 0)), run('c5', want(U1, 5))],
-      expected: { start: ['3kaaa#2'], stop: [], keep: ['c0=3kaaa#0', 'c5=3kaaa#1'] },
+      expected: { start: ['3kaaa#1', '3kaaa#2'], stop: ['c5: renumbered: started as replica 5, its claim now holds replica 1, 2'], keep: ['c0=3kaaa#0'] },
+    },
+    {
+      name: 'a renumbered service claim: its container is recreated under the new number',
+      desired: [want(U1, 1)],
+      running: [run('c0', want(U1, 0))],
+      expected: { start: ['3kaaa#1'], stop: ['c0: renumbered: started as replica 0, its claim now holds replica 1'], keep: [] },
     },
     {
       name: 'several workloads at once, outputs sorted',

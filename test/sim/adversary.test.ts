@@ -149,7 +149,7 @@ describe('adversarial simulation (issue 10)', () => {
     console.log(
       `adversary sim (seed ${opts.seed}): ${sim.workloads.size} workloads (${svc.length} services, ${bat.length} batch placed), 10 honest peers + 1 selfish, ` +
         `peer01 +${opts.skewMs / 1000} s, peer02 -${opts.skewMs / 1000} s; ${sim.decisions} decisions, ${sim.ledgerBuilds} ledger replays, ${sim.claims} claims, ` +
-        `${sim.evictions} transient evictions, ${sim.starts.length} container starts, ${doubleStarts} batch double starts, ` +
+        `${sim.evictions} transient evictions, ${sim.renumbers} renumbered claims (${sim.recreations} of them after their container started), ${sim.starts.length} container starts, ${doubleStarts} batch double starts, ` +
         `${selfishBids.length} selfish bids (all invalid), ${sim.selfishUris.size} selfish records; ` +
         `publish->placed services p50 ${pct(svc, 50)} ms p99 ${pct(svc, 99)} ms, batch p50 ${pct(bat, 50)} ms p99 ${pct(bat, 99)} ms (virtual); ` +
         `${splits.length} batch workloads short by a split the selfish member never acks (${zeroCopySplits} with no copy); ` +

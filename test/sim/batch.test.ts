@@ -99,7 +99,7 @@ describe('batch at-most-once simulation', () => {
         `${lost} slots lost (holder went silent after it started), ${b.shortWhileSilent} workloads short while the member was silent, ${b.shortAtEnd} at quiescence (${b.end} ms); ` +
         `publish->all started p50 ${pct(b.toPlacement, 50)} ms p99 ${pct(b.toPlacement, 99)} ms (services ${pct(s.toPlacement, 50)} / ${pct(s.toPlacement, 99)} ms); ` +
         `claim->start p50 ${pct(b.claimToStart, 50)} ms p99 ${pct(b.claimToStart, 99)} ms (services ${pct(s.claimToStart, 50)} / ${pct(s.claimToStart, 99)} ms); ` +
-        `services: ${s.doubleStarts} double starts, ${s.sim.evictions} evictions`,
+        `services: ${s.doubleStarts} double starts, ${s.sim.evictions} evictions, ${s.sim.renumbers} renumbered claims (${s.sim.recreations} after their container started)`,
     )
   }, 900_000)
 

@@ -53,7 +53,7 @@ describe('many-peer simulation', () => {
     expect(sim.lateBids).toBeGreaterThan(0)
     console.log(
       `sim: ${sim.workloads.size} workloads, ${sim.peers.size} peers, ${sim.decisions} decisions, ${sim.claims} claims, ` +
-        `${sim.lateBids} late bid deliveries, ${sim.evictions} transient double-claims (evictions), median time to placement ${median(placed)} ms (virtual), quiescent at ${end} ms`,
+        `${sim.lateBids} late bid deliveries, ${sim.evictions} transient double-claims (evictions), ${sim.renumbers} renumbered claims, median time to placement ${median(placed)} ms (virtual), quiescent at ${end} ms`,
     )
   })
 

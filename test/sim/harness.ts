@@ -130,6 +130,10 @@ export class Simulation {
   readonly queue = new EventQueue()
   now = 0
   evictions = 0
+  /** Service claims moved to a free replica number instead of being evicted (one status write each). */
+  renumbers = 0
+  /** Renumbers of a claim whose container had started: the runner recreates it (MESHLET_REPLICA). */
+  recreations = 0
   /** Bid records that reached a peer after its bid window for that workload had closed. */
   lateBids = 0
   claims = 0
@@ -384,6 +388,14 @@ export class Simulation {
         this.ackWrites++
         const value: Bid = { ...rec, acks: a.acks, cid: `bafyb${fnv1a64Hex(`${rec.uri}|${a.acks.length}`)}` }
         events.push({ op: 'put', uri: rec.uri, did: peer.did, collection: NSID.bid, rkey: rec.rkey, cid: value.cid, record: { collection: NSID.bid, value } })
+      } else if (a.type === 'renumber') {
+        // The same claim under its new number (as StatusReporter.renumber); a started container is recreated.
+        const prev = peer.view.statusesFor(w.uri).find((s) => s.meshlet === peer.did && s.workload.cid === w.cid)
+        if (!prev) continue
+        this.renumbers++
+        if (prev.state !== 'pending') this.recreations++ // its container started under the old number
+        const value: WorkloadStatus = { ...prev, replica: a.replica, cid: `bafyn${this.renumbers}`, updatedAt: iso }
+        events.push({ op: 'put', uri: statusUri, did: peer.did, collection: NSID.workloadStatus, rkey: sRkey, cid: value.cid!, record: { collection: NSID.workloadStatus, value } })
       } else {
         const prev = peer.view.statusesFor(w.uri).find((s) => s.meshlet === peer.did)
         const value: WorkloadStatus =
