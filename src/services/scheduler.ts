@@ -21,6 +21,7 @@ import type { RecordWriter } from './record-writer.js'
 import type { StatusReporter } from './status-reporter.js'
 import type { HostMonitor } from './host-monitor.js'
 import type { Stage, Timeline } from './timeline.js'
+import { statusBidUris } from '../core/status-history.js'
 
 export interface SchedulerOptions {
   self: { meshlet: Did; owner: Did }
@@ -379,7 +380,7 @@ export class SchedulerService {
     if (t) clearTimeout(t)
     this.wakeTimers.delete(uri)
     // The bid our final status stands on stays: the ledger counts that usage after the workload is gone.
-    const kept = new Set(this.view.statusesBy(this.opts.self.meshlet).flatMap((s) => (s.workload.uri === uri && s.bid ? [s.bid.uri] : [])))
+    const kept = new Set(this.view.statusesBy(this.opts.self.meshlet).flatMap((s) => (s.workload.uri === uri ? statusBidUris(s) : [])))
     for (const bid of this.view.bidsFor(uri)) {
       if (bid.meshlet !== this.opts.self.meshlet || kept.has(bid.uri)) continue
       this.writer.delete(NSID.bid, bid.rkey).catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not withdraw bid'))
