@@ -22,6 +22,7 @@ import type { StatusReporter } from './status-reporter.js'
 import type { HostMonitor } from './host-monitor.js'
 import type { Stage, Timeline } from './timeline.js'
 import { statusBidUris } from '../core/status-history.js'
+import { LedgerCache } from '../core/ledger-cache.js'
 
 export interface SchedulerOptions {
   self: { meshlet: Did; owner: Did }
@@ -65,6 +66,8 @@ export class SchedulerService {
   /** No decision before start(): during the initial backfill the view is still partial. */
   private started = false
   private readonly policy: FeasibilityPolicy
+  /** The replayed ledger, rebuilt only when a record it reads changes (exposed for tests and metrics). */
+  readonly ledgers = new LedgerCache()
   private tick: NodeJS.Timeout | undefined
   passes = 0
 
@@ -197,8 +200,9 @@ export class SchedulerService {
     const profiles = new Map<Did, Profile>(this.view.profiles().map((p) => [p.meshlet, p]))
     const graph = this.cluster.current()
     // One replay of the ledger per pass: every bid this pass verifies, and this peer's own
-    // priorities, come from the same balances (so an honest bid always verifies).
-    const ledger = new Ledger({ workloads: this.view.workloads(), bids: this.view.allBids(), statuses: this.view.allStatuses(), profiles: this.view.profiles(), ownerOf: (m) => graph.ownerOf(m), now })
+    // priorities, come from the same balances (so an honest bid always verifies). Reused across
+    // passes until a record it reads changes or the epoch turns (LedgerCache).
+    const ledger = this.ledgers.get({ workloads: this.view.workloads(), bids: this.view.allBids(), statuses: this.view.allStatuses(), profiles: this.view.profiles(), ownerOf: (m) => graph.ownerOf(m), graph, now })
     const committed = this.committed()
     for (const uri of this.debtorsLast(uris, ledger)) {
       const workload = this.view.workload(uri)
