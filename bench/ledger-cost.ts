@@ -2,10 +2,13 @@
 // build it from every record, take every owner's balance, verify every bid. A synthetic commune:
 // P peers (one owner each), W workloads created over the last 48 epochs, every peer bids on every
 // workload (honest priorities), 1-3 replicas held per workload plus one yielded claim each.
+// Then the same passes through the LedgerCache: a renewal between passes (reused) and a change to a
+// past interval (rebuilt).
 //   npx tsx bench/ledger-cost.ts [workloads] [peers] [runs]
 import { performance } from 'node:perf_hooks'
 import { statusRkey } from '../src/core/hash.js'
-import { EPOCH_MS, Ledger, epochOf, type LedgerRecords } from '../src/core/ledger.js'
+import { EPOCH_MS, Ledger, STATUS_LEASE_MS, epochOf, type LedgerRecords } from '../src/core/ledger.js'
+import { LedgerCache } from '../src/core/ledger-cache.js'
 import { bidPriority } from '../src/core/priority.js'
 import { NSID, type Bid, type Profile, type Workload, type WorkloadStatus } from '../src/core/types.js'
 
@@ -74,7 +77,36 @@ for (let i = 0; i < RUNS; i++) {
   times.push(performance.now() - t0)
   counted = ok
 }
+
+// With the cache (src/core/ledger-cache.ts), as the scheduler runs it: every pass hands it the
+// view's records. Between passes one status is renewed (its lease already ran past the epoch
+// start: nothing a replay reads), or, for the miss case, one status gains a past interval.
+const graph = {}
+const renewable = statuses.findIndex((s) => s.state === 'running' && Date.parse(s.updatedAt) + STATUS_LEASE_MS > NOW)
+const hitTimes: number[] = []
+const missTimes: number[] = []
+const cache = new LedgerCache()
+cache.get({ ...base(), graph, now: NOW })
+for (let i = 0; i < RUNS; i++) {
+  const passNow = NOW + 60_000 * (i + 1)
+  // A renewal: a new status object, same claim, updatedAt = the pass time.
+  statuses[renewable] = { ...statuses[renewable], cid: `bafyrenew${i}`, updatedAt: new Date(passNow).toISOString() }
+  let t0 = performance.now()
+  let ledger = cache.get({ ...base(), graph, now: passNow })
+  for (let p = 0; p < P; p++) ledger.currentBalance(owner(p))
+  hitTimes.push(performance.now() - t0)
+  // A relevant change: a status ends one hour earlier (a past interval changes): rebuilt.
+  const j = (renewable + 1 + i) % statuses.length
+  statuses[j] = { ...statuses[j], state: 'stopped', updatedAt: new Date(Date.parse(statuses[j].updatedAt) - EPOCH_MS).toISOString() }
+  t0 = performance.now()
+  ledger = cache.get({ ...base(), graph, now: passNow })
+  for (let p = 0; p < P; p++) ledger.currentBalance(owner(p))
+  missTimes.push(performance.now() - t0)
+}
 const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1))].toFixed(1)
+const line = (what: string, xs: number[]) => console.log(`${what}, ${RUNS} runs: p50 ${pct(xs, 0.5)} ms, p95 ${pct(xs, 0.95)} ms, min ${pct(xs, 0)} ms`)
 console.log(`${W} workloads, ${P} peers: ${bids.length} bids, ${statuses.length} statuses, ${counted}/${bids.length} bids verify`)
-console.log(`build + every owner's balance (a pass with one dirty workload), ${RUNS} runs: p50 ${pct(buildTimes, 0.5)} ms, p95 ${pct(buildTimes, 0.95)} ms, min ${pct(buildTimes, 0)} ms`)
-console.log(`... + verify every bid (a full sweep), ${RUNS} runs: p50 ${pct(times, 0.5)} ms, p95 ${pct(times, 0.95)} ms, min ${pct(times, 0)} ms`)
+line("no cache: replay + every owner's balance (a pass with one dirty workload)", buildTimes)
+line('no cache: ... + verify every bid (a full sweep)', times)
+line(`cached, a status renewed since the last pass (reused: ${cache.reuses})`, hitTimes)
+line(`cached, a past interval changed since the last pass (rebuilt: ${cache.builds - 1})`, missTimes)

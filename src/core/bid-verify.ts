@@ -37,7 +37,8 @@ const isNat = (n: unknown): n is number => typeof n === 'number' && Number.isSaf
  * A bid (not a decline) holds up when, in this order:
  * - it names an epoch, equal to epochOf(workload.createdAt) while that version is on record;
  * - it carries `resources`, equal to the workload's while that version is on record;
- * - it carries a capacity whose cpuMillisFree / memoryMbFree are within the bidder's profile totals;
+ * - it carries a capacity whose cpuMillisFree / memoryMbFree are within the totals it names (or, for a
+ *   bid that names none, the bidder's current profile totals);
  * - the bidder has a verified owner;
  * - its priority equals bidPriority(balance(owner, epoch), capacity, totals, resources).
  * Otherwise the reason (the selection hook prefixes "invalid: ").
@@ -58,17 +59,42 @@ export function checkBid(bid: Bid, ctx: BidCheckContext): BidCheck {
   if (w && !sameResources(r, w.resources)) return { ok: false, reason: `resources ${formatResources(r)} differ from the workload's ${formatResources(w.resources)}` }
   const c = bid.capacity
   if (!c || !isNat(c.cpuMillisFree) || !isNat(c.memoryMbFree)) return { ok: false, reason: 'bid carries no capacity snapshot' }
-  const p = ctx.profile
-  if (!p) return { ok: false, reason: `${bid.meshlet} has no profile, so its capacity cannot be checked` }
-  if (c.cpuMillisFree > p.cpuMillis) return { ok: false, reason: `capacity cpuMillisFree ${c.cpuMillisFree} exceeds the bidder's published total ${p.cpuMillis}` }
-  if (c.memoryMbFree > p.memoryMb) return { ok: false, reason: `capacity memoryMbFree ${c.memoryMbFree} exceeds the bidder's published total ${p.memoryMb}` }
+  const totals = bidTotals(bid, ctx.profile)
+  if (typeof totals === 'string') return { ok: false, reason: totals }
+  if (c.cpuMillisFree > totals.cpuMillis) return { ok: false, reason: `capacity cpuMillisFree ${c.cpuMillisFree} exceeds the ${totals.source} ${totals.cpuMillis}` }
+  if (c.memoryMbFree > totals.memoryMb) return { ok: false, reason: `capacity memoryMbFree ${c.memoryMbFree} exceeds the ${totals.source} ${totals.memoryMb}` }
   if (!ctx.owner) return { ok: false, reason: `${bid.meshlet} has no verified owner, so it has no ledger balance` }
   const balance = ctx.balanceAt(ctx.owner, bid.epoch)
-  const parts = bidPriority({ balance, capacity: c, totals: { cpuMillis: p.cpuMillis, memoryMb: p.memoryMb }, need: r })
+  const parts = bidPriority({ balance, capacity: c, totals: { cpuMillis: totals.cpuMillis, memoryMb: totals.memoryMb }, need: r })
   if (bid.priority !== parts.priority) {
     return { ok: false, parts, reason: `priority ${bid.priority} does not match the recomputed ${parts.priority} = fairShare ${parts.fairShare} + fit ${parts.fit}` }
   }
   return { ok: true, parts, epoch: bid.epoch, balance }
+}
+
+/** The published caps on the totals a bid may name (the lexicon's bounds, as for a workload's resources). */
+export const MAX_CPU_MILLIS_TOTAL = 1_048_576
+export const MAX_MEMORY_MB_TOTAL = 16_777_216
+
+/**
+ * The totals a bid's priority is computed against (docs/protocol.md, "Priorities, recomputed"): the
+ * ones the bid names in its capacity (the bidder's profile totals when it bid), within the
+ * published caps, so a profile changed later (a RAM upgrade) or deleted does not make old bids
+ * unverifiable. A bid that names none (written before totals were named) is checked against the
+ * bidder's current profile, as before. Or why neither works.
+ */
+export function bidTotals(bid: Bid, profile: Pick<Profile, 'cpuMillis' | 'memoryMb'> | undefined): { cpuMillis: number; memoryMb: number; source: string } | string {
+  const c = bid.capacity!
+  const named = [c.cpuMillisTotal, c.memoryMbTotal].filter((t) => t !== undefined).length
+  if (named === 2) {
+    if (!isNat(c.cpuMillisTotal) || !isNat(c.memoryMbTotal) || c.cpuMillisTotal > MAX_CPU_MILLIS_TOTAL || c.memoryMbTotal > MAX_MEMORY_MB_TOTAL) {
+      return `capacity totals ${String(c.cpuMillisTotal)}m/${String(c.memoryMbTotal)}MiB are not whole numbers within ${MAX_CPU_MILLIS_TOTAL}m/${MAX_MEMORY_MB_TOTAL}MiB`
+    }
+    return { cpuMillis: c.cpuMillisTotal, memoryMb: c.memoryMbTotal, source: 'total the bid names' }
+  }
+  if (named === 1) return 'capacity names only one of cpuMillisTotal and memoryMbTotal'
+  if (!profile) return `${bid.meshlet} has no profile, so its capacity cannot be checked`
+  return { cpuMillis: profile.cpuMillis, memoryMb: profile.memoryMb, source: "bidder's published total" }
 }
 
 /** Where a verifier finds the records a check needs. */

@@ -5,6 +5,7 @@ import { countingRecord, isAckGated, mergeAcks, validAcks } from './acks.js'
 import { isClaimState, isYielded, replicaIndexFor, resolvePlacement, type Placement, type StartGate } from './placement.js'
 import { bidWindow, classifyBids, compareStrings, dedupeByUri, slotCount, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
 import type { Ack, Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStatus } from './types.js'
+import { statusBidUris } from './status-history.js'
 
 export interface DecideSelf {
   meshlet: Did
@@ -157,7 +158,7 @@ export function decideWorkload(input: DecideInput): Decision {
   const ownAll = statuses.filter((s) => s.meshlet === self.meshlet)
   // The ledger replays claims from the bids they reference: never delete one of those. Nor a
   // record carrying acks for the current cid: an ack is a promise that must stay visible.
-  const keep = new Set(ownAll.flatMap((s) => (s.bid ? [s.bid.uri] : [])))
+  const keep = new Set(ownAll.flatMap(statusBidUris))
   const removable = (b: Bid): boolean => !keep.has(b.uri) && !(b.workload.cid === w.cid && (b.acks?.length ?? 0) > 0)
   for (const b of own) {
     if (b.workload.cid !== w.cid && removable(b)) actions.push({ type: 'withdraw', rkey: b.rkey, reason: `bid was for an older version of the workload (cid ${b.workload.cid})` })

@@ -115,6 +115,8 @@ export function encodeBid(b: BidInput): RecordValue {
       capacity: cap && {
         cpuMillisFree: int(c, 'capacity.cpuMillisFree', Math.max(0, cap.cpuMillisFree)),
         memoryMbFree: int(c, 'capacity.memoryMbFree', Math.max(0, cap.memoryMbFree)),
+        cpuMillisTotal: int(c, 'capacity.cpuMillisTotal', cap.cpuMillisTotal),
+        memoryMbTotal: int(c, 'capacity.memoryMbTotal', cap.memoryMbTotal),
         loadPermille: int(c, 'capacity.loadPermille', cap.loadPermille),
         onBattery: cap.onBattery,
         batteryPermille: int(c, 'capacity.batteryPermille', cap.batteryPermille),
@@ -157,6 +159,9 @@ export function encodeStatus(s: StatusInput): RecordValue {
       leaseMs: int(c, 'leaseMs', s.leaseMs),
       startedAt: s.startedAt,
       updatedAt: s.updatedAt,
+      history: s.history?.length
+        ? s.history.map((h) => ({ cid: h.cid, bid: { uri: h.bid.uri, cid: h.bid.cid }, priority: int(c, 'history.priority', h.priority), replica: int(c, 'history.replica', h.replica), state: h.state, startedAt: h.startedAt, updatedAt: h.updatedAt }))
+        : undefined,
     },
     (v) => workloadStatusLex.$safeParse(v),
   )

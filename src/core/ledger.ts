@@ -3,10 +3,11 @@
 // `meshlet explain` on records fetched from PDSes, gets the same balances from the same records,
 // whatever order they arrived in. Pure: the observer's `now` is a parameter.
 import { verifyBid, type BidCheck } from './bid-verify.js'
-import { DECAY_DEN, DECAY_NUM, DECAY_WINDOW, STATUS_LEASE_MS, epochOf, epochStart } from './epoch.js'
+import { DECAY_DEN, DECAY_NUM, DECAY_WINDOW, epochOf, epochStart } from './epoch.js'
 import { statusRkey } from './hash.js'
 import { dedupeByUri, rankByPriority, type BidVerifier } from './selection.js'
-import { CLAIM_STATES, NSID, type AtUri, type Bid, type Did, type Profile, type Resources, type Workload, type WorkloadStatus } from './types.js'
+import { MAX_STATUS_HISTORY, claimCutoffs, claimEnd, claimKey, claimsOf, type StatusClaim } from './status-history.js'
+import { NSID, type AtUri, type Bid, type Cid, type Did, type Profile, type Resources, type Workload, type WorkloadStatus } from './types.js'
 
 export * from './epoch.js'
 
@@ -92,8 +93,10 @@ export interface LedgerRecords {
   /** A meshlet's verified owner (cluster graph). */
   ownerOf: (meshlet: Did) => Did | undefined
   /**
-   * The observer's clock (epoch ms): usage is not counted past it, nor more than 2 x DECAY_WINDOW
-   * epochs before it (bounds the work a forged, ancient interval can cause).
+   * The observer's clock (epoch ms). Only its epoch matters: usage is counted up to the start of
+   * that epoch (the newest boundary that has passed) and not more than 2 x DECAY_WINDOW epochs
+   * before it (bounds the work a forged, ancient interval can cause). So a replay depends on the
+   * records and the epoch only, and can be reused within the epoch (LedgerCache).
    */
   now: number
 }
@@ -101,6 +104,9 @@ export interface LedgerRecords {
 /** Why a status counts in the ledger, or why not: what `meshlet explain` shows. */
 export interface StatusAccount {
   status: AtUri
+  /** For a claim of the status's history: its index there, and the version it was for. */
+  history?: number
+  version?: Cid
   counted: boolean
   reason: string
   /** Undecayed unit-seconds credited (counted statuses). */
@@ -110,7 +116,10 @@ export interface StatusAccount {
 }
 
 interface Candidate {
+  key: string
   status: WorkloadStatus
+  history?: number
+  cid: Cid
   bid: Bid
   epoch: number
   start: number
@@ -162,10 +171,12 @@ export class Ledger {
   private readonly memo = new Map<string, Balance>()
   private readonly accounts = new Map<AtUri, StatusAccount>()
   private readonly floor: number
+  private readonly horizon: number
   private readonly now: number
 
   constructor(records: LedgerRecords) {
     this.now = records.now
+    this.horizon = epochStart(epochOf(records.now))
     this.floor = epochStart(epochOf(records.now) - 2 * DECAY_WINDOW)
     for (const w of records.workloads) this.workloads.set(w.uri, w)
     for (const p of records.profiles) this.profiles.set(p.meshlet, p)
@@ -180,36 +191,57 @@ export class Ledger {
     })
     const rkeys = new Map<AtUri, string>()
     for (const s of dedupeByUri(records.statuses)) {
-      const c = this.candidate(s, bids, ownerOf, rkeys)
-      if (typeof c === 'string') this.accounts.set(s.uri, { status: s.uri, counted: false, reason: c })
-      else {
-        const g = this.groups.get(c.epoch)
-        if (g) g.push(c)
-        else this.groups.set(c.epoch, [c])
+      const problem = this.statusProblem(s, rkeys)
+      if (problem) {
+        this.accounts.set(s.uri, { status: s.uri, counted: false, reason: problem })
+        continue
       }
+      const claims = claimsOf(s)
+      const cutoffs = claimCutoffs(claims)
+      claims.forEach((claim, i) => {
+        const c = this.candidate(claim, cutoffs[i], bids, ownerOf)
+        if (typeof c === 'string') this.accounts.set(claimKey(claim), { ...about(claim), counted: false, reason: c })
+        else {
+          const g = this.groups.get(c.epoch)
+          if (g) g.push(c)
+          else this.groups.set(c.epoch, [c])
+        }
+      })
     }
     this.groupEpochs = [...this.groups.keys()].sort((a, b) => a - b)
   }
 
-  /** Structural checks of one status (everything but the bid's verification), or why it does not count. */
-  private candidate(s: WorkloadStatus, bids: Map<AtUri, Bid>, ownerOf: (m: Did) => Did | undefined, rkeys: Map<AtUri, string>): Candidate | string {
+  /** Checks of the status record as a whole, or why none of its claims counts. */
+  private statusProblem(s: WorkloadStatus, rkeys: Map<AtUri, string>): string | undefined {
     const wUri = s.workload?.uri
     if (!wUri) return 'status names no workload'
     let rkey = rkeys.get(wUri)
     if (rkey === undefined) rkeys.set(wUri, (rkey = statusRkey(wUri)))
     const canonical = `at://${s.meshlet}/${NSID.workloadStatus}/${rkey}`
     if (s.uri !== canonical) return `status at ${s.uri}, expected ${canonical}`
-    const bid = s.bid ? bids.get(s.bid.uri) : undefined
+    // The edge rejects these; the ledger also replays records fetched without it (explain).
+    if (s.history !== undefined && (!Array.isArray(s.history) || s.history.length > MAX_STATUS_HISTORY)) return `its history holds more than ${MAX_STATUS_HISTORY} versions`
+    return undefined
+  }
+
+  /**
+   * Structural checks of one claim (everything but its bid's verification), or why it does not
+   * count. `cutoff`: where the status's next claim starts (its claims never earn at once).
+   */
+  private candidate(claim: StatusClaim, cutoff: number, bids: Map<AtUri, Bid>, ownerOf: (m: Did) => Did | undefined): Candidate | string {
+    const s = claim.status
+    const wUri = s.workload.uri
+    const bid = claim.bid ? bids.get(claim.bid.uri) : undefined
     if (!bid) return 'claim without a bid'
     if (bid.meshlet !== s.meshlet || repoOf(bid.uri) !== s.meshlet) return `its bid ${bid.uri} is not this meshlet's`
     if (bid.decline !== undefined) return 'its bid is a decline'
-    if (bid.workload?.uri !== wUri || bid.workload.cid !== s.workload.cid) return 'its bid is for another workload version'
-    if (s.priority !== bid.priority) return `claim priority ${String(s.priority)} differs from its bid's ${bid.priority}`
+    if (bid.workload?.uri !== wUri || bid.workload.cid !== claim.cid) return 'its bid is for another workload version'
+    if (claim.priority !== bid.priority) return `claim priority ${String(claim.priority)} differs from its bid's ${bid.priority}`
     if (typeof bid.epoch !== 'number' || !Number.isSafeInteger(bid.epoch) || bid.epoch < 0) return 'its bid names no ledger epoch'
     const w = this.workloads.get(wUri)
-    const maxReplicas = w && w.cid === s.workload.cid ? w.replicas : MAX_REPLICAS
-    if (typeof s.replica !== 'number' || !Number.isSafeInteger(s.replica) || s.replica < 0 || s.replica >= maxReplicas) {
-      return `replica ${String(s.replica)} is not in [0, ${maxReplicas})`
+    const maxReplicas = w && w.cid === claim.cid ? w.replicas : MAX_REPLICAS
+    if (typeof claim.replica !== 'number' || !Number.isSafeInteger(claim.replica) || claim.replica < 0 || claim.replica >= maxReplicas) {
+      return `replica ${String(claim.replica)} is not in [0, ${maxReplicas})`
     }
     const workloadOwner = repoOf(wUri)
     const runnerOwner = ownerOf(s.meshlet)
@@ -217,14 +249,14 @@ export class Ledger {
     if (runnerOwner === workloadOwner) return 'its owner ran its own workload (not counted)'
     const r = bid.resources
     if (!r || !(r.cpuMillis >= 0) || !(r.memoryMb >= 0)) return 'its bid carries no resources'
-    const started = s.startedAt === undefined ? NaN : Date.parse(s.startedAt)
+    const started = claim.startedAt === undefined ? NaN : Date.parse(claim.startedAt)
     if (!Number.isFinite(started)) return 'never started'
-    const updated = Date.parse(s.updatedAt)
-    if (!Number.isFinite(updated)) return 'updatedAt is not a date'
+    const last = claimEnd(claim)
+    if (!Number.isFinite(last)) return 'updatedAt is not a date'
     const start = Math.max(started, epochStart(bid.epoch), this.floor)
-    const end = Math.min(CLAIM_STATES.includes(s.state) ? updated + STATUS_LEASE_MS : updated, this.now)
+    const end = Math.min(last, cutoff, this.horizon)
     if (!(end > start)) return 'empty interval'
-    return { status: s, bid, epoch: bid.epoch, start, end, units: unitsMilli(r), replica: s.replica, runnerOwner, workloadOwner }
+    return { key: claimKey(claim), status: s, history: claim.history, cid: claim.cid, bid, epoch: bid.epoch, start, end, units: unitsMilli(r), replica: claim.replica, runnerOwner, workloadOwner }
   }
 
   /** Process every epoch group below k (each needs balances at its own epoch only). */
@@ -242,16 +274,16 @@ export class Ledger {
     for (const c of group) {
       const check = this.verifyBid.check(c.bid)
       if (!check.ok) {
-        this.accounts.set(c.status.uri, { status: c.status.uri, counted: false, reason: `its bid is invalid: ${check.reason}` })
+        this.accounts.set(c.key, { ...about(c), counted: false, reason: `its bid is invalid: ${check.reason}` })
         continue
       }
-      const key = `${c.status.workload.uri}\n${c.status.workload.cid}\n${c.replica}`
+      const key = `${c.status.workload.uri}\n${c.cid}\n${c.replica}`
       const list = slots.get(key)
       if (list) list.push(c)
       else slots.set(key, [c])
     }
     for (const list of slots.values()) {
-      const ranked = rankByPriority(list, list[0].status.workload.cid, (c) => c.status.meshlet, (c) => c.bid.priority)
+      const ranked = rankByPriority(list, list[0].cid, (c) => c.status.meshlet, (c) => c.bid.priority)
       const above: [number, number][] = []
       for (const c of ranked) {
         const pieces = subtractIntervals(c.start, c.end, above)
@@ -265,8 +297,8 @@ export class Ledger {
           }
         }
         const shadowed = pieces.length === 1 && pieces[0][0] === c.start && pieces[0][1] === c.end ? '' : `, shadowed in part by a higher-ranked claim on replica ${c.replica}`
-        this.accounts.set(c.status.uri, {
-          status: c.status.uri,
+        this.accounts.set(c.key, {
+          ...about(c),
           counted: total > 0,
           reason: total > 0 ? `counts ${total} unit-seconds${shadowed}` : `a higher-ranked claim holds replica ${c.replica} for its whole interval`,
           unitSeconds: total,
@@ -305,11 +337,17 @@ export class Ledger {
   /** Why each status counts or not (all epoch groups replayed). */
   statusAccounts(): StatusAccount[] {
     this.ensureBelow(Infinity)
-    return [...this.accounts.values()].sort((a, b) => (a.status < b.status ? -1 : a.status > b.status ? 1 : 0))
+    const key = (a: StatusAccount) => (a.history === undefined ? a.status : `${a.status}#history[${a.history}]`)
+    return [...this.accounts.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
   }
 }
 
 const EMPTY: ReadonlyMap<number, number> = new Map()
+
+/** Which claim an account is about: the status, and for a history entry its index and version. */
+function about(c: { status: WorkloadStatus; history?: number; cid: Cid }): Pick<StatusAccount, 'status' | 'history' | 'version'> {
+  return c.history === undefined ? { status: c.status.uri } : { status: c.status.uri, history: c.history, version: c.cid }
+}
 
 function add(map: Map<Did, Map<number, number>>, owner: Did, epoch: number, u: number): void {
   let m = map.get(owner)

@@ -115,6 +115,9 @@ export interface HostSnapshot {
 export interface CapacitySnapshot {
   cpuMillisFree: number
   memoryMbFree: number
+  /** The totals the snapshot (and a bid's priority) is computed against: the bidder's profile totals when it bid. */
+  cpuMillisTotal?: number
+  memoryMbTotal?: number
   loadPermille?: number
   onBattery?: boolean
   batteryPermille?: number
@@ -167,6 +170,20 @@ export interface WorkloadStatus {
   message?: string
   leaseMs?: number
   startedAt?: string
+  updatedAt: string
+  /** Earlier versions' claims this meshlet ran, oldest first (docs/protocol.md, "Status history"). */
+  history?: StatusVersion[]
+}
+
+/** One earlier version's claim in a status's `history`: what its status said when the next claim replaced it. */
+export interface StatusVersion {
+  /** The workload version (cid) the claim was for; the workload uri is the status's. */
+  cid: Cid
+  bid: StrongRef
+  priority: number
+  replica: number
+  state: StatusState
+  startedAt: string
   updatedAt: string
 }
 

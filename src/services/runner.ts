@@ -259,7 +259,8 @@ export class RunnerService {
       const uri = s.workload.uri
       if (!this.deleted.has(uri) || this.view.workload(uri) || this.view.rejection(uri)) continue
       if (containers.some((c) => c.labels.workloadUri === uri) && !plan.stop.some((x) => x.running.workloadUri === uri)) continue
-      if (s.bid && s.startedAt) {
+      // (History entries prove usage of earlier versions: such a status stays as well.)
+      if ((s.bid && s.startedAt) || s.history?.length) {
         if (CLAIM_STATES.includes(s.state)) await this.status.retire(s, 'workload deleted').catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not retire status record'))
         continue
       }

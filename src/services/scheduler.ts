@@ -21,6 +21,8 @@ import type { RecordWriter } from './record-writer.js'
 import type { StatusReporter } from './status-reporter.js'
 import type { HostMonitor } from './host-monitor.js'
 import type { Stage, Timeline } from './timeline.js'
+import { statusBidUris } from '../core/status-history.js'
+import { LedgerCache } from '../core/ledger-cache.js'
 
 export interface SchedulerOptions {
   view: CommuneView
@@ -71,6 +73,8 @@ export class SchedulerService {
   /** No decision before start(): during the initial backfill the view is still partial. */
   private started = false
   private readonly policy: FeasibilityPolicy
+  /** The replayed ledger, rebuilt only when a record it reads changes (exposed for tests and metrics). */
+  readonly ledgers = new LedgerCache()
   private tick: NodeJS.Timeout | undefined
   passes = 0
 
@@ -203,8 +207,9 @@ export class SchedulerService {
     const profiles = new Map<Did, Profile>(this.view.profiles().map((p) => [p.meshlet, p]))
     const graph = this.cluster.current()
     // One replay of the ledger per pass: every bid this pass verifies, and this peer's own
-    // priorities, come from the same balances (so an honest bid always verifies).
-    const ledger = new Ledger({ workloads: this.view.workloads(), bids: this.view.allBids(), statuses: this.view.allStatuses(), profiles: this.view.profiles(), ownerOf: (m) => graph.ownerOf(m), now })
+    // priorities, come from the same balances (so an honest bid always verifies). Reused across
+    // passes until a record it reads changes or the epoch turns (LedgerCache).
+    const ledger = this.ledgers.get({ workloads: this.view.workloads(), bids: this.view.allBids(), statuses: this.view.allStatuses(), profiles: this.view.profiles(), ownerOf: (m) => graph.ownerOf(m), graph, now })
     const committed = this.committed()
     for (const uri of this.debtorsLast(uris, ledger)) {
       const workload = this.view.workload(uri)
@@ -305,7 +310,8 @@ export class SchedulerService {
     if (!Number.isSafeInteger(epoch) || epoch < 0) return { offer: { kind: 'decline', reason: `workload createdAt ${workload.createdAt} is not a usable date` } }
     const profile = ctx.profiles.get(self.meshlet)
     const totals = profile ? { cpuMillis: profile.cpuMillis, memoryMb: profile.memoryMb } : { cpuMillis: ctx.host.cpuMillisTotal, memoryMb: ctx.host.memoryMbTotal }
-    const capacity: CapacitySnapshot = { ...free, cpuMillisFree: Math.min(free.cpuMillisFree, totals.cpuMillis), memoryMbFree: Math.min(free.memoryMbFree, totals.memoryMb) }
+    // The bid names the totals it is computed against: it stays verifiable if the profile changes later.
+    const capacity: CapacitySnapshot = { ...free, cpuMillisFree: Math.min(free.cpuMillisFree, totals.cpuMillis), memoryMbFree: Math.min(free.memoryMbFree, totals.memoryMb), cpuMillisTotal: totals.cpuMillis, memoryMbTotal: totals.memoryMb }
     const balance = ctx.ledger.balanceAt(ctx.graph.ownerOf(self.meshlet) ?? self.owner, epoch).balance
     const { priority } = bidPriority({ balance, capacity, totals, need: workload.resources })
     const note = workload.owner === self.owner ? undefined : debtNote(ownerBalance)
@@ -390,7 +396,7 @@ export class SchedulerService {
     if (t) clearTimeout(t)
     this.wakeTimers.delete(uri)
     // The bid our final status stands on stays: the ledger counts that usage after the workload is gone.
-    const kept = new Set(this.view.statusesBy(this.opts.self.meshlet).flatMap((s) => (s.workload.uri === uri && s.bid ? [s.bid.uri] : [])))
+    const kept = new Set(this.view.statusesBy(this.opts.self.meshlet).flatMap((s) => (s.workload.uri === uri ? statusBidUris(s) : [])))
     for (const bid of this.view.bidsFor(uri)) {
       if (bid.meshlet !== this.opts.self.meshlet || kept.has(bid.uri)) continue
       this.writer.delete(NSID.bid, bid.rkey).catch((err) => this.log.warn({ err: describeError(err), uri }, 'could not withdraw bid'))

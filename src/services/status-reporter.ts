@@ -4,6 +4,7 @@
 import { CLAIM_STATES, NSID, type AtUri, type StatusState, type StrongRef, type Workload, type WorkloadStatus } from '../core/types.js'
 import { encodeStatus, statusRkey } from '../core/encode.js'
 import { STATUS_LEASE_MS, STATUS_RENEW_MS } from '../core/liveness.js'
+import { collectable, nextHistory, statusBidUris } from '../core/status-history.js'
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
 import type { RecordWriter } from './record-writer.js'
@@ -25,6 +26,8 @@ export class StatusReporter {
     private readonly writer: RecordWriter,
     private readonly clock: Clock,
     private readonly meshlet: string,
+    /** Told when a history past MAX_STATUS_HISTORY entries loses its oldest ones (their usage leaves the ledger). */
+    private readonly onHistoryFull?: (workloadUri: AtUri, dropped: number) => void,
   ) {}
 
   own(workloadUri: AtUri): WorkloadStatus | undefined {
@@ -90,7 +93,10 @@ export class StatusReporter {
   /** Renew due statuses every minute until stopRenewing (each is renewed ~STATUS_RENEW_MS after its last write). */
   startRenewing(onError: (err: unknown) => void, everyMs = 60_000): void {
     this.stopRenewing()
-    this.renewTimer = setInterval(() => void this.renewDue().catch(onError), everyMs)
+    this.renewTimer = setInterval(() => {
+      void this.renewDue().catch(onError)
+      void this.collectGarbage().catch(onError)
+    }, everyMs)
     this.renewTimer.unref()
   }
 
@@ -115,11 +121,36 @@ export class StatusReporter {
    */
   retire(s: WorkloadStatus, message: string): Promise<StrongRef> {
     const now = new Date(this.clock.now()).toISOString()
+    const { history } = nextHistory(s, false, this.clock.now())
     return this.writer.put(
       NSID.workloadStatus,
       statusRkey(s.workload.uri),
-      encodeStatus({ workload: s.workload, state: 'stopped', bid: s.bid, priority: s.priority, replica: s.replica, containerId: s.containerId, exitCode: s.exitCode, oomKilled: s.oomKilled, message, startedAt: s.startedAt, updatedAt: now }),
+      encodeStatus({ workload: s.workload, state: 'stopped', bid: s.bid, priority: s.priority, replica: s.replica, containerId: s.containerId, exitCode: s.exitCode, oomKilled: s.oomKilled, message, startedAt: s.startedAt, updatedAt: now, history }),
     )
+  }
+
+  /**
+   * Deletes this meshlet's statuses that no peer counts any more, with the bids they stand on
+   * (docs/protocol.md, "Status history"): a claim that is over, for a workload version no longer on
+   * record, whose every interval ended before forgetBefore(now), the ledger's replay floor. Every
+   * peer already ignores all of it, so balances do not move. The deletes go out together (the
+   * RecordWriter batches deletes into one applyWrites commit per tick). Returns how many statuses.
+   */
+  async collectGarbage(): Promise<number> {
+    const now = this.clock.now()
+    const writes: Promise<void>[] = []
+    let n = 0
+    for (const s of this.view.statusesBy(this.meshlet)) {
+      if (!collectable(s, this.view.workload(s.workload.uri)?.cid, now)) continue
+      n++
+      const own = new Set(this.view.bidsFor(s.workload.uri).filter((b) => b.meshlet === this.meshlet).map((b) => b.uri))
+      writes.push(this.writer.delete(NSID.workloadStatus, statusRkey(s.workload.uri)))
+      for (const uri of new Set(statusBidUris(s))) {
+        if (own.has(uri)) writes.push(this.writer.delete(NSID.bid, uri.slice(uri.lastIndexOf('/') + 1)))
+      }
+    }
+    await Promise.all(writes)
+    return n
   }
 
   remove(workloadUri: AtUri): Promise<void> {
@@ -130,6 +161,9 @@ export class StatusReporter {
     const cur = this.own(workload.uri)
     // A claim on a new version starts clean; a transition keeps the claim it belongs to.
     const keep = cur && cur.workload.cid === workload.cid && !claim?.fresh ? cur : undefined
+    // The claim it replaces joins the history, so the ledger keeps that version's usage.
+    const { history, dropped } = nextHistory(cur, cur !== undefined && keep === undefined, this.clock.now())
+    if (dropped > 0) this.onHistoryFull?.(workload.uri, dropped)
     const now = new Date(this.clock.now()).toISOString()
     const startedAt = patch.startedAt ?? (patch.state === 'running' ? (keep?.startedAt ?? now) : keep?.startedAt)
     return this.writer.put(
@@ -149,6 +183,7 @@ export class StatusReporter {
         leaseMs: CLAIM_STATES.includes(patch.state) ? STATUS_LEASE_MS : undefined,
         startedAt,
         updatedAt: now,
+        history,
       }),
       // The status rkey comes from the workload: no status of ours in the view means no record yet.
       { isNew: cur === undefined },

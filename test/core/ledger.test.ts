@@ -118,13 +118,21 @@ describe('Ledger: who ran whose work', () => {
     expect(new Ledger({ ...records([w1], [bid], [alive]), now: at(E0 + 3) }).balanceAt(bob, E0 + 1).contributed).toBe(7200n)
   })
 
-  test('usage never runs past the observer clock, nor starts before the bid epoch', () => {
+  test('usage counts up to the start of the observer epoch only, and never before the bid epoch', () => {
     const bid = b1()
     const s = claim(bid, 'running', at(E0 - 5), at(E0, 30 * 60_000))
-    // now = E0 + 15 min: 15 minutes so far (the part before the bid's epoch E0 does not count).
+    // now = E0 + 15 min: the epoch under way counts once its boundary has passed (a replay depends
+    // on the epoch, not on the instant), so even the boundary after it shows nothing yet.
     const l = new Ledger({ ...records([w1], [bid], [s]), now: at(E0, 15 * 60_000) })
-    expect(l.balanceAt(bob, E0 + 1).contributed).toBe(1800n)
+    expect(l.balanceAt(bob, E0 + 1).contributed).toBe(0n)
     expect(l.balanceAt(bob, E0).contributed).toBe(0n)
+    // Once E0 has passed: E0 to the lease end (updatedAt + 30 min = the whole hour); before E0 never.
+    const later = new Ledger({ ...records([w1], [bid], [s]), now: at(E0 + 1, 1) })
+    expect(later.balanceAt(bob, E0 + 1).contributed).toBe(7200n)
+    expect(later.balanceAt(bob, E0).contributed).toBe(0n)
+    // A replay anywhere inside an epoch gives the same balances.
+    const end = new Ledger({ ...records([w1], [bid], [s]), now: at(E0 + 2) - 1 })
+    expect(end.balanceAt(bob, E0 + 2)).toEqual(later.balanceAt(bob, E0 + 2))
   })
 
   test('a status with no startedAt never ran: no usage', () => {

@@ -52,6 +52,16 @@ const profileValue = (over: Record<string, unknown> = {}) => ({
   updatedAt: AT,
   ...over,
 })
+const historyEntry = (over: Record<string, unknown> = {}) => ({
+  cid: CID2,
+  bid: { uri: BID_URI, cid: CID },
+  priority: 10,
+  replica: 0,
+  state: 'running',
+  startedAt: AT,
+  updatedAt: AT,
+  ...over,
+})
 const statusValue = (over: Record<string, unknown> = {}) => ({
   $type: NSID.workloadStatus,
   workload: { uri: WORKLOAD_URI, cid: CID },
@@ -172,6 +182,14 @@ describe('decodeRecord: valid records of every collection', () => {
     expect(s).toMatchObject({ meshlet: MESHLET, state: 'running', exitCode: -1, workload: { uri: WORKLOAD_URI, cid: CID }, bid: { uri: BID_URI, cid: CID } })
   })
 
+  test('a status with the claims of earlier versions (history) and a bid naming its totals', () => {
+    const s = put(decode(NSID.workloadStatus, statusRkey(WORKLOAD_URI), statusValue({ history: Array.from({ length: 32 }, () => historyEntry()) }))) as WorkloadStatus
+    expect(s.history).toHaveLength(32)
+    expect(s.history![31]).toEqual({ cid: CID2, bid: { uri: BID_URI, cid: CID }, priority: 10, replica: 0, state: 'running', startedAt: AT, updatedAt: AT })
+    const b = put(decode(NSID.bid, TID, bidValue({ capacity: { cpuMillisFree: 1, memoryMbFree: 2, cpuMillisTotal: 4000, memoryMbTotal: 8192 } }))) as Bid
+    expect(b.capacity).toEqual({ cpuMillisFree: 1, memoryMbFree: 2, cpuMillisTotal: 4000, memoryMbTotal: 8192 })
+  })
+
   test('a status at any other rkey is rejected, saying which key it should have used', () => {
     const other = `at://${OWNER}/${NSID.workload}/${TID2}`
     for (const rkey of [statusRkey(other), 'w0123456789abcdef', TID]) {
@@ -227,6 +245,13 @@ describe('decodeRecord: bad records are rejected with a readable reason', () => 
     ['bid float priority', NSID.bid, TID, bidValue({ priority: 0.5 }), 'at $.priority'],
     ['status unknown state', NSID.workloadStatus, 'w1', statusValue({ state: 'dancing' }), 'unknown state "dancing"'],
     ['status bid ref to a workload', NSID.workloadStatus, 'w1', statusValue({ bid: { uri: WORKLOAD_URI, cid: CID } }), 'bid.uri must point to a commune.scheduler.bid record'],
+    ['status history too long', NSID.workloadStatus, statusRkey(WORKLOAD_URI), statusValue({ history: Array.from({ length: 33 }, () => historyEntry()) }), 'at $.history'],
+    ['status history entry without its bid', NSID.workloadStatus, statusRkey(WORKLOAD_URI), statusValue({ history: [historyEntry({ bid: undefined })] }), 'at $.history[0].bid'],
+    ['status history entry with a float replica', NSID.workloadStatus, statusRkey(WORKLOAD_URI), statusValue({ history: [historyEntry({ replica: 0.5 })] }), 'at $.history[0].replica'],
+    ['status history entry with an unknown state', NSID.workloadStatus, statusRkey(WORKLOAD_URI), statusValue({ history: [historyEntry({ state: 'dancing' })] }), 'unknown history[0].state "dancing"'],
+    ['status history on another meshlet\'s bid', NSID.workloadStatus, statusRkey(WORKLOAD_URI), statusValue({ history: [historyEntry({ bid: { uri: `at://${OTHER}/${NSID.bid}/${TID}`, cid: CID } })] }), "history[0].bid must be this meshlet's own bid"],
+    ['status history naming the current version', NSID.workloadStatus, statusRkey(WORKLOAD_URI), statusValue({ history: [historyEntry({ cid: CID })] }), 'history[0] names the current version'],
+    ['bid capacity total beyond the cap', NSID.bid, TID, bidValue({ capacity: { cpuMillisFree: 1, memoryMbFree: 1, memoryMbTotal: 2 ** 25 } }), 'at $.capacity.memoryMbTotal'],
     ['huge record', NSID.workload, TID, workloadValue({ env: [{ name: 'BIG', value: huge }] }), 'record is too large'],
     ['null value', NSID.workload, TID, null, 'not a JSON object'],
     ['array value', NSID.workload, TID, [1, 2], 'not a JSON object'],
@@ -332,11 +357,14 @@ describe('encode', () => {
     updatedAt: AT,
   }
 
+  const statusWithHistory: WorkloadStatus = { ...status, history: [{ cid: CID2, bid: { uri: BID_URI, cid: CID }, priority: 7, replica: 1, state: 'stopped', startedAt: AT, updatedAt: AT }] }
+
   test.each([
     ['workload', OWNER, NSID.workload, TID, CID, () => encodeWorkload(workload), workload],
     ['bid', MESHLET, NSID.bid, TID2, CID2, () => encodeBid(bid), bid],
     ['profile', MESHLET, NSID.profile, 'self', CID2, () => encodeProfile(profile), profile],
     ['status', MESHLET, NSID.workloadStatus, srk, CID2, () => encodeStatus(status), status],
+    ['status with history', MESHLET, NSID.workloadStatus, srk, CID2, () => encodeStatus(statusWithHistory), statusWithHistory],
     ['meshlet link', OWNER, NSID.meshlet, MESHLET, CID, () => encodeMeshletLink({ meshlet: MESHLET }, AT), { owner: OWNER, meshlet: MESHLET }],
     ['meshletOwner', MESHLET, NSID.meshletOwner, 'self', CID, () => encodeMeshletOwner({ owner: OWNER }, AT), { meshlet: MESHLET, owner: OWNER }],
     ['membership', MESHLET, NSID.membership, 'self', CID, () => encodeMembership({ members: [OWNER, OTHER, OWNER] }, AT), { meshlet: MESHLET, members: [OWNER, OTHER] }],

@@ -50,6 +50,7 @@ import * as workloadLex from '../../lexicons/commune/scheduler/workload.js'
 import * as workloadStatusLex from '../../lexicons/commune/scheduler/workloadStatus.js'
 
 export const DEFAULT_BID_WINDOW_MS = 5000
+const STATUS_STATES: readonly StatusState[] = ['pending', 'pulling', 'starting', 'running', 'exited', 'failed', 'stopped']
 /** Records bigger than this (as JSON) are rejected before validation: no lexicon of ours comes close. */
 export const MAX_RECORD_BYTES = 64 * 1024
 /**
@@ -224,12 +225,19 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
     }
     case NSID.workloadStatus: {
       const v = parse(workloadStatusLex.$safeParse(value))
-      const state = oneOf<StatusState>(v.state, ['pending', 'pulling', 'starting', 'running', 'exited', 'failed', 'stopped'], 'state')
+      const state = oneOf<StatusState>(v.state, STATUS_STATES, 'state')
       const workload = strongRef(v.workload, NSID.workload, 'workload')
       const bid = v.bid ? strongRef(v.bid, NSID.bid, 'bid') : undefined
       // One status per (meshlet, workload), at a key nobody can search a collision for.
       const expected = statusRkey(workload.uri)
       if (rkey !== expected) reject(`invalid: status at rkey ${clip(rkey)}, expected ${expected}`)
+      // Earlier versions' claims (docs/protocol.md, "Status history"); the lexicon caps their number.
+      const history = v.history?.map((h, i) => {
+        const ref = strongRef(h.bid, NSID.bid, `history[${i}].bid`)
+        if (!ref.uri.startsWith(`at://${did}/`)) reject(`history[${i}].bid must be this meshlet's own bid (got ${JSON.stringify(clip(ref.uri))})`)
+        if (h.cid === workload.cid) reject(`history[${i}] names the current version ${clip(h.cid)}: the current claim is the status itself`)
+        return { cid: h.cid, bid: ref, priority: h.priority, replica: h.replica, state: oneOf<StatusState>(h.state, STATUS_STATES, `history[${i}].state`), startedAt: h.startedAt, updatedAt: h.updatedAt }
+      })
       return {
         collection,
         value: omitUndefined({
@@ -248,6 +256,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           leaseMs: v.leaseMs,
           startedAt: v.startedAt,
           updatedAt: v.updatedAt,
+          history,
         }),
       }
     }

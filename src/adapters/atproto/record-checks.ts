@@ -95,6 +95,8 @@ export const THERMAL: readonly Thermal[] = ['nominal', 'warm', 'throttled', 'unk
 export function capacity(c: {
   cpuMillisFree: number
   memoryMbFree: number
+  cpuMillisTotal?: number
+  memoryMbTotal?: number
   loadPermille?: number
   onBattery?: boolean
   batteryPermille?: number
@@ -103,6 +105,8 @@ export function capacity(c: {
   return omitUndefined({
     cpuMillisFree: c.cpuMillisFree,
     memoryMbFree: c.memoryMbFree,
+    cpuMillisTotal: c.cpuMillisTotal,
+    memoryMbTotal: c.memoryMbTotal,
     loadPermille: c.loadPermille,
     onBattery: c.onBattery,
     batteryPermille: c.batteryPermille,

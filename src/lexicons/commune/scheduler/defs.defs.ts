@@ -49,6 +49,16 @@ export { resources };
 type Capacity = { $type?: "commune.scheduler.defs#capacity";"cpuMillisFree":number;"memoryMbFree":number;
 
   /**
+   * The total CPU (millicores) the snapshot and a bid's priority are computed against: the bidder's profile cpuMillis when it bid. Capped like a workload's resources.
+   */
+  "cpuMillisTotal"?:number;
+
+  /**
+   * The total memory (MiB) the snapshot and a bid's priority are computed against: the bidder's profile memoryMb when it bid.
+   */
+  "memoryMbTotal"?:number;
+
+  /**
    * 1-minute load average per core, x1000.
    */
   "loadPermille"?:number;"onBattery"?:boolean;"batteryPermille"?:number;"thermal"?:"nominal" | "warm" | "throttled" | "unknown" | l.UnknownString };
@@ -56,6 +66,6 @@ type Capacity = { $type?: "commune.scheduler.defs#capacity";"cpuMillisFree":numb
 export type { Capacity };
 
 /** A snapshot of a host's live resources. */
-const capacity = /*#__PURE__*/ l.typedObject<Capacity>($nsid, "capacity", /*#__PURE__*/ l.object({"cpuMillisFree":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMbFree":/*#__PURE__*/ l.integer({"minimum":0}),"loadPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"onBattery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"batteryPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000})),"thermal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string<{"knownValues":["nominal","warm","throttled","unknown"]}>())}));
+const capacity = /*#__PURE__*/ l.typedObject<Capacity>($nsid, "capacity", /*#__PURE__*/ l.object({"cpuMillisFree":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMbFree":/*#__PURE__*/ l.integer({"minimum":0}),"cpuMillisTotal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1048576})),"memoryMbTotal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":16777216})),"loadPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"onBattery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"batteryPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000})),"thermal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string<{"knownValues":["nominal","warm","throttled","unknown"]}>())}));
 
 export { capacity };

@@ -22,12 +22,17 @@ type Main = { $type: "commune.scheduler.workloadStatus";"workload":RepoStrongRef
   /**
    * The claim lapses when updatedAt + leaseMs passes without renewal.
    */
-  "leaseMs"?:number;"startedAt"?:l.DatetimeString;"updatedAt":l.DatetimeString };
+  "leaseMs"?:number;"startedAt"?:l.DatetimeString;"updatedAt":l.DatetimeString;
+
+  /**
+   * Earlier versions of the workload this meshlet claimed and ran (oldest first): the claim each stood on and its interval, so a new version's claim does not erase the old one's usage from the ledger. Each entry counts only against its own bid, which the meshlet keeps while referenced.
+   */
+  "history"?:(Version)[] };
 
 export type { Main };
 
 /** In the running meshlet's repo: its claim on, and the state of, its replica of a workload. The record key is derived from the workload URI, so updates overwrite. */
-const main = /*#__PURE__*/ l.record<"any", Main>("any", $nsid, /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"state":/*#__PURE__*/ l.string<{"knownValues":["pending","pulling","starting","running","exited","failed","stopped"]}>(),"bid":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000})),"replica":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":128})),"exitCode":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"oomKilled":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"message":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":2048})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"startedAt":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"format":"datetime"})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"any", Main>("any", $nsid, /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"state":/*#__PURE__*/ l.string<{"knownValues":["pending","pulling","starting","running","exited","failed","stopped"]}>(),"bid":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000})),"replica":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":128})),"exitCode":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"oomKilled":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"message":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":2048})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"startedAt":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"format":"datetime"})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"}),"history":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Version>((() => version) as any), {"maxLength":32}))}));
 
 export { main };
 
@@ -48,3 +53,33 @@ export const $parse = /*#__PURE__*/ main.parse.bind(main);
 export const $safeParse = /*#__PURE__*/ main.safeParse.bind(main);
 export const $validate = /*#__PURE__*/ main.validate.bind(main);
 export const $safeValidate = /*#__PURE__*/ main.safeValidate.bind(main);
+
+/** One earlier version's claim, as its status said when the next claim replaced it. */
+type Version = { $type?: "commune.scheduler.workloadStatus#version";
+
+  /**
+   * The workload version (record cid) the claim was for.
+   */
+  "cid":l.CidString;
+
+  /**
+   * The bid the claim stood on.
+   */
+  "bid":RepoStrongRef.Main;"priority":number;"replica":number;
+
+  /**
+   * Its last state: a claim state earns its lease past updatedAt.
+   */
+  "state":"pending" | "pulling" | "starting" | "running" | "exited" | "failed" | "stopped" | l.UnknownString;"startedAt":l.DatetimeString;
+
+  /**
+   * Its last write (renewal or end).
+   */
+  "updatedAt":l.DatetimeString };
+
+export type { Version };
+
+/** One earlier version's claim, as its status said when the next claim replaced it. */
+const version = /*#__PURE__*/ l.typedObject<Version>($nsid, "version", /*#__PURE__*/ l.object({"cid":/*#__PURE__*/ l.string({"format":"cid"}),"bid":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"priority":/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000}),"replica":/*#__PURE__*/ l.integer({"minimum":0}),"state":/*#__PURE__*/ l.string<{"knownValues":["pending","pulling","starting","running","exited","failed","stopped"]}>(),"startedAt":/*#__PURE__*/ l.string({"format":"datetime"}),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+
+export { version };
