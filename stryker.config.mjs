@@ -9,6 +9,10 @@ export default {
   mutate: ['src/core/**/*.ts', '!src/core/**/*.d.ts'],
   // Each mutant runs only the tests that covered its line.
   coverageAnalysis: 'perTest',
+  // Static mutants (module-level constants, regexes) need the whole suite per mutant: ~15 % of the
+  // mutants for ~85 % of the time. Skipped (reported as ignored); the constants are protocol values
+  // pinned by tests that name them.
+  ignoreStatic: true,
   // The machine has 2 cores shared with other work.
   concurrency: 2,
   // Re-running after a small change only re-tests the mutants whose code or covering tests
