@@ -35,6 +35,7 @@ export default defineConfig({
     // (vitest's default isolation) is most of the cost. Stryker switches mutants at run time.
     isolate: false,
     sequence: { sequencer: KillFastSequencer },
+    setupFiles: ['test/helpers/mutation-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
