@@ -25,6 +25,11 @@ describe('free riders', () => {
     expect(debtorsLast(items, owner, (o) => balance[o], 'self')).toEqual(['a1', 'self1', 'a2', 'x1', 'd1', 'e1', 'd2'])
   })
 
+  test('a workload whose owner is not known is served in order, whatever the ledger says', () => {
+    const everyoneInDebt = () => -(10n ** 9n)
+    expect(debtorsLast(['x1', 'd1', 'x2'], (i) => (i.startsWith('x') ? undefined : 'd'), everyoneInDebt, 'self')).toEqual(['x1', 'x2', 'd1'])
+  })
+
   test.each<[string, bigint, number | undefined, string | undefined]>([
     ['no minimum configured', -(10n ** 9n), undefined, undefined],
     ['exactly at the minimum', -1000n, -1000, undefined],
