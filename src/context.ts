@@ -30,6 +30,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     reserveMemoryMb: cfg.reserveMemoryMb,
     maxLoadPermille: cfg.maxLoadPermille,
     allowedBinds: cfg.allowedBinds,
+    maxTokenLifetimeSec: cfg.maxTokenLifetimeSec,
     allowHttp: cfg.allowHttp,
   }
 }

@@ -46,6 +46,8 @@ export interface PeerSettings {
   maxLoadPermille: number
   allowedBinds: string[]
   allowHttp: boolean
+  /** Service auth tokens valid longer than this (exp - iat) are refused (default 300 s). */
+  maxTokenLifetimeSec?: number
 }
 
 export interface PeerPorts {
@@ -229,7 +231,8 @@ export class Meshlet implements AsyncDisposable {
       if (!(await this.catchUp())) this.log.warn('could not re-read every repo; yielding what is known to be replaced')
       await this.scheduler.releaseReplaced()
     }
-    const app = createXrpcServer({ control: this.control, idResolver: this.ports.idResolver, logger: this.log.child({ name: 'meshlet:xrpc' }) })
+    const tokens = this.settings.maxTokenLifetimeSec ? { maxLifetimeSec: this.settings.maxTokenLifetimeSec } : undefined
+    const app = createXrpcServer({ control: this.control, idResolver: this.ports.idResolver, logger: this.log.child({ name: 'meshlet:xrpc' }), tokens })
     this.server = await app.listen(this.settings.port, this.settings.host)
     this.url = this.server.url
     if (!this.settings.endpoint) this.linkage.setEndpoint(this.url)
