@@ -4,6 +4,7 @@
 import { AtUri as AtUriParser } from '@atproto/syntax'
 import { CLAIM_STATES, type AtUri, type Did } from '../core/types.js'
 import { isYielded } from '../core/placement.js'
+import { runsFor } from '../core/eligibility.js'
 import type { CommuneView } from '../core/view.js'
 import type { ContainerRuntime } from '../ports/container-runtime.js'
 import {
@@ -149,10 +150,7 @@ export class PeerControl implements ControlPlane {
     // Only meshlets of the owner's cluster hold replicas: a status record that an outsider (or a
     // member's own account, not a meshlet) writes about this workload is not one.
     const graph = this.d.cluster.current()
-    const inCluster = (m: Did) => {
-      const o = graph.ownerOf(m)
-      return o !== undefined && graph.mutual(w.owner, o)
-    }
+    const inCluster = (m: Did) => runsFor(graph, m, w.owner)
     const current = this.d.view.statusesFor(uri).filter((s) => s.workload.cid === w.cid && inCluster(s.meshlet))
     const placed = current.filter((s) => CLAIM_STATES.includes(s.state)).length
     const replicas = current
