@@ -12,6 +12,7 @@ import type { IdentityResolver } from './ports/identity-resolver.js'
 import type { PublicRecordReader } from './ports/public-records.js'
 import type { RecordDecoder } from './ports/record-decoder.js'
 import { systemClock, type Clock } from './ports/clock.js'
+import { MemoryEvictionStore, type EvictionStore } from './ports/eviction-store.js'
 import { createLogger, type Logger } from './logger.js'
 import { describeError } from './errors.js'
 import { RecordWriter } from './services/record-writer.js'
@@ -63,6 +64,8 @@ export interface PeerPorts {
   decode: RecordDecoder
   /** Reads other repos as anyone can (startup: does a workload this peer ran still exist?). */
   publicRecords: PublicRecordReader
+  /** Workloads the owner evicted from this machine (default: in memory, not kept across restarts). */
+  evictions?: EvictionStore
   clock?: Clock
   logger?: Logger
 }
@@ -82,6 +85,8 @@ export class Meshlet implements AsyncDisposable {
   readonly runner: RunnerService
   readonly linkage: LinkagePublisher
   readonly control: PeerControl
+  /** Workloads the owner evicted from this machine (farm.meshlet.evictWorkload). */
+  readonly evictions: EvictionStore
   url = ''
   private server: { url: string; close(): Promise<void> } | undefined
   private stopping: Promise<void> | undefined
@@ -93,6 +98,7 @@ export class Meshlet implements AsyncDisposable {
     readonly ports: PeerPorts,
   ) {
     this.clock = ports.clock ?? systemClock
+    this.evictions = ports.evictions ?? new MemoryEvictionStore()
     this.log = ports.logger ?? createLogger('meshlet', { meshlet: settings.did })
     this.timeline = new Timeline(2000, (uri, stage, at) => this.log.debug({ workload: uri, stage, at }, 'stage'))
     const sub = (name: string) => this.log.child({ name: `meshlet:${name}` })
@@ -120,7 +126,7 @@ export class Meshlet implements AsyncDisposable {
       this.status,
       this.hostMonitor,
       this.clock,
-      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, minOwnerBalance: settings.minOwnerBalance, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did), onStartAllowed: () => this.runner.mark() },
+      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, minOwnerBalance: settings.minOwnerBalance, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did), onStartAllowed: () => this.runner.mark(), isEvicted: (uri) => this.evictions.has(uri) },
       sub('scheduler'),
     )
     this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, {
@@ -169,6 +175,7 @@ export class Meshlet implements AsyncDisposable {
       status: this.status,
       host: this.hostMonitor,
       runtime: ports.runtime,
+      evictions: this.evictions,
       shutdown: (drain) => this.shutdown(drain),
     })
     this.intake.connect({

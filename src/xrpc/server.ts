@@ -17,6 +17,7 @@ import type { TokenPolicy } from './token.js'
 import type { XrpcContext } from './context.js'
 import type { ControlPlane } from '../ports/control-plane.js'
 import { deleteWorkload } from './delete-workload.js'
+import { evictWorkload } from './evict-workload.js'
 import { toXrpcError } from './errors.js'
 import { getCapacity } from './get-capacity.js'
 import { getLogs } from './get-logs.js'
@@ -107,6 +108,7 @@ export function createXrpcServer(opts: XrpcServerOptions): MeshletXrpcServer {
   stopWorkload(xrpc, ctx)
   getLogs(xrpc, ctx)
   shutdown(xrpc, ctx)
+  evictWorkload(xrpc, ctx)
 
   const app = express()
   app.disable('x-powered-by')

@@ -185,7 +185,7 @@ describe('eligibility', () => {
     expect(runsFor(g, mA, B)).toBe(true)
     // Its owner's own work needs no list: mA2 runs A's workloads.
     const byA = eligibility({ workload: workload({}, A), graph: g, profiles, monoNow: NOW, lastReceived: justNow, defaultLeaseMs: LEASE })
-    expect([...byA.eligible.keys()]).toEqual([mA, mA2, mB])
+    expect([...byA.eligible.keys()]).toEqual([mA2, mA, mB])
     expect(runsFor(g, mA2, A)).toBe(true)
     // Listing B is not enough without mutual verification: a meshlet of C (not mutual with B) never runs B's work.
     expect(runsFor(g, mC, B)).toBe(false)

@@ -71,6 +71,10 @@ function testControlPlane(): ControlPlane {
       acted.push(`shutdown drain=${drain}`)
       return { accepted: true, handedOver: 0 }
     },
+    evictWorkload: async (uri, { undo }) => {
+      acted.push(`evict${undo ? ' undo' : ''} ${uri}`)
+      return undo ? { evicted: false, state: 'allowed' } : { evicted: true, state: 'stopped' }
+    },
   }
 }
 
@@ -141,6 +145,7 @@ const methods = (): Method[] => [
   { nsid: 'farm.meshlet.resumeWorkload', kind: 'procedure', body: { uri: workloadUri } },
   { nsid: 'farm.meshlet.stopWorkload', kind: 'procedure', body: { uri: workloadUri } },
   { nsid: 'farm.meshlet.shutdown', kind: 'procedure', body: { drain: true } },
+  { nsid: 'farm.meshlet.evictWorkload', kind: 'procedure', body: { uri: workloadUri } },
 ]
 const NSIDS = [
   'farm.meshlet.getCapacity',
@@ -152,6 +157,7 @@ const NSIDS = [
   'farm.meshlet.resumeWorkload',
   'farm.meshlet.stopWorkload',
   'farm.meshlet.shutdown',
+  'farm.meshlet.evictWorkload',
 ]
 const method = (nsid: string) => methods().find((m) => m.nsid === nsid)!
 
@@ -329,6 +335,25 @@ describe('authorisation', () => {
     expect(outsider.status).toBe(403)
     expect(outsider.body.message).toContain(`${stranger.did} is not in this meshlet's cluster`)
     expect(shutdowns()).toBe(before)
+  })
+
+  test('evictWorkload: the meshlet’s owner only; a member, the workload’s owner elsewhere or the meshlet itself get 403 and nothing is evicted', async () => {
+    const evict = method('farm.meshlet.evictWorkload')
+    const evictions = () => acted.filter((a) => a.startsWith('evict'))
+    const before = evictions().length
+    for (const caller of [member, meshlet]) {
+      const res = await call(evict, await serviceToken(caller, evict.nsid))
+      expect(res.status).toBe(403)
+      expect(res.body.error).toBe('Forbidden')
+      expect(res.body.message).toBe(`only this meshlet's owner ${owner.did} may evict workloads from it`)
+    }
+    expect(evictions().length).toBe(before)
+    const ok = await call(evict, await serviceToken(owner, evict.nsid))
+    expect(ok.status).toBe(200)
+    expect(ok.body).toEqual({ uri: workloadUri, evicted: true, state: 'stopped' })
+    const undo = await call({ ...evict, body: { uri: workloadUri, undo: true } }, await serviceToken(owner, evict.nsid))
+    expect(undo.body).toEqual({ uri: workloadUri, evicted: false, state: 'allowed' })
+    expect(evictions().slice(before)).toEqual([`evict ${workloadUri}`, `evict undo ${workloadUri}`])
   })
 
   test('an unknown workload: 404 WorkloadNotFound for its owner, 403 for anyone else (they learn nothing)', async () => {

@@ -116,6 +116,10 @@ function testControlPlane(): ControlPlane {
       calls.push(`shutdown drain=${drain}`)
       return { accepted: true, handedOver: 1 }
     },
+    evictWorkload: async (uri, { undo }) => {
+      calls.push(`evict${undo ? ' undo' : ''} ${uri}`)
+      return undo ? { evicted: false, state: 'allowed' } : { evicted: true, state: 'stopped' }
+    },
   }
 }
 

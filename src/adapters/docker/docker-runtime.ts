@@ -7,7 +7,7 @@ import type {
   ContainerInfo,
   ContainerRuntime,
   ContainerSpec,
-  LogLine,
+  LogLines,
   PullProgress,
 } from '../../ports/container-runtime.js'
 import {
@@ -268,7 +268,7 @@ export class DockerRuntime implements ContainerRuntime {
     return rows.flatMap((row) => infoFromRow(row, filter.meshletDid) ?? [])
   }
 
-  async logs(id: string, opts: { tail?: number; maxBytes?: number } = {}): Promise<LogLine[]> {
+  async logs(id: string, opts: { tail?: number; maxBytes?: number } = {}): Promise<LogLines> {
     this.checkId('logs', id)
     const tail = opts.tail ?? this.defaultLogTail
     if (!Number.isInteger(tail) || tail < 0) throw new ContainerOpError('logs', id, `tail must be a non-negative integer, got ${String(tail)}`)

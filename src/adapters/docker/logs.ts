@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream'
 import type Docker from 'dockerode'
-import type { LogLine } from '../../ports/container-runtime.js'
+import type { LogLine, LogLines } from '../../ports/container-runtime.js'
 
 /** Default byte cap of one logs() answer: the newest output up to this many bytes of text. */
 export const DEFAULT_MAX_LOG_BYTES = 1024 * 1024
@@ -64,7 +64,7 @@ export class LogTail {
   }
 
   /** The lines kept, oldest first. */
-  end(): LogLine[] {
+  end(): LogLines {
     if (this.mode === 'unknown' && this.buf.length > 0) {
       this.mode = 'raw'
       this.push('stdout', this.decoders.stdout.decode(this.buf, { stream: true }))
@@ -74,7 +74,9 @@ export class LogTail {
       this.pending[stream] = ''
       if (rest.length > 0) this.keep({ stream, text: rest })
     }
-    return this.lines.slice(this.head)
+    const out: LogLines = this.lines.slice(this.head)
+    if (this.truncated) out.truncated = true
+    return out
   }
 
   private push(stream: LogLine['stream'], text: string): void {
@@ -121,7 +123,7 @@ export function demuxLogs(buf: Buffer): LogLine[] {
  * The newest `tail` lines of a container's output, at most `maxBytes` of text, read from the
  * engine as a stream (dockerode's logs() without follow buffers the whole answer first).
  */
-export async function readLogTail(docker: Docker, id: string, tail: number, maxBytes: number): Promise<LogLine[]> {
+export async function readLogTail(docker: Docker, id: string, tail: number, maxBytes: number): Promise<LogLines> {
   const stream = await new Promise<Readable>((resolve, reject) => {
     docker.modem.dial(
       {
