@@ -13,6 +13,7 @@ import type { $OutputBody as LogsOutput } from '../lexicons/farm/meshlet/getLogs
 import type { $OutputBody as WorkloadStatusOutput } from '../lexicons/farm/meshlet/getWorkloadStatus.defs.js'
 import type { $OutputBody as ListWorkloadsOutput } from '../lexicons/farm/meshlet/listWorkloads.defs.js'
 import type { $OutputBody as ShutdownOutput } from '../lexicons/farm/meshlet/shutdown.defs.js'
+import type { $OutputBody as EvictOutput } from '../lexicons/farm/meshlet/evictWorkload.defs.js'
 import { createLogger, type Logger } from '../logger.js'
 import { MeshletCallError, MeshletDiscoveryError } from './errors.js'
 
@@ -29,6 +30,7 @@ export const METHOD = {
   stopWorkload: 'farm.meshlet.stopWorkload',
   getLogs: 'farm.meshlet.getLogs',
   shutdown: 'farm.meshlet.shutdown',
+  evictWorkload: 'farm.meshlet.evictWorkload',
 } as const
 
 export interface MeshletClientOptions {
@@ -107,6 +109,11 @@ export class MeshletClient {
 
   shutdown(meshlet: Did, opts: { drain?: boolean } = {}): Promise<ShutdownOutput> {
     return this.procedure(meshlet, METHOD.shutdown, opts.drain === undefined ? {} : { drain: opts.drain })
+  }
+
+  /** The meshlet's owner evicts a workload from that meshlet (or lifts it with `undo`). */
+  evictWorkload(meshlet: Did, uri: AtUri, opts: { undo?: boolean } = {}): Promise<EvictOutput> {
+    return this.procedure(meshlet, METHOD.evictWorkload, opts.undo ? { uri, undo: true } : { uri })
   }
 
   query<T>(meshlet: Did, nsid: string, params: Record<string, string | number | boolean | undefined>): Promise<T> {
