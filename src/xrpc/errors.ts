@@ -58,7 +58,8 @@ export function toXrpcError(err: unknown, logger?: Logger): XRPCError {
       return authRequired(cleanMessage(err.errorMessage ?? err.message), err)
     }
     if (status === 413) return payloadTooLarge(err)
-    if (status >= 500) return internal(err, logger)
+    // 501 (no such method) is public; any other 5xx may carry engine or socket details.
+    if (status >= 500 && status !== 501) return internal(err, logger)
     return err
   }
   const httpStatus = httpErrorStatus(err)
@@ -76,7 +77,17 @@ export function toXrpcError(err: unknown, logger?: Logger): XRPCError {
 function internal(err: unknown, logger?: Logger): XRPCError {
   const ref = randomUUID().slice(0, 8)
   logger?.error({ err, ref, detail: describeError(err) }, 'xrpc handler failed')
-  return new InternalServerError(`internal error on this meshlet (reference ${ref}; its operator finds the details in the log)`, XRPC_ERROR.internal, { cause: err })
+  return new ReferencedInternalError(`internal error on this meshlet (reference ${ref}; its operator finds the details in the log)`, { cause: err })
+}
+
+/** xrpc-server answers every 500 with the bare words "Internal Server Error": this one keeps its reference. */
+class ReferencedInternalError extends InternalServerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, XRPC_ERROR.internal, options)
+  }
+  override get payload(): { error: string; message: string } {
+    return { error: XRPC_ERROR.internal, message: this.errorMessage ?? 'Internal Server Error' }
+  }
 }
 
 function payloadTooLarge(cause: unknown): XRPCError {
