@@ -37,6 +37,7 @@ export const RUN_OPTIONS = {
   bidWindowMs: { flag: 'bid-window-ms', env: 'MESHLET_BID_WINDOW_MS', type: 'string', help: 'default bid window when a workload names none', default: '5000' },
   minOwnerBalance: { flag: 'min-owner-balance', env: 'MESHLET_MIN_OWNER_BALANCE', type: 'string', help: 'decline owners whose ledger balance (unit-seconds) is below this, published in the profile; negative as --min-owner-balance=-360000 (default: no minimum)' },
   allowedBinds: { flag: 'allowed-binds', env: 'MESHLET_ALLOWED_BINDS', type: 'string', help: "host paths the owner allows workloads to mount (comma-separated 'src:dst[:ro]'); none by default", default: '' },
+  maxTokenLifetimeSec: { flag: 'max-token-lifetime-sec', env: 'MESHLET_MAX_TOKEN_LIFETIME_SEC', type: 'string', help: 'refuse service auth tokens valid for longer than this (exp - iat, seconds)', default: '300' },
   allowHttp: { flag: 'allow-http', env: 'MESHLET_ALLOW_HTTP', type: 'boolean', help: 'DEV ONLY: resolve identities and PDSes over plain http (loopback test networks)' },
   logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
 } as const satisfies Record<string, OptionDecl>
@@ -79,6 +80,7 @@ export const runConfigSchema = z.object({
   bidWindowMs: intIn(100, 600_000),
   minOwnerBalance: z.string().regex(/^-?\d{1,15}$/, 'must be a whole number of unit-seconds, like -360000').transform(Number).optional(),
   allowedBinds: csv,
+  maxTokenLifetimeSec: intIn(10, 3600).optional(),
   allowHttp: z.boolean().default(false),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
 })

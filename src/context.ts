@@ -8,6 +8,7 @@ import { AtprotoRecordSource } from './adapters/atproto/record-source.js'
 import { AtprotoPublicRecordReader } from './adapters/atproto/public-record-reader.js'
 import { decodeRecord } from './adapters/atproto/decode.js'
 import { SqliteCursorStore } from './adapters/store/sqlite-cursor-store.js'
+import { FileEvictionStore } from './adapters/store/eviction-file-store.js'
 import { DockerRuntime } from './adapters/docker/docker-runtime.js'
 import { SystemHostProbe } from './adapters/host/system-host-probe.js'
 import { ConfigError, describeError } from './errors.js'
@@ -30,6 +31,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     reserveMemoryMb: cfg.reserveMemoryMb,
     maxLoadPermille: cfg.maxLoadPermille,
     allowedBinds: cfg.allowedBinds,
+    maxTokenLifetimeSec: cfg.maxTokenLifetimeSec,
     allowHttp: cfg.allowHttp,
   }
 }
@@ -63,10 +65,17 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
     throw new ConfigError(`--docker-socket (MESHLET_DOCKER_SOCKET): ${describeError(err)}`, 'dockerSocket', { cause: err })
   }
   const cursorStore = overrides.cursorStore ?? SqliteCursorStore.open(cfg.dataDir)
+  let evictions = overrides.evictions
+  try {
+    evictions ??= FileEvictionStore.open(cfg.dataDir)
+  } catch (err) {
+    throw new ConfigError(`--data-dir (MESHLET_DATA_DIR): ${describeError(err)}`, 'dataDir', { cause: err })
+  }
   return {
     runtime,
     publisher,
     cursorStore,
+    evictions,
     identity: overrides.identity ?? identity,
     decode: overrides.decode ?? ((r) => decodeRecord(r, { defaultBidWindowMs: cfg.bidWindowMs })),
     publicRecords: overrides.publicRecords ?? new AtprotoPublicRecordReader(overrides.identity ?? identity, { decode: { defaultBidWindowMs: cfg.bidWindowMs } }),

@@ -5,6 +5,7 @@
 import { CommuneView } from './core/view.js'
 import { NSID } from './core/types.js'
 import { systemClock, type Clock } from './ports/clock.js'
+import { MemoryEvictionStore, type EvictionStore } from './ports/eviction-store.js'
 import { createLogger, type Logger } from './logger.js'
 import { RecordWriter } from './services/record-writer.js'
 import { IntakeService } from './services/intake.js'
@@ -42,6 +43,8 @@ export class Meshlet implements AsyncDisposable {
   readonly runner: RunnerService
   readonly linkage: LinkagePublisher
   readonly control: PeerControl
+  /** Workloads the owner evicted from this machine (farm.meshlet.evictWorkload). */
+  readonly evictions: EvictionStore
   readonly catchUp: CatchUp
   readonly orphans: OrphanSweep
   readonly drain: DrainService
@@ -59,6 +62,7 @@ export class Meshlet implements AsyncDisposable {
     const log = (this.log = ports.logger ?? createLogger('meshlet', { meshlet: settings.did }))
     const sub = (name: string) => log.child({ name: `meshlet:${name}` })
     const self = { meshlet: settings.did, owner: settings.owner }
+    const evictions = (this.evictions = ports.evictions ?? new MemoryEvictionStore())
     this.stopped = new Promise((r) => (this.resolveStopped = r))
     this.timeline = new Timeline(2000, (uri, stage, at) => log.debug({ workload: uri, stage, at }, 'stage'))
     // Own writes come back into the view at once, through the same check as anyone's records.
@@ -96,6 +100,7 @@ export class Meshlet implements AsyncDisposable {
       holdWhile: () => this.linkage.outOfTouch(),
       lastReceived: (did) => this.intake.receipts.lastReceived(did),
       onStartAllowed: () => this.runner.mark(),
+      isEvicted: (uri) => evictions.has(uri),
     }))
     const runner = (this.runner = new RunnerService({
       view,
@@ -156,6 +161,7 @@ export class Meshlet implements AsyncDisposable {
       status,
       host,
       runtime: ports.runtime,
+      evictions,
       shutdown: (drain) => this.drain.shutdown(drain),
     })
     this.intake = new IntakeService({

@@ -19,6 +19,7 @@ export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML 
   stop       stop replicas here (next bidder takes over):   meshlet stop <name|id|uri> [--meshlet <did>] [--json]
   capacity   a meshlet's free resources:                    meshlet capacity <meshlet-did> [--json]
   shutdown   drain and stop one of your meshlets:           meshlet shutdown <meshlet-did> [--no-drain] [--json]
+  evict      stop a guest's workload on your meshlet(s):    meshlet evict <uri> [--meshlet <did>] [--undo] [--json]
   (client commands log in as you: --as <handle|did> (MESHLET_USER), --password (MESHLET_USER_PASSWORD),
    --pds <url> (MESHLET_USER_PDS; default from your DID document), --plc <url> (MESHLET_PLC; default
    https://plc.directory), --allow-http (MESHLET_ALLOW_HTTP; local dev networks). \`meshlet dev\` prints them all.)
@@ -26,7 +27,7 @@ export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML 
 
 type Env = Record<string, string | undefined>
 
-const COMMANDS = ['submit', 'ls', 'status', 'logs', 'rm', 'pause', 'resume', 'stop', 'capacity', 'shutdown'] as const
+const COMMANDS = ['submit', 'ls', 'status', 'logs', 'rm', 'pause', 'resume', 'stop', 'capacity', 'shutdown', 'evict'] as const
 type ClientCommand = (typeof COMMANDS)[number]
 
 const OPTIONS = {
@@ -43,6 +44,7 @@ const OPTIONS = {
   wait: { type: 'boolean' },
   tail: { type: 'string' },
   'no-drain': { type: 'boolean' },
+  undo: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -57,6 +59,7 @@ const ARGS: Record<ClientCommand, string | undefined> = {
   stop: '<name|id|uri>',
   capacity: '<meshlet-did>',
   shutdown: '<meshlet-did>',
+  evict: '<uri>',
 }
 
 function usage(cmd: ClientCommand): string {
@@ -80,6 +83,7 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
   }
   if (values.help) return { text: usage(command), code: EXIT.ok }
   if (values['no-drain'] && command !== 'shutdown') return { text: `meshlet ${command}: --no-drain is only for shutdown\n${usage(command)}`, code: EXIT.usage }
+  if (values.undo && command !== 'evict') return { text: `meshlet ${command}: --undo is only for evict\n${usage(command)}`, code: EXIT.usage }
   const want = ARGS[command] ? 1 : 0
   if (positionals.length !== want) {
     const what = want ? `expects ${ARGS[command]}` : 'takes no arguments'
@@ -113,7 +117,7 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
 
   // The commands load @atproto/api and @atproto/identity (~1 s): only once the input is known good,
   // so --help and usage errors answer at once (BENCHMARKS.md, CLI start).
-  const { cmdCapacity, cmdLogs, cmdLs, cmdReplicaAction, cmdRm, cmdShutdown, cmdStatus, cmdSubmit, createClientContext, createIdResolver } = await import('./commands.js')
+  const { cmdCapacity, cmdEvict, cmdLogs, cmdLs, cmdReplicaAction, cmdRm, cmdShutdown, cmdStatus, cmdSubmit, createClientContext, createIdResolver } = await import('./commands.js')
   let ctx: ClientContext
   try {
     let service = values.pds ?? who.pds
@@ -161,6 +165,9 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
       break
     case 'shutdown':
       res = await cmdShutdown(ctx, arg, { json, drain: !values['no-drain'] })
+      break
+    case 'evict':
+      res = await cmdEvict(ctx, arg, { json, meshlet, undo: values.undo ?? false })
       break
   }
   warnings.push(...(res.warnings ?? []))

@@ -13,6 +13,7 @@ import type { $OutputBody as LogsOutput } from '../lexicons/farm/meshlet/getLogs
 import type { $OutputBody as WorkloadStatusOutput } from '../lexicons/farm/meshlet/getWorkloadStatus.defs.js'
 import type { $OutputBody as ListWorkloadsOutput } from '../lexicons/farm/meshlet/listWorkloads.defs.js'
 import type { $OutputBody as ShutdownOutput } from '../lexicons/farm/meshlet/shutdown.defs.js'
+import type { $OutputBody as EvictOutput } from '../lexicons/farm/meshlet/evictWorkload.defs.js'
 import { createLogger, type Logger } from '../logger.js'
 import { MeshletCallError, MeshletDiscoveryError } from './errors.js'
 
@@ -29,6 +30,7 @@ export const METHOD = {
   stopWorkload: 'farm.meshlet.stopWorkload',
   getLogs: 'farm.meshlet.getLogs',
   shutdown: 'farm.meshlet.shutdown',
+  evictWorkload: 'farm.meshlet.evictWorkload',
 } as const
 
 export interface MeshletClientOptions {
@@ -109,6 +111,11 @@ export class MeshletClient {
     return this.procedure(meshlet, METHOD.shutdown, opts.drain === undefined ? {} : { drain: opts.drain })
   }
 
+  /** The meshlet's owner evicts a workload from that meshlet (or lifts it with `undo`). */
+  evictWorkload(meshlet: Did, uri: AtUri, opts: { undo?: boolean } = {}): Promise<EvictOutput> {
+    return this.procedure(meshlet, METHOD.evictWorkload, opts.undo ? { uri, undo: true } : { uri })
+  }
+
   query<T>(meshlet: Did, nsid: string, params: Record<string, string | number | boolean | undefined>): Promise<T> {
     return this.call<T>(meshlet, nsid, 'GET', params, undefined)
   }
@@ -175,11 +182,14 @@ export class MeshletClient {
     return endpoint.replace(/\/+$/, '')
   }
 
-  /** A service auth token for (meshlet, method), from the caller's PDS, cached until near expiry. */
-  async token(meshlet: Did, nsid: string, opts: { force?: boolean } = {}): Promise<string> {
+  /**
+   * A service auth token for (meshlet, method), from the caller's PDS, cached until near expiry.
+   * `once`: for a procedure, whose token a meshlet accepts once (replay protection): never cached.
+   */
+  async token(meshlet: Did, nsid: string, opts: { force?: boolean; once?: boolean } = {}): Promise<string> {
     const key = `${meshlet} ${nsid}`
     const cached = this.tokens.get(key)
-    if (!opts.force && cached && cached.until > Date.now()) return cached.value
+    if (!opts.force && !opts.once && cached && cached.until > Date.now()) return cached.value
     const ttl = this.opts.tokenTtlSec
     const exp = ttl ? Math.floor(Date.now() / 1000) + ttl : undefined
     let token: string
@@ -190,6 +200,7 @@ export class MeshletClient {
       const service = this.opts.agent.serviceUrl?.toString() ?? 'your PDS'
       throw new PdsError(service, `cannot get a service auth token for ${nsid} at ${meshlet}: ${describeError(err)}`, { cause: err })
     }
+    if (opts.once) return token
     const expMs = (jwtExp(token) ?? Math.floor(Date.now() / 1000) + 60) * 1000
     this.tokens.set(key, { value: token, until: expMs - TOKEN_MARGIN_MS })
     return token
@@ -206,7 +217,7 @@ export class MeshletClient {
     let retriedEndpoint = false
     for (;;) {
       const endpoint = await this.endpoint(meshlet)
-      const token = await this.token(meshlet, nsid, { force: retriedAuth })
+      const token = await this.token(meshlet, nsid, { force: retriedAuth, once: method === 'POST' })
       let out: T | undefined
       try {
         out = await xrpcCall<T>({ service: endpoint, nsid, method, params, body, token, fetch: this.fetch, timeoutMs: this.timeoutMs })

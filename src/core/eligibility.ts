@@ -1,5 +1,5 @@
-// Who may run a workload (PROTOCOL §2): verified meshlets of its owner and of owners mutually
-// verified with it, alive (a record from their repo received within their lease, on this
+// Who may run a workload (PROTOCOL §2): verified meshlets of its owner, and verified meshlets of
+// owners mutually verified with it whose OWN membership list names it (consent per machine), alive (a record from their repo received within their lease, on this
 // observer's monotonic clock: docs/protocol.md, Liveness by receipt) and matching the constraints.
 // Every candidate that is left out gets a reason, so "why not here?" always has an answer.
 
@@ -73,6 +73,10 @@ export function eligibility(input: EligibilityInput): EligibilityResult {
       excluded.push({ meshlet, reason: `belongs to ${verifiedOwner}, who is not mutually verified with ${owner}` })
       continue
     }
+    if (!machineConsents(graph, meshlet, verifiedOwner, owner)) {
+      excluded.push({ meshlet, reason: `its own membership list does not name ${owner} (a meshlet runs work only for its owner and the owners it lists itself)` })
+      continue
+    }
     const profile = profiles.get(meshlet)
     if (!profile) {
       excluded.push({ meshlet, reason: 'no profile published yet' })
@@ -92,6 +96,24 @@ export function eligibility(input: EligibilityInput): EligibilityResult {
     eligible.set(meshlet, { meshlet, owner: verifiedOwner })
   }
   return { eligible, excluded, electorate }
+}
+
+/**
+ * Consent is per machine: a meshlet runs work of its own owner, and of another owner only when its
+ * OWN membership record lists that owner. A sibling meshlet's list never counts, so one meshlet's
+ * leaked password cannot enrol anyone on the owner's other machines.
+ */
+function machineConsents(graph: ClusterGraph, meshlet: Did, meshletOwner: Did, workloadOwner: Did): boolean {
+  return meshletOwner === workloadOwner || graph.membersOf(meshlet).includes(workloadOwner)
+}
+
+/**
+ * May `meshlet` hold replicas of `workloadOwner`'s work? A verified meshlet whose owner is the
+ * workload's owner, or is mutually verified with it and whose own membership list names it.
+ */
+export function runsFor(graph: ClusterGraph, meshlet: Did, workloadOwner: Did): boolean {
+  const owner = graph.ownerOf(meshlet)
+  return owner !== undefined && graph.mutual(workloadOwner, owner) && machineConsents(graph, meshlet, owner, workloadOwner)
 }
 
 function leaseFor(profile: Profile, leaseMsOf: EligibilityInput['leaseMsOf'], fallback: number): number {

@@ -1,6 +1,7 @@
 // What a peer is given: its settings (from config) and its ports (real adapters from context.ts,
 // or a test's own), and the version it publishes. No code, so every part of the peer can name them
 // without importing the peer.
+import type { EvictionStore } from '../ports/eviction-store.js'
 import type { IdResolver } from '@atproto/identity'
 import type { Did, KeyValue } from '../core/types.js'
 import type { ContainerRuntime } from '../ports/container-runtime.js'
@@ -34,6 +35,8 @@ export interface PeerSettings {
   maxLoadPermille: number
   allowedBinds: string[]
   allowHttp: boolean
+  /** Service auth tokens valid longer than this (exp - iat) are refused (default 300 s). */
+  maxTokenLifetimeSec?: number
 }
 
 export interface PeerPorts {
@@ -50,5 +53,7 @@ export interface PeerPorts {
   /** Reads other repos as anyone can (startup: does a workload this peer ran still exist?). */
   publicRecords: PublicRecordReader
   clock?: Clock
+  /** Workloads the owner evicted from this machine (default: in memory, not kept across restarts). */
+  evictions?: EvictionStore
   logger?: Logger
 }

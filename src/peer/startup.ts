@@ -73,7 +73,8 @@ export async function startPeer(d: StartupDeps): Promise<void> {
     if (!(await d.catchUp.run())) log.warn('could not re-read every repo; yielding what is known to be replaced')
     await scheduler.releaseReplaced()
   }
-  const app = createXrpcServer({ control: d.control, idResolver: d.idResolver, logger: log.child({ name: 'meshlet:xrpc' }) })
+  const tokens = settings.maxTokenLifetimeSec ? { maxLifetimeSec: settings.maxTokenLifetimeSec } : undefined
+  const app = createXrpcServer({ control: d.control, idResolver: d.idResolver, logger: log.child({ name: 'meshlet:xrpc' }), tokens })
   const server = await app.listen(settings.port, settings.host)
   d.listening(server)
   await linkage.publishAll()

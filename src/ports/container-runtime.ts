@@ -45,6 +45,11 @@ export interface PullProgress {
   total?: number
 }
 
+/** Lines of output, oldest first; `truncated` when older output was left out for the byte cap. */
+export interface LogLines extends Array<LogLine> {
+  truncated?: boolean
+}
+
 export interface LogLine {
   stream: 'stdout' | 'stderr'
   text: string
@@ -75,7 +80,8 @@ export interface ContainerRuntime {
   inspect(id: string): Promise<ContainerInfo | undefined>
   /** Only containers carrying meshlet labels; filtered to one meshlet when given. */
   list(filter?: { meshletDid?: Did }): Promise<ContainerInfo[]>
-  logs(id: string, opts?: { tail?: number }): Promise<LogLine[]>
+  /** The newest `tail` lines, at most `maxBytes` of text (older output dropped: `truncated`). */
+  logs(id: string, opts?: { tail?: number; maxBytes?: number }): Promise<LogLines>
   /** Lifecycle events of meshlet-labelled containers until the signal aborts. */
   watch(onEvent: (e: ContainerEvent) => void, signal: AbortSignal): Promise<void>
 }

@@ -65,6 +65,8 @@ export interface LogsView {
   uri: AtUri
   containerId?: string
   lines: { stream: 'stdout' | 'stderr'; text: string }[]
+  /** Older output was left out to stay under the byte cap. */
+  truncated?: boolean
 }
 
 export class WorkloadNotFoundError extends Error {
@@ -98,6 +100,12 @@ export interface ControlPlane {
   resumeWorkload(uri: AtUri): Promise<{ state: string }>
   stopWorkload(uri: AtUri): Promise<{ state: string }>
   logs(uri: AtUri, tail: number): Promise<LogsView>
+  /**
+   * The meshlet's owner evicts a workload from this machine: its replica here stops and it is
+   * declined from now on (kept across restarts); `undo` lifts that. State: stopped (a replica was
+   * released), declined (none ran here), allowed (undo).
+   */
+  evictWorkload(uri: AtUri, opts: { undo: boolean }): Promise<{ evicted: boolean; state: 'stopped' | 'declined' | 'allowed' }>
   /** Starts a drain (stop bidding, release replicas so others take them) then stops the peer. */
   shutdown(opts: { drain: boolean }): Promise<{ accepted: boolean; handedOver: number }>
 }

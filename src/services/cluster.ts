@@ -43,9 +43,18 @@ export class ClusterService {
     return [this.self.owner, ...this.graph.activeCluster(this.self.owner)]
   }
 
-  /** May `did` read from this meshlet? Owners of the active cluster and their verified meshlets. */
+  /**
+   * Owners this meshlet serves: its owner, and owners of the active cluster that its OWN membership
+   * list names (consent per machine: a sibling meshlet's list does not count).
+   */
+  servedOwners(): Did[] {
+    const listed = new Set(this.graph.membersOf(this.self.meshlet))
+    return [this.self.owner, ...this.graph.activeCluster(this.self.owner).filter((o) => listed.has(o))]
+  }
+
+  /** May `did` call this meshlet? The owners it serves and their verified meshlets. */
   isMember(did: Did): boolean {
-    const owners = new Set(this.activeOwners())
+    const owners = new Set(this.servedOwners())
     if (owners.has(did)) return true
     const owner = this.graph.ownerOf(did)
     return owner !== undefined && owners.has(owner)

@@ -4,6 +4,7 @@
 import { AtUri as AtUriParser } from '@atproto/syntax'
 import { CLAIM_STATES, type AtUri, type Did } from '../core/types.js'
 import { isYielded } from '../core/placement.js'
+import { runsFor } from '../core/eligibility.js'
 import type { CommuneView } from '../core/view.js'
 import type { ContainerRuntime } from '../ports/container-runtime.js'
 import {
@@ -19,6 +20,7 @@ import type { SchedulerService } from './scheduler.js'
 import type { RunnerService } from './runner.js'
 import type { StatusReporter } from './status-reporter.js'
 import type { HostMonitor } from './host-monitor.js'
+import { EVICTED_REASON, type EvictionStore } from '../ports/eviction-store.js'
 
 /**
  * The status message of a replica its owner paused. The lexicon's states have no "paused" (the
@@ -42,6 +44,8 @@ export interface PeerControlDeps {
   status: StatusReporter
   host: HostMonitor
   runtime: ContainerRuntime
+  /** Workloads the owner evicted from this machine. */
+  evictions: EvictionStore
   /** Drain then stop the whole peer (wired by the composition root). */
   shutdown: (drain: boolean) => Promise<number>
 }
@@ -149,10 +153,7 @@ export class PeerControl implements ControlPlane {
     // Only meshlets of the owner's cluster hold replicas: a status record that an outsider (or a
     // member's own account, not a meshlet) writes about this workload is not one.
     const graph = this.d.cluster.current()
-    const inCluster = (m: Did) => {
-      const o = graph.ownerOf(m)
-      return o !== undefined && graph.mutual(w.owner, o)
-    }
+    const inCluster = (m: Did) => runsFor(graph, m, w.owner)
     const current = this.d.view.statusesFor(uri).filter((s) => s.workload.cid === w.cid && inCluster(s.meshlet))
     const placed = current.filter((s) => CLAIM_STATES.includes(s.state)).length
     const replicas = current
@@ -244,7 +245,29 @@ export class PeerControl implements ControlPlane {
     this.requireWorkload(uri)
     const c = await this.d.runner.containerFor(uri)
     if (!c) return { uri, lines: [] }
-    return { uri, containerId: c.id, lines: await this.d.runtime.logs(c.id, { tail }) }
+    const tailed = await this.d.runtime.logs(c.id, { tail, maxBytes: MAX_LOG_BYTES })
+    return { uri, containerId: c.id, lines: tailed, ...(tailed.truncated ? { truncated: true } : {}) }
+  }
+
+  async evictWorkload(uri: AtUri, opts: { undo: boolean }): Promise<{ evicted: boolean; state: 'stopped' | 'declined' | 'allowed' }> {
+    if (opts.undo) {
+      await this.d.evictions.remove(uri)
+      this.d.scheduler.mark(uri)
+      return { evicted: false, state: 'allowed' }
+    }
+    // Durable first: a crash between the two steps must not leave the workload running here later.
+    await this.d.evictions.add(uri)
+    const w = this.d.view.workload(uri)
+    const own = this.d.status.own(uri)
+    let state: 'stopped' | 'declined' = 'declined'
+    if (w && own && own.workload.cid === w.cid && CLAIM_STATES.includes(own.state)) {
+      await this.d.status.release(w, EVICTED_REASON)
+      state = 'stopped'
+    }
+    this.d.runner.mark()
+    await this.d.runner.processAll()
+    this.d.scheduler.mark(uri)
+    return { evicted: true, state }
   }
 
   async shutdown(opts: { drain: boolean }): Promise<{ accepted: boolean; handedOver: number }> {
@@ -267,6 +290,9 @@ function queuedProblem(placed: number, replicas: number, bids: { meshlet: Did; o
   const head = `queued: ${placed} of ${replicas} replicas placed; waiting for capacity`
   return why.length ? `${head} (${why.join('; ')})` : `${head} (no meshlet has answered yet)`
 }
+
+/** Byte cap of one getLogs answer (the newest output is kept). */
+export const MAX_LOG_BYTES = 1024 * 1024
 
 /** This meshlet's state for a workload it holds no replica of. `placed`: a slot is held (or completed) elsewhere. */
 function phaseState(phase: string, placed: boolean): string {

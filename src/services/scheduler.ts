@@ -14,6 +14,7 @@ import type { CommuneView } from '../core/view.js'
 import { CLAIM_STATES, NSID, type AtUri, type CapacitySnapshot, type Did, type HostSnapshot, type Profile, type Resources, type Workload } from '../core/types.js'
 import { encodeBid } from '../core/encode.js'
 import type { Clock } from '../ports/clock.js'
+import { EVICTED_REASON } from '../ports/eviction-store.js'
 import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
 import type { ClusterService } from './cluster.js'
@@ -49,6 +50,8 @@ export interface SchedulerOptions {
   holdWhile?: () => string | undefined
   /** When a record from each repo last arrived here, on clock.monotonic() (IntakeService.receipts). */
   lastReceived: (did: Did) => number | undefined
+  /** Workloads this meshlet's owner evicted from this machine: always declined (EVICTED_REASON). */
+  isEvicted?: (uri: AtUri) => boolean
 }
 
 export interface WorkloadDecision extends Decision {
@@ -303,6 +306,7 @@ export class SchedulerService {
     ctx: { profiles: Map<Did, Profile>; host: HostSnapshot; graph: ReturnType<ClusterService['current']>; ledger: Ledger },
   ): { offer: Offer; note?: string } {
     const { self, minOwnerBalance } = this.opts
+    if (this.opts.isEvicted?.(workload.uri)) return { offer: { kind: 'decline', reason: EVICTED_REASON } }
     const ownerBalance = ctx.ledger.currentBalance(workload.owner).balance
     const refusal = ownerRefusal(workload.owner, ownerBalance, minOwnerBalance, self.owner)
     if (refusal) return { offer: { kind: 'decline', reason: refusal } }

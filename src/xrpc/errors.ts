@@ -8,6 +8,7 @@ import {
   ResponseType,
   XRPCError,
 } from '@atproto/xrpc-server'
+import { randomUUID } from 'node:crypto'
 import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
 import { WorkloadNotFoundError } from '../ports/control-plane.js'
@@ -18,6 +19,7 @@ export const XRPC_ERROR = {
   workloadNotFound: 'WorkloadNotFound',
   invalidRequest: 'InvalidRequest',
   payloadTooLarge: 'PayloadTooLarge',
+  rateLimitExceeded: 'RateLimitExceeded',
   internal: 'InternalServerError',
 } as const
 
@@ -56,7 +58,8 @@ export function toXrpcError(err: unknown, logger?: Logger): XRPCError {
       return authRequired(cleanMessage(err.errorMessage ?? err.message), err)
     }
     if (status === 413) return payloadTooLarge(err)
-    if (status === 500) logger?.error({ err }, 'xrpc handler failed')
+    // 501 (no such method) is public; any other 5xx may carry engine or socket details.
+    if (status >= 500 && status !== 501) return internal(err, logger)
     return err
   }
   const httpStatus = httpErrorStatus(err)
@@ -64,8 +67,27 @@ export function toXrpcError(err: unknown, logger?: Logger): XRPCError {
   if (httpStatus !== undefined && httpStatus >= 400 && httpStatus < 500) {
     return invalidRequest(cleanMessage(describeError(err)), err)
   }
-  logger?.error({ err }, 'xrpc handler failed')
-  return new InternalServerError(describeError(err), undefined, { cause: err })
+  return internal(err, logger)
+}
+
+/**
+ * A 5xx says nothing about the engine, the socket or the code (that helps an attacker, not the
+ * caller): the details go to the log under a reference the caller can quote to the operator.
+ */
+function internal(err: unknown, logger?: Logger): XRPCError {
+  const ref = randomUUID().slice(0, 8)
+  logger?.error({ err, ref, detail: describeError(err) }, 'xrpc handler failed')
+  return new ReferencedInternalError(`internal error on this meshlet (reference ${ref}; its operator finds the details in the log)`, { cause: err })
+}
+
+/** xrpc-server answers every 500 with the bare words "Internal Server Error": this one keeps its reference. */
+class ReferencedInternalError extends InternalServerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, XRPC_ERROR.internal, options)
+  }
+  override get payload(): { error: string; message: string } {
+    return { error: XRPC_ERROR.internal, message: this.errorMessage ?? 'Internal Server Error' }
+  }
 }
 
 function payloadTooLarge(cause: unknown): XRPCError {

@@ -17,6 +17,7 @@ export function getLogs(server: XrpcServer, ctx: XrpcContext): void {
       return json({
         uri: logs.uri,
         containerId: logs.containerId,
+        truncated: logs.truncated,
         lines: logs.lines.map((l) => ({ stream: l.stream, text: l.text })),
       })
     },

@@ -12,9 +12,12 @@ import { createServer } from '@atproto/xrpc-server'
 import type { Did } from '../core/types.js'
 import { createLogger, type Logger } from '../logger.js'
 import { ServiceAuth } from './auth.js'
+import type { AuthLimitOptions } from './auth-limits.js'
+import type { TokenPolicy } from './token.js'
 import type { XrpcContext } from './context.js'
 import type { ControlPlane } from '../ports/control-plane.js'
 import { deleteWorkload } from './delete-workload.js'
+import { evictWorkload } from './evict-workload.js'
 import { toXrpcError } from './errors.js'
 import { getCapacity } from './get-capacity.js'
 import { getLogs } from './get-logs.js'
@@ -34,6 +37,10 @@ export interface XrpcServerOptions {
   serviceDid?: Did
   /** Reported by /health; defaults to package.json's version. */
   version?: string
+  /** Token lifetime cap and clock skew (defaults in token.ts: 300 s, 30 s). */
+  tokens?: Partial<TokenPolicy>
+  /** Rate limits, forced key refreshes, replay cache (defaults in auth-limits.ts). */
+  limits?: AuthLimitOptions
 }
 
 export interface ListeningXrpcServer {
@@ -82,7 +89,10 @@ export function createXrpcServer(opts: XrpcServerOptions): MeshletXrpcServer {
   const logger = opts.logger ?? createLogger('meshlet:xrpc')
   const serviceDid = opts.serviceDid ?? opts.control.meshletDid
   const version = opts.version ?? packageVersion()
-  const auth = new ServiceAuth({ idResolver: opts.idResolver, serviceDid, logger })
+  const control = opts.control
+  // Who this meshlet serves, asked before any DID document is fetched (auth.ts).
+  const isKnownIssuer = (did: Did) => did === serviceDid || did === control.meshletDid || did === control.ownerDid || control.isClusterMember(did)
+  const auth = new ServiceAuth({ idResolver: opts.idResolver, serviceDid, logger, isKnownIssuer, tokens: opts.tokens, limits: opts.limits })
   const ctx: XrpcContext = { control: opts.control, auth, logger }
 
   const xrpc = createServer(loadLexiconDocs(), {
@@ -98,6 +108,7 @@ export function createXrpcServer(opts: XrpcServerOptions): MeshletXrpcServer {
   stopWorkload(xrpc, ctx)
   getLogs(xrpc, ctx)
   shutdown(xrpc, ctx)
+  evictWorkload(xrpc, ctx)
 
   const app = express()
   app.disable('x-powered-by')

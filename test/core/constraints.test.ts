@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { buildClusterGraph } from '../../src/core/cluster.js'
 import { matchConstraints } from '../../src/core/constraints.js'
-import { eligibility } from '../../src/core/eligibility.js'
+import { eligibility, runsFor } from '../../src/core/eligibility.js'
 import type { Constraints, Did, Profile, Workload } from '../../src/core/types.js'
 
 const A = 'did:plc:alice'
@@ -170,6 +170,25 @@ describe('eligibility', () => {
     const r = run(workload({ members: [C] }))
     expect(r.eligible.size).toBe(0)
     expect(r.excluded.map((e) => e.meshlet)).not.toContain(mC)
+  })
+
+  test("consent per machine: a meshlet whose own list lacks B never runs B's work, though a sibling of the same owner lists B", () => {
+    // A owns two meshlets: mA lists B, mA2 lists nobody. A and B are mutual through mA alone.
+    const mA2 = 'did:plc:m-a2'
+    const g = buildClusterGraph(merge(owned(A, mA, B), owned(A, mA2), owned(B, mB, A), owned(C, mC, B)))
+    const profiles = new Map([mA, mA2, mB].map((m) => [m, profile(m)]))
+    const byB = eligibility({ workload: workload({}, B), graph: g, profiles, monoNow: NOW, lastReceived: justNow, defaultLeaseMs: LEASE })
+    expect([...byB.eligible.keys()]).toEqual([mA, mB])
+    expect([...byB.electorate.keys()]).toEqual([mA, mB])
+    expect(byB.excluded).toEqual([{ meshlet: mA2, reason: `its own membership list does not name ${B} (a meshlet runs work only for its owner and the owners it lists itself)` }])
+    expect(runsFor(g, mA2, B)).toBe(false)
+    expect(runsFor(g, mA, B)).toBe(true)
+    // Its owner's own work needs no list: mA2 runs A's workloads.
+    const byA = eligibility({ workload: workload({}, A), graph: g, profiles, monoNow: NOW, lastReceived: justNow, defaultLeaseMs: LEASE })
+    expect([...byA.eligible.keys()]).toEqual([mA2, mA, mB])
+    expect(runsFor(g, mA2, A)).toBe(true)
+    // Listing B is not enough without mutual verification: a meshlet of C (not mutual with B) never runs B's work.
+    expect(runsFor(g, mC, B)).toBe(false)
   })
 
   test('overlapping clusters: a workload by B may use A and C, a workload by A never C', () => {

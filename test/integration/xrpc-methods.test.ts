@@ -116,6 +116,10 @@ function testControlPlane(): ControlPlane {
       calls.push(`shutdown drain=${drain}`)
       return { accepted: true, handedOver: 1 }
     },
+    evictWorkload: async (uri, { undo }) => {
+      calls.push(`evict${undo ? ' undo' : ''} ${uri}`)
+      return undo ? { evicted: false, state: 'allowed' } : { evicted: true, state: 'stopped' }
+    },
   }
 }
 
@@ -283,6 +287,9 @@ describe('every method, called by the client with real tokens', () => {
     try {
       const err = await ownerClient.getCapacity(meshlet.did).catch((e: unknown) => e)
       expect(err).toMatchObject({ status: 500, error: 'InternalServerError' })
+      // The body says nothing of the internals (issue 17): a reference to quote, the details in the log.
+      expect((err as Error).message).not.toContain('host probe crashed')
+      expect((err as Error).message).toMatch(/internal error on this meshlet \(reference [0-9a-f]{8}; its operator finds the details in the log\)/)
     } finally {
       capacityBroken = false
     }

@@ -1,6 +1,7 @@
 // DID -> PDS endpoint + signing key, over @atproto/identity (did:plc via a configurable PLC
-// directory, did:web). One cache (TTL, injectable clock) shared with the firehose's signature
-// checks and XRPC service auth, which take the underlying IdResolver.
+// directory, did:web). One cache (TTL, injectable clock, LRU-bounded) shared with the firehose's
+// signature checks and XRPC service auth, which take the underlying IdResolver.
+import { LRUCache } from 'lru-cache'
 import { DidNotFoundError, IdResolver, PoorlyFormattedDidDocumentError, PoorlyFormattedDidError, UnsupportedDidMethodError, UnsupportedDidWebPathError } from '@atproto/identity'
 import type { CacheResult, DidCache, DidDocument } from '@atproto/identity'
 import { parseToAtprotoDocument } from '@atproto/identity'
@@ -24,6 +25,8 @@ export interface AtprotoIdentityOptions {
   fetch?: typeof globalThis.fetch
   /** A cached document is re-fetched after this long (default 10 min). */
   cacheTtlMs?: number
+  /** Documents kept at most (least recently used go first; default 10,000). */
+  cacheMaxEntries?: number
   /** When the directory is unreachable, a document this old may still be served (default 24 h). */
   maxStaleMs?: number
   timeoutMs?: number
@@ -36,13 +39,26 @@ interface CacheEntry {
   updatedAt: number
 }
 
-/** DidCache for IdResolver with an injectable clock: expired entries are re-fetched, never served silently. */
+/** Default bound of the identity cache: a peer follows at most a few hundred repos. */
+export const DEFAULT_DID_CACHE_MAX = 10_000
+
+/**
+ * DidCache for IdResolver with an injectable clock: expired entries are re-fetched, never served
+ * silently. Bounded (LRU): DIDs named by strangers must not grow the heap without limit.
+ */
 export class TtlDidCache implements DidCache {
-  private readonly entries = new Map<string, CacheEntry>()
+  private readonly entries: LRUCache<string, CacheEntry>
   constructor(
     private readonly ttlMs: number,
     private readonly now: () => number,
-  ) {}
+    maxEntries: number = DEFAULT_DID_CACHE_MAX,
+  ) {
+    this.entries = new LRUCache<string, CacheEntry>({ max: maxEntries })
+  }
+
+  get size(): number {
+    return this.entries.size
+  }
 
   async cacheDid(did: string, doc: DidDocument): Promise<void> {
     this.entries.set(did, { doc, updatedAt: this.now() })
@@ -74,7 +90,7 @@ export class AtprotoIdentityResolver implements IdentityResolver {
   readonly plcUrl: string
   readonly allowInsecureHttp: boolean
   private readonly cache: TtlDidCache
-  private readonly lastGood = new Map<string, { identity: ResolvedIdentity; at: number }>()
+  private readonly lastGood: LRUCache<string, { identity: ResolvedIdentity; at: number }>
   private readonly maxStaleMs: number
   private readonly now: () => number
   private readonly log: Logger
@@ -84,7 +100,9 @@ export class AtprotoIdentityResolver implements IdentityResolver {
     this.allowInsecureHttp = opts.allowInsecureHttp ?? false
     this.now = opts.now ?? (() => Date.now())
     this.maxStaleMs = opts.maxStaleMs ?? 24 * 60 * 60_000
-    this.cache = new TtlDidCache(opts.cacheTtlMs ?? 10 * 60_000, this.now)
+    const max = opts.cacheMaxEntries ?? DEFAULT_DID_CACHE_MAX
+    this.cache = new TtlDidCache(opts.cacheTtlMs ?? 10 * 60_000, this.now, max)
+    this.lastGood = new LRUCache({ max })
     this.log = opts.logger ?? createLogger('meshlet:identity')
     const fetchImpl = opts.fetch ?? (this.allowInsecureHttp ? globalThis.fetch : undefined)
     this.idResolver = new IdResolver({
@@ -120,6 +138,11 @@ export class AtprotoIdentityResolver implements IdentityResolver {
     const identity = toIdentity(did, doc)
     this.lastGood.set(did, { identity, at: this.now() })
     return identity
+  }
+
+  /** Documents in the cache now (for tests and the flood figures). */
+  get cachedEntries(): number {
+    return this.cache.size
   }
 
   /** Forget a DID (e.g. after an identity event), so the next resolve fetches it. */

@@ -7,7 +7,7 @@ import type {
   ContainerInfo,
   ContainerRuntime,
   ContainerSpec,
-  LogLine,
+  LogLines,
   PullProgress,
 } from '../../ports/container-runtime.js'
 import {
@@ -22,7 +22,7 @@ import { createLogger, type Logger } from '../../logger.js'
 import { engineMessage, isAbortError, isConnectionError, pullReason, statusCodeOf } from './engine-errors.js'
 import { imageRefProblem } from '../../core/image-ref.js'
 import { LABEL, MANAGED_FILTER } from './labels.js'
-import { demuxLogs } from './logs.js'
+import { DEFAULT_MAX_LOG_BYTES, readLogTail } from './logs.js'
 import { createOptions, specProblem } from './container-spec.js'
 import { WATCHED_ACTIONS, infoFromInspect, infoFromRow, toContainerEvent } from './engine-views.js'
 
@@ -268,13 +268,13 @@ export class DockerRuntime implements ContainerRuntime {
     return rows.flatMap((row) => infoFromRow(row, filter.meshletDid) ?? [])
   }
 
-  async logs(id: string, opts: { tail?: number } = {}): Promise<LogLine[]> {
+  async logs(id: string, opts: { tail?: number; maxBytes?: number } = {}): Promise<LogLines> {
     this.checkId('logs', id)
     const tail = opts.tail ?? this.defaultLogTail
     if (!Number.isInteger(tail) || tail < 0) throw new ContainerOpError('logs', id, `tail must be a non-negative integer, got ${String(tail)}`)
     try {
-      const buf = await this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail })
-      return demuxLogs(Buffer.isBuffer(buf) ? buf : Buffer.from(buf as unknown as string))
+      // Streamed through a byte-capped tail: tail=10000 of 3 KB lines is 30 MB never held at once.
+      return await readLogTail(this.docker, id, tail, opts.maxBytes ?? DEFAULT_MAX_LOG_BYTES)
     } catch (err) {
       throw this.unavailableOr(err, () => new ContainerOpError('logs', id, engineMessage(err), statusCodeOf(err), { cause: err }))
     }

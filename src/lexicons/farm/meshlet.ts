@@ -4,6 +4,7 @@
 
 export * as defs from "./meshlet/defs.js";
 export * as deleteWorkload from "./meshlet/deleteWorkload.js";
+export * as evictWorkload from "./meshlet/evictWorkload.js";
 export * as getCapacity from "./meshlet/getCapacity.js";
 export * as getLogs from "./meshlet/getLogs.js";
 export * as getWorkloadStatus from "./meshlet/getWorkloadStatus.js";

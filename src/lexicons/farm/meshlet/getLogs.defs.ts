@@ -14,7 +14,7 @@ export const $params = /*#__PURE__*/ l.params({"uri":/*#__PURE__*/ l.string({"fo
 
 export type $Params = l.InferOutput<typeof $params>;
 
-export const $output = /*#__PURE__*/ l.jsonPayload({"uri":/*#__PURE__*/ l.string({"format":"at-uri"}),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string()),"lines":/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<LogLine>((() => logLine) as any), )});
+export const $output = /*#__PURE__*/ l.jsonPayload({"uri":/*#__PURE__*/ l.string({"format":"at-uri"}),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string()),"truncated":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"lines":/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<LogLine>((() => logLine) as any), )});
 
 export type $Output<B = l.BinaryData> = l.InferPayload<typeof $output, B>;
 export type $OutputBody<B = l.BinaryData> = l.InferPayloadBody<typeof $output, B>;
