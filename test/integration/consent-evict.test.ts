@@ -58,7 +58,8 @@ describe('consent per machine and eviction (issue 17)', () => {
     // Every peer sees ann2-mesh as ann's verified meshlet before anything is published.
     await waitFor(() => c.peers().every((p) => p.cluster.current().ownerOf(ann2.meshlet.did) === ann.owner.did), { what: 'ann2-mesh verified everywhere', timeoutMs: 30_000 })
     const idResolver = createIdResolver({ plcUrl: c.net.plcUrl, allowInsecureHttp: true })
-    const make = (agent: DevAccount['agent']) => new MeshletClient({ agent, idResolver, allowInsecureHttp: true })
+    // A generous per-request timeout: these files share a loaded 2-core machine with other suites.
+    const make = (agent: DevAccount['agent']) => new MeshletClient({ agent, idResolver, allowInsecureHttp: true, timeoutMs: 60_000 })
     annClient = make(ann.owner.agent)
     benClient = make(ben.owner.agent)
   }, 120_000)
@@ -153,10 +154,14 @@ describe('consent per machine and eviction (issue 17)', () => {
     const holder = ctr!.Labels['farm.meshlet.meshlet']!
     const logs = await waitFor(
       async () => {
-        const l = await annClient.getLogs(holder, w.uri, 10_000)
-        return l.lines.at(-1)?.text === 'the-last-line' ? l : false
+        const l = await annClient.getLogs(holder, w.uri, 10_000).catch((err: unknown) => {
+          // A slow answer on a loaded machine is retried; a refusal is not.
+          if (err instanceof MeshletCallError && err.status !== 0) throw err
+          return undefined
+        })
+        return l?.lines.at(-1)?.text === 'the-last-line' ? l : false
       },
-      { what: 'the whole output written', timeoutMs: 30_000 },
+      { what: 'the whole output written', timeoutMs: 90_000 },
     )
     const bytes = logs.lines.reduce((n, l) => n + Buffer.byteLength(l.text) + 1, 0)
     expect(bytes).toBeLessThanOrEqual(1024 * 1024)
@@ -167,5 +172,5 @@ describe('consent per machine and eviction (issue 17)', () => {
     expect(logs.lines.length).toBeLessThan(4000)
     expect(logs.lines.slice(0, -1).every((l) => l.text === 'x'.repeat(300))).toBe(true)
     await c.deleteRecord(ann.owner.agent, w.uri)
-  }, 120_000)
+  }, 180_000)
 })
