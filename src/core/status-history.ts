@@ -106,12 +106,14 @@ export function statusBidUris(s: WorkloadStatus): AtUri[] {
 }
 
 /**
- * A meshlet's own status it may delete, with the bids it stands on: its claim is over (an ended
- * state, for a workload version that is no longer on record) and every interval it proves ended
+ * A meshlet's own status it may delete, with the bids it stands on: a claim (it names a bid) that
+ * is over (an ended state, for a workload version that is no longer on record) and every interval it proves ended
  * before forgetBefore(now). Replay is unchanged by the deletion: every peer already ignores all of it.
  */
 export function collectable(s: WorkloadStatus, currentCid: Cid | undefined, now: number): boolean {
   if (CLAIM_STATES.includes(s.state) || currentCid === s.workload.cid) return false
+  // A status that never claimed (e.g. "invalid workload: ...") is no ledger record: the runner owns it.
+  if (!s.bid && !s.history?.length) return false
   const cutoff = forgetBefore(now)
   return claimsOf(s).every((c) => claimEnd(c) < cutoff)
 }

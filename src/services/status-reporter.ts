@@ -20,6 +20,7 @@ export interface StatusPatch {
 
 export class StatusReporter {
   private renewTimer: NodeJS.Timeout | undefined
+  private collecting = false
 
   constructor(
     private readonly view: CommuneView,
@@ -137,6 +138,17 @@ export class StatusReporter {
    * RecordWriter batches deletes into one applyWrites commit per tick). Returns how many statuses.
    */
   async collectGarbage(): Promise<number> {
+    // One sweep at a time: a second one would delete again what the first has not seen land yet.
+    if (this.collecting) return 0
+    this.collecting = true
+    try {
+      return await this.collect()
+    } finally {
+      this.collecting = false
+    }
+  }
+
+  private async collect(): Promise<number> {
     const now = this.clock.now()
     const writes: Promise<void>[] = []
     let n = 0

@@ -144,6 +144,7 @@ describe('the writer keeps the history bounded without losing what any peer coun
     expect(collectable(retired, v2.cid, t)).toBe(false) // still the current version
     expect(collectable(retired, 'bafy-w1-v3', t)).toBe(true) // a newer version is on record
     expect(collectable({ ...retired, state: 'running' }, undefined, t)).toBe(false) // a live claim
+    expect(collectable({ ...retired, bid: undefined, history: undefined }, undefined, t)).toBe(false) // never a claim: the runner's
     // A history entry that still counts keeps the whole status.
     expect(collectable({ ...retired, history: [entry(old, { updatedAt: iso(at(E0 + 6)), state: 'stopped' })] }, undefined, t)).toBe(false)
   })

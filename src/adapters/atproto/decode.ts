@@ -235,7 +235,6 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
       const history = v.history?.map((h, i) => {
         const ref = strongRef(h.bid, NSID.bid, `history[${i}].bid`)
         if (!ref.uri.startsWith(`at://${did}/`)) reject(`history[${i}].bid must be this meshlet's own bid (got ${JSON.stringify(clip(ref.uri))})`)
-        if (h.cid === workload.cid) reject(`history[${i}] names the current version ${clip(h.cid)}: the current claim is the status itself`)
         return { cid: h.cid, bid: ref, priority: h.priority, replica: h.replica, state: oneOf<StatusState>(h.state, STATUS_STATES, `history[${i}].state`), startedAt: h.startedAt, updatedAt: h.updatedAt }
       })
       return {
