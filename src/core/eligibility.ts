@@ -96,5 +96,7 @@ export function eligibility(input: EligibilityInput): EligibilityResult {
 
 function leaseFor(profile: Profile, leaseMsOf: EligibilityInput['leaseMsOf'], fallback: number): number {
   const own = leaseMsOf?.(profile)
-  return own !== undefined && Number.isFinite(own) && own > 0 ? own : fallback
+  // Stryker disable next-line ConditionalExpression: narrows the type only; Number.isFinite(undefined) is false below
+  if (own === undefined) return fallback
+  return Number.isFinite(own) && own > 0 ? own : fallback
 }
