@@ -48,7 +48,9 @@ export function checkBid(bid: Bid, ctx: BidCheckContext): BidCheck {
   if (!isNat(bid.epoch)) return { ok: false, reason: 'bid names no ledger epoch' }
   if (w) {
     let want = epochCache.get(w.createdAt)
+    // Stryker disable next-line ConditionalExpression: recomputing a cached epoch gives the same epoch
     if (want === undefined) {
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: the bound only limits memory; every variant gives the same epochs
       if (epochCache.size >= 10_000) epochCache.clear() // a cache, not a store: bounded
       epochCache.set(w.createdAt, (want = workloadEpoch(w)))
     }

@@ -53,7 +53,7 @@ export function parseImageRef(input: unknown): ImageRefCheck {
     if (tag === '') return bad('empty tag after ":"')
     if (!TAG.test(tag)) return bad(`bad tag ${quote(tag)} (letters, digits, _ . -, at most 128, not starting with . or -)`)
   }
-  if (rest.length === 0) return bad('missing repository name')
+  // An empty name (":v1", "@sha256:...") is refused below as a missing repository name.
   if (rest.length > MAX_NAME_LENGTH) return bad(`repository name must not be more than ${MAX_NAME_LENGTH} characters`)
 
   // Same rule as the engine: the first component is a registry host when it has a dot or a
@@ -61,6 +61,7 @@ export function parseImageRef(input: unknown): ImageRefCheck {
   let domain: string | undefined
   let path = rest
   const slash = rest.indexOf('/')
+  // Stryker disable next-line EqualityOperator: a leading "/" gives an empty first component, which is never a registry host
   if (slash > 0) {
     const first = rest.slice(0, slash)
     if (/[.:]/.test(first) || first === 'localhost' || first !== first.toLowerCase() || first.startsWith('[')) {

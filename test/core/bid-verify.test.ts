@@ -169,6 +169,13 @@ describe('verifyBid', () => {
     expect(verifier(good({ epoch: EPOCH + 1 }))).toBe(`epoch ${EPOCH + 1} is not the workload's epoch ${EPOCH} (created 2025-01-01T00:00:00.000Z)`)
   })
 
+  test('a bid record naming no workload does not crash the check (selection refuses it as "another workload" first)', () => {
+    const { verifier } = source()
+    const stray = good({ workload: undefined as unknown as Bid['workload'] })
+    expect(() => verifier(stray)).not.toThrow()
+    expect(verifier.check(stray)).toMatchObject({ ok: true, epoch: EPOCH })
+  })
+
   test('each bid record is checked once, however often it is asked about', () => {
     const { calls, verifier } = source()
     const b = good()

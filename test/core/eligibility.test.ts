@@ -80,7 +80,7 @@ describe('eligibility: exclusions', () => {
       ['did:plc:m3', profile('did:plc:m3')],
     ])
     const r = run({ graph: g, profiles, workload: workload({ owner: A, constraints: { roles: ['gpu'], labels: [], capabilities: [], members: [], privacy: 'shared' } }), lastReceived: () => undefined }, [])
-    expect([...r.electorate.keys()]).toEqual(['did:plc:m2'])
+    expect([...r.electorate.values()]).toEqual([{ meshlet: 'did:plc:m2', owner: A }])
     expect(r.eligible.size).toBe(0)
     expect(r.excluded).toEqual([
       { meshlet: 'did:plc:m1', reason: 'no profile published yet' },
