@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { nearest } from './suggest.js'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
+import { imageRefProblem } from './core/image-ref.js'
 
 interface OptionDecl {
   flag: string
@@ -36,7 +37,12 @@ export const RUN_OPTIONS = {
   leaseMs: { flag: 'lease-ms', env: 'MESHLET_LEASE_MS', type: 'string', help: 'heartbeat lease: a peer silent this long loses its replicas', default: '15000' },
   bidWindowMs: { flag: 'bid-window-ms', env: 'MESHLET_BID_WINDOW_MS', type: 'string', help: 'default bid window when a workload names none', default: '5000' },
   minOwnerBalance: { flag: 'min-owner-balance', env: 'MESHLET_MIN_OWNER_BALANCE', type: 'string', help: 'decline owners whose ledger balance (unit-seconds) is below this, published in the profile; negative as --min-owner-balance=-360000 (default: no minimum)' },
-  allowedBinds: { flag: 'allowed-binds', env: 'MESHLET_ALLOWED_BINDS', type: 'string', help: "host paths the owner allows workloads to mount (comma-separated 'src:dst[:ro]'); none by default", default: '' },
+  allowedBinds: { flag: 'allowed-binds', env: 'MESHLET_ALLOWED_BINDS', type: 'string', help: "host paths mounted into the OWNER's own workloads only, read-only unless ':rw' (comma-separated 'src:dst[:rw]'); guests never get them; none by default", default: '' },
+  registryAllow: { flag: 'registry-allow', env: 'MESHLET_REGISTRY_ALLOW', type: 'string', help: "registries guests' images may come from although they are on loopback/private/link-local addresses or local names (comma-separated host or host:port); none by default", default: '' },
+  registryDeny: { flag: 'registry-deny', env: 'MESHLET_REGISTRY_DENY', type: 'string', help: "registries guests' images may never come from (comma-separated host or host:port, e.g. docker.io)", default: '' },
+  sharedImages: { flag: 'shared-images', env: 'MESHLET_SHARED_IMAGES', type: 'string', help: "local images guests may run as they are, without a pull (exact references; the owner declares them public); none by default", default: '' },
+  guestMaxContainers: { flag: 'guest-max-containers', env: 'MESHLET_GUEST_MAX_CONTAINERS', type: 'string', help: 'replicas one guest owner may hold on this meshlet at once (published in the profile)', default: '32' },
+  guestSharePercent: { flag: 'guest-share-percent', env: 'MESHLET_GUEST_SHARE_PERCENT', type: 'string', help: "percent of this meshlet's CPU and memory one guest owner may hold (published in the profile)", default: '50' },
   allowHttp: { flag: 'allow-http', env: 'MESHLET_ALLOW_HTTP', type: 'boolean', help: 'DEV ONLY: resolve identities and PDSes over plain http (loopback test networks)' },
   logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
 } as const satisfies Record<string, OptionDecl>
@@ -78,7 +84,12 @@ export const runConfigSchema = z.object({
   leaseMs: intIn(1000, 3_600_000),
   bidWindowMs: intIn(100, 600_000),
   minOwnerBalance: z.string().regex(/^-?\d{1,15}$/, 'must be a whole number of unit-seconds, like -360000').transform(Number).optional(),
-  allowedBinds: csv,
+  allowedBinds: csv.pipe(z.array(z.string().regex(/^\/[^:]*:\/[^:]*(:(ro|rw))?$/, "binds are '/host/path:/container/path[:ro|rw]'"))),
+  registryAllow: csv.pipe(z.array(z.string().regex(/^[a-zA-Z0-9.[\]:-]{1,300}$/, 'registries are host or host:port, like 127.0.0.1:5000'))),
+  registryDeny: csv.pipe(z.array(z.string().regex(/^[a-zA-Z0-9.[\]:-]{1,300}$/, 'registries are host or host:port, like docker.io'))),
+  sharedImages: csv.pipe(z.array(z.string().refine((s) => imageRefProblem(s) === undefined, 'must be image references like meshlet/busybox:test'))),
+  guestMaxContainers: intIn(0, 1_000_000),
+  guestSharePercent: intIn(0, 100),
   allowHttp: z.boolean().default(false),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
 })

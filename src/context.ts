@@ -31,6 +31,8 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     maxLoadPermille: cfg.maxLoadPermille,
     allowedBinds: cfg.allowedBinds,
     allowHttp: cfg.allowHttp,
+    registryPolicy: { allow: cfg.registryAllow, deny: cfg.registryDeny, sharedImages: cfg.sharedImages },
+    guestQuota: { maxContainers: cfg.guestMaxContainers, sharePercent: cfg.guestSharePercent },
   }
 }
 

@@ -25,6 +25,9 @@ import { LinkagePublisher } from './services/linkage.js'
 import { PeerControl } from './services/control.js'
 import { Timeline } from './services/timeline.js'
 import { createXrpcServer } from './xrpc/server.js'
+import type { RegistryPolicy } from './core/registry-policy.js'
+import type { GuestQuotaPolicy } from './core/quota.js'
+import { PulledImages } from './services/pulled-images.js'
 
 export const VERSION = '0.1.0'
 
@@ -46,6 +49,10 @@ export interface PeerSettings {
   maxLoadPermille: number
   allowedBinds: string[]
   allowHttp: boolean
+  /** Where guests' images may come from (docs/protocol.md, Images). Default: no local registries, no shared images. */
+  registryPolicy?: RegistryPolicy
+  /** What one guest owner may hold here (docs/protocol.md, Quotas), published in the profile. */
+  guestQuota?: GuestQuotaPolicy
 }
 
 export interface PeerPorts {
@@ -80,6 +87,8 @@ export class Meshlet implements AsyncDisposable {
   readonly runner: RunnerService
   readonly linkage: LinkagePublisher
   readonly control: PeerControl
+  /** Which images this meshlet pulled for whom (image policy; image GC reads it too). */
+  readonly pulledImages: PulledImages
   url = ''
   private server: { url: string; close(): Promise<void> } | undefined
   private stopping: Promise<void> | undefined
@@ -95,6 +104,7 @@ export class Meshlet implements AsyncDisposable {
     this.timeline = new Timeline(2000, (uri, stage, at) => this.log.debug({ workload: uri, stage, at }, 'stage'))
     const sub = (name: string) => this.log.child({ name: `meshlet:${name}` })
     this.stopped = new Promise((r) => (this.resolveStopped = r))
+    this.pulledImages = new PulledImages(ports.cursorStore)
     this.intake = new IntakeService(this.view, this.clock, sub('intake'))
     this.writer = new RecordWriter(
       ports.publisher,
@@ -118,12 +128,15 @@ export class Meshlet implements AsyncDisposable {
       this.status,
       this.hostMonitor,
       this.clock,
-      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, minOwnerBalance: settings.minOwnerBalance, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did), onStartAllowed: () => this.runner.mark() },
+      { self: { meshlet: settings.did, owner: settings.owner }, leaseMs: settings.leaseMs, minOwnerBalance: settings.minOwnerBalance, guestQuota: settings.guestQuota, registryPolicy: settings.registryPolicy, policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille }, timeline: this.timeline, holdWhile: () => this.linkage.outOfTouch(), lastReceived: (did) => this.intake.receipts.lastReceived(did), onStartAllowed: () => this.runner.mark() },
       sub('scheduler'),
     )
     this.runner = new RunnerService(this.view, ports.runtime, this.status, this.clock, {
         meshlet: settings.did,
+        owner: settings.owner,
         allowedBinds: settings.allowedBinds,
+        registryPolicy: settings.registryPolicy,
+        pulledImages: this.pulledImages,
         timeline: this.timeline,
         startGate: (uri) => this.scheduler.decisions.get(uri)?.start,
         fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
@@ -145,6 +158,7 @@ export class Meshlet implements AsyncDisposable {
         capabilities: settings.capabilities,
         leaseMs: settings.leaseMs,
         minOwnerBalance: settings.minOwnerBalance,
+        guestQuota: settings.guestQuota,
         version: VERSION,
       },
       sub('linkage'),

@@ -9,6 +9,7 @@ import type { HostMonitor } from './host-monitor.js'
 import type { RecordWriter } from './record-writer.js'
 import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
+import { DEFAULT_GUEST_QUOTA, guestQuota, type GuestQuotaPolicy } from '../core/quota.js'
 
 export interface LinkageOptions {
   meshlet: Did
@@ -22,6 +23,8 @@ export interface LinkageOptions {
   version: string
   /** Local policy, published so a refusal is explainable (docs/protocol.md, Free riders). */
   minOwnerBalance?: number
+  /** Local policy, published with the absolute limits for this host (docs/protocol.md, Quotas). */
+  guestQuota?: GuestQuotaPolicy
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -149,6 +152,7 @@ export class LinkagePublisher {
         version: this.opts.version,
         leaseMs: this.opts.leaseMs,
         minOwnerBalance: this.opts.minOwnerBalance,
+        guestQuota: guestQuota(this.opts.guestQuota ?? DEFAULT_GUEST_QUOTA, { cpuMillis: host.cpuMillisTotal, memoryMb: host.memoryMbTotal }),
         updatedAt: new Date(updatedAt).toISOString(),
       }),
     )
