@@ -5,6 +5,7 @@ import { nearest } from './suggest.js'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
 import { imageRefProblem } from './core/image-ref.js'
+import { readPasswordFile } from './password-file.js'
 
 interface OptionDecl {
   flag: string
@@ -18,13 +19,14 @@ export const RUN_OPTIONS = {
   did: { flag: 'did', env: 'MESHLET_DID', type: 'string', help: "this meshlet's DID (its own account)" },
   owner: { flag: 'owner', env: 'MESHLET_OWNER', type: 'string', help: "the owner's DID" },
   clusterMembers: { flag: 'cluster-members', env: 'MESHLET_CLUSTER_MEMBERS', type: 'string', help: 'comma-separated owner DIDs this meshlet recognises', default: '' },
-  password: { flag: 'password', env: 'MESHLET_PASSWORD', type: 'string', help: "the meshlet account's (app) password" },
+  password: { flag: 'password', env: 'MESHLET_PASSWORD', type: 'string', help: "the meshlet account's (app) password (visible in ps: prefer --password-file)" },
+  passwordFile: { flag: 'password-file', env: 'MESHLET_PASSWORD_FILE', type: 'string', help: 'file holding the password (Docker secrets style); must not be readable by group or others' },
   pds: { flag: 'pds', env: 'MESHLET_PDS', type: 'string', help: "PDS URL (default: from the meshlet's DID document)" },
   plc: { flag: 'plc', env: 'MESHLET_PLC', type: 'string', help: 'PLC directory URL', default: 'https://plc.directory' },
   firehose: { flag: 'firehose', env: 'MESHLET_FIREHOSE', type: 'string', help: "relay URL (default: subscribe to the cluster members' PDSes)" },
   port: { flag: 'port', env: 'MESHLET_PORT', type: 'string', help: 'XRPC/web port', default: '2583' },
-  host: { flag: 'host', env: 'MESHLET_HOST', type: 'string', help: 'listen address', default: '127.0.0.1' },
-  endpoint: { flag: 'endpoint', env: 'MESHLET_ENDPOINT', type: 'string', help: 'public URL of this XRPC server, published in the profile (default http://<host>:<port>)' },
+  host: { flag: 'host', env: 'MESHLET_HOST', type: 'string', help: 'listen address (0.0.0.0 in a container, so a published port reaches it)', default: '127.0.0.1' },
+  endpoint: { flag: 'endpoint', env: 'MESHLET_ENDPOINT', type: 'string', help: 'public https URL of this XRPC server, published in the profile; required outside dev mode (--allow-http: default http://<host>:<port>)' },
   dataDir: { flag: 'data-dir', env: 'MESHLET_DATA_DIR', type: 'string', help: 'cursor and local state directory', default: './.data/meshlet' },
   dockerSocket: { flag: 'docker-socket', env: 'MESHLET_DOCKER_SOCKET', type: 'string', help: 'Docker engine socket', default: '/var/run/docker.sock' },
   roles: { flag: 'roles', env: 'MESHLET_ROLES', type: 'string', help: 'comma-separated roles this meshlet offers (e.g. worker,storage)', default: 'worker' },
@@ -58,7 +60,8 @@ export const runConfigSchema = z.object({
   did,
   owner: did,
   clusterMembers: csv.pipe(z.array(did)),
-  password: z.string({ error: 'is required (the meshlet account password or an app password)' }).min(1, 'is required'),
+  password: z.string({ error: 'is required (the meshlet account password or an app password; or --password-file)' }).min(1, 'is required'),
+  passwordFile: z.string().optional(),
   pds: url.optional(),
   plc: url,
   firehose: wsOrHttp.optional(),
@@ -92,6 +95,11 @@ export const runConfigSchema = z.object({
   guestSharePercent: intIn(0, 100),
   allowHttp: z.boolean().default(false),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+}).superRefine((c, ctx) => {
+  // Peers call this URL with service-auth tokens: outside a loopback dev network it must be https.
+  if (c.allowHttp) return
+  if (c.endpoint === undefined) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'is required outside dev mode: the https URL peers reach this meshlet at (e.g. a TLS reverse proxy in front of --port), or --allow-http for a loopback dev network' })
+  else if (!c.endpoint.startsWith('https://')) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `must be an https:// URL outside dev mode (got ${c.endpoint}); put a TLS reverse proxy in front of --port, or use --allow-http on a loopback dev network` })
 })
 
 export type RunConfig = z.infer<typeof runConfigSchema>
@@ -139,7 +147,12 @@ export function toRunConfig(raw: RawConfig): RunConfig {
 }
 
 export function loadRunConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): RunConfig {
-  return toRunConfig(readRunOptions(argv, env))
+  const raw = readRunOptions(argv, env)
+  if (typeof raw.passwordFile === 'string' && raw.passwordFile !== '') {
+    if (raw.password !== undefined) throw new ConfigError('give the password once: --password (MESHLET_PASSWORD) or --password-file (MESHLET_PASSWORD_FILE), not both', 'password')
+    raw.password = readPasswordFile(raw.passwordFile)
+  }
+  return toRunConfig(raw)
 }
 
 export function runHelp(): string {
