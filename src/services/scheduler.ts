@@ -64,6 +64,8 @@ export class SchedulerService {
   private dirty = new Set<AtUri>()
   private wakeTimers = new Map<AtUri, NodeJS.Timeout>()
   private inFlight = new Map<AtUri, number>()
+  /** Decline writes not landed yet (workload -> owner): they count against the decline budget too. */
+  private pendingDeclines = new Map<AtUri, Did>()
   private passScheduled = false
   private passRunning: Promise<void> | undefined
   private draining = false
@@ -209,6 +211,7 @@ export class SchedulerService {
     const ledger = new Ledger({ workloads: this.view.workloads(), bids: this.view.allBids(), statuses: this.view.allStatuses(), profiles: this.view.profiles(), ownerOf: (m) => graph.ownerOf(m), now })
     const committed = this.committed()
     const declines = declineCounts(this.view.allBids(), this.opts.self.meshlet, (uri) => this.view.workload(uri))
+    for (const owner of this.pendingDeclines.values()) declines.set(owner, (declines.get(owner) ?? 0) + 1)
     for (const uri of this.debtorsLast(uris, ledger)) {
       const workload = this.view.workload(uri)
       if (!workload) {
@@ -350,7 +353,8 @@ export class SchedulerService {
         break
       case 'decline':
         this.log.info({ workload: workload.uri }, `decline ${workload.name}: ${action.reason}`)
-        p = this.writer.create(NSID.bid, encodeBid({ workload: ref, priority: 0, decline: action.reason, createdAt: this.iso() }))
+        this.pendingDeclines.set(workload.uri, workload.owner)
+        p = this.writer.create(NSID.bid, encodeBid({ workload: ref, priority: 0, decline: action.reason, createdAt: this.iso() })).finally(() => this.pendingDeclines.delete(workload.uri))
         landed = 'bid'
         break
       case 'withdraw':
