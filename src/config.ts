@@ -95,11 +95,6 @@ export const runConfigSchema = z.object({
   guestSharePercent: intIn(0, 100),
   allowHttp: z.boolean().default(false),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
-}).superRefine((c, ctx) => {
-  // Peers call this URL with service-auth tokens: outside a loopback dev network it must be https.
-  if (c.allowHttp) return
-  if (c.endpoint === undefined) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'is required outside dev mode: the https URL peers reach this meshlet at (e.g. a TLS reverse proxy in front of --port), or --allow-http for a loopback dev network' })
-  else if (!c.endpoint.startsWith('https://')) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `must be an https:// URL outside dev mode (got ${c.endpoint}); put a TLS reverse proxy in front of --port, or use --allow-http on a loopback dev network` })
 })
 
 export type RunConfig = z.infer<typeof runConfigSchema>
@@ -130,10 +125,25 @@ export function readRunOptions(argv: string[], env: NodeJS.ProcessEnv): RawConfi
   return raw
 }
 
+/**
+ * Peers call the published endpoint with service-auth tokens: outside a loopback dev network
+ * (--allow-http) it must be given, and https. Checked once the rest is valid (one problem at a time).
+ */
+function endpointProblem(c: { allowHttp: boolean; endpoint?: string }): string | undefined {
+  if (c.allowHttp) return undefined
+  if (c.endpoint === undefined) return 'is required outside dev mode: the https URL peers reach this meshlet at (e.g. a TLS reverse proxy in front of --port), or --allow-http for a loopback dev network'
+  if (!c.endpoint.startsWith('https://')) return `must be an https:// URL outside dev mode (got ${c.endpoint}); put a TLS reverse proxy in front of --port, or use --allow-http on a loopback dev network`
+  return undefined
+}
+
 /** Step 2: validate into a typed config, or throw ConfigError with one line per problem naming flag and env var. */
 export function toRunConfig(raw: RawConfig): RunConfig {
   const res = runConfigSchema.safeParse(raw)
-  if (res.success) return res.data
+  if (res.success) {
+    const problem = endpointProblem(res.data)
+    if (problem) throw new ConfigError(`invalid configuration: --endpoint (MESHLET_ENDPOINT) ${problem}`, 'endpoint')
+    return res.data
+  }
   const lines = res.error.issues.map((issue) => {
     const key = String(issue.path[0]) as keyof typeof RUN_OPTIONS
     const o = RUN_OPTIONS[key]

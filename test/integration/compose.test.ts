@@ -43,7 +43,7 @@ afterAll(async () => {
   await docker('rmi', IMAGE).catch(() => {})
   await commune?.close()
   if (tmp) await fs.rm(tmp, { recursive: true, force: true })
-})
+}, 180_000)
 
 // A TCP forwarder in the peer container's network namespace (a second container of the same
 // image): the devnet's DID documents name http://localhost:<port>, which inside the container is
@@ -60,7 +60,7 @@ for (const p of ports) net.createServer((c) => { const u = net.connect(Number(p)
 // password from a 0600 secret file, and never logs it.
 test('docker compose peer: built image, password file, reachable through its published port', async () => {
   await ensureDocker()
-  const built = await run('bash', ['scripts/check-compose.sh'], 540_000, { ...process.env, PEER_IMAGE: IMAGE })
+  const built = await run('bash', ['scripts/check-compose.sh'], 1_200_000, { ...process.env, PEER_IMAGE: IMAGE })
   if (built.code !== 0) console.error(built.output)
   expect(built.code).toBe(0)
   expect(built.output).toMatch(/meshlet --help runs in .* \(dist\/\)/)
@@ -120,4 +120,4 @@ test('docker compose peer: built image, password file, reachable through its pub
   const { stdout: logs, stderr: errLogs } = await docker('logs', PEER)
   expect(`${logs}${errLogs}`).toContain('meshlet started')
   expect(`${logs}${errLogs}`).not.toContain(ann.meshlet.password)
-}, 780_000)
+}, 1_500_000)
