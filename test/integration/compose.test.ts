@@ -115,8 +115,14 @@ test('docker compose peer: built image, password file, reachable through its pub
   })
   expect(health).toBeTruthy()
   // The profile it published names the endpoint it was given, not 127.0.0.1 inside the container.
-  const profile = await ann.meshlet.agent.com.atproto.repo.getRecord({ repo: ann.meshlet.did, collection: 'commune.scheduler.profile', rkey: 'self' })
-  expect((profile.data.value as { endpoint: string }).endpoint).toBe(`http://127.0.0.1:${hostPort}`)
+  // (/health answers as soon as the server listens; the profile is published right after.)
+  const endpoint = await waitFor(
+    'the containerised peer to publish its profile',
+    async () => (await ann.meshlet.agent.com.atproto.repo.getRecord({ repo: ann.meshlet.did, collection: 'commune.scheduler.profile', rkey: 'self' })).data.value as { endpoint: string },
+    60_000,
+    500,
+  )
+  expect(endpoint.endpoint).toBe(`http://127.0.0.1:${hostPort}`)
   const { stdout: logs, stderr: errLogs } = await docker('logs', PEER)
   expect(`${logs}${errLogs}`).toContain('meshlet started')
   expect(`${logs}${errLogs}`).not.toContain(ann.meshlet.password)
