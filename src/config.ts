@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util'
 import { nearest } from './suggest.js'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
+import { imageRefProblem } from './core/image-ref.js'
+import { readPasswordFile } from './password-file.js'
 
 interface OptionDecl {
   flag: string
@@ -17,13 +19,14 @@ export const RUN_OPTIONS = {
   did: { flag: 'did', env: 'MESHLET_DID', type: 'string', help: "this meshlet's DID (its own account)" },
   owner: { flag: 'owner', env: 'MESHLET_OWNER', type: 'string', help: "the owner's DID" },
   clusterMembers: { flag: 'cluster-members', env: 'MESHLET_CLUSTER_MEMBERS', type: 'string', help: 'comma-separated owner DIDs this meshlet recognises', default: '' },
-  password: { flag: 'password', env: 'MESHLET_PASSWORD', type: 'string', help: "the meshlet account's (app) password" },
+  password: { flag: 'password', env: 'MESHLET_PASSWORD', type: 'string', help: "the meshlet account's (app) password (visible in ps: prefer --password-file)" },
+  passwordFile: { flag: 'password-file', env: 'MESHLET_PASSWORD_FILE', type: 'string', help: 'file holding the password (Docker secrets style); must not be readable by group or others' },
   pds: { flag: 'pds', env: 'MESHLET_PDS', type: 'string', help: "PDS URL (default: from the meshlet's DID document)" },
   plc: { flag: 'plc', env: 'MESHLET_PLC', type: 'string', help: 'PLC directory URL', default: 'https://plc.directory' },
   firehose: { flag: 'firehose', env: 'MESHLET_FIREHOSE', type: 'string', help: "relay URL (default: subscribe to the cluster members' PDSes)" },
   port: { flag: 'port', env: 'MESHLET_PORT', type: 'string', help: 'XRPC/web port', default: '2583' },
-  host: { flag: 'host', env: 'MESHLET_HOST', type: 'string', help: 'listen address', default: '127.0.0.1' },
-  endpoint: { flag: 'endpoint', env: 'MESHLET_ENDPOINT', type: 'string', help: 'public URL of this XRPC server, published in the profile (default http://<host>:<port>)' },
+  host: { flag: 'host', env: 'MESHLET_HOST', type: 'string', help: 'listen address (0.0.0.0 in a container, so a published port reaches it)', default: '127.0.0.1' },
+  endpoint: { flag: 'endpoint', env: 'MESHLET_ENDPOINT', type: 'string', help: 'public https URL of this XRPC server, published in the profile; required outside dev mode (--allow-http: default http://<host>:<port>)' },
   dataDir: { flag: 'data-dir', env: 'MESHLET_DATA_DIR', type: 'string', help: 'cursor and local state directory', default: './.data/meshlet' },
   dockerSocket: { flag: 'docker-socket', env: 'MESHLET_DOCKER_SOCKET', type: 'string', help: 'Docker engine socket', default: '/var/run/docker.sock' },
   roles: { flag: 'roles', env: 'MESHLET_ROLES', type: 'string', help: 'comma-separated roles this meshlet offers (e.g. worker,storage)', default: 'worker' },
@@ -36,7 +39,12 @@ export const RUN_OPTIONS = {
   leaseMs: { flag: 'lease-ms', env: 'MESHLET_LEASE_MS', type: 'string', help: 'heartbeat lease: a peer silent this long loses its replicas', default: '15000' },
   bidWindowMs: { flag: 'bid-window-ms', env: 'MESHLET_BID_WINDOW_MS', type: 'string', help: 'default bid window when a workload names none', default: '5000' },
   minOwnerBalance: { flag: 'min-owner-balance', env: 'MESHLET_MIN_OWNER_BALANCE', type: 'string', help: 'decline owners whose ledger balance (unit-seconds) is below this, published in the profile; negative as --min-owner-balance=-360000 (default: no minimum)' },
-  allowedBinds: { flag: 'allowed-binds', env: 'MESHLET_ALLOWED_BINDS', type: 'string', help: "host paths the owner allows workloads to mount (comma-separated 'src:dst[:ro]'); none by default", default: '' },
+  allowedBinds: { flag: 'allowed-binds', env: 'MESHLET_ALLOWED_BINDS', type: 'string', help: "host paths mounted into the OWNER's own workloads only, read-only unless ':rw' (comma-separated 'src:dst[:rw]'); guests never get them; none by default", default: '' },
+  registryAllow: { flag: 'registry-allow', env: 'MESHLET_REGISTRY_ALLOW', type: 'string', help: "registries guests' images may come from although they are on loopback/private/link-local addresses or local names (comma-separated host or host:port); none by default", default: '' },
+  registryDeny: { flag: 'registry-deny', env: 'MESHLET_REGISTRY_DENY', type: 'string', help: "registries guests' images may never come from (comma-separated host or host:port, e.g. docker.io)", default: '' },
+  sharedImages: { flag: 'shared-images', env: 'MESHLET_SHARED_IMAGES', type: 'string', help: "local images guests may run as they are, without a pull (exact references; the owner declares them public); none by default", default: '' },
+  guestMaxContainers: { flag: 'guest-max-containers', env: 'MESHLET_GUEST_MAX_CONTAINERS', type: 'string', help: 'replicas one guest owner may hold on this meshlet at once (published in the profile)', default: '32' },
+  guestSharePercent: { flag: 'guest-share-percent', env: 'MESHLET_GUEST_SHARE_PERCENT', type: 'string', help: "percent of this meshlet's CPU and memory one guest owner may hold (published in the profile)", default: '50' },
   maxTokenLifetimeSec: { flag: 'max-token-lifetime-sec', env: 'MESHLET_MAX_TOKEN_LIFETIME_SEC', type: 'string', help: 'refuse service auth tokens valid for longer than this (exp - iat, seconds)', default: '300' },
   allowHttp: { flag: 'allow-http', env: 'MESHLET_ALLOW_HTTP', type: 'boolean', help: 'DEV ONLY: resolve identities and PDSes over plain http (loopback test networks)' },
   logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
@@ -53,7 +61,8 @@ export const runConfigSchema = z.object({
   did,
   owner: did,
   clusterMembers: csv.pipe(z.array(did)),
-  password: z.string({ error: 'is required (the meshlet account password or an app password)' }).min(1, 'is required'),
+  password: z.string({ error: 'is required (the meshlet account password or an app password; or --password-file)' }).min(1, 'is required'),
+  passwordFile: z.string().optional(),
   pds: url.optional(),
   plc: url,
   firehose: wsOrHttp.optional(),
@@ -79,7 +88,12 @@ export const runConfigSchema = z.object({
   leaseMs: intIn(1000, 3_600_000),
   bidWindowMs: intIn(100, 600_000),
   minOwnerBalance: z.string().regex(/^-?\d{1,15}$/, 'must be a whole number of unit-seconds, like -360000').transform(Number).optional(),
-  allowedBinds: csv,
+  allowedBinds: csv.pipe(z.array(z.string().regex(/^\/[^:]*:\/[^:]*(:(ro|rw))?$/, "binds are '/host/path:/container/path[:ro|rw]'"))),
+  registryAllow: csv.pipe(z.array(z.string().regex(/^[a-zA-Z0-9.[\]:-]{1,300}$/, 'registries are host or host:port, like 127.0.0.1:5000'))),
+  registryDeny: csv.pipe(z.array(z.string().regex(/^[a-zA-Z0-9.[\]:-]{1,300}$/, 'registries are host or host:port, like docker.io'))),
+  sharedImages: csv.pipe(z.array(z.string().refine((s) => imageRefProblem(s) === undefined, 'must be image references like meshlet/busybox:test'))),
+  guestMaxContainers: intIn(0, 1_000_000),
+  guestSharePercent: intIn(0, 100),
   maxTokenLifetimeSec: intIn(10, 3600).optional(),
   allowHttp: z.boolean().default(false),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
@@ -113,10 +127,25 @@ export function readRunOptions(argv: string[], env: NodeJS.ProcessEnv): RawConfi
   return raw
 }
 
+/**
+ * Peers call the published endpoint with service-auth tokens: outside a loopback dev network
+ * (--allow-http) it must be given, and https. Checked once the rest is valid (one problem at a time).
+ */
+function endpointProblem(c: { allowHttp: boolean; endpoint?: string }): string | undefined {
+  if (c.allowHttp) return undefined
+  if (c.endpoint === undefined) return 'is required outside dev mode: the https URL peers reach this meshlet at (e.g. a TLS reverse proxy in front of --port), or --allow-http for a loopback dev network'
+  if (!c.endpoint.startsWith('https://')) return `must be an https:// URL outside dev mode (got ${c.endpoint}); put a TLS reverse proxy in front of --port, or use --allow-http on a loopback dev network`
+  return undefined
+}
+
 /** Step 2: validate into a typed config, or throw ConfigError with one line per problem naming flag and env var. */
 export function toRunConfig(raw: RawConfig): RunConfig {
   const res = runConfigSchema.safeParse(raw)
-  if (res.success) return res.data
+  if (res.success) {
+    const problem = endpointProblem(res.data)
+    if (problem) throw new ConfigError(`invalid configuration: --endpoint (MESHLET_ENDPOINT) ${problem}`, 'endpoint')
+    return res.data
+  }
   const lines = res.error.issues.map((issue) => {
     const key = String(issue.path[0]) as keyof typeof RUN_OPTIONS
     const o = RUN_OPTIONS[key]
@@ -130,7 +159,12 @@ export function toRunConfig(raw: RawConfig): RunConfig {
 }
 
 export function loadRunConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): RunConfig {
-  return toRunConfig(readRunOptions(argv, env))
+  const raw = readRunOptions(argv, env)
+  if (typeof raw.passwordFile === 'string' && raw.passwordFile !== '') {
+    if (raw.password !== undefined) throw new ConfigError('give the password once: --password (MESHLET_PASSWORD) or --password-file (MESHLET_PASSWORD_FILE), not both', 'password')
+    raw.password = readPasswordFile(raw.passwordFile)
+  }
+  return toRunConfig(raw)
 }
 
 export function runHelp(): string {

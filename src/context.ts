@@ -33,6 +33,8 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     allowedBinds: cfg.allowedBinds,
     maxTokenLifetimeSec: cfg.maxTokenLifetimeSec,
     allowHttp: cfg.allowHttp,
+    registryPolicy: { allow: cfg.registryAllow, deny: cfg.registryDeny, sharedImages: cfg.sharedImages },
+    guestQuota: { maxContainers: cfg.guestMaxContainers, sharePercent: cfg.guestSharePercent },
   }
 }
 

@@ -50,6 +50,13 @@ export class ImagePullError extends MeshletError {
   }
 }
 
+/** A guest's image this meshlet will not fetch (registry policy, docs/protocol.md Images): not retried. */
+export class ImageRefusedError extends MeshletError {
+  constructor(public readonly image: string, public readonly reason: string, opts?: { cause?: unknown }) {
+    super(`image ${image} refused: ${reason}`, opts)
+  }
+}
+
 export class ContainerCreateError extends MeshletError {
   constructor(public readonly image: string, public readonly reason: string, public readonly statusCode?: number, opts?: { cause?: unknown }) {
     super(`cannot create container from ${image}: ${reason}`, opts)

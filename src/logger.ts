@@ -21,7 +21,21 @@ function prettyStream(): DestinationStream | undefined {
 
 const stream = prettyStream()
 
-export const rootLogger: Logger = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream)
+/**
+ * Secrets never reach a log line, whatever object an error or request drags in: passwords, tokens
+ * (access/refresh JWTs, service-auth), authorization headers, cookies. Paths are pino's
+ * (fast-redact): one level of wildcard, so the common nestings are listed.
+ */
+export const REDACT_PATHS = [
+  'password', '*.password', 'passwordFile',
+  'accessJwt', 'refreshJwt', '*.accessJwt', '*.refreshJwt', 'token', '*.token', 'jwt', '*.jwt',
+  'authorization', 'Authorization', '*.authorization', '*.Authorization',
+  'headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.Authorization', '*.headers.cookie',
+  'req.headers.authorization', 'req.headers.cookie', 'request.headers.authorization',
+  'config.password', 'cfg.password', 'auth.password', '*.auth.password',
+]
+
+export const rootLogger: Logger = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream)
 
 export function createLogger(name: string, bindings: Record<string, unknown> = {}): Logger {
   return rootLogger.child({ name, ...bindings })

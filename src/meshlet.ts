@@ -17,6 +17,7 @@ import { RunnerService } from './services/runner.js'
 import { LinkagePublisher } from './services/linkage.js'
 import { PeerControl } from './services/control.js'
 import { Timeline } from './services/timeline.js'
+import { PulledImages } from './services/pulled-images.js'
 import { CatchUp } from './services/catch-up.js'
 import { OrphanSweep } from './services/orphan-sweep.js'
 import { DrainService } from './services/drain.js'
@@ -45,6 +46,8 @@ export class Meshlet implements AsyncDisposable {
   readonly control: PeerControl
   /** Workloads the owner evicted from this machine (farm.meshlet.evictWorkload). */
   readonly evictions: EvictionStore
+  /** Which images this meshlet pulled for whom (image policy; image GC reads it too). */
+  readonly pulledImages: PulledImages
   readonly catchUp: CatchUp
   readonly orphans: OrphanSweep
   readonly drain: DrainService
@@ -64,6 +67,7 @@ export class Meshlet implements AsyncDisposable {
     const self = { meshlet: settings.did, owner: settings.owner }
     const evictions = (this.evictions = ports.evictions ?? new MemoryEvictionStore())
     this.stopped = new Promise((r) => (this.resolveStopped = r))
+    const pulledImages = (this.pulledImages = new PulledImages(ports.cursorStore))
     this.timeline = new Timeline(2000, (uri, stage, at) => log.debug({ workload: uri, stage, at }, 'stage'))
     // Own writes come back into the view at once, through the same check as anyone's records.
     this.writer = new RecordWriter(
@@ -95,6 +99,8 @@ export class Meshlet implements AsyncDisposable {
       self,
       leaseMs: settings.leaseMs,
       minOwnerBalance: settings.minOwnerBalance,
+      guestQuota: settings.guestQuota,
+      registryPolicy: settings.registryPolicy,
       policy: { reserveMemoryMb: settings.reserveMemoryMb, maxLoadPermille: settings.maxLoadPermille },
       timeline: this.timeline,
       holdWhile: () => this.linkage.outOfTouch(),
@@ -109,6 +115,9 @@ export class Meshlet implements AsyncDisposable {
       clock,
       log: sub('runner'),
       meshlet: settings.did,
+      owner: settings.owner,
+      registryPolicy: settings.registryPolicy,
+      pulledImages,
       allowedBinds: settings.allowedBinds,
       timeline: this.timeline,
       startGate: (uri) => scheduler.decisions.get(uri)?.start,
@@ -128,6 +137,7 @@ export class Meshlet implements AsyncDisposable {
       capabilities: settings.capabilities,
       leaseMs: settings.leaseMs,
       minOwnerBalance: settings.minOwnerBalance,
+      guestQuota: settings.guestQuota,
       version: VERSION,
       rejoin: {
         catchUp: async () => {

@@ -37,6 +37,11 @@ export interface DecideInput {
   now: number
   self: DecideSelf
   offer: Offer
+  /**
+   * Decline budget spent (core/decline-budget.ts): a decline `offer` is not written, except where
+   * a batch at-most-once member needs a record to ack in. Withdrawals still happen.
+   */
+  quietDecline?: boolean
 }
 
 export type PeerAction =
@@ -153,6 +158,7 @@ export function decideWorkload(input: DecideInput): Decision {
   const statuses = input.statuses.filter((s) => s.workload?.uri === w.uri)
   const actions: PeerAction[] = []
   const gated = isAckGated(w)
+  const quiet = offer.kind === 'decline' && input.quietDecline === true
 
   const own = bids.filter((b) => b.meshlet === self.meshlet).sort((a, b) => compareStrings(a.rkey, b.rkey))
   const ownAll = statuses.filter((s) => s.meshlet === self.meshlet)
@@ -190,7 +196,7 @@ export function decideWorkload(input: DecideInput): Decision {
 
   const window = bidWindow(w, bids, eligible, input.firstSeenAt, input.now, input.verifyBid)
   if (!window.closed && ownStatuses.length === 0) {
-    if (ownCurrent.length === 0) actions.push(offerAction(offer))
+    if (ownCurrent.length === 0 && !quiet) actions.push(offerAction(offer))
     return result('bidding', provisional(placement), window.closesAt)
   }
 
@@ -222,11 +228,13 @@ export function decideWorkload(input: DecideInput): Decision {
       actions.push({ type: 'claim', bid: { uri: bid.uri, cid: bid.cid }, priority: bid.priority, replica: replicaIndexFor(placement.taken, nextPos) })
     } else if (ownCurrent.every(removable)) {
       for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: `can no longer run it: ${offer.reason}` })
-      actions.push(offerAction(offer))
+      if (!quiet) actions.push(offerAction(offer))
     }
   } else if (mayOffer && ownCurrent.length === 0 && (placement.openSlots > 0 || (gated && electorate.has(self.meshlet) && placement.kept.length > 0))) {
-    // (Batch at-most-once: a member with no record offers anyway, so it has a record to ack in.)
-    actions.push(offerAction(offer))
+    // (Batch at-most-once: a member with no record offers anyway, so it has a record to ack in;
+    // that decline is written even past the decline budget.)
+    const mustAck = gated && electorate.has(self.meshlet) && placement.kept.length > 0
+    if (!quiet || mustAck) actions.push(offerAction(offer))
   } else if (mayOffer && placement.queued && offer.kind === 'bid' && isDeclined(w, ownCurrent, eligible) && ownCurrent.every(removable)) {
     for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: 'capacity freed: re-offering' })
     actions.push(offerAction(offer))

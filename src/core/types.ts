@@ -93,6 +93,8 @@ export interface Profile {
   leaseMs?: number
   /** Local policy, published so a refusal is explainable: owners whose ledger balance is below this are declined. */
   minOwnerBalance?: number
+  /** Local policy, published so a refusal is explainable: what one guest owner may hold here (core/quota.ts). */
+  guestQuota?: { maxContainers: number; cpuMillis: number; memoryMb: number }
   updatedAt: string
 }
 
@@ -165,6 +167,8 @@ export interface WorkloadStatus {
   priority?: number
   replica?: number
   containerId?: string
+  /** The image this replica runs, pinned (repo@sha256:..., or the local image id for a shared image). */
+  imageDigest?: string
   exitCode?: number
   oomKilled?: boolean
   message?: string

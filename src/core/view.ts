@@ -24,9 +24,33 @@ export interface ViewOptions {
    * floods only loses its own records. Default 100,000 (~175 MB at the measured ~1.7 KB each).
    */
   maxRecords?: number
+  /**
+   * Approximate bytes of records held at most ({@link approxRecordBytes}). When a new record would
+   * pass it, the repo+collection holding the most bytes gives up its highest record key (possibly
+   * the new record itself) until it fits. Default DEFAULT_MAX_BYTES.
+   */
+  maxBytes?: number
 }
 
 export const DEFAULT_MAX_RECORDS = 100_000
+/**
+ * 256 MiB of approximate record bytes: honest records (~1.7 KB) meet the record cap first; records
+ * of 60 KB stop at ~4,400 instead of filling ~5.4 GB of heap at 100,000.
+ */
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+/** Per-record bookkeeping (maps, indexes, uri) counted on top of its JSON. */
+export const RECORD_OVERHEAD_BYTES = 512
+
+/** What a record costs the view, roughly: its JSON length plus fixed overhead (heap ~ JSON size, measured). */
+export function approxRecordBytes(uri: AtUri, value: unknown): number {
+  let json = 0
+  try {
+    json = JSON.stringify(value)?.length ?? 0
+  } catch {
+    json = 0
+  }
+  return json + uri.length + RECORD_OVERHEAD_BYTES
+}
 
 /** Longest rejection reason kept (UTF-16 units); the decode edge already bounds it in bytes. */
 export const MAX_REASON_CHARS = 1000
@@ -71,9 +95,12 @@ export class CommuneView {
   private readonly statusByMeshlet = new Index<WorkloadStatus>()
   private readonly firstSeenAt = new Map<AtUri, Map<Cid, number>>()
   private readonly rejected = new Map<AtUri, Rejection>()
-  /** "at://did/collection" -> uris held: the unit the record cap takes from. */
-  private readonly groups = new Map<string, Set<AtUri>>()
+  /** "at://did/collection" -> uris held (with their approximate bytes): the unit the caps take from. */
+  private readonly groups = new Map<string, Map<AtUri, number>>()
+  private readonly groupBytes = new Map<string, number>()
   private held = 0
+  private heldBytes = 0
+  private readonly maxBytes: number
   private readonly maxRejections: number
   private readonly maxVersions: number
   private readonly maxRecords: number
@@ -82,6 +109,7 @@ export class CommuneView {
     this.maxRejections = Math.max(0, opts.maxRejections ?? 1000)
     this.maxVersions = Math.max(1, opts.maxVersionsPerWorkload ?? 8)
     this.maxRecords = Math.max(1, opts.maxRecords ?? DEFAULT_MAX_RECORDS)
+    this.maxBytes = Math.max(1, opts.maxBytes ?? DEFAULT_MAX_BYTES)
   }
 
   /** Apply one record event seen at `seenAt` (epoch ms). Unknown collections are ignored (reported as a change all the same). */
@@ -96,12 +124,13 @@ export class CommuneView {
       if (event.collection !== rec.collection) this.remove(event.collection, event.uri)
       if (before) change.workloadUri = before
       this.rejected.delete(event.uri)
-      const refused = this.admit(event.uri)
+      const bytes = approxRecordBytes(event.uri, rec.value)
+      const refused = this.admit(event.uri, bytes)
       if (refused) {
         this.noteRejection(event.uri, event.did, rec.collection, refused)
         return change
       }
-      this.hold(event.uri)
+      this.hold(event.uri, bytes)
       switch (rec.collection) {
         case NSID.workload: {
           this.workloadsByUri.set(event.uri, rec.value)
@@ -160,48 +189,66 @@ export class CommuneView {
     }
   }
 
-  private hold(uri: AtUri): void {
+  private hold(uri: AtUri, bytes: number): void {
     const key = groupOf(uri)
-    let set = this.groups.get(key)
-    if (!set) this.groups.set(key, (set = new Set()))
-    if (!set.has(uri)) {
-      set.add(uri)
+    let group = this.groups.get(key)
+    if (!group) this.groups.set(key, (group = new Map()))
+    if (!group.has(uri)) {
+      group.set(uri, bytes)
       this.held++
+      this.heldBytes += bytes
+      this.groupBytes.set(key, (this.groupBytes.get(key) ?? 0) + bytes)
     }
   }
 
   private release(uri: AtUri): void {
     const key = groupOf(uri)
-    const set = this.groups.get(key)
-    if (!set?.delete(uri)) return
+    const group = this.groups.get(key)
+    const bytes = group?.get(uri)
+    if (!group || bytes === undefined) return
+    group.delete(uri)
     this.held--
-    if (set.size === 0) this.groups.delete(key)
+    this.heldBytes -= bytes
+    if (group.size === 0) {
+      this.groups.delete(key)
+      this.groupBytes.delete(key)
+    } else this.groupBytes.set(key, (this.groupBytes.get(key) ?? bytes) - bytes)
   }
 
   /**
-   * Room for a new record at `uri`, or why not. At the cap, the largest group (ties: the smaller
-   * key) gives up its highest record key: the new record itself (refused), or an older one
-   * (evicted, remembered as a rejection). Honest repos hold few records, so a flood costs its sender.
+   * Room for a new record at `uri` of `bytes`, or why not. Over either cap (records, approximate
+   * bytes), the group that holds the most of what is over (records, or bytes; the new record
+   * counted in its own group; ties: the smaller key) gives up its highest record key: the new
+   * record itself (refused), or an older one (evicted, remembered as a rejection), until the new
+   * record fits. Honest repos hold few, small records, so a flood costs its sender.
    */
-  private admit(uri: AtUri): string | undefined {
-    if (this.held < this.maxRecords) return undefined
+  private admit(uri: AtUri, bytes: number): string | undefined {
     const own = groupOf(uri)
-    let victim = own
-    let victimSize = (this.groups.get(own)?.size ?? 0) + 1
-    for (const [key, set] of this.groups) {
-      if (set.size > victimSize || (set.size === victimSize && key < victim)) {
-        victim = key
-        victimSize = set.size
+    for (;;) {
+      const overCount = this.held >= this.maxRecords
+      const overBytes = this.heldBytes + bytes > this.maxBytes
+      if (!overCount && !overBytes) return undefined
+      const measure = (key: string): number =>
+        overCount ? (this.groups.get(key)?.size ?? 0) + (key === own ? 1 : 0) : (this.groupBytes.get(key) ?? 0) + (key === own ? bytes : 0)
+      let victim = own
+      let victimSize = measure(own)
+      for (const key of this.groups.keys()) {
+        const size = measure(key)
+        if (size > victimSize || (size === victimSize && key < victim)) {
+          victim = key
+          victimSize = size
+        }
       }
+      let top = victim === own ? uri : undefined
+      for (const u of this.groups.get(victim)?.keys() ?? []) if (top === undefined || rkeyOf(u) > rkeyOf(top)) top = u
+      const reason = overCount
+        ? `this peer holds its limit of ${this.maxRecords} records and ${victim.slice('at://'.length)} holds the most (${victimSize}); its records with the highest keys are not kept`
+        : `this peer holds its limit of ${this.maxBytes} record bytes and ${victim.slice('at://'.length)} holds the most (${victimSize} bytes); its records with the highest keys are not kept`
+      if (top === uri) return reason
+      const [, , did, collection] = top!.split('/') as [string, string, Did, string]
+      this.remove(collection, top!)
+      this.noteRejection(top!, did, collection, reason)
     }
-    let top = victim === own ? uri : undefined
-    for (const u of this.groups.get(victim) ?? []) if (top === undefined || rkeyOf(u) > rkeyOf(top)) top = u
-    const reason = `this peer holds its limit of ${this.maxRecords} records and ${victim.slice('at://'.length)} holds the most (${victimSize}); its records with the highest keys are not kept`
-    if (top === uri) return reason
-    const [, , did, collection] = top!.split('/') as [string, string, Did, string]
-    this.remove(collection, top!)
-    this.noteRejection(top!, did, collection, reason)
-    return undefined
   }
 
   /** Remove the record at `uri` in `collection`; returns the workload uri it was about, if any. */
@@ -317,6 +364,11 @@ export class CommuneView {
 
   profiles(): Profile[] {
     return [...this.profilesByUri.values()]
+  }
+
+  /** Approximate bytes of the records held (what ViewOptions.maxBytes bounds). */
+  bytes(): number {
+    return this.heldBytes
   }
 
   size(): { workloads: number; bids: number; statuses: number; records: number } {

@@ -66,6 +66,11 @@ export interface SavedAccount {
   pds: string
 }
 
+/** The test suite's loopback registry (scripts/registry.sh), allowed for guests on a devnet only. */
+export const DEVNET_REGISTRY = '127.0.0.1:5000'
+/** The busybox scripts/bootstrap.sh imports, shared with guests on a devnet only. */
+export const DEVNET_SHARED_IMAGE = 'meshlet/busybox:test'
+
 export class DevCommune implements AsyncDisposable {
   readonly members: Member[] = []
   private tmp = ''
@@ -141,6 +146,14 @@ export class DevCommune implements AsyncDisposable {
       leaseMs: this.opts.leaseMs ?? 15_000,
       bidWindowMs: this.opts.bidWindowMs ?? 5000,
       allowedBinds: [],
+      // Explicit for this loopback test network (docs/protocol.md, Images): guests may pull from
+      // the suite's loopback registry and run the locally imported busybox the examples use. A
+      // real meshlet allows neither unless its owner says so.
+      registryAllow: [DEVNET_REGISTRY],
+      registryDeny: [],
+      sharedImages: [DEVNET_SHARED_IMAGE],
+      guestMaxContainers: 32,
+      guestSharePercent: 50,
       allowHttp: true,
       logLevel: 'info',
       ...extra,
@@ -186,6 +199,11 @@ export class DevCommune implements AsyncDisposable {
       MESHLET_ROLES: cfg.roles.join(','),
       MESHLET_MAX_LOAD_PERMILLE: String(cfg.maxLoadPermille),
       MESHLET_ALLOW_HTTP: '1',
+      MESHLET_REGISTRY_ALLOW: cfg.registryAllow.join(','),
+      MESHLET_REGISTRY_DENY: cfg.registryDeny.join(','),
+      MESHLET_SHARED_IMAGES: cfg.sharedImages.join(','),
+      MESHLET_GUEST_MAX_CONTAINERS: String(cfg.guestMaxContainers),
+      MESHLET_GUEST_SHARE_PERCENT: String(cfg.guestSharePercent),
       MESHLET_LOG_LEVEL: cfg.logLevel,
     }
     delete env.VITEST

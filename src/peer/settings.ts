@@ -1,6 +1,8 @@
 // What a peer is given: its settings (from config) and its ports (real adapters from context.ts,
 // or a test's own), and the version it publishes. No code, so every part of the peer can name them
 // without importing the peer.
+import type { RegistryPolicy } from '../core/registry-policy.js'
+import type { GuestQuotaPolicy } from '../core/quota.js'
 import type { EvictionStore } from '../ports/eviction-store.js'
 import type { IdResolver } from '@atproto/identity'
 import type { Did, KeyValue } from '../core/types.js'
@@ -35,6 +37,10 @@ export interface PeerSettings {
   maxLoadPermille: number
   allowedBinds: string[]
   allowHttp: boolean
+  /** Where guests' images may come from (docs/protocol.md, Images). Default: no local registries, no shared images. */
+  registryPolicy?: RegistryPolicy
+  /** What one guest owner may hold here (docs/protocol.md, Quotas), published in the profile. */
+  guestQuota?: GuestQuotaPolicy
   /** Service auth tokens valid longer than this (exp - iat) are refused (default 300 s). */
   maxTokenLifetimeSec?: number
 }

@@ -62,10 +62,20 @@ export interface ContainerEvent {
   labels: ContainerLabels
 }
 
+/** A local image as the engine knows it. */
+export interface ImageInfo {
+  /** The engine's image id, "sha256:<hex>": what a container created from it runs, exactly. */
+  id: string
+  /** "repo@sha256:<hex>" for each registry the image was pulled from or pushed to. */
+  repoDigests: string[]
+}
+
 export interface ContainerRuntime {
   /** Throws RuntimeUnavailableError when the engine does not answer. */
   ping(): Promise<void>
   hasImage(ref: string): Promise<boolean>
+  /** The local image `ref` names, or undefined when there is none. */
+  imageInfo(ref: string): Promise<ImageInfo | undefined>
   /** Throws ImagePullError (with a human message) on a missing image, bad reference or unreachable registry. */
   pull(ref: string, opts?: { onProgress?: (p: PullProgress) => void; auth?: { username: string; password: string; serveraddress?: string }; signal?: AbortSignal }): Promise<void>
   /** Returns the container id. Throws ContainerCreateError with the engine's reason. */

@@ -9,6 +9,7 @@ import type { HostMonitor } from './host-monitor.js'
 import type { RecordWriter } from './record-writer.js'
 import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
+import { DEFAULT_GUEST_QUOTA, guestQuota, type GuestQuotaPolicy } from '../core/quota.js'
 
 export interface LinkageOptions {
   view: CommuneView
@@ -30,6 +31,8 @@ export interface LinkageOptions {
   minOwnerBalance?: number
   /** What to do when its own lease has lapsed; without it the heartbeat just renews. */
   rejoin?: RejoinHooks
+  /** Local policy, published with the absolute limits for this host (docs/protocol.md, Quotas). */
+  guestQuota?: GuestQuotaPolicy
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -148,6 +151,7 @@ export class LinkagePublisher {
         version: this.opts.version,
         leaseMs: this.opts.leaseMs,
         minOwnerBalance: this.opts.minOwnerBalance,
+        guestQuota: guestQuota(this.opts.guestQuota ?? DEFAULT_GUEST_QUOTA, { cpuMillis: host.cpuMillisTotal, memoryMb: host.memoryMbTotal }),
         updatedAt: new Date(updatedAt).toISOString(),
       }),
     )

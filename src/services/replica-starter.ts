@@ -15,6 +15,10 @@ import type { StatusReporter } from './status-reporter.js'
 import type { Timeline } from './timeline.js'
 import type { BatchGate } from './batch-gate.js'
 import { withPrestartRetries } from './prestart.js'
+import { guestImage, type PinnedImage } from './guest-image.js'
+import type { PulledImages } from './pulled-images.js'
+import type { RegistryPolicy } from '../core/registry-policy.js'
+import { ImageRefusedError } from '../errors.js'
 
 export interface ReplicaStarterOptions {
   view: CommuneView
@@ -24,7 +28,13 @@ export interface ReplicaStarterOptions {
   log: Logger
   gate: BatchGate
   meshlet: Did
+  /** This meshlet's owner: only its own workloads get the allowed binds. */
+  owner: Did
   allowedBinds: string[]
+  /** Where guests' images may come from, and which local images the owner shares. */
+  registryPolicy?: RegistryPolicy
+  /** Bookkeeping of pulls (for whom), shared with image GC. */
+  pulledImages?: PulledImages
   pidsLimit?: number
   maxParallelStarts?: number
   timeline?: Timeline
@@ -96,32 +106,39 @@ export class ReplicaStarter {
     if (!own || !CLAIM_STATES.includes(own.state)) return
     if (w.kind === 'batch' && !(await this.o.gate.mayStart(w))) return
     this.starting.add(w.uri)
+    // A guest's image is pulled fresh for every start and pinned (docs/protocol.md, Images); the
+    // owner's own may come from the local store as before.
+    const guest = w.owner !== this.o.owner
+    let pinned: PinnedImage | undefined
     try {
       const pulled = await this.prestart(w, 'pull', async () => {
+        if (guest) {
+          pinned = await guestImage(w, {
+            runtime,
+            policy: this.o.registryPolicy,
+            pulled: this.o.pulledImages,
+            now: () => clock.now(),
+            pulling: () => status.update(w, { state: 'pulling', message: `pulling ${w.image}` }).then(() => undefined),
+            pull: () => this.pull(w),
+          })
+          timeline?.mark(w.uri, 'pulled')
+          return
+        }
         if (await runtime.hasImage(w.image)) return
         await status.update(w, { state: 'pulling', message: `pulling ${w.image}` })
-        let last = 0
-        await runtime.pull(w.image, {
-          signal: this.o.signal,
-          onProgress: (p) => {
-            const now = clock.now()
-            if (now - last > 1000) {
-              last = now
-              log.debug({ workload: w.uri, status: p.status, current: p.current, total: p.total }, 'pull progress')
-            }
-          },
-        })
+        await this.pull(w)
         timeline?.mark(w.uri, 'pulled')
       })
       if (!pulled) return
       // Reported while the engine creates and starts it: a PDS round trip must not hold up the start
       // (writes of one status record are serialised, so 'running' still lands after it).
-      status.update(w, { state: 'starting', message: `starting ${w.image}` }).catch((err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not report starting'))
+      status.update(w, { state: 'starting', message: `starting ${w.image}`, ...(pinned ? { imageDigest: pinned.digest } : {}) }).catch((err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not report starting'))
       let id = ''
       const created = await this.prestart(w, 'create', async () => {
         id = await runtime.create({
           name: containerNameFor({ owner: w.owner, workloadUri: w.uri, replica: d.replica, meshlet: this.o.meshlet }),
-          image: w.image,
+          // A guest's container runs the exact image pulled for it (by id), never whatever the tag names now.
+          image: pinned?.imageId ?? w.image,
           command: w.command,
           // The replica number placement assigned (unique per version): sharded work needs it.
           env: [...w.env.filter((e) => e.name !== 'MESHLET_REPLICA'), { name: 'MESHLET_REPLICA', value: String(d.replica) }],
@@ -129,7 +146,8 @@ export class ReplicaStarter {
           memoryMb: w.resources.memoryMb,
           pidsLimit: this.o.pidsLimit ?? 512,
           labels: { workloadUri: w.uri, workloadCid: w.cid, specHash: d.specHash, meshletDid: this.o.meshlet, replica: d.replica },
-          allowedBinds: this.o.allowedBinds.length ? this.o.allowedBinds : undefined,
+          // Host paths are the owner's: a guest's workload never sees them (docs/protocol.md, Execution defaults).
+          allowedBinds: w.owner === this.o.owner && this.o.allowedBinds.length ? this.o.allowedBinds : undefined,
         })
       })
       if (!created) return
@@ -144,7 +162,7 @@ export class ReplicaStarter {
       await runtime.start(id)
       timeline?.mark(w.uri, 'started')
       log.info({ workload: w.uri, container: id.slice(0, 12) }, `running ${w.name}`)
-      await status.update(w, { state: 'running', containerId: id, message: `running ${w.image}` })
+      await status.update(w, { state: 'running', containerId: id, message: `running ${w.image}`, ...(pinned ? { imageDigest: pinned.digest } : {}) })
       timeline?.mark(w.uri, 'reported')
     } catch (err) {
       const message = describeError(err)
@@ -155,6 +173,20 @@ export class ReplicaStarter {
     } finally {
       this.starting.delete(w.uri)
     }
+  }
+
+  private async pull(w: Workload): Promise<void> {
+    let last = 0
+    await this.o.runtime.pull(w.image, {
+      signal: this.o.signal,
+      onProgress: (p) => {
+        const now = this.o.clock.now()
+        if (now - last > 1000) {
+          last = now
+          this.o.log.debug({ workload: w.uri, status: p.status, current: p.current, total: p.total }, 'pull progress')
+        }
+      },
+    })
   }
 
   /** This meshlet still holds a live claim on the current version of `w`. */
@@ -176,7 +208,8 @@ export class ReplicaStarter {
         yieldSlot: (message) => status.release(w, message).then(() => undefined),
         stillWanted,
         // An invalid reference fails the same way on every peer: report it, do not pass it around.
-        permanent: () => !parseImageRef(w.image).ok,
+        // So does a registry this meshlet refuses for guests (the decline at bid time says it too).
+        permanent: (err) => !parseImageRef(w.image).ok || err instanceof ImageRefusedError,
       },
       this.o.log.child({ workload: w.uri }),
     )

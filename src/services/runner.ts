@@ -17,6 +17,8 @@ import type { Timeline } from './timeline.js'
 import { BatchGate } from './batch-gate.js'
 import { ReplicaStarter } from './replica-starter.js'
 import { RestartSupervisor } from './restart-supervisor.js'
+import type { PulledImages } from './pulled-images.js'
+import type { RegistryPolicy } from '../core/registry-policy.js'
 
 /** Deletions remembered beyond those that still have a container or status here. */
 const MAX_REMEMBERED_DELETIONS = 1000
@@ -28,7 +30,11 @@ export interface RunnerOptions {
   clock: Clock
   log: Logger
   meshlet: Did
+  /** This meshlet's owner (binds and image policy depend on whose workload it is). */
+  owner: Did
   allowedBinds: string[]
+  registryPolicy?: RegistryPolicy
+  pulledImages?: PulledImages
   pidsLimit?: number
   stopTimeoutS?: number
   maxParallelStarts?: number
@@ -86,7 +92,10 @@ export class RunnerService {
       log,
       gate: this.gate,
       meshlet: opts.meshlet,
+      owner: opts.owner,
       allowedBinds: opts.allowedBinds,
+      registryPolicy: opts.registryPolicy,
+      pulledImages: opts.pulledImages,
       pidsLimit: opts.pidsLimit,
       maxParallelStarts: opts.maxParallelStarts,
       timeline: opts.timeline,

@@ -8,6 +8,9 @@ import { checkFeasibility, defaultFeasibilityPolicy, type FeasibilityPolicy } fr
 import { bidPriority } from '../core/priority.js'
 import { Ledger, workloadEpoch } from '../core/ledger.js'
 import { debtNote, debtorsLast, ownerRefusal } from '../core/free-riders.js'
+import { DEFAULT_GUEST_QUOTA, guestQuota, quotaRefusal, type GuestQuotaPolicy } from '../core/quota.js'
+import { DECLINE_BUDGET_PER_OWNER, declineCounts } from '../core/decline-budget.js'
+import { guestImageRefusal, type RegistryPolicy } from '../core/registry-policy.js'
 import { isAckGated } from '../core/acks.js'
 import { isCompleted, isLiveClaim } from '../core/placement.js'
 import type { CommuneView } from '../core/view.js'
@@ -39,6 +42,12 @@ export interface SchedulerOptions {
   leaseMs: number
   /** Local policy (docs/protocol.md, Free riders): decline other owners whose balance is below this. */
   minOwnerBalance?: number
+  /** Local policy (docs/protocol.md, Quotas): what one guest owner may hold here. */
+  guestQuota?: GuestQuotaPolicy
+  /** Decline records kept per guest owner at once (docs/protocol.md, Quotas); beyond it declines are silent. */
+  declineBudget?: number
+  /** Local policy (docs/protocol.md, Images): registries guests' images may come from. */
+  registryPolicy?: RegistryPolicy
   policy?: Partial<FeasibilityPolicy>
   /** Stage timestamps for the bench (bid landed, window closed, claim landed). */
   timeline?: Timeline
@@ -57,7 +66,7 @@ export interface SchedulerOptions {
 export interface WorkloadDecision extends Decision {
   excluded: { meshlet: Did; reason: string }[]
   offer: { kind: 'bid'; priority: number } | { kind: 'decline'; reason: string }
-  /** Set when the workload's owner is beyond the debt limit: its work was considered after others'. */
+  /** Set when the workload's owner is beyond the debt limit, or a decline went unwritten (decline budget). */
   note?: string
   evaluatedAt: number
 }
@@ -67,6 +76,8 @@ export class SchedulerService {
   private dirty = new Set<AtUri>()
   private wakeTimers = new Map<AtUri, NodeJS.Timeout>()
   private inFlight = new Map<AtUri, number>()
+  /** Decline writes not landed yet (workload -> owner): they count against the decline budget too. */
+  private pendingDeclines = new Map<AtUri, Did>()
   private passScheduled = false
   private passRunning: Promise<void> | undefined
   private draining = false
@@ -214,6 +225,8 @@ export class SchedulerService {
     // passes until a record it reads changes or the epoch turns (LedgerCache).
     const ledger = this.ledgers.get({ workloads: this.view.workloads(), bids: this.view.allBids(), statuses: this.view.allStatuses(), profiles: this.view.profiles(), ownerOf: (m) => graph.ownerOf(m), graph, now })
     const committed = this.committed()
+    const declines = declineCounts(this.view.allBids(), this.opts.self.meshlet, (uri) => this.view.workload(uri))
+    for (const owner of this.pendingDeclines.values()) declines.set(owner, (declines.get(owner) ?? 0) + 1)
     for (const uri of this.debtorsLast(uris, ledger)) {
       const workload = this.view.workload(uri)
       if (!workload) {
@@ -222,7 +235,7 @@ export class SchedulerService {
       }
       if ((this.inFlight.get(uri) ?? 0) > 0) continue // re-marked when the write lands
       try {
-        this.evaluate(workload, { now, host, profiles, graph, ledger, committed })
+        this.evaluate(workload, { now, host, profiles, graph, ledger, committed, declines })
       } catch (err) {
         this.log.error({ err: describeError(err), uri }, 'evaluating workload failed')
       }
@@ -253,21 +266,33 @@ export class SchedulerService {
 
   private evaluate(
     workload: Workload,
-    ctx: { now: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; ledger: Ledger; committed: Map<AtUri, Resources> },
+    ctx: { now: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; ledger: Ledger; committed: Map<AtUri, Resources>; declines: Map<Did, number> },
   ): void {
     const { self } = this.opts
     // Liveness by receipt: read on the monotonic clock, never against writers' dates.
     const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, monoNow: this.clock.monotonic(), lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
     let cpu = 0
     let mem = 0
+    const usage = { containers: 0, cpuMillis: 0, memoryMb: 0 }
     for (const [uri, r] of ctx.committed) {
       if (uri === workload.uri) continue
       cpu += r.cpuMillis
       mem += r.memoryMb
+      if (this.view.workload(uri)?.owner === workload.owner) {
+        usage.containers++
+        usage.cpuMillis += r.cpuMillis
+        usage.memoryMb += r.memoryMb
+      }
     }
     const committed: Resources = { cpuMillis: cpu, memoryMb: mem }
     const feas = checkFeasibility(workload, ctx.host, committed, this.policy, this.draining)
-    const { offer, note } = feas.ok ? this.offerFor(workload, feas.free, ctx) : { offer: { kind: 'decline', reason: feas.reason } as const, note: undefined }
+    const { offer, note: offerNote } = feas.ok ? this.offerFor(workload, feas.free, usage, ctx) : { offer: { kind: 'decline', reason: feas.reason } as const, note: undefined }
+    // Decline budget: past it, a guest owner's workloads are declined without a record (the
+    // outcome here still says why), so spam does not cost this meshlet one PDS write per record.
+    const spent = ctx.declines.get(workload.owner) ?? 0
+    const budget = this.opts.declineBudget ?? DECLINE_BUDGET_PER_OWNER
+    const quietDecline = offer.kind === 'decline' && workload.owner !== self.owner && spent >= budget
+    const note = quietDecline ? `declined without a record: this meshlet already keeps ${spent} decline records for ${workload.owner}'s workloads (budget ${budget})` : offerNote
     const decision = decideWorkload({
       workload,
       bids: this.view.bidsFor(workload.uri),
@@ -278,6 +303,7 @@ export class SchedulerService {
       now: ctx.now,
       self: { meshlet: self.meshlet, owner: self.owner, draining: this.draining, recovering: ctx.now < this.recoveringUntil },
       offer,
+      quietDecline,
       verifyBid: ctx.ledger.verifyBid,
     })
     if (note && decision.self) decision.self = { ...decision.self, reason: `${decision.self.reason} (${note})` }
@@ -290,6 +316,7 @@ export class SchedulerService {
       evaluatedAt: ctx.now,
     })
     if (offer.kind === 'bid' && decision.phase === 'bidding') ctx.committed.set(workload.uri, workload.resources)
+    if (decision.actions.some((a) => a.type === 'decline')) ctx.declines.set(workload.owner, spent + 1)
     this.scheduleWake(workload.uri, decision.wakeAt, ctx.now)
     for (const action of decision.actions) this.apply(workload, action, note)
     if (decision.start?.allowed && !wasAllowed) this.opts.onStartAllowed?.(workload.uri)
@@ -303,6 +330,7 @@ export class SchedulerService {
   private offerFor(
     workload: Workload,
     free: CapacitySnapshot,
+    usage: { containers: number; cpuMillis: number; memoryMb: number },
     ctx: { profiles: Map<Did, Profile>; host: HostSnapshot; graph: ReturnType<ClusterService['current']>; ledger: Ledger },
   ): { offer: Offer; note?: string } {
     const { self, minOwnerBalance } = this.opts
@@ -310,10 +338,16 @@ export class SchedulerService {
     const ownerBalance = ctx.ledger.currentBalance(workload.owner).balance
     const refusal = ownerRefusal(workload.owner, ownerBalance, minOwnerBalance, self.owner)
     if (refusal) return { offer: { kind: 'decline', reason: refusal } }
+    if (workload.owner !== self.owner) {
+      const imageRefusal = guestImageRefusal(workload.image, this.opts.registryPolicy)
+      if (imageRefusal) return { offer: { kind: 'decline', reason: imageRefusal } }
+    }
     const epoch = workloadEpoch(workload)
     if (!Number.isSafeInteger(epoch) || epoch < 0) return { offer: { kind: 'decline', reason: `workload createdAt ${workload.createdAt} is not a usable date` } }
     const profile = ctx.profiles.get(self.meshlet)
     const totals = profile ? { cpuMillis: profile.cpuMillis, memoryMb: profile.memoryMb } : { cpuMillis: ctx.host.cpuMillisTotal, memoryMb: ctx.host.memoryMbTotal }
+    const overQuota = quotaRefusal(workload.owner, self.owner, usage, workload.resources, guestQuota(this.opts.guestQuota ?? DEFAULT_GUEST_QUOTA, totals))
+    if (overQuota) return { offer: { kind: 'decline', reason: overQuota } }
     // The bid names the totals it is computed against: it stays verifiable if the profile changes later.
     const capacity: CapacitySnapshot = { ...free, cpuMillisFree: Math.min(free.cpuMillisFree, totals.cpuMillis), memoryMbFree: Math.min(free.memoryMbFree, totals.memoryMb), cpuMillisTotal: totals.cpuMillis, memoryMbTotal: totals.memoryMb }
     const balance = ctx.ledger.balanceAt(ctx.graph.ownerOf(self.meshlet) ?? self.owner, epoch).balance
@@ -336,7 +370,8 @@ export class SchedulerService {
         break
       case 'decline':
         this.log.info({ workload: workload.uri }, `decline ${workload.name}: ${action.reason}`)
-        p = this.writer.create(NSID.bid, encodeBid({ workload: ref, priority: 0, decline: action.reason, createdAt: this.iso() }))
+        this.pendingDeclines.set(workload.uri, workload.owner)
+        p = this.writer.create(NSID.bid, encodeBid({ workload: ref, priority: 0, decline: action.reason, createdAt: this.iso() })).finally(() => this.pendingDeclines.delete(workload.uri))
         landed = 'bid'
         break
       case 'withdraw':

@@ -12,6 +12,8 @@ import type { RecordWriter } from './record-writer.js'
 export interface StatusPatch {
   state: StatusState
   containerId?: string
+  /** Pinned image; kept across transitions of the same version when a patch leaves it out. */
+  imageDigest?: string
   exitCode?: number
   oomKilled?: boolean
   message?: string
@@ -85,7 +87,7 @@ export class StatusReporter {
       const at = Date.parse(s.updatedAt)
       // Own records, own clock: an unreadable or future date is renewed too (it fixes itself).
       if (Number.isFinite(at) && at <= now && now - at < STATUS_RENEW_MS) continue
-      due.push(this.write(w, { state: s.state, containerId: s.containerId, exitCode: s.exitCode, oomKilled: s.oomKilled, message: s.message, startedAt: s.startedAt }))
+      due.push(this.write(w, { state: s.state, containerId: s.containerId, imageDigest: s.imageDigest, exitCode: s.exitCode, oomKilled: s.oomKilled, message: s.message, startedAt: s.startedAt }))
     }
     await Promise.all(due)
     return due.length
@@ -126,7 +128,7 @@ export class StatusReporter {
     return this.writer.put(
       NSID.workloadStatus,
       statusRkey(s.workload.uri),
-      encodeStatus({ workload: s.workload, state: 'stopped', bid: s.bid, priority: s.priority, replica: s.replica, containerId: s.containerId, exitCode: s.exitCode, oomKilled: s.oomKilled, message, startedAt: s.startedAt, updatedAt: now, history }),
+      encodeStatus({ workload: s.workload, state: 'stopped', bid: s.bid, priority: s.priority, replica: s.replica, containerId: s.containerId, imageDigest: s.imageDigest, exitCode: s.exitCode, oomKilled: s.oomKilled, message, startedAt: s.startedAt, updatedAt: now, history }),
     )
   }
 
@@ -188,6 +190,7 @@ export class StatusReporter {
         priority: claim?.priority ?? keep?.priority,
         replica: claim?.replica ?? keep?.replica,
         containerId: patch.containerId,
+        imageDigest: patch.imageDigest ?? keep?.imageDigest,
         exitCode: patch.exitCode,
         oomKilled: patch.oomKilled,
         message: patch.message?.slice(0, 2048),

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest'
 import { loadRunConfig, runHelp, RUN_OPTIONS } from '../../src/config.js'
 import { ConfigError } from '../../src/errors.js'
 
-const base = ['--did', 'did:plc:meshlet1', '--owner', 'did:plc:alice', '--password', 'pw']
+const base = ['--did', 'did:plc:meshlet1', '--owner', 'did:plc:alice', '--password', 'pw', '--endpoint', 'https://m1.example']
 
 describe('run config', () => {
   test('flags, env and defaults combine; flags win over env', () => {

@@ -161,6 +161,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           version: v.version,
           leaseMs: v.leaseMs,
           minOwnerBalance: v.minOwnerBalance,
+          guestQuota: v.guestQuota && { maxContainers: v.guestQuota.maxContainers, cpuMillis: v.guestQuota.cpuMillis, memoryMb: v.guestQuota.memoryMb },
           updatedAt: v.updatedAt,
         }),
       }
@@ -249,6 +250,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           priority: v.priority,
           replica: v.replica,
           containerId: v.containerId,
+          imageDigest: v.imageDigest,
           exitCode: v.exitCode,
           oomKilled: v.oomKilled,
           message: v.message,

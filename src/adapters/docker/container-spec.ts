@@ -28,7 +28,7 @@ export function createOptions(spec: ContainerSpec, image: string, o: { hostCpus:
   const maxNano = o.hostCpus * 1e9
   const nanoCpus = Math.min(maxNano, Math.max(MIN_NANO_CPUS, Math.round(spec.cpuMillis * 1e6)))
   const cpu = cpuLimit(nanoCpus)
-  const binds = spec.allowedBinds && spec.allowedBinds.length > 0 ? [...spec.allowedBinds] : undefined
+  const binds = spec.allowedBinds && spec.allowedBinds.length > 0 ? spec.allowedBinds.map(bindOption) : undefined
   return {
     name: spec.name,
     Image: image,
@@ -61,6 +61,16 @@ export function createOptions(spec: ContainerSpec, image: string, o: { hostCpus:
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
     },
   }
+}
+
+/**
+ * The engine's form of an allowed bind: read-only unless the owner wrote `:rw` (a host path is the
+ * owner's data; writing to it is the exception, said explicitly). `src:dst` and `src:dst:ro` are
+ * read-only, `src:dst:rw` read-write.
+ */
+export function bindOption(b: string): string {
+  const [src, dst, mode] = b.split(':')
+  return `${src}:${dst}:${mode === 'rw' ? 'rw' : 'ro'}`
 }
 
 /**
@@ -107,7 +117,7 @@ export function specProblem(spec: ContainerSpec): string | undefined {
     if (!Array.isArray(spec.allowedBinds)) return 'allowedBinds must be a list of "host:container[:opts]" strings'
     for (const b of spec.allowedBinds) {
       const parts = typeof b === 'string' ? b.split(':') : []
-      if (parts.length < 2 || parts.length > 3 || !parts[0]!.startsWith('/') || !parts[1]!.startsWith('/')) {
+      if (parts.length < 2 || parts.length > 3 || !parts[0]!.startsWith('/') || !parts[1]!.startsWith('/') || (parts[2] !== undefined && parts[2] !== 'ro' && parts[2] !== 'rw')) {
         return `invalid bind "${String(b).slice(0, 120)}": expected /host/path:/container/path[:ro|rw]`
       }
     }

@@ -7,6 +7,7 @@ import type {
   ContainerInfo,
   ContainerRuntime,
   ContainerSpec,
+  ImageInfo,
   LogLines,
   PullProgress,
 } from '../../ports/container-runtime.js'
@@ -91,6 +92,18 @@ export class DockerRuntime implements ContainerRuntime {
       return true
     } catch (err) {
       if (statusCodeOf(err) === 404) return false
+      throw this.unavailableOr(err, () => new ImagePullError(ref, engineMessage(err), statusCodeOf(err), { cause: err }))
+    }
+  }
+
+  async imageInfo(ref: string): Promise<ImageInfo | undefined> {
+    const problem = imageRefProblem(ref)
+    if (problem) throw new ImagePullError(shortRef(ref), problem)
+    try {
+      const info = await this.docker.getImage(ref).inspect()
+      return { id: info.Id, repoDigests: Array.isArray(info.RepoDigests) ? info.RepoDigests.filter((d): d is string => typeof d === 'string') : [] }
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return undefined
       throw this.unavailableOr(err, () => new ImagePullError(ref, engineMessage(err), statusCodeOf(err), { cause: err }))
     }
   }

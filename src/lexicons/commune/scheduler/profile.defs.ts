@@ -27,12 +27,17 @@ type Main = { $type: "commune.scheduler.profile";
   /**
    * Local policy, published so refusals are explainable: owners whose ledger balance (unit-seconds) is below this are declined.
    */
-  "minOwnerBalance"?:number;"updatedAt":l.DatetimeString };
+  "minOwnerBalance"?:number;
+
+  /**
+   * Local policy, published so refusals are explainable: what one guest owner (not this meshlet's own) may hold here at once; more is declined with 'over quota: ...'.
+   */
+  "guestQuota"?:GuestQuota;"updatedAt":l.DatetimeString };
 
 export type { Main };
 
 /** In a meshlet's repo (rkey self): where to reach it and what it offers. */
-const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -53,3 +58,11 @@ export const $parse = /*#__PURE__*/ main.parse.bind(main);
 export const $safeParse = /*#__PURE__*/ main.safeParse.bind(main);
 export const $validate = /*#__PURE__*/ main.validate.bind(main);
 export const $safeValidate = /*#__PURE__*/ main.safeValidate.bind(main);
+
+type GuestQuota = { $type?: "commune.scheduler.profile#guestQuota";"maxContainers":number;"cpuMillis":number;"memoryMb":number };
+
+export type { GuestQuota };
+
+const guestQuota = /*#__PURE__*/ l.typedObject<GuestQuota>($nsid, "guestQuota", /*#__PURE__*/ l.object({"maxContainers":/*#__PURE__*/ l.integer({"minimum":0}),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0})}));
+
+export { guestQuota };

@@ -17,7 +17,12 @@ type Main = { $type: "commune.scheduler.workloadStatus";"workload":RepoStrongRef
   /**
    * The bid this claim stands on.
    */
-  "bid"?:RepoStrongRef.Main;"priority"?:number;"replica"?:number;"containerId"?:string;"exitCode"?:number;"oomKilled"?:boolean;"message"?:string;
+  "bid"?:RepoStrongRef.Main;"priority"?:number;"replica"?:number;"containerId"?:string;
+
+  /**
+   * The image this replica runs, pinned: repo@sha256:... as pulled from its registry (or the local image id, sha256:..., for an image the meshlet's owner shares). Guests' images are pulled fresh for every start.
+   */
+  "imageDigest"?:string;"exitCode"?:number;"oomKilled"?:boolean;"message"?:string;
 
   /**
    * The claim lapses when updatedAt + leaseMs passes without renewal.
@@ -32,7 +37,7 @@ type Main = { $type: "commune.scheduler.workloadStatus";"workload":RepoStrongRef
 export type { Main };
 
 /** In the running meshlet's repo: its claim on, and the state of, its replica of a workload. The record key is derived from the workload URI, so updates overwrite. */
-const main = /*#__PURE__*/ l.record<"any", Main>("any", $nsid, /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"state":/*#__PURE__*/ l.string<{"knownValues":["pending","pulling","starting","running","exited","failed","stopped"]}>(),"bid":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000})),"replica":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":128})),"exitCode":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"oomKilled":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"message":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":2048})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"startedAt":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"format":"datetime"})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"}),"history":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Version>((() => version) as any), {"maxLength":32}))}));
+const main = /*#__PURE__*/ l.record<"any", Main>("any", $nsid, /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"state":/*#__PURE__*/ l.string<{"knownValues":["pending","pulling","starting","running","exited","failed","stopped"]}>(),"bid":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000})),"replica":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":128})),"imageDigest":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":256})),"exitCode":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"oomKilled":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"message":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":2048})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"startedAt":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"format":"datetime"})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"}),"history":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Version>((() => version) as any), {"maxLength":32}))}));
 
 export { main };
 
