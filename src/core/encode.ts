@@ -97,6 +97,7 @@ export function encodeProfile(p: Omit<Profile, 'meshlet'>): RecordValue {
       version: p.version,
       leaseMs: int(c, 'leaseMs', p.leaseMs),
       minOwnerBalance: int(c, 'minOwnerBalance', p.minOwnerBalance),
+      isolation: p.isolation && { ...p.isolation },
       updatedAt: p.updatedAt,
     },
     (v) => profileLex.$safeParse(v),
@@ -186,6 +187,9 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
       bidWindowMs: int(c, 'bidWindowMs', w.bidWindowMs),
       // The default is left out, so a service record stays as an AT client would write it.
       delivery: w.delivery === 'at-least-once' ? w.delivery : undefined,
+      network: w.network === 'none' ? w.network : undefined,
+      writableRoot: w.writableRoot ? true : undefined,
+      requires: w.requires?.isolation ? { isolation: true } : undefined,
       createdAt: w.createdAt,
     },
     (v) => workloadLex.$safeParse(v),

@@ -2,7 +2,7 @@
 // keys, enums, URLs, strong refs, image references, and clipping so a hostile value never comes
 // back whole. Each check throws Reject; decodeRecord turns that into a `rejected` event.
 import { AtUri, isValidDid, isValidRecordKey, isValidTid } from '@atproto/syntax'
-import type { CapacitySnapshot, KeyValue, StrongRef, Thermal } from '../../core/types.js'
+import type { CapacitySnapshot, Isolation, KeyValue, StrongRef, Thermal } from '../../core/types.js'
 
 export const MAX_IMAGE_LENGTH = 512
 
@@ -169,4 +169,20 @@ export function checkImageReference(image: string): string | undefined {
   if (/[A-Z]/.test(repository)) return 'has uppercase letters in the repository name (it must be lowercase)'
   if (!REFERENCE_RE.test(image)) return 'is not a valid OCI image reference (expected [registry/]name[:tag][@digest])'
   return undefined
+}
+
+/**
+ * A profile's isolation claim in core words. Values a newer meshlet may publish that this one does
+ * not know read as the weaker known value, so a requirement is never met by a word we cannot check.
+ */
+export function isolationOf(v: { network: string; hostBlocked: boolean; lanBlocked: boolean; readOnlyRoot: boolean; userns: string; storage: string; note?: string }): Isolation {
+  return omitUndefined({
+    network: v.network === 'owner-bridge' ? 'owner-bridge' : 'shared-bridge',
+    hostBlocked: v.hostBlocked,
+    lanBlocked: v.lanBlocked,
+    readOnlyRoot: v.readOnlyRoot,
+    userns: v.userns === 'rootless' || v.userns === 'userns-remap' ? v.userns : 'none',
+    storage: v.storage === 'quota' ? 'quota' : 'watched',
+    note: v.note,
+  }) as Isolation
 }

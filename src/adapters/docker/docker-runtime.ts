@@ -17,17 +17,23 @@ import {
   ImagePullError,
   MeshletError,
   RuntimeUnavailableError,
+  describeError,
 } from '../../errors.js'
 import { createLogger, type Logger } from '../../logger.js'
 import { engineMessage, isAbortError, isConnectionError, pullReason, statusCodeOf } from './engine-errors.js'
 import { imageRefProblem } from '../../core/image-ref.js'
 import { LABEL, MANAGED_FILTER } from './labels.js'
 import { demuxLogs } from './logs.js'
-import { createOptions, specProblem } from './container-spec.js'
+import { createOptions, specProblem, type Hardening } from './container-spec.js'
+import { engineSecurity, type EngineSecurity } from './engine-security.js'
+import { collectImages, PulledImages } from './image-gc.js'
+import type { WorkloadNetworks } from '../../ports/workload-networks.js'
+import type { Isolation } from '../../core/types.js'
 import { WATCHED_ACTIONS, infoFromInspect, infoFromRow, toContainerEvent } from './engine-views.js'
 
 export { labelsFromInfo, labelsToDocker, LABEL } from './labels.js'
 export { demuxLogs } from './logs.js'
+export { DEFAULT_HARDENING, type Hardening } from './container-spec.js'
 export { cpuLimit, CFS_PERIOD_US, MAX_CFS_PERIOD_US, MIN_CPU_QUOTA_US, MIN_MEMORY_MB, MIN_NANO_CPUS } from './container-spec.js'
 
 export interface DockerRuntimeOptions {
@@ -39,6 +45,14 @@ export interface DockerRuntimeOptions {
   pingTimeoutMs?: number
   /** Lines returned by logs() when no tail is given. Default 1000. */
   defaultLogTail?: number
+  /** Owner networks (adapters/host-net); without them containers use the engine's default bridge. */
+  networks?: WorkloadNetworks
+  /** ulimits and tmpfs sizes. Default DEFAULT_HARDENING. */
+  hardening?: Hardening
+  /** Where to remember the images this meshlet pulled (for image GC). Default: memory only. */
+  pulledImagesFile?: string
+  /** A pulled image younger than this is never collected (it is about to be used). Default 10 min. */
+  imageGcGraceMs?: number
   logger?: Logger
 }
 
@@ -58,6 +72,10 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly defaultLogTail: number
   private readonly log: Logger
   private hostCpus?: Promise<number>
+  private readonly networks?: WorkloadNetworks
+  private readonly hardening?: Hardening
+  private readonly pulled: PulledImages
+  private readonly imageGcGraceMs: number
 
   constructor(opts: DockerRuntimeOptions = {}) {
     const socketPath = opts.socketPath ?? '/var/run/docker.sock'
@@ -70,6 +88,10 @@ export class DockerRuntime implements ContainerRuntime {
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 5000
     this.defaultLogTail = opts.defaultLogTail ?? 1000
     this.log = opts.logger ?? createLogger('meshlet:docker')
+    this.networks = opts.networks
+    this.hardening = opts.hardening
+    this.pulled = new PulledImages(opts.pulledImagesFile)
+    this.imageGcGraceMs = opts.imageGcGraceMs ?? 600_000
   }
 
   async ping(): Promise<void> {
@@ -106,6 +128,8 @@ export class DockerRuntime implements ContainerRuntime {
     if (opts.auth) pullOpts.authconfig = { ...opts.auth }
     if (opts.signal) pullOpts.abortSignal = opts.signal
     const t0 = performance.now()
+    // Only an image that was not here before is this meshlet's to collect later.
+    const existed = this.pulled.has(ref) ? false : await this.hasImage(ref).catch(() => true)
     let stream: NodeJS.ReadableStream
     try {
       stream = await this.docker.pull(ref, pullOpts)
@@ -150,6 +174,7 @@ export class DockerRuntime implements ContainerRuntime {
     if (streamError) {
       throw new ImagePullError(ref, pullReason(ref, undefined, streamError.message))
     }
+    if (!existed) this.pulled.add(ref)
     this.log.info({ image: ref, ms: Math.round(performance.now() - t0) }, 'image pulled')
   }
 
@@ -160,7 +185,16 @@ export class DockerRuntime implements ContainerRuntime {
     const problem = specProblem(spec)
     if (problem) throw new ContainerCreateError(image, problem)
 
-    const options = createOptions(spec, image, { hostCpus: await this.cpuCount(), stopTimeoutS: this.stopTimeoutS })
+    let networkMode: string | undefined
+    if (spec.network !== 'none' && this.networks) {
+      if (typeof spec.owner !== 'string' || spec.owner.length === 0) throw new ContainerCreateError(image, 'owner is required to choose the owner network')
+      try {
+        networkMode = await this.networks.networkFor(spec.owner)
+      } catch (err) {
+        throw this.unavailableOr(err, () => new ContainerCreateError(image, `cannot prepare the owner's network: ${describeError(err)}`, statusCodeOf(err), { cause: err }))
+      }
+    }
+    const options = createOptions(spec, image, { hostCpus: await this.cpuCount(), stopTimeoutS: this.stopTimeoutS, networkMode, hardening: this.hardening })
     try {
       const c = await this.docker.createContainer(options)
       this.log.debug({ id: c.id, name: spec.name, image }, 'container created')
@@ -357,6 +391,50 @@ export class DockerRuntime implements ContainerRuntime {
       stream.once('close', () => finish('close'))
       stream.once('error', (err) => finish('error', err))
     })
+  }
+
+  async diskUsage(id: string): Promise<number | undefined> {
+    this.checkId('diskUsage', id)
+    try {
+      // `size` makes the engine walk the writable layer: seconds on a big one, so callers poll slowly.
+      const info = (await this.docker.getContainer(id).inspect({ size: true } as object)) as { SizeRw?: number }
+      return typeof info.SizeRw === 'number' ? info.SizeRw : 0
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return undefined
+      throw this.unavailableOr(err, () => new ContainerOpError('diskUsage', id, engineMessage(err), statusCodeOf(err), { cause: err }))
+    }
+  }
+
+  async isolation(): Promise<Isolation> {
+    const net = this.networks
+      ? await this.networks.prepare()
+      : { network: 'shared-bridge' as const, hostBlocked: false, lanBlocked: false, note: 'containers share the engine default bridge' }
+    let sec: EngineSecurity
+    try {
+      sec = engineSecurity(await this.docker.info())
+    } catch (err) {
+      throw this.unavailableOr(err, () => new ContainerOpError('info', '', engineMessage(err), statusCodeOf(err), { cause: err }))
+    }
+    return {
+      network: net.network,
+      hostBlocked: net.hostBlocked,
+      lanBlocked: net.lanBlocked,
+      readOnlyRoot: true,
+      userns: sec.userns,
+      // Quotas need overlay2 on xfs with pquota (checked per engine); meshlet always watches the writable layer.
+      storage: 'watched',
+      ...(net.note ? { note: net.note } : {}),
+    }
+  }
+
+  async collectGarbage(): Promise<{ images: string[]; networks: number }> {
+    try {
+      const images = await collectImages(this.docker, this.pulled, this.imageGcGraceMs, this.log)
+      const networks = this.networks ? await this.networks.prune() : 0
+      return { images, networks }
+    } catch (err) {
+      throw this.unavailableOr(err, () => new ContainerOpError('gc', '', engineMessage(err), statusCodeOf(err), { cause: err }))
+    }
   }
 
   private async cpuCount(): Promise<number> {
