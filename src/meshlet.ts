@@ -23,6 +23,7 @@ import { SchedulerService } from './services/scheduler.js'
 import { RunnerService } from './services/runner.js'
 import { LinkagePublisher } from './services/linkage.js'
 import { PeerControl } from './services/control.js'
+import { HostUpkeep } from './services/host-upkeep.js'
 import { Timeline } from './services/timeline.js'
 import { createXrpcServer } from './xrpc/server.js'
 
@@ -46,6 +47,10 @@ export interface PeerSettings {
   maxLoadPermille: number
   allowedBinds: string[]
   allowHttp: boolean
+  /** Bound of a writable-root container whose workload names no storageMb (default 1024 MiB). */
+  containerStorageMb?: number
+  /** How often writable layers are measured (default 30 s). */
+  storageCheckMs?: number
 }
 
 export interface PeerPorts {
@@ -80,6 +85,7 @@ export class Meshlet implements AsyncDisposable {
   readonly runner: RunnerService
   readonly linkage: LinkagePublisher
   readonly control: PeerControl
+  readonly upkeep: HostUpkeep
   url = ''
   private server: { url: string; close(): Promise<void> } | undefined
   private stopping: Promise<void> | undefined
@@ -129,6 +135,13 @@ export class Meshlet implements AsyncDisposable {
         fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
       },
       sub('runner'),
+    )
+    this.upkeep = new HostUpkeep(
+      this.view,
+      ports.runtime,
+      this.status,
+      { meshlet: settings.did, defaultStorageMb: settings.containerStorageMb ?? 1024, storageCheckMs: settings.storageCheckMs ?? 30_000, gcEveryMs: 300_000 },
+      sub('upkeep'),
     )
     this.linkage = new LinkagePublisher(
       this.view,
@@ -229,6 +242,10 @@ export class Meshlet implements AsyncDisposable {
       if (!(await this.catchUp())) this.log.warn('could not re-read every repo; yielding what is known to be replaced')
       await this.scheduler.releaseReplaced()
     }
+    // What containers here are kept from (published in the profile); a peer without the rights says so.
+    const isolation = await this.ports.runtime.isolation?.().catch((err) => void this.log.warn({ err: describeError(err) }, 'cannot tell what containers are isolated from'))
+    if (isolation?.note) this.log.warn({ isolation }, `containers are not fully isolated: ${isolation.note}`)
+    this.linkage.setIsolation(isolation ?? undefined)
     const app = createXrpcServer({ control: this.control, idResolver: this.ports.idResolver, logger: this.log.child({ name: 'meshlet:xrpc' }) })
     this.server = await app.listen(this.settings.port, this.settings.host)
     this.url = this.server.url
@@ -237,6 +254,7 @@ export class Meshlet implements AsyncDisposable {
     await this.cluster.refresh()
     this.scheduler.start({ recovering })
     this.runner.start()
+    this.upkeep.start()
     this.linkage.startHeartbeat()
     this.status.startRenewing((err) => this.log.warn({ err: describeError(err) }, 'could not renew status leases (will retry)'))
     void this.sweepOrphans()
@@ -347,6 +365,7 @@ export class Meshlet implements AsyncDisposable {
       this.scheduler.stop()
       this.linkage.stopHeartbeat()
       this.status.stopRenewing()
+      this.upkeep.stop()
       await this.runner.stop()
       await this.writer.idle().catch(() => {})
       await this.ports.source.stop().catch(() => {})

@@ -15,6 +15,7 @@ import type { Meshlet } from '../meshlet.js'
 import type { PeerPorts } from '../meshlet.js'
 import { NSID } from '../core/types.js'
 import { rootLogger, type Logger } from '../logger.js'
+import { DEFAULT_DENY_RANGES } from '../adapters/host-net/cidr.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -51,6 +52,10 @@ export interface CommuneOptions {
   pdsCount?: number
   leaseMs?: number
   bidWindowMs?: number
+  /** Prefix of the peers' iptables chains (default MESHLET); a test may use its own and remove it after. */
+  firewallChain?: string
+  /** Extra ranges the peers treat as LAN (a test's stand-in LAN). */
+  extraDenyRanges?: string[]
   logger?: Logger
   net?: DevNetwork
   /** Keep peers' data here (kept on close) instead of a temporary directory. */
@@ -143,6 +148,8 @@ export class DevCommune implements AsyncDisposable {
       allowedBinds: [],
       allowHttp: true,
       logLevel: 'info',
+      firewallChain: this.opts.firewallChain,
+      denyRanges: this.opts.extraDenyRanges ? [...DEFAULT_DENY_RANGES, ...this.opts.extraDenyRanges] : undefined,
       ...extra,
     }
   }
@@ -187,6 +194,8 @@ export class DevCommune implements AsyncDisposable {
       MESHLET_MAX_LOAD_PERMILLE: String(cfg.maxLoadPermille),
       MESHLET_ALLOW_HTTP: '1',
       MESHLET_LOG_LEVEL: cfg.logLevel,
+      ...(cfg.firewallChain ? { MESHLET_FIREWALL_CHAIN: cfg.firewallChain } : {}),
+      ...(cfg.denyRanges ? { MESHLET_DENY_RANGES: cfg.denyRanges.join(',') } : {}),
     }
     delete env.VITEST
     // bin/meshlet.mjs registers tsx in-process: ONE process, so SIGKILL kills the peer itself. (tsx's
@@ -251,6 +260,9 @@ export class DevCommune implements AsyncDisposable {
     const dids = new Set(this.members.map((m) => m.meshlet.did))
     const all = await docker.listContainers({ all: true, filters: { label: ['farm.meshlet.managed=true'] } }).catch(() => [])
     await Promise.all(all.filter((c) => dids.has(c.Labels['farm.meshlet.meshlet'] ?? '')).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})))
+    // Their owner networks and firewall rules too: the engine has room for a few dozen networks only.
+    const { OwnerNetworks } = await import('../adapters/host-net/owner-networks.js')
+    for (const did of dids) await new OwnerNetworks({ docker, meshlet: did, chainPrefix: this.opts.firewallChain, logger: rootLogger.child({ name: 'devnet' }) }).removeAll().catch(() => {})
     if (!this.opts.net) await this.net.close()
     if (!this.opts.dataDir) await fs.rm(this.tmp, { recursive: true, force: true }).catch(() => {})
   }

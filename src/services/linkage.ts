@@ -1,7 +1,7 @@
 // This meshlet's own identity records (PROTOCOL §1): meshletOwner and membership once at start
 // (refreshed when they differ), and the profile, re-published every lease/3 as the heartbeat
 // that keeps its claims alive. One write per interval per meshlet, however many workloads it runs.
-import { NSID, type Did, type KeyValue } from '../core/types.js'
+import { NSID, type Did, type Isolation, type KeyValue } from '../core/types.js'
 import { encodeMembership, encodeMeshletOwner, encodeProfile } from '../core/encode.js'
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
@@ -22,6 +22,8 @@ export interface LinkageOptions {
   version: string
   /** Local policy, published so a refusal is explainable (docs/protocol.md, Free riders). */
   minOwnerBalance?: number
+  /** What this meshlet enforces on containers (docs/protocol.md, Execution defaults). */
+  isolation?: Isolation
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -49,6 +51,11 @@ export class LinkagePublisher {
     private readonly opts: LinkageOptions,
     private readonly log: Logger,
   ) {}
+
+  /** Known once the runtime has checked its rights (at start). */
+  setIsolation(isolation: Isolation | undefined): void {
+    this.opts.isolation = isolation
+  }
 
   /** The XRPC URL is known only once the server listens (port 0 in tests). */
   setEndpoint(url: string): void {
@@ -149,6 +156,7 @@ export class LinkagePublisher {
         version: this.opts.version,
         leaseMs: this.opts.leaseMs,
         minOwnerBalance: this.opts.minOwnerBalance,
+        isolation: this.opts.isolation,
         updatedAt: new Date(updatedAt).toISOString(),
       }),
     )

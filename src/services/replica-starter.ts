@@ -130,6 +130,9 @@ export class ReplicaStarter {
           pidsLimit: this.o.pidsLimit ?? 512,
           labels: { workloadUri: w.uri, workloadCid: w.cid, specHash: d.specHash, meshletDid: this.o.meshlet, replica: d.replica },
           allowedBinds: this.o.allowedBinds.length ? this.o.allowedBinds : undefined,
+          owner: w.owner,
+          network: w.network ?? 'owner',
+          writableRoot: w.writableRoot,
         })
       })
       if (!created) return

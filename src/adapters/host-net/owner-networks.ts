@@ -188,8 +188,14 @@ export class OwnerNetworks implements WorkloadNetworks {
     await this.ipt.apply(stale)
   }
 
-  async prune(): Promise<number> {
-    const grace = this.o.pruneGraceMs ?? 60_000
+  /** Removes every network of this meshlet no container uses, at once (a test commune closing). */
+  async removeAll(): Promise<number> {
+    await this.prepare()
+    return this.prune(0)
+  }
+
+  async prune(graceMs?: number): Promise<number> {
+    const grace = graceMs ?? this.o.pruneGraceMs ?? 60_000
     const nets = await this.docker.listNetworks({ filters: { label: [`${NET_LABEL.managed}=true`, `${NET_LABEL.meshlet}=${this.o.meshlet}`] } })
     let removed = 0
     for (const n of nets) {
