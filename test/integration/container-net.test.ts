@@ -31,11 +31,12 @@ const networks = new OwnerNetworks({
   dnsServers: [],
   pruneGraceMs: 0,
 })
-const rt = new DockerRuntime({ stopTimeoutS: 1, networks, hardening: { nofile: 777, nproc: 2048, tmpMb: 8 } })
+const rt = new DockerRuntime({ stopTimeoutS: 1, networks, hardening: { nofile: 777, nproc: 2048, tmpMb: 8 }, imageGcGraceMs: 0 })
 /** What main did: every container on the engine's default bridge, no firewall. */
 const plain = new DockerRuntime({ stopTimeoutS: 1 })
 let lan: Awaited<ReturnType<typeof fakeLan>>
 const closers: (() => unknown)[] = []
+const images: string[] = []
 let seq = 0
 
 function spec(owner: string, over: Partial<ContainerSpec> = {}, meshlet = did): ContainerSpec {
@@ -80,6 +81,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of closers) await c()
+  for (const i of images) await docker.getImage(i).remove({ noprune: true }).catch(() => undefined)
   await removeMeshletContainers(did, docker)
   await removeMeshletContainers(plainDid, docker)
   await removeMeshletNetworks(docker, did)
@@ -172,3 +174,67 @@ describe('hardening', () => {
     expect((await execIn(docker, id, ['sh', '-c', 'ulimit -u'])).out).toBe('2048')
   })
 })
+
+/** Pushes the test image to the loopback registry under a new name, and drops the local name. */
+async function pushed(name: string): Promise<string> {
+  const ref = `127.0.0.1:5000/meshlet/${name}:t${T}`
+  const [repo, t] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)]
+  await docker.getImage(TEST_IMAGE).tag({ repo, tag: t })
+  // The engine insists on an X-Registry-Auth header even for an open registry.
+  const stream = await docker.getImage(repo).push({ tag: t, authconfig: { serveraddress: '127.0.0.1:5000' } })
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
+      const bad = out.find((e) => e.error)
+      if (err || bad) reject(err ?? new Error(bad?.error))
+      else resolve()
+    }),
+  )
+  await docker.getImage(ref).remove({ noprune: true })
+  images.push(ref)
+  return ref
+}
+
+describe('image GC', () => {
+  test('an image this meshlet pulled goes once no container uses it; a host image and the test image stay', async () => {
+    const ref = await pushed('cn-gc')
+    // The host's own image, never pulled by meshlet and used by nobody.
+    const hostImage = `meshlet/cn-host-${T}:local`
+    await docker.getImage(TEST_IMAGE).tag({ repo: hostImage.split(':')[0]!, tag: 'local' })
+    images.push(hostImage)
+
+    await rt.pull(ref)
+    const id = await run(rt, spec(ownerA, { image: ref }))
+    expect((await rt.collectGarbage()).images).toEqual([]) // in use
+    expect(await rt.hasImage(ref)).toBe(true)
+
+    await rt.remove(id)
+    const gc = await rt.collectGarbage()
+    expect(gc.images).toEqual([ref])
+    expect(await rt.hasImage(ref)).toBe(false)
+    expect(await rt.hasImage(hostImage)).toBe(true)
+    expect(await rt.hasImage(TEST_IMAGE)).toBe(true)
+    // Pulling what the host already has makes it no more this meshlet's to remove.
+    await rt.pull(TEST_IMAGE.replace(/^/, '127.0.0.1:5000/'))
+    expect((await rt.collectGarbage()).images).toEqual([])
+  })
+
+  test('the writable layer is measured (what the storage watcher bounds)', async () => {
+    const id = await run(rt, spec(ownerA, { writableRoot: true, command: ['sh', '-c', 'dd if=/dev/zero of=/fill bs=1M count=12 && sleep 600'] }))
+    const used = await waitUntil(async () => {
+      const b = await rt.diskUsage(id)
+      return b !== undefined && b >= 12 * 1024 * 1024 ? b : undefined
+    })
+    expect(used).toBeLessThan(14 * 1024 * 1024)
+    expect(await rt.diskUsage('meshlet-no-such-container')).toBeUndefined()
+  })
+})
+
+async function waitUntil<T>(f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await f()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}

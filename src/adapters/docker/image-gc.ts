@@ -62,17 +62,20 @@ export class PulledImages {
 export async function collectImages(docker: Docker, pulled: PulledImages, graceMs: number, log: Logger): Promise<string[]> {
   const candidates = pulled.all().filter((p) => Date.now() - p.at >= graceMs)
   if (candidates.length === 0) return []
-  const inUse = new Set((await docker.listContainers({ all: true })).map((c) => c.ImageID))
+  const containers = await docker.listContainers({ all: true })
   const removed: string[] = []
   for (const { ref } of candidates) {
-    let id: string
+    let image: Docker.ImageInspectInfo
     try {
-      id = (await docker.getImage(ref).inspect()).Id
+      image = await docker.getImage(ref).inspect()
     } catch (err) {
       if (statusCodeOf(err) === 404) pulled.forget(ref) // removed by someone else already
       continue
     }
-    if (inUse.has(id)) continue
+    // Used under this name, or by id when this name is its last (removing it would delete the image).
+    // Under another name only, the image stays: removing this tag changes nothing for that container.
+    const lastName = (image.RepoTags ?? []).length <= 1
+    if (containers.some((c) => c.Image === ref || (lastName && c.ImageID === image.Id))) continue
     try {
       await docker.getImage(ref).remove()
       pulled.forget(ref)
