@@ -24,12 +24,13 @@ import { engineMessage, isAbortError, isConnectionError, pullReason, statusCodeO
 import { imageRefProblem } from '../../core/image-ref.js'
 import { LABEL, MANAGED_FILTER } from './labels.js'
 import { demuxLogs } from './logs.js'
+import { readEvents } from './engine-events.js'
 import { createOptions, specProblem, type Hardening } from './container-spec.js'
 import { engineSecurity, type EngineSecurity } from './engine-security.js'
 import { collectImages, PulledImages } from './image-gc.js'
 import type { WorkloadNetworks } from '../../ports/workload-networks.js'
 import type { Isolation } from '../../core/types.js'
-import { WATCHED_ACTIONS, infoFromInspect, infoFromRow, toContainerEvent } from './engine-views.js'
+import { WATCHED_ACTIONS, infoFromInspect, infoFromRow } from './engine-views.js'
 
 export { labelsFromInfo, labelsToDocker, LABEL } from './labels.js'
 export { demuxLogs } from './logs.js'
@@ -331,66 +332,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (signal.aborted || isAbortError(err)) return
       throw this.unavailableOr(err, () => new ContainerOpError('watch', '', engineMessage(err), statusCodeOf(err), { cause: err }))
     }
-    await new Promise<void>((resolve) => {
-      let buffered = ''
-      let done = false
-      const finish = (why: string, err?: unknown): void => {
-        if (done) return
-        done = true
-        signal.removeEventListener('abort', onAbort)
-        stream.removeListener('data', onData)
-        stream.destroy()
-        if (err && !signal.aborted && !isAbortError(err)) this.log.warn({ err }, 'engine event stream failed')
-        else this.log.debug({ why }, 'engine event stream ended')
-        resolve()
-      }
-      const onAbort = (): void => finish('aborted')
-      const handleLine = (line: string): void => {
-        const text = line.trim()
-        if (!text) return
-        let raw: unknown
-        try {
-          raw = JSON.parse(text)
-        } catch {
-          this.log.warn({ line: text.slice(0, 200) }, 'unparseable engine event skipped')
-          return
-        }
-        const event = toContainerEvent(raw)
-        if (!event) return
-        try {
-          onEvent(event)
-        } catch (cbErr) {
-          this.log.warn({ err: cbErr, event: event.action }, 'container event handler threw')
-        }
-      }
-      const onData = (chunk: Buffer | string): void => {
-        buffered += typeof chunk === 'string' ? chunk : chunk.toString('utf8')
-        let nl: number
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          handleLine(buffered.slice(0, nl))
-          buffered = buffered.slice(nl + 1)
-        }
-        // The engine ends every event with a newline; a complete object without one still counts.
-        if (buffered.length > 0 && buffered.trimEnd().endsWith('}')) {
-          try {
-            JSON.parse(buffered)
-            handleLine(buffered)
-            buffered = ''
-          } catch {
-            // incomplete: wait for more
-          }
-        }
-        if (buffered.length > 1_000_000) {
-          this.log.warn('oversized engine event discarded')
-          buffered = ''
-        }
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      stream.on('data', onData)
-      stream.once('end', () => finish('end'))
-      stream.once('close', () => finish('close'))
-      stream.once('error', (err) => finish('error', err))
-    })
+    await readEvents(stream, signal, onEvent, this.log)
   }
 
   async diskUsage(id: string): Promise<number | undefined> {

@@ -18,6 +18,9 @@ export const NET_LABEL = {
   owner: 'farm.meshlet.owner',
 } as const
 
+/** How long a network found complete is trusted without looking again. */
+const READY_TTL_MS = 30_000
+
 export interface OwnerNetworksOptions {
   docker: Docker
   meshlet: Did
@@ -47,6 +50,8 @@ export class OwnerNetworks implements WorkloadNetworks {
   private firewall = false
   private readonly pending = new Map<string, Promise<string>>()
   private readonly askedAt = new Map<string, number>()
+  /** Networks found complete (network and rules) recently: a burst of starts checks once. */
+  private readonly readyAt = new Map<string, number>()
 
   constructor(private readonly o: OwnerNetworksOptions) {
     this.docker = o.docker
@@ -135,6 +140,7 @@ export class OwnerNetworks implements WorkloadNetworks {
   private async ensure(owner: Did): Promise<string> {
     await this.prepare()
     const { network, bridge } = this.names(owner)
+    if (Date.now() - (this.readyAt.get(network) ?? -Infinity) < READY_TTL_MS) return network
     const existing = await this.inspect(network)
     if (!existing) {
       try {
@@ -155,6 +161,7 @@ export class OwnerNetworks implements WorkloadNetworks {
       throw new MeshletError(`network ${network} exists but is not this meshlet's`)
     }
     if (this.firewall) await this.ensureRules(bridge)
+    this.readyAt.set(network, Date.now())
     return network
   }
 
@@ -174,8 +181,9 @@ export class OwnerNetworks implements WorkloadNetworks {
       this.log.warn({ bridge }, 'owner bridge not visible in this network namespace; its rules would have no effect')
     }
     const rules = bridgeRules(bridge, { chains: this.chains, denyRanges: this.deny.map((d) => d.text), dnsServers: this.dnsAllowed() })
-    const present = await Promise.all(rules.map((r) => this.ipt.has(r)))
-    if (present.every(Boolean)) return
+    // Two listings instead of one check per rule: iptables calls queue behind the engine's on the xtables lock.
+    const listed = [...(await this.ipt.list(this.chains.forward)), ...(await this.ipt.list(this.chains.input))].filter((l) => isBridgeRule(l, bridge))
+    if (listed.length === rules.length && (await this.ipt.has(rules[rules.length - 1]!))) return
     await this.removeRules(bridge)
     await this.ipt.apply(rules.map(([chain, ...spec]) => ['-A', chain, ...spec].join(' ')))
   }
@@ -212,6 +220,7 @@ export class OwnerNetworks implements WorkloadNetworks {
       }
       if (this.firewall && bridge) await this.removeRules(bridge).catch((err) => this.log.warn({ err: describeError(err), bridge }, 'could not remove the rules of a removed network'))
       this.askedAt.delete(n.Name)
+      this.readyAt.delete(n.Name)
       removed++
       this.log.info({ network: n.Name, owner: info.Labels?.[NET_LABEL.owner] }, 'unused owner network removed')
     }
