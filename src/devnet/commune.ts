@@ -3,6 +3,7 @@
 // tests and the bench. Peers run in this process, or as child processes of the real binary (for
 // kill -9 tests).
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -73,12 +74,16 @@ export interface SavedAccount {
 
 export class DevCommune implements AsyncDisposable {
   readonly members: Member[] = []
+  /** This commune's own iptables chains (removed on close): never the host's shared MESHLET ones. */
+  readonly firewallChain: string
   private tmp = ''
 
   private constructor(
     readonly net: DevNetwork,
     readonly opts: CommuneOptions,
-  ) {}
+  ) {
+    this.firewallChain = opts.firewallChain ?? `MDEV${randomBytes(3).toString('hex').toUpperCase()}`
+  }
 
   static async create(opts: CommuneOptions): Promise<DevCommune> {
     const net = opts.net ?? (await DevNetwork.create({ pdsCount: opts.pdsCount ?? 2 }))
@@ -148,7 +153,7 @@ export class DevCommune implements AsyncDisposable {
       allowedBinds: [],
       allowHttp: true,
       logLevel: 'info',
-      firewallChain: this.opts.firewallChain,
+      firewallChain: this.firewallChain,
       denyRanges: this.opts.extraDenyRanges ? [...DEFAULT_DENY_RANGES, ...this.opts.extraDenyRanges] : undefined,
       ...extra,
     }
@@ -261,8 +266,9 @@ export class DevCommune implements AsyncDisposable {
     const all = await docker.listContainers({ all: true, filters: { label: ['farm.meshlet.managed=true'] } }).catch(() => [])
     await Promise.all(all.filter((c) => dids.has(c.Labels['farm.meshlet.meshlet'] ?? '')).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})))
     // Their owner networks and firewall rules too: the engine has room for a few dozen networks only.
-    const { OwnerNetworks } = await import('../adapters/host-net/owner-networks.js')
-    for (const did of dids) await new OwnerNetworks({ docker, meshlet: did, chainPrefix: this.opts.firewallChain, logger: rootLogger.child({ name: 'devnet' }) }).removeAll().catch(() => {})
+    const { OwnerNetworks, removeFirewallChains } = await import('../adapters/host-net/owner-networks.js')
+    for (const did of dids) await new OwnerNetworks({ docker, meshlet: did, chainPrefix: this.firewallChain, logger: rootLogger.child({ name: 'devnet' }) }).removeAll().catch(() => {})
+    await removeFirewallChains(this.firewallChain).catch(() => {})
     if (!this.opts.net) await this.net.close()
     if (!this.opts.dataDir) await fs.rm(this.tmp, { recursive: true, force: true }).catch(() => {})
   }

@@ -227,3 +227,17 @@ export class OwnerNetworks implements WorkloadNetworks {
     return removed
   }
 }
+
+/**
+ * Removes meshlet's chains of this prefix and the jumps into them. Only for a prefix nobody else
+ * uses (a test commune's own): the default chains are shared by every meshlet on the host.
+ */
+export async function removeFirewallChains(prefix: string, ipt = new Iptables()): Promise<void> {
+  for (const [from, chain] of [['DOCKER-USER', `${prefix}-FILTER`], ['INPUT', `${prefix}-INPUT`]] as const) {
+    for (let i = 0; i < 10 && (await ipt.run(['-D', from, '-j', chain])).ok; i++) {
+      // a jump inserted twice (two peers racing at start) goes twice
+    }
+    await ipt.run(['-F', chain])
+    await ipt.run(['-X', chain])
+  }
+}
