@@ -10,7 +10,11 @@ import { DEFAULT_DENY_RANGES } from '../../src/adapters/host-net/cidr.js'
 import { containerNameFor } from '../../src/core/container-name.js'
 import type { ContainerSpec } from '../../src/ports/container-runtime.js'
 import { TEST_IMAGE, ensureDocker, randomMeshletDid, removeMeshletContainers, testDocker } from '../helpers/docker.js'
-import { execIn, fakeLan, httpService, probe, removeChains, removeMeshletNetworks, tag } from '../helpers/host-net.js'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Iptables } from '../../src/adapters/host-net/iptables.js'
+import { execIn, fakeLan, httpService, probe, removeChains, removeMeshletNetworks, sh, tag } from '../helpers/host-net.js'
 
 const docker = testDocker()
 const did = randomMeshletDid()
@@ -145,6 +149,31 @@ describe('container network', () => {
     await networks.prune()
     await expect(docker.getNetwork(network).inspect()).rejects.toMatchObject({ statusCode: 404 })
     expect(await rulesOf()).toEqual([])
+  })
+})
+
+describe('a peer without the rights', () => {
+  test('outside the host network namespace (as in compose) it still gives owners their own bridge, and says what it cannot block', async () => {
+    // Real iptables, run in a fresh network namespace: what a peer in its own container sees.
+    const ns = `cn${T}nr`
+    await sh('ip', ['netns', 'add', ns])
+    const wrapper = join(mkdtempSync(join(tmpdir(), 'cn-ipt-')), 'iptables')
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} iptables "$@"\n`, { mode: 0o755 })
+    closers.push(() => sh('ip', ['netns', 'del', ns]))
+    const boxed = new OwnerNetworks({ docker, meshlet: did, chainPrefix: CHAINS, iptables: new Iptables(wrapper), dnsServers: [] })
+    const iso = await new DockerRuntime({ networks: boxed }).isolation()
+    expect(iso).toEqual({
+      network: 'owner-bridge',
+      hostBlocked: false,
+      lanBlocked: false,
+      readOnlyRoot: true,
+      userns: 'none',
+      storage: 'watched',
+      note: "the engine's DOCKER-USER chain is not visible: this peer does not share the host's network namespace (e.g. it runs in compose)",
+    })
+    // No iptables at all.
+    const none = await new OwnerNetworks({ docker, meshlet: did, iptables: new Iptables('/nonexistent/iptables') }).prepare()
+    expect(none).toMatchObject({ hostBlocked: false, lanBlocked: false, note: 'iptables is not installed where this peer runs' })
   })
 })
 
