@@ -19,6 +19,7 @@ import { execIn, fakeLan, httpService, probe, removeChains, removeMeshletNetwork
 const docker = testDocker()
 const did = randomMeshletDid()
 const plainDid = randomMeshletDid()
+const openDid = randomMeshletDid()
 const T = tag(4)
 const CHAINS = `CN${T.toUpperCase()}`
 const ownerA = randomMeshletDid()
@@ -84,14 +85,15 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  // Cheap host state first, so even a cut-short hook leaves no chain or namespace behind.
   for (const c of closers) await c()
-  for (const i of images) await docker.getImage(i).remove({ noprune: true }).catch(() => undefined)
-  await removeMeshletContainers(did, docker)
-  await removeMeshletContainers(plainDid, docker)
-  await removeMeshletNetworks(docker, did)
   await removeChains(CHAINS)
   await lan?.cleanup()
-})
+  await Promise.all([did, plainDid, openDid].map((d) => removeMeshletContainers(d, docker)))
+  await removeMeshletNetworks(docker, did)
+  await removeMeshletNetworks(docker, openDid)
+  for (const i of images) await docker.getImage(i).remove({ noprune: true }).catch(() => undefined)
+}, 180_000)
 
 describe('container network', () => {
   test('a workload of owner A cannot reach the host, owner B or the LAN; on the default bridge the same probes succeed', async () => {
@@ -109,7 +111,10 @@ describe('container network', () => {
     // (a) the host: a service on A's bridge gateway address (the host's own address there).
     const gw = await gatewayOf(a)
     const host = await httpService(gw, 'host-ok')
-    closers.push(() => host.server.close())
+    closers.push(() => {
+      host.server.closeAllConnections()
+      host.server.close()
+    })
     // The control runs what main ran: both on the default bridge.
     const pa = await run(plain, spec(ownerA, { owner: undefined }, plainDid))
     const pb = await run(plain, spec(ownerB, { owner: undefined, command: serve('b-ok') }, plainDid))
@@ -123,10 +128,22 @@ describe('container network', () => {
     expect(await probe(docker, pa, targets.lan)).toBe('lan-ok')
     expect(await probe(docker, pa, `http://${await ipOf(pb)}:8080/`)).toBe('b-ok')
 
-    // Under meshlet's rules each is refused.
+    // An owner bridge WITHOUT the firewall (no iptables) reaches the host: the refusal below is the
+    // firewall's. (Forwarded traffic from user-defined bridges goes nowhere on this lab engine, rules
+    // or not, so the LAN and B are told apart by the firewall's answer: an immediate "No route to
+    // host" from icmp-admin-prohibited, where the engine's dead end is a timeout.)
+    const open = new OwnerNetworks({ docker, meshlet: openDid, networkPrefix: `cn-${T}o-`, bridgePrefix: `cno${T.slice(0, 3)}`, iptables: new Iptables('/nonexistent/iptables') })
+    const oa = await run(new DockerRuntime({ stopTimeoutS: 1, networks: open }), spec(ownerA, {}, openDid))
+    expect(await probe(docker, oa, targets.host)).toBe('host-ok')
+    expect((await execIn(docker, oa, ['sh', '-c', `nc -w 3 ${lan.ip} 8080 </dev/null`])).out).not.toMatch(/no route to host/i)
+
+    // Under meshlet's rules each is refused, at once, by the firewall (icmp-admin-prohibited).
     expect(await probe(docker, a, targets.host)).toBeUndefined()
     expect(await probe(docker, a, targets.lan)).toBeUndefined()
+    expect((await execIn(docker, a, ['sh', '-c', `nc -w 3 ${lan.ip} 8080 </dev/null`])).out).toMatch(/no route to host/i)
+    expect((await execIn(docker, a, ['sh', '-c', `nc -w 3 ${gw} ${host.port} </dev/null`])).out).toMatch(/no route to host/i)
     expect(await probe(docker, a, `http://${await ipOf(b)}:8080/`)).toBeUndefined()
+    expect((await execIn(docker, a, ['sh', '-c', `nc -w 3 ${await ipOf(b)} 8080 </dev/null`])).out).toMatch(/no route to host/i)
     // ...and B cannot come in to A either. (A's containers talking to each other is not asserted: on
     // this engine two containers on any user-defined bridge cannot reach each other, rules or not.)
     expect(await probe(docker, b, `http://${await ipOf(a2)}:8080/`)).toBeUndefined()
