@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { ConfigError } from './errors.js'
 import { imageRefProblem } from './core/image-ref.js'
 import { readPasswordFile } from './password-file.js'
+import { parseCidr } from './adapters/host-net/cidr.js'
 
 interface OptionDecl {
   flag: string
@@ -46,6 +47,13 @@ export const RUN_OPTIONS = {
   guestMaxContainers: { flag: 'guest-max-containers', env: 'MESHLET_GUEST_MAX_CONTAINERS', type: 'string', help: 'replicas one guest owner may hold on this meshlet at once (published in the profile)', default: '32' },
   guestSharePercent: { flag: 'guest-share-percent', env: 'MESHLET_GUEST_SHARE_PERCENT', type: 'string', help: "percent of this meshlet's CPU and memory one guest owner may hold (published in the profile)", default: '50' },
   maxTokenLifetimeSec: { flag: 'max-token-lifetime-sec', env: 'MESHLET_MAX_TOKEN_LIFETIME_SEC', type: 'string', help: 'refuse service auth tokens valid for longer than this (exp - iat, seconds)', default: '300' },
+  denyRanges: { flag: 'deny-ranges', env: 'MESHLET_DENY_RANGES', type: 'string', help: 'IPv4 ranges containers must not reach (the LAN, CGNAT, link-local/metadata), comma-separated', default: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,169.254.0.0/16' },
+  firewallChain: { flag: 'firewall-chain', env: 'MESHLET_FIREWALL_CHAIN', type: 'string', help: "prefix of meshlet's own iptables chains (<prefix>-FILTER, <prefix>-INPUT)", default: 'MESHLET' },
+  containerNofile: { flag: 'container-nofile', env: 'MESHLET_CONTAINER_NOFILE', type: 'string', help: 'open-files ulimit of every container', default: '4096' },
+  containerNproc: { flag: 'container-nproc', env: 'MESHLET_CONTAINER_NPROC', type: 'string', help: "process ulimit of every container (per uid, host-wide; pids-limit bounds each container)", default: '4096' },
+  containerTmpMb: { flag: 'container-tmp-mb', env: 'MESHLET_CONTAINER_TMP_MB', type: 'string', help: 'size of the tmpfs on /tmp of a read-only container, MiB (counts against its memory)', default: '64' },
+  containerStorageMb: { flag: 'container-storage-mb', env: 'MESHLET_CONTAINER_STORAGE_MB', type: 'string', help: 'disk a writable-root container may write when its workload names no storageMb, MiB', default: '1024' },
+  storageCheckMs: { flag: 'storage-check-ms', env: 'MESHLET_STORAGE_CHECK_MS', type: 'string', help: 'how often writable layers are measured against storageMb', default: '30000' },
   allowHttp: { flag: 'allow-http', env: 'MESHLET_ALLOW_HTTP', type: 'boolean', help: 'DEV ONLY: resolve identities and PDSes over plain http (loopback test networks)' },
   logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
 } as const satisfies Record<string, OptionDecl>
@@ -95,6 +103,14 @@ export const runConfigSchema = z.object({
   guestMaxContainers: intIn(0, 1_000_000),
   guestSharePercent: intIn(0, 100),
   maxTokenLifetimeSec: intIn(10, 3600).optional(),
+  // Optional in the type (filled by the defaults above): code that builds a config by hand need not name them.
+  denyRanges: csv.pipe(z.array(z.string().refine((r) => typeof parseCidr(r) !== 'string', 'must be IPv4 ranges like 10.0.0.0/8'))).optional(),
+  firewallChain: z.string().regex(/^[A-Z][A-Z0-9_-]{0,19}$/, 'must be 1-20 of A-Z 0-9 _ - (iptables chain names)').optional(),
+  containerNofile: intIn(64, 1 << 20).optional(),
+  containerNproc: intIn(64, 1 << 22).optional(),
+  containerTmpMb: intIn(1, 1 << 20).optional(),
+  containerStorageMb: intIn(1, 1 << 30).optional(),
+  storageCheckMs: intIn(1000, 3_600_000).optional(),
   allowHttp: z.boolean().default(false),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
 })

@@ -9,7 +9,10 @@ import { AtprotoPublicRecordReader } from './adapters/atproto/public-record-read
 import { decodeRecord } from './adapters/atproto/decode.js'
 import { SqliteCursorStore } from './adapters/store/sqlite-cursor-store.js'
 import { FileEvictionStore } from './adapters/store/eviction-file-store.js'
-import { DockerRuntime } from './adapters/docker/docker-runtime.js'
+import path from 'node:path'
+import Docker from 'dockerode'
+import { DEFAULT_HARDENING, DockerRuntime } from './adapters/docker/docker-runtime.js'
+import { OwnerNetworks } from './adapters/host-net/owner-networks.js'
 import { SystemHostProbe } from './adapters/host/system-host-probe.js'
 import { ConfigError, describeError } from './errors.js'
 import { createLogger, type Logger } from './logger.js'
@@ -35,6 +38,8 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     allowHttp: cfg.allowHttp,
     registryPolicy: { allow: cfg.registryAllow, deny: cfg.registryDeny, sharedImages: cfg.sharedImages },
     guestQuota: { maxContainers: cfg.guestMaxContainers, sharePercent: cfg.guestSharePercent },
+    containerStorageMb: cfg.containerStorageMb,
+    storageCheckMs: cfg.storageCheckMs,
   }
 }
 
@@ -60,7 +65,7 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
     (await AtprotoPublisher.login({ service: pds, identifier: cfg.did, password: cfg.password, logger: log.child({ name: 'meshlet:publisher' }) }).catch((err) => {
       throw new ConfigError(`--password / --pds: ${describeError(err)}`, 'password', { cause: err })
     }))
-  const runtime = overrides.runtime ?? new DockerRuntime({ socketPath: cfg.dockerSocket, logger: log.child({ name: 'meshlet:docker' }) })
+  const runtime = overrides.runtime ?? dockerRuntime(cfg, log)
   try {
     await runtime.ping()
   } catch (err) {
@@ -96,6 +101,28 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
     clock: overrides.clock,
     logger: log,
   }
+}
+
+/** The Docker runtime with the host boundary (docs/protocol.md, Execution defaults): owner networks behind meshlet's firewall chains, hardening, image GC. */
+function dockerRuntime(cfg: RunConfig, log: Logger): DockerRuntime {
+  const networks = new OwnerNetworks({
+    docker: new Docker({ socketPath: cfg.dockerSocket }),
+    meshlet: cfg.did,
+    denyRanges: cfg.denyRanges,
+    chainPrefix: cfg.firewallChain,
+    logger: log.child({ name: 'meshlet:host-net' }),
+  })
+  return new DockerRuntime({
+    socketPath: cfg.dockerSocket,
+    networks,
+    hardening: {
+      nofile: cfg.containerNofile ?? DEFAULT_HARDENING.nofile,
+      nproc: cfg.containerNproc ?? DEFAULT_HARDENING.nproc,
+      tmpMb: cfg.containerTmpMb ?? DEFAULT_HARDENING.tmpMb,
+    },
+    pulledImagesFile: path.join(cfg.dataDir, 'pulled-images.json'),
+    logger: log.child({ name: 'meshlet:docker' }),
+  })
 }
 
 export async function startMeshlet(cfg: RunConfig, overrides: Partial<PeerPorts> = {}, logger?: Logger): Promise<Meshlet> {

@@ -18,6 +18,8 @@ import { LinkagePublisher } from './services/linkage.js'
 import { PeerControl } from './services/control.js'
 import { Timeline } from './services/timeline.js'
 import { PulledImages } from './services/pulled-images.js'
+import { HostUpkeep } from './services/host-upkeep.js'
+import type { Isolation } from './core/types.js'
 import { CatchUp } from './services/catch-up.js'
 import { OrphanSweep } from './services/orphan-sweep.js'
 import { DrainService } from './services/drain.js'
@@ -48,6 +50,10 @@ export class Meshlet implements AsyncDisposable {
   readonly evictions: EvictionStore
   /** Which images this meshlet pulled for whom (image policy; image GC reads it too). */
   readonly pulledImages: PulledImages
+  /** Storage watcher, image and network GC. */
+  readonly upkeep: HostUpkeep
+  /** What containers here are kept from, once the runtime has checked its rights at start (published in the profile). */
+  private isolation: Isolation | undefined
   readonly catchUp: CatchUp
   readonly orphans: OrphanSweep
   readonly drain: DrainService
@@ -138,6 +144,7 @@ export class Meshlet implements AsyncDisposable {
       leaseMs: settings.leaseMs,
       minOwnerBalance: settings.minOwnerBalance,
       guestQuota: settings.guestQuota,
+      isolation: () => this.isolation,
       version: VERSION,
       rejoin: {
         catchUp: async () => {
@@ -148,6 +155,13 @@ export class Meshlet implements AsyncDisposable {
         rejoined: () => scheduler.rejoined(),
       },
     })
+    this.upkeep = new HostUpkeep(
+      view,
+      ports.runtime,
+      status,
+      { meshlet: settings.did, defaultStorageMb: settings.containerStorageMb ?? 1024, storageCheckMs: settings.storageCheckMs ?? 30_000, gcEveryMs: 300_000 },
+      sub('upkeep'),
+    )
     this.orphans = new OrphanSweep({ meshlet: settings.did, view, publicRecords: ports.publicRecords, runner, scheduler, log })
     this.drain = new DrainService({
       meshlet: settings.did,
@@ -206,6 +220,9 @@ export class Meshlet implements AsyncDisposable {
       control: this.control,
       orphans: this.orphans,
       listening: (server) => (this.server = server),
+      runtime: this.ports.runtime,
+      upkeep: this.upkeep,
+      isolated: (isolation) => (this.isolation = isolation),
     })
     return this
   }
@@ -241,6 +258,7 @@ export class Meshlet implements AsyncDisposable {
       source: this.ports.source,
       cursorStore: this.ports.cursorStore,
       closeServer: async () => this.server?.close(),
+      upkeep: this.upkeep,
       log: this.log,
     }).then(() => this.resolveStopped())
     return this.stopping

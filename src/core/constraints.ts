@@ -1,7 +1,7 @@
 // Workload constraints against one meshlet's profile. Every failing constraint is named, so the
 // owner reading "why not here?" sees all that is missing at once, not one thing per retry.
 
-import type { Did, Profile, Workload } from './types.js'
+import type { Did, Isolation, Profile, Workload } from './types.js'
 
 export interface ConstraintCandidate {
   meshlet: Did
@@ -41,5 +41,19 @@ export function matchConstraints(workload: Workload, candidate: ConstraintCandid
     reasons.push(`needs ${plural(missingCaps.length, 'capability', 'capabilities')} ${missingCaps.join(', ')}`)
   }
 
+  const isolationGap = workload.requires?.isolation ? isolationProblem(profile.isolation) : undefined
+  if (isolationGap) reasons.push(`requires isolation, which this meshlet cannot enforce: ${isolationGap}`)
+
   return reasons.length > 0 ? reasons.join('; ') : undefined
+}
+
+/** What keeps a meshlet's published isolation from meeting `requires.isolation`, or undefined. */
+export function isolationProblem(iso: Isolation | undefined): string | undefined {
+  if (!iso) return 'its profile promises none'
+  const gaps: string[] = []
+  if (iso.network !== 'owner-bridge') gaps.push(`network is ${iso.network}, not owner-bridge`)
+  if (!iso.hostBlocked) gaps.push('the host is reachable')
+  if (!iso.lanBlocked) gaps.push('the LAN is reachable')
+  if (gaps.length === 0) return undefined
+  return iso.note ? `${gaps.join(', ')} (${iso.note})` : gaps.join(', ')
 }

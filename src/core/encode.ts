@@ -102,6 +102,7 @@ export function encodeProfile(p: Omit<Profile, 'meshlet'>): RecordValue {
         cpuMillis: int(c, 'guestQuota.cpuMillis', p.guestQuota.cpuMillis),
         memoryMb: int(c, 'guestQuota.memoryMb', p.guestQuota.memoryMb),
       },
+      isolation: p.isolation && { ...p.isolation },
       updatedAt: p.updatedAt,
     },
     (v) => profileLex.$safeParse(v),
@@ -197,6 +198,9 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
       bidWindowMs: int(c, 'bidWindowMs', w.bidWindowMs),
       // The default is left out, so a service record stays as an AT client would write it.
       delivery: w.delivery === 'at-least-once' ? w.delivery : undefined,
+      network: w.network === 'none' ? w.network : undefined,
+      writableRoot: w.writableRoot ? true : undefined,
+      requires: w.requires?.isolation ? { isolation: true } : undefined,
       createdAt: w.createdAt,
     },
     (v) => workloadLex.$safeParse(v),

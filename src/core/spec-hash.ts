@@ -32,6 +32,9 @@ export function specOf(workload: Workload): Record<string, unknown> {
     },
     kind: workload.kind,
     restart: { policy: workload.restart.policy, maxRetries: workload.restart.maxRetries ?? null },
+    // Only when not the default: containers of workloads that never set them keep their hash.
+    network: workload.network === 'none' ? 'none' : undefined,
+    writableRoot: workload.writableRoot ? true : undefined,
   }
 }
 

@@ -55,7 +55,32 @@ export interface Workload {
   bidWindowMs: number
   /** Batch only: 'at-most-once' (default) never starts one replica of a version twice; 'at-least-once' re-runs a replica lost with its holder. */
   delivery: Delivery
+  /** 'owner' (default): a bridge of the owner's own, cut off from the host and the LAN; 'none': no network at all. */
+  network?: WorkloadNetwork
+  /** The root filesystem is writable (default read-only); its writes count against resources.storageMb. */
+  writableRoot?: boolean
+  /** What a meshlet must enforce to run it: isolation = owner bridge with host and LAN blocked. */
+  requires?: { isolation?: boolean }
   createdAt: string
+}
+
+export type WorkloadNetwork = 'owner' | 'none'
+
+/** What a meshlet enforces on the containers it runs (published in its profile, docs/protocol.md Execution defaults). */
+export interface Isolation {
+  /** 'owner-bridge': a bridge per owner; 'shared-bridge': the engine's default bridge (every container on it). */
+  network: 'owner-bridge' | 'shared-bridge'
+  /** Containers cannot open connections to the host's own addresses. */
+  hostBlocked: boolean
+  /** Containers cannot reach the configured LAN, CGNAT and link-local/metadata ranges. */
+  lanBlocked: boolean
+  readOnlyRoot: boolean
+  /** How container root maps to the host: rootless engine, userns-remap, or plain root ('none'). */
+  userns: 'rootless' | 'userns-remap' | 'none'
+  /** How resources.storageMb is held: an engine quota, or a watcher that stops containers over it. */
+  storage: 'quota' | 'watched'
+  /** Why something is not enforced (e.g. no iptables rights). */
+  note?: string
 }
 
 export type Delivery = 'at-most-once' | 'at-least-once'
@@ -95,6 +120,8 @@ export interface Profile {
   minOwnerBalance?: number
   /** Local policy, published so a refusal is explainable: what one guest owner may hold here (core/quota.ts). */
   guestQuota?: { maxContainers: number; cpuMillis: number; memoryMb: number }
+  /** What it enforces on containers; absent = nothing is promised. */
+  isolation?: Isolation
   updatedAt: string
 }
 

@@ -3,6 +3,7 @@
 // tests and the bench. Peers run in this process, or as child processes of the real binary (for
 // kill -9 tests).
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -15,6 +16,7 @@ import type { Meshlet } from '../meshlet.js'
 import type { PeerPorts } from '../meshlet.js'
 import { NSID } from '../core/types.js'
 import { rootLogger, type Logger } from '../logger.js'
+import { DEFAULT_DENY_RANGES } from '../adapters/host-net/cidr.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -51,6 +53,10 @@ export interface CommuneOptions {
   pdsCount?: number
   leaseMs?: number
   bidWindowMs?: number
+  /** Prefix of the peers' iptables chains (default MESHLET); a test may use its own and remove it after. */
+  firewallChain?: string
+  /** Extra ranges the peers treat as LAN (a test's stand-in LAN). */
+  extraDenyRanges?: string[]
   logger?: Logger
   net?: DevNetwork
   /** Keep peers' data here (kept on close) instead of a temporary directory. */
@@ -73,12 +79,16 @@ export const DEVNET_SHARED_IMAGE = 'meshlet/busybox:test'
 
 export class DevCommune implements AsyncDisposable {
   readonly members: Member[] = []
+  /** This commune's own iptables chains (removed on close): never the host's shared MESHLET ones. */
+  readonly firewallChain: string
   private tmp = ''
 
   private constructor(
     readonly net: DevNetwork,
     readonly opts: CommuneOptions,
-  ) {}
+  ) {
+    this.firewallChain = opts.firewallChain ?? `MDEV${randomBytes(3).toString('hex').toUpperCase()}`
+  }
 
   static async create(opts: CommuneOptions): Promise<DevCommune> {
     const net = opts.net ?? (await DevNetwork.create({ pdsCount: opts.pdsCount ?? 2 }))
@@ -156,6 +166,8 @@ export class DevCommune implements AsyncDisposable {
       guestSharePercent: 50,
       allowHttp: true,
       logLevel: 'info',
+      firewallChain: this.firewallChain,
+      denyRanges: this.opts.extraDenyRanges ? [...DEFAULT_DENY_RANGES, ...this.opts.extraDenyRanges] : undefined,
       ...extra,
     }
   }
@@ -205,6 +217,8 @@ export class DevCommune implements AsyncDisposable {
       MESHLET_GUEST_MAX_CONTAINERS: String(cfg.guestMaxContainers),
       MESHLET_GUEST_SHARE_PERCENT: String(cfg.guestSharePercent),
       MESHLET_LOG_LEVEL: cfg.logLevel,
+      ...(cfg.firewallChain ? { MESHLET_FIREWALL_CHAIN: cfg.firewallChain } : {}),
+      ...(cfg.denyRanges ? { MESHLET_DENY_RANGES: cfg.denyRanges.join(',') } : {}),
     }
     delete env.VITEST
     // bin/meshlet.mjs registers tsx in-process: ONE process, so SIGKILL kills the peer itself. (tsx's
@@ -269,6 +283,10 @@ export class DevCommune implements AsyncDisposable {
     const dids = new Set(this.members.map((m) => m.meshlet.did))
     const all = await docker.listContainers({ all: true, filters: { label: ['farm.meshlet.managed=true'] } }).catch(() => [])
     await Promise.all(all.filter((c) => dids.has(c.Labels['farm.meshlet.meshlet'] ?? '')).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})))
+    // Their owner networks and firewall rules too: the engine has room for a few dozen networks only.
+    const { OwnerNetworks, removeFirewallChains } = await import('../adapters/host-net/owner-networks.js')
+    for (const did of dids) await new OwnerNetworks({ docker, meshlet: did, chainPrefix: this.firewallChain, logger: rootLogger.child({ name: 'devnet' }) }).removeAll().catch(() => {})
+    await removeFirewallChains(this.firewallChain).catch(() => {})
     if (!this.opts.net) await this.net.close()
     if (!this.opts.dataDir) await fs.rm(this.tmp, { recursive: true, force: true }).catch(() => {})
   }

@@ -37,6 +37,10 @@ export interface PeerSettings {
   maxLoadPermille: number
   allowedBinds: string[]
   allowHttp: boolean
+  /** Bound of a writable-root container whose workload names no storageMb (default 1024 MiB). */
+  containerStorageMb?: number
+  /** How often writable layers are measured (default 30 s). */
+  storageCheckMs?: number
   /** Where guests' images may come from (docs/protocol.md, Images). Default: no local registries, no shared images. */
   registryPolicy?: RegistryPolicy
   /** What one guest owner may hold here (docs/protocol.md, Quotas), published in the profile. */

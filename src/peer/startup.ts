@@ -18,6 +18,9 @@ import type { PeerControl } from '../services/control.js'
 import type { OrphanSweep } from '../services/orphan-sweep.js'
 import { createXrpcServer, type ListeningXrpcServer } from '../xrpc/server.js'
 import type { PeerSettings } from './settings.js'
+import type { ContainerRuntime } from '../ports/container-runtime.js'
+import type { HostUpkeep } from '../services/host-upkeep.js'
+import type { Isolation } from '../core/types.js'
 
 /** Rounds of "refresh the graph, read its repos" at startup (owner -> members -> their meshlets). */
 const GRAPH_ROUNDS = 4
@@ -42,6 +45,10 @@ export interface StartupDeps {
   orphans: OrphanSweep
   /** The XRPC server listens: its URL is the endpoint the profile publishes (unless configured). */
   listening: (server: ListeningXrpcServer) => void
+  runtime: ContainerRuntime
+  upkeep: HostUpkeep
+  /** What containers here are kept from, as the runtime found it (published in the profile). */
+  isolated: (isolation: Isolation | undefined) => void
 }
 
 export async function startPeer(d: StartupDeps): Promise<void> {
@@ -73,6 +80,10 @@ export async function startPeer(d: StartupDeps): Promise<void> {
     if (!(await d.catchUp.run())) log.warn('could not re-read every repo; yielding what is known to be replaced')
     await scheduler.releaseReplaced()
   }
+  // What containers here are kept from (published in the profile); a peer without the rights says so.
+  const isolation = await d.runtime.isolation?.().catch((err) => void log.warn({ err: describeError(err) }, 'cannot tell what containers are isolated from'))
+  if (isolation?.note) log.warn({ isolation }, `containers are not fully isolated: ${isolation.note}`)
+  d.isolated(isolation ?? undefined)
   const tokens = settings.maxTokenLifetimeSec ? { maxLifetimeSec: settings.maxTokenLifetimeSec } : undefined
   const app = createXrpcServer({ control: d.control, idResolver: d.idResolver, logger: log.child({ name: 'meshlet:xrpc' }), tokens })
   const server = await app.listen(settings.port, settings.host)
@@ -81,6 +92,7 @@ export async function startPeer(d: StartupDeps): Promise<void> {
   await cluster.refresh()
   scheduler.start({ recovering })
   d.runner.start()
+  d.upkeep.start()
   linkage.startHeartbeat()
   d.status.startRenewing((err) => log.warn({ err: describeError(err) }, 'could not renew status leases (will retry)'))
   void d.orphans.run()

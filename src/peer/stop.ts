@@ -8,6 +8,7 @@ import type { RecordWriter } from '../services/record-writer.js'
 import type { RunnerService } from '../services/runner.js'
 import type { SchedulerService } from '../services/scheduler.js'
 import type { StatusReporter } from '../services/status-reporter.js'
+import type { HostUpkeep } from '../services/host-upkeep.js'
 
 export interface StopDeps {
   scheduler: SchedulerService
@@ -19,6 +20,7 @@ export interface StopDeps {
   cursorStore: CursorStore
   /** Closes the XRPC server, if it was started. */
   closeServer: () => Promise<void>
+  upkeep: HostUpkeep
   log: Logger
 }
 
@@ -26,6 +28,7 @@ export async function stopPeer(d: StopDeps): Promise<void> {
   d.scheduler.stop()
   d.linkage.stopHeartbeat()
   d.status.stopRenewing()
+  d.upkeep.stop()
   await d.runner.stop()
   // Best effort from here: a dead PDS or a closed socket must not keep the peer from stopping.
   await d.writer.idle().catch(() => {})

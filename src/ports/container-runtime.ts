@@ -1,4 +1,4 @@
-import type { Did } from '../core/types.js'
+import type { Did, Isolation } from '../core/types.js'
 
 /** Labels every meshlet container carries, so a restarted meshlet adopts its own and never touches others'. */
 export interface ContainerLabels {
@@ -22,6 +22,12 @@ export interface ContainerSpec {
   labels: ContainerLabels
   /** Host paths the meshlet's OWNER allowed in local config (never from a workload record). */
   allowedBinds?: string[]
+  /** Whose work it is: the container joins that owner's network. */
+  owner?: Did
+  /** 'owner' (default): the owner's own bridge (the engine's default bridge when the runtime has no networks); 'none': loopback only. */
+  network?: 'owner' | 'none'
+  /** Root filesystem writable (default read-only, with tmpfs /tmp and /run). */
+  writableRoot?: boolean
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing'
@@ -94,4 +100,10 @@ export interface ContainerRuntime {
   logs(id: string, opts?: { tail?: number; maxBytes?: number }): Promise<LogLines>
   /** Lifecycle events of meshlet-labelled containers until the signal aborts. */
   watch(onEvent: (e: ContainerEvent) => void, signal: AbortSignal): Promise<void>
+  /** Bytes written to the container's own layer (what resources.storageMb bounds); undefined when gone. */
+  diskUsage?(id: string): Promise<number | undefined>
+  /** What this runtime enforces on containers (published in the profile). */
+  isolation?(): Promise<Isolation>
+  /** Housekeeping: removes images this meshlet pulled that no container uses, and unused owner networks. */
+  collectGarbage?(): Promise<{ images: string[]; networks: number }>
 }

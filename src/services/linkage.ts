@@ -1,7 +1,7 @@
 // This meshlet's own identity records (PROTOCOL §1): meshletOwner and membership once at start
 // (refreshed when they differ), and the profile, re-published every lease/3 as the heartbeat
 // that keeps its claims alive. One write per interval per meshlet, however many workloads it runs.
-import { NSID, type Did, type KeyValue } from '../core/types.js'
+import { NSID, type Did, type Isolation, type KeyValue } from '../core/types.js'
 import { encodeMembership, encodeMeshletOwner, encodeProfile } from '../core/encode.js'
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
@@ -33,6 +33,8 @@ export interface LinkageOptions {
   rejoin?: RejoinHooks
   /** Local policy, published with the absolute limits for this host (docs/protocol.md, Quotas). */
   guestQuota?: GuestQuotaPolicy
+  /** What this meshlet enforces on containers (docs/protocol.md, Execution defaults); known once the runtime has checked its rights at start. */
+  isolation?: () => Isolation | undefined
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -152,6 +154,7 @@ export class LinkagePublisher {
         leaseMs: this.opts.leaseMs,
         minOwnerBalance: this.opts.minOwnerBalance,
         guestQuota: guestQuota(this.opts.guestQuota ?? DEFAULT_GUEST_QUOTA, { cpuMillis: host.cpuMillisTotal, memoryMb: host.memoryMbTotal }),
+        isolation: this.opts.isolation?.(),
         updatedAt: new Date(updatedAt).toISOString(),
       }),
     )

@@ -148,6 +148,9 @@ export class ReplicaStarter {
           labels: { workloadUri: w.uri, workloadCid: w.cid, specHash: d.specHash, meshletDid: this.o.meshlet, replica: d.replica },
           // Host paths are the owner's: a guest's workload never sees them (docs/protocol.md, Execution defaults).
           allowedBinds: w.owner === this.o.owner && this.o.allowedBinds.length ? this.o.allowedBinds : undefined,
+          owner: w.owner,
+          network: w.network ?? 'owner',
+          writableRoot: w.writableRoot,
         })
       })
       if (!created) return

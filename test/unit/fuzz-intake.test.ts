@@ -607,11 +607,13 @@ describe('intake fuzz: 12,000 generated hostile records through decode, view and
     }
 
     // Extra fields asking for privileges are not part of the decoded workload: nothing downstream can see them.
-    const sneaky = ann({ privileged: true, capAdd: ['SYS_ADMIN'], binds: ['/:/host'], network: 'host', networkMode: 'host', securityOpt: ['seccomp=unconfined'], user: 'root' }, '3kbbbbbbbbbb4')
+    const sneaky = ann({ privileged: true, capAdd: ['SYS_ADMIN'], binds: ['/:/host'], networkMode: 'host', securityOpt: ['seccomp=unconfined'], user: 'root' }, '3kbbbbbbbbbb4')
     expect(sneaky.op).toBe('put')
     if (sneaky.op === 'put') {
       expect(Object.keys(sneaky.record.value).sort()).toEqual(['bidWindowMs', 'cid', 'constraints', 'createdAt', 'delivery', 'env', 'image', 'kind', 'name', 'owner', 'replicas', 'resources', 'restart', 'rkey', 'uri'])
     }
+    // `network` is a workload field (owner or none): asking for the host's network is refused, with the reason.
+    expect(ann({ network: 'host' }, '3kbbbbbbbbbb5')).toMatchObject({ op: 'rejected', reason: expect.stringMatching(/unknown network "host" \(expected "owner", "none"\)/) })
   })
 })
 

@@ -17,6 +17,7 @@ import {
   type Workload,
   type WorkloadKind,
   type Delivery,
+  type WorkloadNetwork,
 } from '../../core/types.js'
 import { truncateUtf8 } from '../../core/decide.js'
 import type { WireRecord } from '../../ports/record-decoder.js'
@@ -32,6 +33,7 @@ import {
   keyValues,
   omitUndefined,
   oneOf,
+  isolationOf,
   parse,
   preview,
   reject,
@@ -162,6 +164,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           leaseMs: v.leaseMs,
           minOwnerBalance: v.minOwnerBalance,
           guestQuota: v.guestQuota && { maxContainers: v.guestQuota.maxContainers, cpuMillis: v.guestQuota.cpuMillis, memoryMb: v.guestQuota.memoryMb },
+          isolation: v.isolation ? isolationOf(v.isolation) : undefined,
           updatedAt: v.updatedAt,
         }),
       }
@@ -201,6 +204,10 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
         },
         bidWindowMs: v.bidWindowMs ?? opts.defaultBidWindowMs ?? DEFAULT_BID_WINDOW_MS,
         delivery: oneOf<Delivery>(v.delivery ?? 'at-most-once', ['at-most-once', 'at-least-once'], 'delivery'),
+        // Defaults are left out, so a record without them decodes as before.
+        network: v.network === undefined || v.network === 'owner' ? undefined : oneOf<WorkloadNetwork>(v.network, ['owner', 'none'], 'network'),
+        writableRoot: v.writableRoot === true ? true : undefined,
+        requires: v.requires?.isolation === true ? { isolation: true } : undefined,
         createdAt: v.createdAt,
       })
       return { collection, value: workload }

@@ -2,7 +2,7 @@
 // keys, enums, URLs, strong refs, and clipping so a hostile value never comes back whole. (Image
 // references: core/image-ref.ts, the grammar the engine edge uses too.) Each check throws Reject; decodeRecord turns that into a `rejected` event.
 import { AtUri, isValidDid, isValidRecordKey, isValidTid } from '@atproto/syntax'
-import type { CapacitySnapshot, KeyValue, StrongRef, Thermal } from '../../core/types.js'
+import type { CapacitySnapshot, Isolation, KeyValue, StrongRef, Thermal } from '../../core/types.js'
 
 /** Thrown inside decoding only; turned into a `rejected` event before it leaves decode.ts. */
 export class Reject extends Error {}
@@ -148,4 +148,20 @@ export function omitUndefined<T extends object>(obj: T): T {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v
   return out as T
+}
+
+/**
+ * A profile's isolation claim in core words. Values a newer meshlet may publish that this one does
+ * not know read as the weaker known value, so a requirement is never met by a word we cannot check.
+ */
+export function isolationOf(v: { network: string; hostBlocked: boolean; lanBlocked: boolean; readOnlyRoot: boolean; userns: string; storage: string; note?: string }): Isolation {
+  return omitUndefined({
+    network: v.network === 'owner-bridge' ? 'owner-bridge' : 'shared-bridge',
+    hostBlocked: v.hostBlocked,
+    lanBlocked: v.lanBlocked,
+    readOnlyRoot: v.readOnlyRoot,
+    userns: v.userns === 'rootless' || v.userns === 'userns-remap' ? v.userns : 'none',
+    storage: v.storage === 'quota' ? 'quota' : 'watched',
+    note: v.note,
+  }) as Isolation
 }

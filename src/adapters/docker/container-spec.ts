@@ -19,11 +19,29 @@ export const CFS_PERIOD_US = 100_000
 export const MIN_CPU_QUOTA_US = 20_000
 /** The longest CFS period the kernel accepts, µs. */
 export const MAX_CFS_PERIOD_US = 1_000_000
+/** Hardening every container gets (docs/protocol.md, Execution defaults); the owner of the meshlet may tune the sizes. */
+export interface Hardening {
+  /** Open files (soft = hard). */
+  nofile: number
+  /** Processes of the container's uid, counted host-wide by the kernel: a backstop behind PidsLimit. */
+  nproc: number
+  /** Size of the tmpfs on /tmp (and half of it, at least 4 MiB, on /run) when the root is read-only. */
+  tmpMb: number
+}
+
+export const DEFAULT_HARDENING: Hardening = { nofile: 4096, nproc: 4096, tmpMb: 64 }
+
 const MIB = 1024 * 1024
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
 
 /** The engine's create options for a checked `spec` (see specProblem) of `image`. */
-export function createOptions(spec: ContainerSpec, image: string, o: { hostCpus: number; stopTimeoutS: number }): Docker.ContainerCreateOptions {
+export function createOptions(
+  spec: ContainerSpec,
+  image: string,
+  o: { hostCpus: number; stopTimeoutS: number; networkMode?: string; hardening?: Hardening },
+): Docker.ContainerCreateOptions {
+  const h = o.hardening ?? DEFAULT_HARDENING
+  const readOnly = spec.writableRoot !== true
   const memory = spec.memoryMb * MIB
   const maxNano = o.hostCpus * 1e9
   const nanoCpus = Math.min(maxNano, Math.max(MIN_NANO_CPUS, Math.round(spec.cpuMillis * 1e6)))
@@ -52,7 +70,15 @@ export function createOptions(spec: ContainerSpec, image: string, o: { hostCpus:
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Privileged: false,
-      NetworkMode: 'bridge',
+      // The owner's own bridge (or none); the engine's default bridge only without a networks adapter.
+      NetworkMode: spec.network === 'none' ? 'none' : (o.networkMode ?? 'bridge'),
+      ReadonlyRootfs: readOnly,
+      // tmpfs pages count against the container's memory limit, so these cannot fill the disk.
+      Tmpfs: readOnly ? { '/tmp': `rw,nosuid,nodev,size=${h.tmpMb}m`, '/run': `rw,nosuid,nodev,size=${Math.max(4, Math.floor(h.tmpMb / 2))}m` } : undefined,
+      Ulimits: [
+        { Name: 'nofile', Soft: h.nofile, Hard: h.nofile },
+        { Name: 'nproc', Soft: h.nproc, Hard: h.nproc },
+      ],
       AutoRemove: false,
       // meshlet decides restarts (and reports them); the engine must not.
       RestartPolicy: { Name: 'no' },
@@ -113,6 +139,7 @@ export function specProblem(spec: ContainerSpec): string | undefined {
     if (typeof l[key] !== 'string' || l[key].length === 0) return `labels.${key} must be a non-empty string`
   }
   if (!Number.isInteger(l.replica) || l.replica < 0) return `labels.replica must be a non-negative integer, got ${String(l.replica)}`
+  if (spec.network !== undefined && spec.network !== 'owner' && spec.network !== 'none') return `network must be "owner" or "none", got ${String(spec.network).slice(0, 40)}`
   if (spec.allowedBinds !== undefined) {
     if (!Array.isArray(spec.allowedBinds)) return 'allowedBinds must be a list of "host:container[:opts]" strings'
     for (const b of spec.allowedBinds) {

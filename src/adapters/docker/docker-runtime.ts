@@ -18,17 +18,24 @@ import {
   ImagePullError,
   MeshletError,
   RuntimeUnavailableError,
+  describeError,
 } from '../../errors.js'
 import { createLogger, type Logger } from '../../logger.js'
 import { engineMessage, isAbortError, isConnectionError, pullReason, statusCodeOf } from './engine-errors.js'
 import { imageRefProblem } from '../../core/image-ref.js'
 import { LABEL, MANAGED_FILTER } from './labels.js'
 import { DEFAULT_MAX_LOG_BYTES, readLogTail } from './logs.js'
-import { createOptions, specProblem } from './container-spec.js'
-import { WATCHED_ACTIONS, infoFromInspect, infoFromRow, toContainerEvent } from './engine-views.js'
+import { readEvents } from './engine-events.js'
+import { createOptions, specProblem, type Hardening } from './container-spec.js'
+import { engineSecurity, type EngineSecurity } from './engine-security.js'
+import { collectImages, PulledImages } from './image-gc.js'
+import type { WorkloadNetworks } from '../../ports/workload-networks.js'
+import type { Isolation } from '../../core/types.js'
+import { WATCHED_ACTIONS, infoFromInspect, infoFromRow } from './engine-views.js'
 
 export { labelsFromInfo, labelsToDocker, LABEL } from './labels.js'
 export { demuxLogs } from './logs.js'
+export { DEFAULT_HARDENING, type Hardening } from './container-spec.js'
 export { cpuLimit, CFS_PERIOD_US, MAX_CFS_PERIOD_US, MIN_CPU_QUOTA_US, MIN_MEMORY_MB, MIN_NANO_CPUS } from './container-spec.js'
 
 export interface DockerRuntimeOptions {
@@ -40,6 +47,14 @@ export interface DockerRuntimeOptions {
   pingTimeoutMs?: number
   /** Lines returned by logs() when no tail is given. Default 1000. */
   defaultLogTail?: number
+  /** Owner networks (adapters/host-net); without them containers use the engine's default bridge. */
+  networks?: WorkloadNetworks
+  /** ulimits and tmpfs sizes. Default DEFAULT_HARDENING. */
+  hardening?: Hardening
+  /** Where to remember the images this meshlet pulled (for image GC). Default: memory only. */
+  pulledImagesFile?: string
+  /** A pulled image younger than this is never collected (it is about to be used). Default 10 min. */
+  imageGcGraceMs?: number
   logger?: Logger
 }
 
@@ -59,6 +74,10 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly defaultLogTail: number
   private readonly log: Logger
   private hostCpus?: Promise<number>
+  private readonly networks?: WorkloadNetworks
+  private readonly hardening?: Hardening
+  private readonly pulled: PulledImages
+  private readonly imageGcGraceMs: number
 
   constructor(opts: DockerRuntimeOptions = {}) {
     const socketPath = opts.socketPath ?? '/var/run/docker.sock'
@@ -71,6 +90,10 @@ export class DockerRuntime implements ContainerRuntime {
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 5000
     this.defaultLogTail = opts.defaultLogTail ?? 1000
     this.log = opts.logger ?? createLogger('meshlet:docker')
+    this.networks = opts.networks
+    this.hardening = opts.hardening
+    this.pulled = new PulledImages(opts.pulledImagesFile)
+    this.imageGcGraceMs = opts.imageGcGraceMs ?? 600_000
   }
 
   async ping(): Promise<void> {
@@ -119,6 +142,8 @@ export class DockerRuntime implements ContainerRuntime {
     if (opts.auth) pullOpts.authconfig = { ...opts.auth }
     if (opts.signal) pullOpts.abortSignal = opts.signal
     const t0 = performance.now()
+    // Only an image that was not here before is this meshlet's to collect later.
+    const existed = this.pulled.has(ref) ? false : await this.hasImage(ref).catch(() => true)
     let stream: NodeJS.ReadableStream
     try {
       stream = await this.docker.pull(ref, pullOpts)
@@ -163,6 +188,7 @@ export class DockerRuntime implements ContainerRuntime {
     if (streamError) {
       throw new ImagePullError(ref, pullReason(ref, undefined, streamError.message))
     }
+    if (!existed) this.pulled.add(ref)
     this.log.info({ image: ref, ms: Math.round(performance.now() - t0) }, 'image pulled')
   }
 
@@ -173,7 +199,16 @@ export class DockerRuntime implements ContainerRuntime {
     const problem = specProblem(spec)
     if (problem) throw new ContainerCreateError(image, problem)
 
-    const options = createOptions(spec, image, { hostCpus: await this.cpuCount(), stopTimeoutS: this.stopTimeoutS })
+    let networkMode: string | undefined
+    if (spec.network !== 'none' && this.networks) {
+      if (typeof spec.owner !== 'string' || spec.owner.length === 0) throw new ContainerCreateError(image, 'owner is required to choose the owner network')
+      try {
+        networkMode = await this.networks.networkFor(spec.owner)
+      } catch (err) {
+        throw this.unavailableOr(err, () => new ContainerCreateError(image, `cannot prepare the owner's network: ${describeError(err)}`, statusCodeOf(err), { cause: err }))
+      }
+    }
+    const options = createOptions(spec, image, { hostCpus: await this.cpuCount(), stopTimeoutS: this.stopTimeoutS, networkMode, hardening: this.hardening })
     try {
       const c = await this.docker.createContainer(options)
       this.log.debug({ id: c.id, name: spec.name, image }, 'container created')
@@ -310,66 +345,51 @@ export class DockerRuntime implements ContainerRuntime {
       if (signal.aborted || isAbortError(err)) return
       throw this.unavailableOr(err, () => new ContainerOpError('watch', '', engineMessage(err), statusCodeOf(err), { cause: err }))
     }
-    await new Promise<void>((resolve) => {
-      let buffered = ''
-      let done = false
-      const finish = (why: string, err?: unknown): void => {
-        if (done) return
-        done = true
-        signal.removeEventListener('abort', onAbort)
-        stream.removeListener('data', onData)
-        stream.destroy()
-        if (err && !signal.aborted && !isAbortError(err)) this.log.warn({ err }, 'engine event stream failed')
-        else this.log.debug({ why }, 'engine event stream ended')
-        resolve()
-      }
-      const onAbort = (): void => finish('aborted')
-      const handleLine = (line: string): void => {
-        const text = line.trim()
-        if (!text) return
-        let raw: unknown
-        try {
-          raw = JSON.parse(text)
-        } catch {
-          this.log.warn({ line: text.slice(0, 200) }, 'unparseable engine event skipped')
-          return
-        }
-        const event = toContainerEvent(raw)
-        if (!event) return
-        try {
-          onEvent(event)
-        } catch (cbErr) {
-          this.log.warn({ err: cbErr, event: event.action }, 'container event handler threw')
-        }
-      }
-      const onData = (chunk: Buffer | string): void => {
-        buffered += typeof chunk === 'string' ? chunk : chunk.toString('utf8')
-        let nl: number
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          handleLine(buffered.slice(0, nl))
-          buffered = buffered.slice(nl + 1)
-        }
-        // The engine ends every event with a newline; a complete object without one still counts.
-        if (buffered.length > 0 && buffered.trimEnd().endsWith('}')) {
-          try {
-            JSON.parse(buffered)
-            handleLine(buffered)
-            buffered = ''
-          } catch {
-            // incomplete: wait for more
-          }
-        }
-        if (buffered.length > 1_000_000) {
-          this.log.warn('oversized engine event discarded')
-          buffered = ''
-        }
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      stream.on('data', onData)
-      stream.once('end', () => finish('end'))
-      stream.once('close', () => finish('close'))
-      stream.once('error', (err) => finish('error', err))
-    })
+    await readEvents(stream, signal, onEvent, this.log)
+  }
+
+  async diskUsage(id: string): Promise<number | undefined> {
+    this.checkId('diskUsage', id)
+    try {
+      // `size` makes the engine walk the writable layer: seconds on a big one, so callers poll slowly.
+      const info = (await this.docker.getContainer(id).inspect({ size: true } as object)) as { SizeRw?: number }
+      return typeof info.SizeRw === 'number' ? info.SizeRw : 0
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return undefined
+      throw this.unavailableOr(err, () => new ContainerOpError('diskUsage', id, engineMessage(err), statusCodeOf(err), { cause: err }))
+    }
+  }
+
+  async isolation(): Promise<Isolation> {
+    const net = this.networks
+      ? await this.networks.prepare()
+      : { network: 'shared-bridge' as const, hostBlocked: false, lanBlocked: false, note: 'containers share the engine default bridge' }
+    let sec: EngineSecurity
+    try {
+      sec = engineSecurity(await this.docker.info())
+    } catch (err) {
+      throw this.unavailableOr(err, () => new ContainerOpError('info', '', engineMessage(err), statusCodeOf(err), { cause: err }))
+    }
+    return {
+      network: net.network,
+      hostBlocked: net.hostBlocked,
+      lanBlocked: net.lanBlocked,
+      readOnlyRoot: true,
+      userns: sec.userns,
+      // Quotas need overlay2 on xfs with pquota (checked per engine); meshlet always watches the writable layer.
+      storage: 'watched',
+      ...(net.note ? { note: net.note } : {}),
+    }
+  }
+
+  async collectGarbage(): Promise<{ images: string[]; networks: number }> {
+    try {
+      const images = await collectImages(this.docker, this.pulled, this.imageGcGraceMs, this.log)
+      const networks = this.networks ? await this.networks.prune() : 0
+      return { images, networks }
+    } catch (err) {
+      throw this.unavailableOr(err, () => new ContainerOpError('gc', '', engineMessage(err), statusCodeOf(err), { cause: err }))
+    }
   }
 
   private async cpuCount(): Promise<number> {

@@ -32,12 +32,12 @@ type Main = { $type: "commune.scheduler.profile";
   /**
    * Local policy, published so refusals are explainable: what one guest owner (not this meshlet's own) may hold here at once; more is declined with 'over quota: ...'.
    */
-  "guestQuota"?:GuestQuota;"updatedAt":l.DatetimeString };
+  "guestQuota"?:GuestQuota;"isolation"?:Isolation;"updatedAt":l.DatetimeString };
 
 export type { Main };
 
 /** In a meshlet's repo (rkey self): where to reach it and what it offers. */
-const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Isolation>((() => isolation) as any)),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -66,3 +66,43 @@ export type { GuestQuota };
 const guestQuota = /*#__PURE__*/ l.typedObject<GuestQuota>($nsid, "guestQuota", /*#__PURE__*/ l.object({"maxContainers":/*#__PURE__*/ l.integer({"minimum":0}),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0})}));
 
 export { guestQuota };
+
+/** What this meshlet enforces on the containers it runs (docs/protocol.md, Execution defaults). */
+type Isolation = { $type?: "commune.scheduler.profile#isolation";
+
+  /**
+   * owner-bridge: each owner's containers on a bridge of their own, closed to other owners' bridges.
+   */
+  "network":"owner-bridge" | "shared-bridge" | l.UnknownString;
+
+  /**
+   * Containers cannot open connections to the host's addresses.
+   */
+  "hostBlocked":boolean;
+
+  /**
+   * Containers cannot reach private, CGNAT or link-local/metadata addresses.
+   */
+  "lanBlocked":boolean;"readOnlyRoot":boolean;
+
+  /**
+   * How container root maps to the host.
+   */
+  "userns":"rootless" | "userns-remap" | "none" | l.UnknownString;
+
+  /**
+   * How resources.storageMb is held: an engine quota, or a watcher that stops a container over it.
+   */
+  "storage":"quota" | "watched" | l.UnknownString;
+
+  /**
+   * Why something is not enforced.
+   */
+  "note"?:string };
+
+export type { Isolation };
+
+/** What this meshlet enforces on the containers it runs (docs/protocol.md, Execution defaults). */
+const isolation = /*#__PURE__*/ l.typedObject<Isolation>($nsid, "isolation", /*#__PURE__*/ l.object({"network":/*#__PURE__*/ l.string<{"knownValues":["owner-bridge","shared-bridge"],"maxLength":32}>({"maxLength":32}),"hostBlocked":/*#__PURE__*/ l.boolean(),"lanBlocked":/*#__PURE__*/ l.boolean(),"readOnlyRoot":/*#__PURE__*/ l.boolean(),"userns":/*#__PURE__*/ l.string<{"knownValues":["rootless","userns-remap","none"],"maxLength":32}>({"maxLength":32}),"storage":/*#__PURE__*/ l.string<{"knownValues":["quota","watched"],"maxLength":32}>({"maxLength":32}),"note":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":512}))}));
+
+export { isolation };
