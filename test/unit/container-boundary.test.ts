@@ -51,7 +51,7 @@ describe('ranges', () => {
   })
 
   test('config: deny ranges are validated; the defaults apply', () => {
-    const base = ['--did', 'did:plc:a', '--owner', 'did:plc:b', '--password', 'x']
+    const base = ['--did', 'did:plc:a', '--owner', 'did:plc:b', '--password', 'x', '--endpoint', 'https://meshlet.example']
     expect(loadRunConfig(base, {}).denyRanges).toEqual([...DEFAULT_DENY_RANGES])
     expect(loadRunConfig([...base, '--deny-ranges', '198.18.0.0/15'], {}).denyRanges).toEqual(['198.18.0.0/15'])
     expect(() => loadRunConfig([...base, '--deny-ranges', '10.0.0.0/8,nope'], {})).toThrow(/--deny-ranges \(MESHLET_DENY_RANGES\) must be IPv4 ranges/)
