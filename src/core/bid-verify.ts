@@ -31,6 +31,7 @@ export interface BidCheckContext {
 
 export type BidCheck = { ok: true; parts: PriorityParts; epoch: number; balance: bigint } | { ok: false; reason: string; parts?: PriorityParts }
 
+// Stryker disable next-line ConditionalExpression: the typeof only narrows the type; Number.isSafeInteger is false for non-numbers
 const isNat = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
 
 /**
