@@ -31,6 +31,7 @@ export interface BidCheckContext {
 
 export type BidCheck = { ok: true; parts: PriorityParts; epoch: number; balance: bigint } | { ok: false; reason: string; parts?: PriorityParts }
 
+// Stryker disable next-line ConditionalExpression: the typeof only narrows the type; Number.isSafeInteger is false for non-numbers
 const isNat = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
 
 /**
@@ -50,7 +51,7 @@ export function checkBid(bid: Bid, ctx: BidCheckContext): BidCheck {
     let want = epochCache.get(w.createdAt)
     // Stryker disable next-line ConditionalExpression: recomputing a cached epoch gives the same epoch
     if (want === undefined) {
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: the bound only limits memory; every variant gives the same epochs
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,CallExpression: the bound only limits memory; every variant gives the same epochs
       if (epochCache.size >= 10_000) epochCache.clear() // a cache, not a store: bounded
       epochCache.set(w.createdAt, (want = workloadEpoch(w)))
     }

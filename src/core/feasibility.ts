@@ -20,7 +20,7 @@ export const defaultFeasibilityPolicy: FeasibilityPolicy = {
 export type Feasibility = { ok: true; free: CapacitySnapshot } | { ok: false; reason: string; free: CapacitySnapshot }
 
 function num(n: number | undefined, fallback = 0): number {
-  return typeof n === 'number' && Number.isFinite(n) ? n : fallback
+  return Number.isFinite(n) ? (n as number) : fallback
 }
 
 function percent(permille: number): string {
@@ -45,8 +45,8 @@ export function freeCapacity(host: HostSnapshot, committed: Resources, policy: F
     onBattery: host.onBattery === true,
     thermal: host.thermal,
   }
-  if (typeof host.batteryPermille === 'number' && Number.isFinite(host.batteryPermille)) {
-    free.batteryPermille = Math.min(1000, Math.max(0, Math.round(host.batteryPermille)))
+  if (Number.isFinite(host.batteryPermille)) {
+    free.batteryPermille = Math.min(1000, Math.max(0, Math.round(host.batteryPermille as number)))
   }
   return free
 }
@@ -79,16 +79,16 @@ export function checkFeasibility(
   if (needCpu > free.cpuMillisFree) problems.push(`insufficient CPU: needs ${needCpu}m, ${free.cpuMillisFree}m free`)
   if (needMem > free.memoryMbFree) problems.push(`insufficient memory: needs ${needMem} MiB, ${free.memoryMbFree} MiB free`)
   const needStorage = num(need.storageMb)
-  if (needStorage > 0 && typeof host.storageMbAvailable === 'number' && Number.isFinite(host.storageMbAvailable)) {
-    const storageFree = Math.max(0, Math.floor(host.storageMbAvailable))
-    if (needStorage > storageFree) problems.push(`insufficient storage: needs ${needStorage} MiB, ${storageFree} MiB free`)
-  }
+  // Free disk the host cannot tell counts as no limit (no storage asked for never exceeds it either).
+  const storageFree = Math.max(0, Math.floor(num(host.storageMbAvailable, Infinity)))
+  if (needStorage > storageFree) problems.push(`insufficient storage: needs ${needStorage} MiB, ${storageFree} MiB free`)
   const load = num(host.loadPermille)
   if (load > num(policy.maxLoadPermille, defaultFeasibilityPolicy.maxLoadPermille)) problems.push(`overloaded: load ${(load / 1000).toFixed(2)} per core`)
   if (host.thermal === 'throttled') problems.push('thermal throttling')
   const minBattery = num(policy.minBatteryPermille, defaultFeasibilityPolicy.minBatteryPermille)
-  if (host.onBattery && typeof host.batteryPermille === 'number' && host.batteryPermille < minBattery) {
-    problems.push(`on battery at ${percent(host.batteryPermille)}% (minimum ${percent(minBattery)}%)`)
+  // No charge reading: nothing to compare.
+  if (host.onBattery && (host.batteryPermille ?? Infinity) < minBattery) {
+    problems.push(`on battery at ${percent(host.batteryPermille!)}% (minimum ${percent(minBattery)}%)`)
   }
   if (problems.length > 0) return { ok: false, reason: problems.join('; '), free }
   return { ok: true, free }

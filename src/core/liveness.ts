@@ -24,6 +24,7 @@ export function recordDate(record: SchedulerRecord): { field: string; at: string
     case NSID.bid:
     case NSID.workload:
       return { field: 'createdAt', at: record.value.createdAt }
+    // Stryker disable next-line ConditionalExpression: without the default the function returns undefined all the same
     default:
       return undefined
   }
@@ -60,6 +61,7 @@ export class Receipts {
   /** A record from `did`'s repo arrived at `monoAt`. Never moves backwards. */
   note(did: Did, monoAt: number): void {
     const prev = this.last.get(did)
+    // Stryker disable next-line EqualityOperator: re-setting an equal receipt changes nothing
     if (prev === undefined || monoAt > prev) this.last.set(did, monoAt)
   }
 

@@ -64,6 +64,11 @@ describe('checkBid', () => {
     expect(reason(good(), ctx({ workload: next }))).toBe(`epoch ${EPOCH} is not the workload's epoch ${EPOCH + 1} (created 2025-01-01T01:00:00.000Z)`)
   })
 
+  test('a bid naming no workload is not compared with the workload on record, and does not crash the check', () => {
+    const stray = good({ epoch: EPOCH + 5, workload: undefined as unknown as Bid['workload'] })
+    expect(checkBid(stray, ctx())).toMatchObject({ ok: true, epoch: EPOCH + 5 })
+  })
+
   test('the epoch and resources are checked only against the version the bid names', () => {
     const other = { epoch: EPOCH + 5, resources: { cpuMillis: 500, memoryMb: 256 } }
     // Same uri, another cid: an older version; the workload on record says nothing about it.

@@ -45,6 +45,10 @@ describe('futureDatedProblem', () => {
     expect(futureDatedProblem(profile(iso(WALL + 1)), WALL, 0)).toMatch(/is 1 ms ahead .*more than 0 ms/)
   })
 
+  test('a record that carries no date of its own is never flagged', () => {
+    expect(futureDatedProblem({ collection: NSID.membership, value: { meshlet: 'did:plc:m', members: [] } } as SchedulerRecord, WALL)).toBeUndefined()
+  })
+
   test('a record from the past is never flagged, however old', () => {
     expect(futureDatedProblem(profile(iso(WALL - 10 * 365 * 86_400_000)), WALL)).toBeUndefined()
   })

@@ -2,7 +2,7 @@
 // live claims, which stopped ones a meshlet may bid again after, and how a new claim picks its number.
 import { describe, expect, test } from 'vitest'
 import { claimPriority, isClaimState, isCompleted, isLiveClaim, isYielded, replicaIndexFor, YIELD_MESSAGE_PREFIXES } from '../../src/core/placement.js'
-import type { StatusState } from '../../src/core/types.js'
+import type { StatusState, StrongRef } from '../../src/core/types.js'
 import { eligibleOf, status, W_CID, W_URI, workload } from './fixtures.js'
 
 const M = 'did:plc:m'
@@ -47,6 +47,8 @@ describe('isClaimState and isLiveClaim', () => {
     expect(isLiveClaim(status(M, 'running'), w, eligibleOf('did:plc:other'))).toBe(false)
     expect(isLiveClaim(status(M, 'running', { workload: { uri: W_URI, cid: 'bafyolder' } }), w, eligibleOf(M))).toBe(false)
     expect(isLiveClaim(status(M, 'running', { workload: { uri: `${W_URI}x`, cid: W_CID } }), w, eligibleOf(M))).toBe(false)
+    // A status naming no workload (hostile or half-written) is no claim, and no crash.
+    expect(isLiveClaim(status(M, 'running', { workload: undefined as unknown as StrongRef }), w, eligibleOf(M))).toBe(false)
   })
 })
 
