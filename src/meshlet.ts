@@ -90,7 +90,9 @@ export class Meshlet implements AsyncDisposable {
     )
     const cluster = (this.cluster = new ClusterService(view, ports.source, { ...self, configuredMembers: settings.clusterMembers }, sub('cluster')))
     const host = (this.hostMonitor = new HostMonitor(ports.hostProbe, clock))
-    const status = (this.status = new StatusReporter(view, this.writer, clock, settings.did))
+    const status = (this.status = new StatusReporter(view, this.writer, clock, settings.did, (uri, dropped) =>
+      sub('status').warn({ workload: uri, dropped }, 'status history full: the oldest claims leave the ledger (more than 32 versions of one workload ran here within the decay window)'),
+    ))
     this.catchUp = new CatchUp({ source: ports.source, cluster })
     // The scheduler, runner and linkage depend on each other at run time (hold while out of touch,
     // start gate, fencing, rejoin): each reaches the others through closures called after start.
