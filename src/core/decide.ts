@@ -252,8 +252,14 @@ export function decideWorkload(input: DecideInput): Decision {
     for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: 'capacity freed: re-offering' })
     actions.push(offerAction(offer))
   }
-  if (gated && (electorate.has(self.meshlet) || renounce !== undefined)) {
-    const ack = ackAction(w, bids, self.meshlet, placement, actions, electorate.has(self.meshlet), renounce)
+  // A member acks only once it has heard every member it deems alive (a bid or decline each), or a
+  // grace after its window: acking the first claim seen splits the acks when windows close early.
+  const heardAll = [...eligible.keys()].every((m) => !electorate.has(m) || bids.some((b) => b.meshlet === m && b.workload.cid === w.cid))
+  const ackAt = window.closesAt + splitGraceMs(w)
+  const mayAck = electorate.has(self.meshlet) && (heardAll || input.now >= ackAt)
+  if (gated && electorate.has(self.meshlet) && !mayAck && placement.kept.length > 0) wakeAt = wakeAt === undefined ? ackAt : Math.min(wakeAt, ackAt)
+  if (gated && (mayAck || renounce !== undefined)) {
+    const ack = ackAction(w, bids, self.meshlet, placement, actions, mayAck, renounce)
     // The renunciation must land before the release (a repo's commits arrive in order).
     if (ack) actions.splice(renounce !== undefined ? actions.findIndex((a) => a.type === 'release') : actions.length, 0, ack)
   }

@@ -30,12 +30,23 @@ function input(over: Partial<DecideInput> = {}): DecideInput {
 const ackA: Ack[] = [{ replica: 0, meshlet: 'did:a' }]
 
 describe('the ack rule', () => {
-  test('window closed, did:a kept for replica 0: ack it in the own counting record', () => {
-    const d = decideWorkload(input({ bids: [myBid(100), bid('did:a', 900)], statuses: [status('did:a', 'pending', { priority: 900 })] }))
+  test('window closed, did:a kept for replica 0, every live member heard: ack it in the own counting record', () => {
+    const d = decideWorkload(input({ bids: [myBid(100), bid('did:a', 900), decline('did:b', 'busy')], statuses: [status('did:a', 'pending', { priority: 900 })] }))
     expect(d.actions).toEqual([{ type: 'ack', rkey: '3kme1', acks: ackA, reason: 'replica 0 -> did:a' }])
   })
+  test('a live member not heard yet: wait for its offer, or a grace after the window', () => {
+    const w = workload({ replicas: 1, kind: 'batch' })
+    const ackAt = T0 + w.bidWindowMs + splitGraceMs(w)
+    const at = (now: number) => decideWorkload(input({ now, bids: [myBid(100), bid('did:a', 900)], statuses: [status('did:a', 'pending', { priority: 900 })] }))
+    expect(at(ackAt - 1).actions).toEqual([])
+    expect(at(ackAt - 1).wakeAt).toBe(ackAt)
+    expect(at(ackAt).actions).toEqual([{ type: 'ack', rkey: '3kme1', acks: ackA, reason: 'replica 0 -> did:a' }])
+    // A member that is not alive (not eligible) is not waited for.
+    const asleep = decideWorkload(input({ bids: [myBid(100), bid('did:a', 900)], statuses: [status('did:a', 'pending', { priority: 900 })], eligible: eligibleOf(ME, 'did:a') }))
+    expect(asleep.actions).toEqual([{ type: 'ack', rkey: '3kme1', acks: ackA, reason: 'replica 0 -> did:a' }])
+  })
   test('a decline carries acks too', () => {
-    const d = decideWorkload(input({ bids: [decline(ME, 'busy', { rkey: '3kme1' }), bid('did:a', 900)], statuses: [status('did:a', 'pending', { priority: 900 })], offer: { kind: 'decline', reason: 'busy' } }))
+    const d = decideWorkload(input({ bids: [decline(ME, 'busy', { rkey: '3kme1' }), bid('did:a', 900), decline('did:b', 'busy')], statuses: [status('did:a', 'pending', { priority: 900 })], offer: { kind: 'decline', reason: 'busy' } }))
     expect(d.actions).toEqual([{ type: 'ack', rkey: '3kme1', acks: ackA, reason: 'replica 0 -> did:a' }])
   })
   test('already acked replica 0 for someone else: never changed', () => {
