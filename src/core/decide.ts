@@ -147,14 +147,17 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  *    Batch: drain/recovery never release a claim that may have started (past pending, or start
  *    allowed). Records its own status references, and current records carrying acks, are never
  *    withdrawn. Batch at-most-once: a member of the electorate adds acks (action `ack`, see
- *    {@link ackAction}); a member with no record offers anyway. `Decision.start` gates the runner.
+ *    {@link ackAction}) once it heard every live member or a grace passed; a member with no
+ *    record offers anyway; a pending claim that does not lead a split renounces its number
+ *    (an `ack` action carrying `renounced`, then a release). `Decision.start` gates the runner.
  *    Release reasons start with YIELD_MESSAGE_PREFIXES (placement.ts): write them verbatim as the
  *    status message, since other peers read them to know the meshlet may take a slot again.
  * After a restart with recovering=true, publish its releases BEFORE renewing its heartbeat: a
  * repo's commits arrive in order, so no peer sees the stale claim live again and evicts for it.
  *    phase 'queued' when placement.queued, else 'placed'.
  * Idempotent: the same input always yields the same actions; the caller must apply them (or
- * mark them in flight) before evaluating again. wakeAt is set only while the window is open.
+ * mark them in flight) before evaluating again. wakeAt is set while the window is open, and
+ * (batch at-most-once) while an ack or a renunciation waits for its grace.
  */
 export function decideWorkload(input: DecideInput): Decision {
   const { workload: w, self, eligible, offer } = input
