@@ -1,8 +1,8 @@
 // The per-peer brain: given what this peer sees about one workload, what should it publish now?
 // Pure and idempotent (same input, same answer), so the scheduler loop can re-run it on every
 // record, wake-up and restart, and the simulation can run thousands of peers' worth of it.
-import { countingRecord, isAckGated, mergeAcks, validAcks } from './acks.js'
-import { isClaimState, isYielded, replicaIndexFor, resolvePlacement, type Placement, type StartGate } from './placement.js'
+import { ackCount, countingRecord, isAckGated, mergeAcks, mergeRenounced, renounceFor, validAcks, validRenounced } from './acks.js'
+import { claimPriority, isClaimState, isYielded, replicaIndexFor, resolvePlacement, type Placement, type StartGate } from './placement.js'
 import { bidWindow, classifyBids, compareStrings, dedupeByUri, slotCount, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
 import type { Ack, Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStatus } from './types.js'
 import { statusBidUris } from './status-history.js'
@@ -60,9 +60,10 @@ export type PeerAction =
   | { type: 'release'; reason: string }
   /**
    * Batch at-most-once: re-put this meshlet's own counting bid/decline record (same rkey, every
-   * other field unchanged) with `acks` as its acks list (the old entries plus the new ones).
+   * other field unchanged) with `acks` as its acks list (the old entries plus the new ones) and,
+   * when present, `renounced` as its renounced list (old plus new: see {@link splitGraceMs}).
    */
-  | { type: 'ack'; rkey: string; acks: Ack[]; reason: string }
+  | { type: 'ack'; rkey: string; acks: Ack[]; reason: string; renounced?: number[] }
 
 export type DecisionPhase = 'bidding' | 'placed' | 'queued' | 'ineligible'
 
@@ -84,6 +85,23 @@ export interface Decision {
    */
   start?: StartGate
 }
+
+/**
+ * Batch at-most-once: how long a pending claim that does not lead a split for its number waits
+ * before it may renounce the number (acks.ts, renounceFor): 2 bid windows, at least 3 s, so most
+ * acks landed (renouncing early is safe, but may give the number to a claimer with fewer acks).
+ */
+export function splitGraceMs(w: Pick<Workload, 'bidWindowMs'>): number {
+  const win = Number.isFinite(w.bidWindowMs) && w.bidWindowMs > 0 ? Math.floor(w.bidWindowMs) : 0
+  return Math.max(3_000, 2 * win)
+}
+
+/**
+ * After this many more graces a claim that does not qualify itself renounces for ANY qualifying
+ * rival (acks.ts, renounceFor `late`): by then every view is complete in practice, so the
+ * best-ranked qualifying claimer sees itself qualify and is not among them.
+ */
+export const LATE_SPLIT_GRACES = 4
 
 /** Lexicon limit of a decline reason (bytes of UTF-8). */
 export const DECLINE_MAX_BYTES = 512
@@ -142,14 +160,17 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  *    Batch: drain/recovery never release a claim that may have started (past pending, or start
  *    allowed). Records its own status references, and current records carrying acks, are never
  *    withdrawn. Batch at-most-once: a member of the electorate adds acks (action `ack`, see
- *    {@link ackAction}); a member with no record offers anyway. `Decision.start` gates the runner.
+ *    {@link ackAction}) once it heard every live member or a grace passed; a member with no
+ *    record offers anyway; a pending claim that does not lead a split renounces its number
+ *    (an `ack` action carrying `renounced`, then a release). `Decision.start` gates the runner.
  *    Release reasons start with YIELD_MESSAGE_PREFIXES (placement.ts): write them verbatim as the
  *    status message, since other peers read them to know the meshlet may take a slot again.
  * After a restart with recovering=true, publish its releases BEFORE renewing its heartbeat: a
  * repo's commits arrive in order, so no peer sees the stale claim live again and evicts for it.
  *    phase 'queued' when placement.queued, else 'placed'.
  * Idempotent: the same input always yields the same actions; the caller must apply them (or
- * mark them in flight) before evaluating again. wakeAt is set while the window (or a late offer's own window) is open.
+ * mark them in flight) before evaluating again. wakeAt is set while the window (or a late offer's own
+ * window) is open, and (batch at-most-once) while an ack or a renunciation waits for its grace.
  */
 export function decideWorkload(input: DecideInput): Decision {
   const { workload: w, self, eligible, offer } = input
@@ -202,7 +223,6 @@ export function decideWorkload(input: DecideInput): Decision {
 
   const eviction = placement.evictions.find((e) => e.status.meshlet === self.meshlet)
   const renumbering = placement.renumbered.find((n) => n.status.meshlet === self.meshlet)
-  let wakeAt: number | undefined
   const kept = placement.kept.some((s) => s.meshlet === self.meshlet)
   const nextPos = placement.next.findIndex((b) => b.meshlet === self.meshlet)
   const slots = Math.max(0, slotCount(w) - placement.completed.length - placement.lost.length)
@@ -210,6 +230,21 @@ export function decideWorkload(input: DecideInput): Decision {
   const mine = ownStatuses.find(isClaimState)
   // A batch replica that may have started is never handed over: it runs to its end.
   const mayHaveStarted = w.kind === 'batch' && mine !== undefined && (mine.state !== 'pending' || placement.gates.get(self.meshlet)?.allowed === true)
+  // Split acks: a pending claim on an unsettled number renounces it, once the grace has passed, for
+  // a better-ranked rival that could settle (acks.ts, renounceFor), so a silent member cannot stall it.
+  const rivals = gated && mine !== undefined && !mayHaveStarted && placement.tally ? [...placement.kept, ...placement.contending].filter((s) => s.replica === mine.replica) : []
+  const renounceAt = rivals.length > 1 ? claimedAt(mine!) + splitGraceMs(w) : undefined
+  let renounce: number | undefined
+  let yieldTo: Did | undefined
+  let wakeAt: number | undefined
+  if (renounceAt !== undefined && Number.isFinite(renounceAt) && !self.draining && !self.recovering && !eviction) {
+    const lateAt = renounceAt + LATE_SPLIT_GRACES * splitGraceMs(w)
+    const late = input.now >= lateAt
+    yieldTo = renounceFor(placement.tally!, w.cid, mine!.replica!, self.meshlet, rivals.map((s) => ({ meshlet: s.meshlet, priority: claimPriority(s) })), late)
+    if (input.now < renounceAt) wakeAt = renounceAt
+    else if (yieldTo !== undefined) renounce = mine!.replica
+    else if (!late) wakeAt = lateAt
+  }
 
   if (self.draining && (kept || eviction) && !(kept && mayHaveStarted)) {
     actions.push({ type: 'release', reason: 'draining: handing this replica over to another meshlet' })
@@ -219,13 +254,16 @@ export function decideWorkload(input: DecideInput): Decision {
     actions.push({ type: 'release', reason: eviction.reason })
   } else if (renumbering) {
     actions.push({ type: 'renumber', replica: renumbering.to, reason: renumbering.reason })
+  } else if (renounce !== undefined) {
+    const t = placement.tally!
+    actions.push({ type: 'release', reason: `lost claim conflict: renounced replica ${renounce} to ${yieldTo} (split acks ${ackCount(t, renounce, yieldTo!)} vs ${ackCount(t, renounce, self.meshlet)} of ${t.electorateSize}), still unsettled after ${splitGraceMs(w)} ms` })
   } else if (nextPos >= 0) {
     const bid = placement.next[nextPos]
     const late = offer.kind === 'bid' ? lateOfferWait(w, bid, bids, eligible, input.firstSeenAt, input.now, input.verifyBid) : undefined
     if (late !== undefined) {
-      wakeAt = late
+      wakeAt = wakeAt === undefined ? late : Math.min(wakeAt, late)
     } else if (offer.kind === 'bid') {
-      actions.push({ type: 'claim', bid: { uri: bid.uri, cid: bid.cid }, priority: bid.priority, replica: replicaIndexFor(placement.taken, nextPos) })
+      actions.push({ type: 'claim', bid: { uri: bid.uri, cid: bid.cid }, priority: bid.priority, replica: replicaIndexFor([...placement.taken, ...ownRenounced(w, bids, self.meshlet)], nextPos) })
     } else if (ownCurrent.every(removable)) {
       for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: `can no longer run it: ${offer.reason}` })
       if (!quiet) actions.push(offerAction(offer))
@@ -239,9 +277,16 @@ export function decideWorkload(input: DecideInput): Decision {
     for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: 'capacity freed: re-offering' })
     actions.push(offerAction(offer))
   }
-  if (gated && electorate.has(self.meshlet)) {
-    const ack = ackAction(w, bids, self.meshlet, placement, actions)
-    if (ack) actions.push(ack)
+  // A member acks only once it has heard every member it deems alive (a bid or decline each), or a
+  // grace after its window: acking the first claim seen splits the acks when windows close early.
+  const heardAll = [...eligible.keys()].every((m) => !electorate.has(m) || bids.some((b) => b.meshlet === m && b.workload.cid === w.cid))
+  const ackAt = window.closesAt + splitGraceMs(w)
+  const mayAck = electorate.has(self.meshlet) && (heardAll || input.now >= ackAt)
+  if (gated && electorate.has(self.meshlet) && !mayAck && placement.kept.length > 0) wakeAt = wakeAt === undefined ? ackAt : Math.min(wakeAt, ackAt)
+  if (gated && (mayAck || renounce !== undefined)) {
+    const ack = ackAction(w, bids, self.meshlet, placement, actions, mayAck, renounce)
+    // The renunciation must land before the release (a repo's commits arrive in order).
+    if (ack) actions.splice(renounce !== undefined ? actions.findIndex((a) => a.type === 'release') : actions.length, 0, ack)
   }
   return result(placement.queued ? 'queued' : 'placed', placement.outcomes, wakeAt)
 }
@@ -269,20 +314,36 @@ function lateOfferWait(w: Workload, own: Bid, bids: Bid[], eligible: ReadonlyMap
  * The ack rule: with its window closed, a member acks (i, M) for every claim M kept for replica
  * number i in its placement, in its own counting record, unless that record already acks i
  * (once per number, never changed). Not while it withdraws that record in this same decision.
+ * `renounce`: also append that number to the record's `renounced` (the split rule above).
  */
-function ackAction(w: Workload, bids: Bid[], self: Did, placement: Placement, actions: PeerAction[]): PeerAction | undefined {
+function ackAction(w: Workload, bids: Bid[], self: Did, placement: Placement, actions: PeerAction[], member: boolean, renounce?: number): PeerAction | undefined {
   const record = countingRecord(w, bids, self)
   if (!record || actions.some((a) => a.type === 'withdraw' && a.rkey === record.rkey)) return undefined
   const have = validAcks(record, slotCount(w))
   const spoiled = new Set((record.acks ?? []).map((a) => a.replica))
   const added: Ack[] = []
   const releasing = actions.some((a) => a.type === 'release')
-  for (const s of placement.kept) {
+  for (const s of member ? placement.kept : []) {
     if (s.meshlet === self && releasing) continue // never ack a claim it is giving up
     if (!have.has(s.replica!) && !spoiled.has(s.replica!)) added.push({ replica: s.replica!, meshlet: s.meshlet })
   }
-  if (added.length === 0) return undefined
-  return { type: 'ack', rkey: record.rkey, acks: mergeAcks(record.acks ?? [], added), reason: added.map((a) => `replica ${a.replica} -> ${a.meshlet}`).join(', ') }
+  const why = added.map((a) => `replica ${a.replica} -> ${a.meshlet}`)
+  if (renounce !== undefined) why.push(`renounced replica ${renounce}`)
+  if (why.length === 0) return undefined
+  const out: PeerAction = { type: 'ack', rkey: record.rkey, acks: mergeAcks(record.acks ?? [], added), reason: why.join(', ') }
+  if (renounce !== undefined || record.renounced) out.renounced = mergeRenounced(record.renounced ?? [], renounce !== undefined ? [renounce] : [])
+  return out
+}
+
+/** Numbers this meshlet renounced (never claimed again: its claim on them would only be evicted). */
+function ownRenounced(w: Workload, bids: Bid[], self: Did): number[] {
+  return isAckGated(w) ? [...validRenounced(countingRecord(w, bids, self), slotCount(w))] : []
+}
+
+/** When this meshlet's claim was written (its own clock, like `now`); unparseable: never renounce early. */
+function claimedAt(s: WorkloadStatus): number {
+  const t = Date.parse(s.startedAt ?? s.updatedAt ?? '')
+  return Number.isFinite(t) ? t : Number.POSITIVE_INFINITY
 }
 
 /** Whether this meshlet's counting record for the current cid is a decline. */

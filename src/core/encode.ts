@@ -32,7 +32,7 @@ export { fnv1a64Hex, statusRkey }
 /** Record key of the one-per-repo records (meshletOwner, membership, profile). */
 export const SELF_RKEY = 'self'
 
-export type BidInput = Pick<Bid, 'workload' | 'priority' | 'createdAt'> & Partial<Pick<Bid, 'capacity' | 'decline' | 'epoch' | 'resources' | 'acks'>>
+export type BidInput = Pick<Bid, 'workload' | 'priority' | 'createdAt'> & Partial<Pick<Bid, 'capacity' | 'decline' | 'epoch' | 'resources' | 'acks' | 'renounced'>>
 export type StatusInput = Omit<WorkloadStatus, 'uri' | 'cid' | 'meshlet'>
 export type WorkloadInput = Omit<Workload, 'uri' | 'cid' | 'owner' | 'rkey'>
 
@@ -131,6 +131,7 @@ export function encodeBid(b: BidInput): RecordValue {
       epoch: int(c, 'epoch', b.epoch),
       resources: b.resources && encodeResources(c, b.resources),
       acks: b.acks && b.acks.map((a) => ({ replica: int(c, 'acks.replica', a.replica), meshlet: a.meshlet })),
+      renounced: b.renounced && b.renounced.map((r) => int(c, 'renounced', r)),
       decline: b.decline,
       createdAt: b.createdAt,
     },

@@ -3,7 +3,7 @@
 // their status record, and who runs what is computed from claims with the same ordering as bids.
 // Only verifiable claims count (docs/protocol.md, "Claims, completions, replica numbers"), and
 // batch replicas start only once a quorum of the electorate acked them ("Batch: at most once").
-import { ackCount, isAckGated, settledHolder, tallyAcks, type AckTally, type Settlement } from './acks.js'
+import { ackCount, hasRenounced, isAckGated, settledHolder, tallyAcks, type AckTally, type Settlement } from './acks.js'
 import { backingProblem, countingBids, isEnded, replicaProblem, statusKeyProblem } from './claims.js'
 import { placementOutcomes } from './placement-outcomes.js'
 import { classifyBids, compareStrings, dedupeByUri, orderBids, rankByPriority, slotCount, tieNote, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
@@ -222,6 +222,11 @@ export function resolvePlacement(
   for (const s of assignOrder) {
     if (keptSet.has(s)) continue
     const r = s.replica!
+    if (tally && hasRenounced(tally, r, s.meshlet)) {
+      // It gave the number up (split acks): it never starts it, whatever the acks say.
+      evictions.push({ status: s, reason: `lost claim conflict: renounced replica ${r} (split acks led by ${holder.get(r)?.meshlet ?? 'another claim'})` })
+      continue
+    }
     if (!takenBy.has(r)) {
       take(s)
       continue

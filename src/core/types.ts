@@ -168,6 +168,8 @@ export interface Bid {
   resources?: Resources
   /** Batch at-most-once: which meshlet this member acknowledges for each replica number (one per replica, never changed). */
   acks?: Ack[]
+  /** Batch at-most-once: replica numbers this meshlet renounced after a split it did not lead (append-only; see acks.ts). */
+  renounced?: number[]
   decline?: string
   createdAt: string
 }

@@ -398,7 +398,7 @@ export class SchedulerService {
         if (!rec) return
         this.log.info({ workload: workload.uri, acks: action.acks }, `ack ${workload.name}: ${action.reason}`)
         const { uri: _u, cid: _c, meshlet: _m, rkey: _r, ...fields } = rec
-        p = this.writer.put(NSID.bid, action.rkey, encodeBid({ ...fields, acks: action.acks }))
+        p = this.writer.put(NSID.bid, action.rkey, encodeBid({ ...fields, acks: action.acks, ...(action.renounced ? { renounced: action.renounced } : {}) }))
         break
       }
     }

@@ -242,3 +242,73 @@ describe('settledHolder: an unbeatable lead settles a split without a quorum', (
     )
   })
 })
+
+describe('split acks: a claimer that does not lead renounces the number', () => {
+  // Electorate of 10 (quorum 6): claimers m0 and m1, m9 silent for good (never acks).
+  const ms = members(10)
+  const electorate = eligibleOf(...ms)
+  const records = (renounced: Did[]) =>
+    ms.map((m, i) => {
+      const acks = i < 5 ? [{ replica: 0, meshlet: 'did:m0' }] : i < 9 ? [{ replica: 0, meshlet: 'did:m1' }] : []
+      return decline(m, 'k', { acks, ...(renounced.includes(m) ? { renounced: [0] } : {}) })
+    })
+  const m1First = tiebreak(W_CID, 'did:m1') < tiebreak(W_CID, 'did:m0')
+  test('5-4 with one silent member: settled only if the leader also wins the tiebreak against 4 + 1', () => {
+    expect(settledHolder(tallyAcks(workload(), 1, records([]), electorate), W_CID, 0)?.meshlet).toBe(m1First ? undefined : 'did:m0')
+  })
+  test('once the 4 renounces, the 5 holds it (5 > 1 unacked); the renouncer never holds it, whatever its acks', () => {
+    expect(settledHolder(tallyAcks(workload(), 1, records(['did:m1']), electorate), W_CID, 0)).toEqual({ meshlet: 'did:m0', by: 'lead', acks: 5 })
+    const both = tallyAcks(workload(), 1, records(['did:m0', 'did:m1']), electorate)
+    expect(settledHolder(both, W_CID, 0)).toBeUndefined()
+  })
+  test('a renunciation counts only in the renouncer\'s own counting record, for numbers in range', () => {
+    const recs = records([]).map((r) => (r.meshlet === 'did:m2' ? { ...r, renounced: [0] } : r))
+    // m2 "renouncing" for m1 changes nothing: still the 5-4 split.
+    expect(settledHolder(tallyAcks(workload(), 1, recs, electorate), W_CID, 0)?.meshlet).toBe(m1First ? undefined : 'did:m0')
+    const out = records([]).map((r) => (r.meshlet === 'did:m1' ? { ...r, renounced: [1, -1, 0.5] } : r))
+    expect(tallyAcks(workload(), 1, out, electorate).renounced.size).toBe(0)
+  })
+  test('a renounced claim is evicted and never gated; the leader may start', () => {
+    const bids = [bid('did:m0', 5, { acks: [{ replica: 0, meshlet: 'did:m0' }] }), bid('did:m1', 9, { acks: [{ replica: 0, meshlet: 'did:m1' }], renounced: [0] }), ...records([]).slice(2)]
+    const p = resolvePlacement(batch(), bids, [claim('did:m0', 5, { replica: 0 }), claim('did:m1', 9, { replica: 0 })], electorate, undefined, electorate)
+    expect(ids(p.kept)).toEqual(['did:m0'])
+    expect(p.evictions.map((e) => e.reason)).toEqual(['lost claim conflict: renounced replica 0 (split acks led by did:m0)'])
+    expect(p.gates.has('did:m1')).toBe(false)
+    expect(p.gates.get('did:m0')).toMatchObject({ allowed: true })
+  })
+
+  test('property: with a silent member and renunciations seen or not, two views settle a number for two meshlets only if one of them renounced it', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 3, max: 9 }),
+        fc.array(fc.constantFrom(0, 1, 2, 3), { minLength: 9, maxLength: 9 }),
+        fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+        fc.array(fc.constantFrom(0, 1, 2, 3), { minLength: 9, maxLength: 9 }),
+        fc.array(fc.constantFrom(0, 1, 2, 3), { minLength: 9, maxLength: 9 }),
+        (n, choice, renounces, seenByP, seenByQ) => {
+          const ms = members(n)
+          const electorate = eligibleOf(...ms)
+          const claimers = ms.slice(0, 3) // claimers are members; the last member is silent for good
+          const final = ms.map((m, i) => ({ ack: i === n - 1 || choice[i] === 3 ? undefined : claimers[choice[i]], renounced: i < 3 && renounces[i] }))
+          // A view sees a member's record not at all (0), or with its ack (1), its renunciation (2), or both (3).
+          const view = (seen: number[]) =>
+            ms.flatMap((m, i) => {
+              if (seen[i] === 0) return []
+              const f = final[i]
+              const acks = f.ack && seen[i] !== 2 ? [{ replica: 0, meshlet: f.ack }] : []
+              return [decline(m, 'k', { acks, ...(f.renounced && seen[i] >= 2 ? { renounced: [0] } : {}) })]
+            })
+          const settle = (seen: number[]) => settledHolder(tallyAcks(workload(), 1, view(seen), electorate), W_CID, 0)
+          const full = settle(ms.map(() => 3))
+          const renounced = (m: Did) => final[ms.indexOf(m)]?.renounced === true
+          const p = settle(seenByP)
+          const q = settle(seenByQ)
+          if (p && q && p.meshlet !== q.meshlet) expect(renounced(p.meshlet) || renounced(q.meshlet)).toBe(true)
+          if (p && !renounced(p.meshlet)) expect(full?.meshlet).toBe(p.meshlet)
+          if (full) expect(renounced(full.meshlet)).toBe(false)
+        },
+      ),
+      { numRuns: 5000 },
+    )
+  })
+})

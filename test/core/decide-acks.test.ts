@@ -1,7 +1,7 @@
 // decideWorkload's side of batch at-most-once: the ack action, the start gate, drain and hygiene.
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { decideWorkload, type DecideInput } from '../../src/core/decide.js'
+import { LATE_SPLIT_GRACES, decideWorkload, splitGraceMs, type DecideInput } from '../../src/core/decide.js'
 import type { Ack, Bid, Did, WorkloadStatus } from '../../src/core/types.js'
 import { W_URI, bid, decline, eligibleOf, status, workload } from './fixtures.js'
 
@@ -30,12 +30,23 @@ function input(over: Partial<DecideInput> = {}): DecideInput {
 const ackA: Ack[] = [{ replica: 0, meshlet: 'did:a' }]
 
 describe('the ack rule', () => {
-  test('window closed, did:a kept for replica 0: ack it in the own counting record', () => {
-    const d = decideWorkload(input({ bids: [myBid(100), bid('did:a', 900)], statuses: [status('did:a', 'pending', { priority: 900 })] }))
+  test('window closed, did:a kept for replica 0, every live member heard: ack it in the own counting record', () => {
+    const d = decideWorkload(input({ bids: [myBid(100), bid('did:a', 900), decline('did:b', 'busy')], statuses: [status('did:a', 'pending', { priority: 900 })] }))
     expect(d.actions).toEqual([{ type: 'ack', rkey: '3kme1', acks: ackA, reason: 'replica 0 -> did:a' }])
   })
+  test('a live member not heard yet: wait for its offer, or a grace after the window', () => {
+    const w = workload({ replicas: 1, kind: 'batch' })
+    const ackAt = T0 + w.bidWindowMs + splitGraceMs(w)
+    const at = (now: number) => decideWorkload(input({ now, bids: [myBid(100), bid('did:a', 900)], statuses: [status('did:a', 'pending', { priority: 900 })] }))
+    expect(at(ackAt - 1).actions).toEqual([])
+    expect(at(ackAt - 1).wakeAt).toBe(ackAt)
+    expect(at(ackAt).actions).toEqual([{ type: 'ack', rkey: '3kme1', acks: ackA, reason: 'replica 0 -> did:a' }])
+    // A member that is not alive (not eligible) is not waited for.
+    const asleep = decideWorkload(input({ bids: [myBid(100), bid('did:a', 900)], statuses: [status('did:a', 'pending', { priority: 900 })], eligible: eligibleOf(ME, 'did:a') }))
+    expect(asleep.actions).toEqual([{ type: 'ack', rkey: '3kme1', acks: ackA, reason: 'replica 0 -> did:a' }])
+  })
   test('a decline carries acks too', () => {
-    const d = decideWorkload(input({ bids: [decline(ME, 'busy', { rkey: '3kme1' }), bid('did:a', 900)], statuses: [status('did:a', 'pending', { priority: 900 })], offer: { kind: 'decline', reason: 'busy' } }))
+    const d = decideWorkload(input({ bids: [decline(ME, 'busy', { rkey: '3kme1' }), bid('did:a', 900), decline('did:b', 'busy')], statuses: [status('did:a', 'pending', { priority: 900 })], offer: { kind: 'decline', reason: 'busy' } }))
     expect(d.actions).toEqual([{ type: 'ack', rkey: '3kme1', acks: ackA, reason: 'replica 0 -> did:a' }])
   })
   test('already acked replica 0 for someone else: never changed', () => {
@@ -136,5 +147,48 @@ describe('property: the real ack rule, any interleaving and partial views, never
       }),
       { numRuns: 2000 },
     )
+  })
+})
+
+describe('split acks: renouncing a number', () => {
+  // Electorate of 7 (quorum 4): me (500) and did:a claim replica 0; m0..m4 vote. u = unacked members.
+  const ms = ['did:m0', 'did:m1', 'did:m2', 'did:m3', 'did:m4']
+  const electorate = eligibleOf(ME, 'did:a', ...ms)
+  const w = workload({ replicas: 1, kind: 'batch' })
+  const grace = splitGraceMs(w)
+  const claimedAt = CLOSED
+  const ack = (m: Did): Ack[] => [{ replica: 0, meshlet: m }]
+  const setup = (aPriority: number, aAckers: number, meAckers: number, now: number, zAckers = 0) => {
+    const to = (i: number) => (i < aAckers ? ack('did:a') : i < aAckers + meAckers ? ack(ME) : i < aAckers + meAckers + zAckers ? ack('did:z') : [])
+    const voters = ms.map((m, i) => decline(m, 'busy', { acks: to(i) }))
+    const bids = [myBid(500, { acks: ack(ME) }), bid('did:a', aPriority, { acks: ack('did:a') }), ...voters]
+    const statuses = [mine('pending', { replica: 0, startedAt: new Date(claimedAt).toISOString() }), status('did:a', 'pending', { priority: aPriority, replica: 0 })]
+    return decideWorkload(input({ workload: w, bids, statuses, eligible: electorate, electorate, now }))
+  }
+  test('a better-ranked rival that could settle (3 acks > 1 unacked): wait out the grace, then renounce, record first', () => {
+    const early = setup(900, 2, 2, claimedAt + grace - 1)
+    expect(early.actions).toEqual([])
+    expect(early.wakeAt).toBe(claimedAt + grace)
+    const d = setup(900, 2, 2, claimedAt + grace)
+    expect(d.actions.map((a) => a.type)).toEqual(['ack', 'release'])
+    expect(d.actions[0]).toMatchObject({ rkey: '3kme1', acks: ack(ME), renounced: [0], reason: 'renounced replica 0' })
+    expect(d.actions[1]).toMatchObject({ reason: expect.stringMatching(/^lost claim conflict: renounced replica 0 to did:a \(split acks 3 vs 3 of 7\)/) })
+    expect(d.start).toMatchObject({ allowed: false })
+  })
+  test('a rival with too few acks to settle (3, with 3 unacked) is no reason to renounce', () => {
+    const d = setup(900, 2, 0, claimedAt + grace)
+    expect(d.actions).toEqual([])
+    expect(d.wakeAt).toBe(claimedAt + (1 + LATE_SPLIT_GRACES) * grace)
+  })
+  test('a worse-ranked rival: keep the claim, even with fewer acks, until the late grace, and then only if this claim cannot settle', () => {
+    expect(setup(100, 2, 2, claimedAt + grace).actions).toEqual([])
+    expect(setup(100, 2, 2, claimedAt + (1 + LATE_SPLIT_GRACES) * grace).actions).toEqual([]) // 3 acks > 1 unacked: it could
+    expect(setup(100, 2, 0, claimedAt + (1 + LATE_SPLIT_GRACES) * grace - 1, 1).actions).toEqual([])
+    const late = setup(100, 2, 0, claimedAt + (1 + LATE_SPLIT_GRACES) * grace, 1) // 1 ack, 2 unacked: it cannot; did:a (3) can
+    expect(late.actions.map((a) => a.type)).toEqual(['ack', 'release'])
+  })
+  test('a number already renounced is never claimed again', () => {
+    const d = decideWorkload(input({ workload: workload({ replicas: 2, kind: 'batch' }), bids: [myBid(500, { renounced: [0] })], statuses: [mine('stopped', { replica: 0, message: 'lost claim conflict: renounced replica 0 to did:a' })] }))
+    expect(d.actions.find((a) => a.type === 'claim')).toMatchObject({ replica: 1 })
   })
 })

@@ -143,6 +143,8 @@ export class Simulation {
   readonly starts: StartRecord[] = []
   /** Ack records re-put (one per ack action). */
   ackWrites = 0
+  /** Claims renounced after split acks (ack actions that add a renounced number). */
+  renunciations = 0
   protected readonly rng: () => number
 
   constructor(readonly opts: SimOptions) {
@@ -386,7 +388,8 @@ export class Simulation {
         const rec = peer.view.bidsFor(w.uri).find((b) => b.meshlet === peer.did && b.rkey === a.rkey)
         if (!rec) continue
         this.ackWrites++
-        const value: Bid = { ...rec, acks: a.acks, cid: `bafyb${fnv1a64Hex(`${rec.uri}|${a.acks.length}`)}` }
+        if ((a.renounced?.length ?? 0) > (rec.renounced?.length ?? 0)) this.renunciations++
+        const value: Bid = { ...rec, acks: a.acks, ...(a.renounced ? { renounced: a.renounced } : {}), cid: `bafyb${fnv1a64Hex(`${rec.uri}|${a.acks.length}|${a.renounced?.length ?? 0}`)}` }
         events.push({ op: 'put', uri: rec.uri, did: peer.did, collection: NSID.bid, rkey: rec.rkey, cid: value.cid, record: { collection: NSID.bid, value } })
       } else if (a.type === 'renumber') {
         // The same claim under its new number (as StatusReporter.renumber); a started container is recreated.

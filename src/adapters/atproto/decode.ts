@@ -226,6 +226,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
         epoch: v.epoch,
         resources: v.resources ? omitUndefined({ cpuMillis: v.resources.cpuMillis, memoryMb: v.resources.memoryMb, storageMb: v.resources.storageMb }) : undefined,
         acks: v.acks ? v.acks.map((a) => ({ replica: a.replica, meshlet: a.meshlet })) : undefined,
+        renounced: v.renounced ? [...v.renounced] : undefined,
         decline: v.decline,
         createdAt: v.createdAt,
       })

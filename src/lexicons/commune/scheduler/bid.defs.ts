@@ -36,6 +36,11 @@ type Main = { $type: "commune.scheduler.bid";"workload":RepoStrongRef.Main;
   "acks"?:(Ack)[];
 
   /**
+   * Batch at-most-once: replica numbers this meshlet gave up claiming (a split it did not lead): it never starts them, and acks for it on them count for nobody. Append-only.
+   */
+  "renounced"?:(number)[];
+
+  /**
    * Present when the meshlet cannot run the workload: why.
    */
   "decline"?:string;"createdAt":l.DatetimeString };
@@ -43,7 +48,7 @@ type Main = { $type: "commune.scheduler.bid";"workload":RepoStrongRef.Main;
 export type { Main };
 
 /** In a meshlet's repo: an offer to run a workload, or a decline with a reason. */
-const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"priority":/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000}),"capacity":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.Capacity>((() => SchedulerDefs.capacity) as any)),"epoch":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"resources":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any)),"acks":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Ack>((() => ack) as any), {"maxLength":64})),"decline":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":512})),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"priority":/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000}),"capacity":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.Capacity>((() => SchedulerDefs.capacity) as any)),"epoch":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"resources":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any)),"acks":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Ack>((() => ack) as any), {"maxLength":64})),"renounced":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.integer({"minimum":0,"maximum":63}), {"maxLength":64})),"decline":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":512})),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
