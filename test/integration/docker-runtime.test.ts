@@ -75,7 +75,7 @@ describe('pure helpers', () => {
     ['busy box', /whitespace/],
     [' busybox', /whitespace/],
     ['x'.repeat(10_000), /too long \(10000 characters/],
-    ['busybox:', /bad tag/],
+    ['busybox:', /empty tag/],
     ['busybox:-x', /bad tag/],
     ['a//b', /empty path component/],
     ['a/-b', /bad path component/],
