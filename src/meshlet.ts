@@ -17,7 +17,7 @@ import { RunnerService } from './services/runner.js'
 import { LinkagePublisher } from './services/linkage.js'
 import { PeerControl } from './services/control.js'
 import { Timeline } from './services/timeline.js'
-import { PulledImages } from './services/pulled-images.js'
+import { GuestImagePulls } from './services/guest-image-pulls.js'
 import { HostUpkeep } from './services/host-upkeep.js'
 import type { Isolation } from './core/types.js'
 import { CatchUp } from './services/catch-up.js'
@@ -48,8 +48,8 @@ export class Meshlet implements AsyncDisposable {
   readonly control: PeerControl
   /** Workloads the owner evicted from this machine (farm.meshlet.evictWorkload). */
   readonly evictions: EvictionStore
-  /** Which images this meshlet pulled for whom (image policy; image GC reads it too). */
-  readonly pulledImages: PulledImages
+  /** Which images this meshlet pulled for which guest (image policy record; image GC keeps its own, in the runtime). */
+  readonly pulledImages: GuestImagePulls
   /** Storage watcher, image and network GC. */
   readonly upkeep: HostUpkeep
   /** What containers here are kept from, once the runtime has checked its rights at start (published in the profile). */
@@ -73,7 +73,7 @@ export class Meshlet implements AsyncDisposable {
     const self = { meshlet: settings.did, owner: settings.owner }
     const evictions = (this.evictions = ports.evictions ?? new MemoryEvictionStore())
     this.stopped = new Promise((r) => (this.resolveStopped = r))
-    const pulledImages = (this.pulledImages = new PulledImages(ports.cursorStore))
+    const pulledImages = (this.pulledImages = new GuestImagePulls(ports.cursorStore))
     this.timeline = new Timeline(2000, (uri, stage, at) => log.debug({ workload: uri, stage, at }, 'stage'))
     // Own writes come back into the view at once, through the same check as anyone's records.
     this.writer = new RecordWriter(

@@ -12,7 +12,7 @@ import { parseImageRef } from '../core/image-ref.js'
 import type { Workload } from '../core/types.js'
 import type { ContainerRuntime, ImageInfo } from '../ports/container-runtime.js'
 import { ImagePullError, ImageRefusedError } from '../errors.js'
-import type { PulledImages } from './pulled-images.js'
+import type { GuestImagePulls } from './guest-image-pulls.js'
 
 export interface PinnedImage {
   /** What the container is created from: the engine's image id. */
@@ -24,7 +24,7 @@ export interface PinnedImage {
 export interface GuestImageDeps {
   runtime: ContainerRuntime
   policy?: RegistryPolicy
-  pulled?: PulledImages
+  pulled?: GuestImagePulls
   now(): number
   /** Report that a pull starts (status `pulling`). */
   pulling(): Promise<void>

@@ -16,7 +16,7 @@ import type { Timeline } from './timeline.js'
 import type { BatchGate } from './batch-gate.js'
 import { withPrestartRetries } from './prestart.js'
 import { guestImage, type PinnedImage } from './guest-image.js'
-import type { PulledImages } from './pulled-images.js'
+import type { GuestImagePulls } from './guest-image-pulls.js'
 import type { RegistryPolicy } from '../core/registry-policy.js'
 import { ImageRefusedError } from '../errors.js'
 
@@ -34,7 +34,7 @@ export interface ReplicaStarterOptions {
   /** Where guests' images may come from, and which local images the owner shares. */
   registryPolicy?: RegistryPolicy
   /** Bookkeeping of pulls (for whom), shared with image GC. */
-  pulledImages?: PulledImages
+  pulledImages?: GuestImagePulls
   pidsLimit?: number
   maxParallelStarts?: number
   timeline?: Timeline

@@ -17,7 +17,7 @@ import type { Timeline } from './timeline.js'
 import { BatchGate } from './batch-gate.js'
 import { ReplicaStarter } from './replica-starter.js'
 import { RestartSupervisor } from './restart-supervisor.js'
-import type { PulledImages } from './pulled-images.js'
+import type { GuestImagePulls } from './guest-image-pulls.js'
 import type { RegistryPolicy } from '../core/registry-policy.js'
 
 /** Deletions remembered beyond those that still have a container or status here. */
@@ -34,7 +34,7 @@ export interface RunnerOptions {
   owner: Did
   allowedBinds: string[]
   registryPolicy?: RegistryPolicy
-  pulledImages?: PulledImages
+  pulledImages?: GuestImagePulls
   pidsLimit?: number
   stopTimeoutS?: number
   maxParallelStarts?: number

@@ -2,22 +2,21 @@
 // closed, a heartbeat lapsed) it asks the pure core what this peer should do (decideWorkload) and
 // applies only that: bid, decline, withdraw, claim or release. All peers run the same functions on
 // the same public records, so they agree on who runs what without a leader.
-import { decideWorkload, type Decision, type Offer } from '../core/decide.js'
+import { decideWorkload, type Decision } from '../core/decide.js'
 import { eligibility } from '../core/eligibility.js'
 import { checkFeasibility, defaultFeasibilityPolicy, type FeasibilityPolicy } from '../core/feasibility.js'
-import { bidPriority } from '../core/priority.js'
 import { Ledger, workloadEpoch } from '../core/ledger.js'
-import { debtNote, debtorsLast, ownerRefusal } from '../core/free-riders.js'
-import { DEFAULT_GUEST_QUOTA, guestQuota, quotaRefusal, type GuestQuotaPolicy } from '../core/quota.js'
-import { DECLINE_BUDGET_PER_OWNER, declineCounts } from '../core/decline-budget.js'
-import { guestImageRefusal, type RegistryPolicy } from '../core/registry-policy.js'
+import { debtorsLast } from '../core/free-riders.js'
+import type { GuestQuotaPolicy } from '../core/quota.js'
+import { declineCounts } from '../core/decline-budget.js'
+import type { RegistryPolicy } from '../core/registry-policy.js'
 import { isAckGated } from '../core/acks.js'
 import { isCompleted, isLiveClaim } from '../core/placement.js'
 import type { CommuneView } from '../core/view.js'
-import { CLAIM_STATES, NSID, type AtUri, type CapacitySnapshot, type Did, type HostSnapshot, type Profile, type Resources, type Workload } from '../core/types.js'
+import { CLAIM_STATES, NSID, type AtUri, type Did, type HostSnapshot, type Profile, type Resources, type Workload } from '../core/types.js'
 import { encodeBid } from '../core/encode.js'
 import type { Clock } from '../ports/clock.js'
-import { EVICTED_REASON } from '../ports/eviction-store.js'
+import { committedBesides, offerFor, quietDeclineNote } from './offer-policy.js'
 import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
 import type { ClusterService } from './cluster.js'
@@ -59,7 +58,7 @@ export interface SchedulerOptions {
   holdWhile?: () => string | undefined
   /** When a record from each repo last arrived here, on clock.monotonic() (IntakeService.receipts). */
   lastReceived: (did: Did) => number | undefined
-  /** Workloads this meshlet's owner evicted from this machine: always declined (EVICTED_REASON). */
+  /** Workloads this meshlet's owner evicted from this machine: always declined (EVICTED_REASON, see offer-policy.ts). */
   isEvicted?: (uri: AtUri) => boolean
 }
 
@@ -271,28 +270,13 @@ export class SchedulerService {
     const { self } = this.opts
     // Liveness by receipt: read on the monotonic clock, never against writers' dates.
     const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, monoNow: this.clock.monotonic(), lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
-    let cpu = 0
-    let mem = 0
-    const usage = { containers: 0, cpuMillis: 0, memoryMb: 0 }
-    for (const [uri, r] of ctx.committed) {
-      if (uri === workload.uri) continue
-      cpu += r.cpuMillis
-      mem += r.memoryMb
-      if (this.view.workload(uri)?.owner === workload.owner) {
-        usage.containers++
-        usage.cpuMillis += r.cpuMillis
-        usage.memoryMb += r.memoryMb
-      }
-    }
-    const committed: Resources = { cpuMillis: cpu, memoryMb: mem }
+    const { committed, usage } = committedBesides(workload, ctx.committed, (uri) => this.view.workload(uri)?.owner)
     const feas = checkFeasibility(workload, ctx.host, committed, this.policy, this.draining)
-    const { offer, note: offerNote } = feas.ok ? this.offerFor(workload, feas.free, usage, ctx) : { offer: { kind: 'decline', reason: feas.reason } as const, note: undefined }
-    // Decline budget: past it, a guest owner's workloads are declined without a record (the
-    // outcome here still says why), so spam does not cost this meshlet one PDS write per record.
+    const { offer, note: offerNote } = feas.ok ? offerFor(workload, feas.free, usage, ctx, this.opts) : { offer: { kind: 'decline', reason: feas.reason } as const, note: undefined }
     const spent = ctx.declines.get(workload.owner) ?? 0
-    const budget = this.opts.declineBudget ?? DECLINE_BUDGET_PER_OWNER
-    const quietDecline = offer.kind === 'decline' && workload.owner !== self.owner && spent >= budget
-    const note = quietDecline ? `declined without a record: this meshlet already keeps ${spent} decline records for ${workload.owner}'s workloads (budget ${budget})` : offerNote
+    const quietNote = quietDeclineNote(workload, offer, spent, this.opts)
+    const quietDecline = quietNote !== undefined
+    const note = quietNote ?? offerNote
     const decision = decideWorkload({
       workload,
       bids: this.view.bidsFor(workload.uri),
@@ -320,40 +304,6 @@ export class SchedulerService {
     this.scheduleWake(workload.uri, decision.wakeAt, ctx.now)
     for (const action of decision.actions) this.apply(workload, action, note)
     if (decision.start?.allowed && !wasAllowed) this.opts.onStartAllowed?.(workload.uri)
-  }
-
-  /**
-   * This meshlet's offer for a feasible workload: a decline when the owner is below this meshlet's
-   * minimum balance, else a bid whose capacity (bounded by its published profile totals), epoch and
-   * priority are exactly what every verifier recomputes. `note` flags an owner in debt.
-   */
-  private offerFor(
-    workload: Workload,
-    free: CapacitySnapshot,
-    usage: { containers: number; cpuMillis: number; memoryMb: number },
-    ctx: { profiles: Map<Did, Profile>; host: HostSnapshot; graph: ReturnType<ClusterService['current']>; ledger: Ledger },
-  ): { offer: Offer; note?: string } {
-    const { self, minOwnerBalance } = this.opts
-    if (this.opts.isEvicted?.(workload.uri)) return { offer: { kind: 'decline', reason: EVICTED_REASON } }
-    const ownerBalance = ctx.ledger.currentBalance(workload.owner).balance
-    const refusal = ownerRefusal(workload.owner, ownerBalance, minOwnerBalance, self.owner)
-    if (refusal) return { offer: { kind: 'decline', reason: refusal } }
-    if (workload.owner !== self.owner) {
-      const imageRefusal = guestImageRefusal(workload.image, this.opts.registryPolicy)
-      if (imageRefusal) return { offer: { kind: 'decline', reason: imageRefusal } }
-    }
-    const epoch = workloadEpoch(workload)
-    if (!Number.isSafeInteger(epoch) || epoch < 0) return { offer: { kind: 'decline', reason: `workload createdAt ${workload.createdAt} is not a usable date` } }
-    const profile = ctx.profiles.get(self.meshlet)
-    const totals = profile ? { cpuMillis: profile.cpuMillis, memoryMb: profile.memoryMb } : { cpuMillis: ctx.host.cpuMillisTotal, memoryMb: ctx.host.memoryMbTotal }
-    const overQuota = quotaRefusal(workload.owner, self.owner, usage, workload.resources, guestQuota(this.opts.guestQuota ?? DEFAULT_GUEST_QUOTA, totals))
-    if (overQuota) return { offer: { kind: 'decline', reason: overQuota } }
-    // The bid names the totals it is computed against: it stays verifiable if the profile changes later.
-    const capacity: CapacitySnapshot = { ...free, cpuMillisFree: Math.min(free.cpuMillisFree, totals.cpuMillis), memoryMbFree: Math.min(free.memoryMbFree, totals.memoryMb), cpuMillisTotal: totals.cpuMillis, memoryMbTotal: totals.memoryMb }
-    const balance = ctx.ledger.balanceAt(ctx.graph.ownerOf(self.meshlet) ?? self.owner, epoch).balance
-    const { priority } = bidPriority({ balance, capacity, totals, need: workload.resources })
-    const note = workload.owner === self.owner ? undefined : debtNote(ownerBalance)
-    return { offer: { kind: 'bid', priority, capacity }, ...(note ? { note } : {}) }
   }
 
   private apply(workload: Workload, action: Decision['actions'][number], note?: string): void {

@@ -28,7 +28,7 @@ import { DEFAULT_MAX_LOG_BYTES, readLogTail } from './logs.js'
 import { readEvents } from './engine-events.js'
 import { createOptions, specProblem, type Hardening } from './container-spec.js'
 import { engineSecurity, type EngineSecurity } from './engine-security.js'
-import { collectImages, PulledImages } from './image-gc.js'
+import { collectImages, CollectableImages } from './image-gc.js'
 import type { WorkloadNetworks } from '../../ports/workload-networks.js'
 import type { Isolation } from '../../core/types.js'
 import { WATCHED_ACTIONS, infoFromInspect, infoFromRow } from './engine-views.js'
@@ -76,7 +76,7 @@ export class DockerRuntime implements ContainerRuntime {
   private hostCpus?: Promise<number>
   private readonly networks?: WorkloadNetworks
   private readonly hardening?: Hardening
-  private readonly pulled: PulledImages
+  private readonly pulled: CollectableImages
   private readonly imageGcGraceMs: number
 
   constructor(opts: DockerRuntimeOptions = {}) {
@@ -92,7 +92,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.log = opts.logger ?? createLogger('meshlet:docker')
     this.networks = opts.networks
     this.hardening = opts.hardening
-    this.pulled = new PulledImages(opts.pulledImagesFile)
+    this.pulled = new CollectableImages(opts.pulledImagesFile)
     this.imageGcGraceMs = opts.imageGcGraceMs ?? 600_000
   }
 

@@ -1,6 +1,10 @@
 // Images this meshlet pulled, so it can remove them once no container uses them, and never an image
 // it did not pull (the host's own, another peer's). The record is a small JSON file in the data dir:
 // images carry no labels of their own, and a restarted peer must still know what it pulled.
+// Not GuestImagePulls (src/services/guest-image-pulls.ts), on purpose: that one records each guest
+// pull with its owner, image id and digest, including images the host already had; only the
+// runtime sees whether a ref was present before its pull, so this record of what is collectable
+// lives here, in the adapter, for every pull (owner's or guest's).
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type Docker from 'dockerode'
@@ -14,7 +18,7 @@ interface Pulled {
   at: number
 }
 
-export class PulledImages {
+export class CollectableImages {
   private readonly pulled = new Map<string, Pulled>()
 
   /** `file` undefined: kept in memory only (tests, or no data dir). */
@@ -59,7 +63,7 @@ export class PulledImages {
  * that was pulled more than graceMs ago. Removal is by reference: a tag the host also holds under
  * another name only loses this name. Returns the references removed.
  */
-export async function collectImages(docker: Docker, pulled: PulledImages, graceMs: number, log: Logger): Promise<string[]> {
+export async function collectImages(docker: Docker, pulled: CollectableImages, graceMs: number, log: Logger): Promise<string[]> {
   const candidates = pulled.all().filter((p) => Date.now() - p.at >= graceMs)
   if (candidates.length === 0) return []
   const containers = await docker.listContainers({ all: true })

@@ -1,7 +1,13 @@
-// Which images this meshlet pulled, and for which owners (docs/protocol.md, Images). Kept in the
-// local state store (CursorStore state key PULLED_IMAGES_KEY) so it survives restarts. Two readers:
-// the image policy (a guest may only ever run an image this meshlet pulled for that guest, or one
-// its owner shares) and image GC (only images this meshlet pulled are its to remove).
+// Which images this meshlet pulled for which guest (docs/protocol.md, Images (guests)): image id,
+// ref, digest, owner, time. Kept in the local state store (CursorStore state key PULLED_IMAGES_KEY)
+// so it survives restarts; it is the audit trail of the guest image policy (every guest start pulls
+// and pins) and what an operator or test reads to see what a guest ran.
+// Not the same record as CollectableImages (src/adapters/docker/image-gc.ts), on purpose: that one
+// is the runtime's own list of refs that were NOT on the host before its pull (owner's pulls too),
+// which is what makes an image safe to remove; this one records every guest pull, present before or
+// not, keyed by owner. Image GC does not read this one: an entry here says nothing about whether
+// the host held the image already. (Merging them would move image GC's file into the state store;
+// left for a change that may alter on-disk state.)
 import type { Did } from '../core/types.js'
 import type { CursorStore } from '../ports/cursor-store.js'
 
@@ -22,7 +28,7 @@ export interface PulledImage {
   at: number
 }
 
-export class PulledImages {
+export class GuestImagePulls {
   private entries: PulledImage[] | undefined
   private saving: Promise<void> = Promise.resolve()
 
