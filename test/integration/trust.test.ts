@@ -196,7 +196,9 @@ describe('a rogue member changes nothing honest peers run', () => {
     await sleep(2000)
     for (const w of jobs) {
       const starts = await startEvents(w.uri, since)
-      expect(starts, `${w.uri} start events`).toHaveLength(1)
+      // (Which meshlet started which container, and every peer's statuses, so a failure says why.)
+      const why = JSON.stringify({ starts: starts.map((e) => `${e.meshlet} ${e.id.slice(0, 12)}`), statuses: c.peers()[0]!.view.statusesFor(w.uri).map((s) => `${s.meshlet} ${s.state} replica ${s.replica} ${s.containerId?.slice(0, 12) ?? ''} ${s.message ?? ''}`) })
+      expect(starts, `${w.uri} start events: ${why}`).toHaveLength(1)
     }
   }, 150_000)
 })
