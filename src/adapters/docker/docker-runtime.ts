@@ -24,6 +24,7 @@ import { createLogger, type Logger } from '../../logger.js'
 import { engineMessage, isAbortError, isConnectionError, pullReason, statusCodeOf } from './engine-errors.js'
 import { imageRefProblem } from '../../core/image-ref.js'
 import { LABEL, MANAGED_FILTER } from './labels.js'
+import { followPull } from './pull-progress.js'
 import { DEFAULT_MAX_LOG_BYTES, readLogTail } from './logs.js'
 import { readEvents } from './engine-events.js'
 import { createOptions, specProblem, type Hardening } from './container-spec.js'
@@ -150,39 +151,7 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       throw this.pullError(ref, err, opts.signal)
     }
-    // followProgress only reports socket errors; an {"error": ...} line inside a 200 stream is a
-    // failed pull too, so each event is checked here.
-    let streamError: { message: string } | undefined
-    await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(
-        stream,
-        (err) => (err ? reject(err) : resolve()),
-        (event: unknown) => {
-          const e = (event ?? {}) as {
-            status?: unknown
-            id?: unknown
-            error?: unknown
-            errorDetail?: { message?: unknown }
-            progressDetail?: { current?: unknown; total?: unknown }
-          }
-          if (e.error !== undefined || e.errorDetail?.message !== undefined) {
-            const msg = typeof e.errorDetail?.message === 'string' ? e.errorDetail.message : String(e.error)
-            streamError ??= { message: msg.trim() }
-            return
-          }
-          if (!opts.onProgress || typeof e.status !== 'string') return
-          const p: PullProgress = { status: e.status }
-          if (typeof e.id === 'string') p.layer = e.id
-          if (typeof e.progressDetail?.current === 'number') p.current = e.progressDetail.current
-          if (typeof e.progressDetail?.total === 'number') p.total = e.progressDetail.total
-          try {
-            opts.onProgress(p)
-          } catch (cbErr) {
-            this.log.warn({ err: cbErr }, 'pull progress callback threw')
-          }
-        },
-      )
-    }).catch((err: unknown) => {
+    const streamError = await followPull(this.docker.modem, stream, opts.onProgress, this.log).catch((err: unknown) => {
       throw this.pullError(ref, err, opts.signal)
     })
     if (streamError) {
