@@ -2,6 +2,8 @@
 // every peer follows its repo — writes records by hand with a plain @atproto/api client, the way a
 // modified peer would. Honest peers must check what it claims against public records, and its
 // records must change nothing they run. Checked on the Docker engine, not just in the views.
+// Runs in test/serial, alone: with twenty other integration files on 2 cores, six batch jobs at once
+// have stalled past 150 s (a split the rogue member never acks; open in issue 10). Alone it settles.
 import type { AtpAgent } from '@atproto/api'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { DevCommune, waitFor, type Member } from '../../src/devnet/commune.js'
