@@ -39,11 +39,6 @@ export class GuestImagePulls {
     return [...(await this.load())]
   }
 
-  /** Whether this meshlet pulled image `imageId` for `owner`. */
-  async pulledFor(owner: Did, imageId: string): Promise<boolean> {
-    return (await this.load()).some((e) => e.owner === owner && e.imageId === imageId)
-  }
-
   /** Remember a pull (one entry per owner, ref and image id; the newest replaces older ones). */
   async record(e: PulledImage): Promise<void> {
     const all = (await this.load()).filter((x) => !(x.owner === e.owner && x.ref === e.ref && x.imageId === e.imageId))

@@ -33,7 +33,7 @@ export interface ReplicaStarterOptions {
   allowedBinds: string[]
   /** Where guests' images may come from, and which local images the owner shares. */
   registryPolicy?: RegistryPolicy
-  /** Bookkeeping of pulls (for whom), shared with image GC. */
+  /** Which image each guest pull gave, and for whom (image GC keeps its own record: adapters/docker/image-gc.ts). */
   pulledImages?: GuestImagePulls
   pidsLimit?: number
   maxParallelStarts?: number
