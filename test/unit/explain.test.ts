@@ -1,6 +1,6 @@
 // `meshlet explain` reads the owner's cluster from public records the way a peer follows it, and
 // explains placement with the peers' own functions. The reader here is an in-memory stand-in for
-// PDSes (the real-network check is in test/serial/trust.test.ts).
+// PDSes (the real-network check is in test/integration/trust.test.ts).
 import { describe, expect, test } from 'vitest'
 import { explainWorkload, ExplainInputError, ownerOf } from '../../src/services/explain.js'
 import { formatExplanation } from '../../src/client/explain-command.js'
