@@ -147,6 +147,47 @@ describe('a peer cut off from its PDSes', () => {
       timeline: monitor.timeline.map((e) => ({ atMs: e.at - t0, copies: e.copies.map((d) => c.members.find((m) => m.meshlet.did === d)?.name ?? d) })),
     })
   }, 180_000)
+
+  test('a batch job on a cut-off meshlet is fenced, reported lost once back, and run nowhere else', async () => {
+    // At most once (contract §7.8): a batch runner that cannot renew its lease kills its job, and a
+    // lost job is not re-run. ann is the only eligible runner, but ben and cat ack (electorate).
+    const job = await c.publishWorkload(ann, { ...sleeper('fenced-job'), kind: 'batch', constraints: { members: [ann.owner.did] } })
+    const [copy] = await waitFor(async () => {
+      const x = await copiesOf(job.uri)
+      return x.length === 1 ? x : false
+    }, { what: 'ann to start the batch job (after a quorum of acks)', timeoutMs: 60_000, onTimeout: context })
+    expect(copy!.meshlet).toBe(ann.meshlet.did)
+    const monitor = new CopyMonitor(job.uri).start()
+    const t0 = Date.now()
+    net.cut('blackhole')
+    const killed = await waitFor(
+      async () => {
+        const i = await docker.getContainer(copy!.id).inspect().catch(() => undefined)
+        return !i || i.State.Status !== 'running' ? i : false
+      },
+      { what: "ann to fence its job while it cannot renew its lease", timeoutMs: 6 * LEASE_MS, onTimeout: context },
+    )
+    const lastBeatAt = ann.peer!.linkage.lastBeat()!
+    const killedAt = killed ? Date.parse(killed.State.FinishedAt) : Date.now()
+    expect(mem.lines.some((l) => l.includes('"peer":"ann"') && l.includes('fencing fenced-job'))).toBe(true)
+    await sleep(2 * LEASE_MS) // ann's lease lapses as the others see it: nobody may take the job over
+    net.heal()
+    // Once back, ann reports the loss; every peer sees it and nobody runs the job again.
+    await waitFor(() => peers.every((p) => p.view.statusesFor(job.uri).some((s) => s.meshlet === ann.meshlet.did && s.state === 'failed' && /killed by fencing/.test(s.message ?? ''))), {
+      what: 'every peer to see the job reported lost by fencing',
+      timeoutMs: 60_000,
+      onTimeout: context,
+    })
+    await sleep(2 * LEASE_MS)
+    await monitor.sample()
+    monitor.stop()
+    expect(await copiesOf(job.uri)).toEqual([])
+    expect([...monitor.firstRunning.keys()].filter((d) => d !== ann.meshlet.did)).toEqual([])
+    for (const p of peers) expect(p.control.workloadStatus(job.uri).bids.filter((b) => b.outcome === 'won' && b.meshlet !== ann.meshlet.did)).toEqual([])
+    // How early the fence fired: before lastBeat + lease no other peer can deem ann gone. Recorded,
+    // not asserted: a starved test process fires timers late (the fence is at 2/3 of the lease).
+    await recordFigures('batch-fence-lease-5s', { leaseMs: LEASE_MS, cutToKilledMs: killedAt - t0, marginBeforeLapseMs: lastBeatAt + LEASE_MS - killedAt })
+  }, 180_000)
 })
 
 // The same fault between a peer and its container engine, without restarting the shared dockerd
