@@ -31,6 +31,9 @@ import { stopPeer } from './peer/stop.js'
 import { noMetrics, type PeerMetrics } from './ports/metrics.js'
 import { MetricsObserver } from './services/metrics-observer.js'
 import { mountMetrics } from './web/routes.js'
+import { mountWebView } from './web/web-routes.js'
+import { RecordFeed } from './services/record-feed.js'
+import { CommuneSnapshots } from './services/commune-snapshot.js'
 
 export { VERSION, type PeerPorts, type PeerSettings }
 
@@ -62,6 +65,9 @@ export class Meshlet implements AsyncDisposable {
   readonly drain: DrainService
   /** appview (issue 15): counters and gauges behind /metrics. */
   readonly metrics: PeerMetrics
+  /** appview (issue 15): the web view's data and live feed. */
+  readonly feed: RecordFeed
+  readonly snapshots: CommuneSnapshots
   private server: ListeningXrpcServer | undefined
   private stopping: Promise<void> | undefined
   private readonly stopped: Promise<void>
@@ -206,7 +212,19 @@ export class Meshlet implements AsyncDisposable {
       clock,
       log: sub('intake'),
       listeners: intakeRoutes({ owner: settings.owner, view, cluster, scheduler, runner, status, timeline: this.timeline, log }),
-      observe: (e) => observer.record(e),
+      observe: (e) => {
+        observer.record(e)
+        this.feed.publish(e)
+      },
+    })
+    this.feed = new RecordFeed(() => clock.now())
+    this.snapshots = new CommuneSnapshots({
+      view,
+      graph: () => cluster.current(),
+      owners: () => [settings.owner, ...settings.clusterMembers],
+      now: () => clock.now(),
+      servedBy: { kind: 'peer', ...self },
+      peerStatus: (uri) => this.control.workloadStatus(uri),
     })
     metrics.gauges({
       firehoseLag: () => ports.source.lag?.() ?? [],
@@ -246,6 +264,7 @@ export class Meshlet implements AsyncDisposable {
       isolated: (isolation) => (this.isolation = isolation),
       routes: (app) => {
         if (this.ports.metrics) mountMetrics(app, { metrics: this.metrics, allow: this.settings.metricsAllow })
+        mountWebView(app, { snapshots: this.snapshots, feed: this.feed })
       },
     })
     return this
