@@ -1,7 +1,7 @@
 // The web view's live feed (issue 15): every record event as judged at intake, kept for the last few
 // and pushed to whoever listens (server-sent events). Bounded both ways: a short history, and a cap
 // on listeners so an open tab per visitor cannot grow without end.
-import type { RecordEvent } from '../core/types.js'
+import { NSID, type RecordEvent } from '../core/types.js'
 
 export interface FeedItem {
   /** Position in this feed (increasing), the SSE id. */
@@ -29,8 +29,12 @@ export class RecordFeed {
 
   publish(e: RecordEvent): void {
     const item: FeedItem = { seq: ++this.seq, at: this.now(), op: e.op, collection: e.collection, did: e.did, uri: e.uri, ...(e.op === 'rejected' ? { reason: e.reason } : {}) }
-    this.items.push(item)
-    if (this.items.length > this.keep) this.items.shift()
+    // Heartbeats (profile puts, every few seconds per meshlet) would push everything else out of the
+    // shown history: listeners hear them (heartbeat ages refresh), the history keeps the rest.
+    if (!(e.op === 'put' && e.collection === NSID.profile)) {
+      this.items.push(item)
+      if (this.items.length > this.keep) this.items.shift()
+    }
     for (const l of this.listeners) l(item)
   }
 

@@ -15,7 +15,7 @@ export function shortDid(did: string): string {
 const did = (d: string) => html`<code class="did" title="${d}">${shortDid(d)}</code>`
 
 export function page(title: string, main: SafeHtml, opts: { servedBy: CommuneSnapshot['servedBy']; view: 'commune' | 'workload'; uri?: string }): string {
-  const who = opts.servedBy.kind === 'peer' ? html`meshlet ${did(opts.servedBy.meshlet ?? '')}` : html`standalone appview (read-only)`
+  const who = opts.servedBy.kind === 'peer' ? html`served by meshlet ${did(opts.servedBy.meshlet ?? '')}` : html`standalone appview (read-only)`
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title><link rel="stylesheet" href="/assets/app.css"></head>

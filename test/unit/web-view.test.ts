@@ -136,6 +136,9 @@ describe('the commune page', () => {
     const s = (await (await fetch(`${base}/api/commune`)).json()) as { meshlets: unknown[]; feed: unknown[] }
     expect(s.meshlets).toHaveLength(3)
     expect(s.feed.length).toBeGreaterThan(0)
+    // Heartbeats wake listeners but stay out of the shown history.
+    expect((s.feed as { collection: string }[]).map((f) => f.collection)).not.toContain(NSID.profile)
+    expect((s.feed as { collection: string }[]).map((f) => f.collection)).toContain(NSID.workload)
     const js = await fetch(`${base}/assets/app.js`)
     expect(js.headers.get('content-type')).toMatch(/javascript/)
     expect(await js.text()).toContain("new EventSource('/events')")
