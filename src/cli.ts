@@ -17,6 +17,7 @@ commands:
   explain    a workload's placement from public records alone (no account): meshlet explain <uri> [--json]
   dev        a local commune (PLC, PDS, peers, Docker) until Ctrl-C, with ready-to-paste variables
   appview    a read-only web view of a commune, no account:  meshlet appview --members did:a,did:b [--port 2600]
+  advise     what the commune lacked, what one more machine would run: meshlet advise <member-did> [--sizes 4c/16G,...]
 ${clientHelp}
 Every option can also come from its MESHLET_* environment variable.
 `
@@ -91,6 +92,13 @@ async function main(argv: string[]): Promise<number> {
     // Public records only: no account, so it stays out of the client commands' login path.
     const { runExplain } = await import('./client/explain-command.js')
     const res = await runExplain(rest)
+    ;(res.code === 0 ? process.stdout : process.stderr).write(res.text)
+    return res.code
+  }
+  // appview (issue 15): the hardware advisor, from public records.
+  if (cmd === 'advise') {
+    const { runAdvise } = await import('./client/advise-command.js')
+    const res = await runAdvise(rest)
     ;(res.code === 0 ? process.stdout : process.stderr).write(res.text)
     return res.code
   }
