@@ -10,6 +10,8 @@ import { CLAIM_STATES, type AtUri, type Did, type Workload, type WorkloadStatus 
 import type { CommuneView } from '../core/view.js'
 import type { WorkloadStatusView } from '../ports/control-plane.js'
 import { runsFor } from '../core/eligibility.js'
+import { advise } from '../core/advisor.js'
+import { demandHistory } from './advisor-history.js'
 import { explainFromView, type Explanation } from './explain.js'
 
 export interface SnapshotDeps {
@@ -87,6 +89,8 @@ export interface CommuneSnapshot {
   workloads: WorkloadRow[]
   rejected: { uri: AtUri; did: Did; reason: string }[]
   balances: BalanceRow[]
+  /** The hardware advisor on the records at hand: what waited, why, what one more machine would run. */
+  advice: { demands: number; unitSeconds: string; lacks: { reason: string; demands: number; unitSeconds: string }[]; machines: { machine: string; percent: number; absorbed: number }[] }
 }
 
 export interface WorkloadDetail {
@@ -95,6 +99,12 @@ export interface WorkloadDetail {
   /** This peer's own last decision about it (outcomes as this peer saw them). */
   peer?: WorkloadStatusView
 }
+
+/** The machines the page's advisor tries (`meshlet advise --sizes` tries others). */
+const ADVISOR_SIZES = [
+  { name: '4 cores, 16 GiB', cpuMillis: 4000, memoryMb: 16_384 },
+  { name: '8 cores, 32 GiB', cpuMillis: 8000, memoryMb: 32_768 },
+]
 
 /** Epochs (hours) of balance history shown per owner. */
 const HISTORY_EPOCHS = 24
@@ -141,6 +151,7 @@ export class CommuneSnapshots {
       workloads,
       rejected,
       balances: this.balances(owners, graph, now),
+      advice: this.advice(owners, graph, now),
     }
   }
 
@@ -178,6 +189,18 @@ export class CommuneSnapshots {
       leaseMs: p?.leaseMs,
       state: !p ? 'no profile' : age! * 1000 <= lease ? 'live' : 'silent',
       runs: runs.sort((a, b) => (a.name < b.name ? -1 : 1)),
+    }
+  }
+
+  private advice(owners: Did[], graph: ClusterGraph, now: number): CommuneSnapshot['advice'] {
+    const history = demandHistory(this.d.view, graph, owners, now)
+    const roles = [...new Set(history.flatMap((d) => d.roles))].sort()
+    const a = advise(history, ADVISOR_SIZES.map((z) => ({ ...z, roles, capabilities: [] })))
+    return {
+      demands: a.demands,
+      unitSeconds: String(a.units / 1000n),
+      lacks: a.lacks.map((l) => ({ reason: l.reason, demands: l.demands, unitSeconds: String(l.units / 1000n) })),
+      machines: a.machines.map((m) => ({ machine: m.machine, percent: m.percent, absorbed: m.absorbed })),
     }
   }
 

@@ -81,6 +81,12 @@ ${bs.map((b) => html`<tr data-owner="${b.owner}"><td>${did(b.owner)}</td><td cla
 </tbody></table><p class="muted">Unit-seconds (1 unit = 1 CPU core or 1 GiB), decayed; a running replica counts to the end of its lease.</p>`
 }
 
+function advice(a: CommuneSnapshot['advice']): SafeHtml {
+  if (a.demands === 0) return html`<p class="muted">Nothing waited more than a minute past its bid window: the commune had what its work needed.</p>`
+  return html`<p>${a.demands} replica${a.demands === 1 ? '' : 's'} waited (${a.unitSeconds} unit-seconds).${a.lacks.length ? html` Declined for: ${a.lacks.map((l, i) => html`${i ? ', ' : ''}<b>${l.reason}</b> (${l.demands})`)}.` : ''}</p>
+<ul class="advice">${a.machines.map((m) => html`<li data-machine="${m.machine}">one more machine with ${m.machine} would have run <b>${m.percent} %</b> of it</li>`)}</ul>`
+}
+
 export function feedItem(f: FeedItem): SafeHtml {
   const coll = f.collection.replace(/^commune\.scheduler\./, '')
   return html`<li data-seq="${f.seq}"><time>${new Date(f.at).toISOString().slice(11, 19)}</time> <span class="op op-${f.op}">${f.op}</span> ${coll} ${did(f.did)}${f.reason ? html` <span class="bad">${f.reason}</span>` : ''}</li>`
@@ -95,6 +101,7 @@ ${s.problems.length ? html`<details class="problems" open><summary>${s.problems.
 ${s.rejected.length ? html`<h3>Rejected records</h3><ul class="rejected">${s.rejected.map((r) => html`<li><code>${r.uri}</code>: <span class="bad">${r.reason}</span></li>`)}</ul>` : ''}
 </section>
 <section><h2>Ledger</h2>${ledger(s.balances)}</section>
+<section><h2>What the commune lacked</h2>${advice(s.advice)}</section>
 <section><h2>Live feed</h2><ul id="feed" class="feed">${feed.map(feedItem)}</ul></section>
 <p class="muted small">as of <time id="asof">${s.generatedAt}</time></p>`
 }

@@ -93,6 +93,9 @@ describe('the commune page', () => {
     expect(text).toContain(`data-meshlet="${BEN_M}" data-state="live" data-verified="true"`)
     expect(text).toContain(`not verified</span>: <span class="why">${esc(ghost.problem)}</span>`)
     expect(text).toContain('5 s ago')
+    // Published 5 s ago and running: nothing waited, and the advisor says so.
+    expect(s.advice).toMatchObject({ demands: 0, lacks: [] })
+    expect(text).toContain('Nothing waited more than a minute past its bid window')
     expect(s.workloads.map((x) => ({ uri: x.uri, summary: x.summary, holders: x.holders.map((h) => h.meshlet) }))).toEqual([{ uri: w.uri, summary: 'running', holders: [BEN_M] }])
     expect(s.balances.map((b) => b.owner)).toEqual([ANN, BEN])
     expect(s.balances[0]!.history).toHaveLength(24)
