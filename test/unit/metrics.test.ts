@@ -6,6 +6,10 @@ import { PromMetrics, reasonClass } from '../../src/adapters/metrics/prom-metric
 import { MetricsObserver } from '../../src/services/metrics-observer.js'
 import { addressAllow, allowEntryProblem } from '../../src/web/address-allow.js'
 import { NSID } from '../../src/core/types.js'
+import express from 'express'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { mountMetrics } from '../../src/web/routes.js'
 import { EVICTED_REASON } from '../../src/ports/eviction-store.js'
 
 describe('the strict Prometheus text parser', () => {
@@ -52,6 +56,21 @@ describe('who may read /metrics', () => {
     expect(allowEntryProblem('localhost')).toMatch(/not an IP address/)
     expect(allowEntryProblem('::1/128')).toBeUndefined()
   })
+})
+
+test('a route that lists no loopback range refuses a loopback scrape, and says which flag to change', async () => {
+  const app = express()
+  mountMetrics(app, { metrics: new PromMetrics({ dailyWriteBudget: 1 }), allow: ['198.18.0.0/15'] })
+  const server = http.createServer(app)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`)
+    expect(res.status).toBe(403)
+    expect(await res.text()).toMatch(/not served to 127\.0\.0\.1 \(see --metrics-allow\)/)
+  } finally {
+    server.closeAllConnections()
+    server.close()
+  }
 })
 
 describe('the observer on a real prom-client registry', () => {
