@@ -60,16 +60,27 @@ async function time(path: string, accept: string) {
   return { path, medianMs: Math.round(ms[3]!), maxMs: Math.round(ms[6]!), kB: Math.round(bytes / 1024) }
 }
 console.log(JSON.stringify({ meshlets: 20, ...view.size() }))
+// Once to warm up (JIT), then measured.
+await time('/', 'text/html')
 console.log(JSON.stringify(await time('/', 'text/html')))
+console.log(JSON.stringify(await time('/?part=main', 'text/html')))
 console.log(JSON.stringify(await time('/api/commune', 'application/json')))
 server.closeAllConnections()
 server.close()
 {
   const { communeMain } = await import('../src/web/render.js')
-  const t0 = performance.now()
-  const s = snapshots.snapshot()
-  const t1 = performance.now()
-  communeMain(s, [])
-  const t2 = performance.now()
-  console.log(JSON.stringify({ snapshotMs: Math.round(t1 - t0), renderMs: Math.round(t2 - t1) }))
+  const { page } = await import('../src/web/render.js')
+  const runs: number[][] = []
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now()
+    const s = snapshots.snapshot()
+    const t1 = performance.now()
+    const main = communeMain(s, [])
+    const t2 = performance.now()
+    page('x', main, { servedBy: s.servedBy, view: 'commune' })
+    const t3 = performance.now()
+    runs.push([t1 - t0, t2 - t1, t3 - t2])
+  }
+  const med = (k: number) => Math.round(runs.map((r) => r[k]!).sort((a, b) => a - b)[3]!)
+  console.log(JSON.stringify({ snapshotMs: med(0), mainMs: med(1), pageMs: med(2) }))
 }
