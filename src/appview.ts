@@ -133,11 +133,11 @@ export function appviewOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proc
     },
   })
   const members = (values.members ?? env.MESHLET_APPVIEW_MEMBERS ?? env.MESHLET_CLUSTER_MEMBERS ?? '').split(',').map((s) => s.trim()).filter(Boolean)
-  if (members.length === 0) throw new ConfigError('meshlet appview: --members (MESHLET_APPVIEW_MEMBERS) is required: the owner DIDs whose commune to show, comma-separated', 'members')
+  if (members.length === 0) throw new ConfigError('appview: --members (MESHLET_APPVIEW_MEMBERS) is required: the owner DIDs whose commune to show, comma-separated', 'members')
   const bad = members.find((m) => !DID.test(m))
-  if (bad) throw new ConfigError(`meshlet appview: --members: "${bad}" is not a did:plc or did:web DID`, 'members')
+  if (bad) throw new ConfigError(`appview: --members: "${bad}" is not a did:plc or did:web DID`, 'members')
   const port = Number(values.port ?? env.MESHLET_APPVIEW_PORT ?? '2600')
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`meshlet appview: --port must be 0-65535 (got ${values.port})`, 'port')
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`appview: --port must be 0-65535 (got ${values.port})`, 'port')
   return {
     members,
     plc: values.plc ?? env.MESHLET_PLC ?? 'https://plc.directory',

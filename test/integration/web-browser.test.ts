@@ -10,6 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { DevCommune, waitFor } from '../../src/devnet/commune.js'
 import { startAppview, type RunningAppview } from '../../src/appview.js'
 import { sleeper } from '../helpers/faults.js'
+import { runAdvise } from '../../src/client/advise-command.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const IMG = path.resolve(import.meta.dirname, '../../docs/img')
@@ -94,5 +95,9 @@ test('a workload published by a plain AT client appears with its holders without
   expect(await phone.locator('.who').textContent()).toMatch(/standalone appview/)
   await phone.screenshot({ path: path.join(IMG, 'appview-phone.png'), fullPage: false })
   await phone.close()
+
+  // `meshlet advise` on the same public records: the workload started within its window, so nothing waited.
+  const advice = await runAdvise([c.member('ann').owner.did, '--plc', c.net.plcUrl, '--allow-http'])
+  expect(advice).toEqual({ code: 0, text: expect.stringMatching(/^0 replica\(s\) of 3 owner\(s\) waited;.*\nnothing waited/) })
   await c.deleteRecord(c.member('ann').owner.agent, ref.uri)
 }, 90_000)
