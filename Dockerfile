@@ -23,6 +23,7 @@ ENV NODE_ENV=production \
 COPY package.json package-lock.json ./
 COPY node_modules ./node_modules
 COPY lexicons ./lexicons
+COPY web ./web
 COPY bin ./bin
 COPY dist ./dist
 

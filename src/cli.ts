@@ -16,6 +16,8 @@ commands:
   link       write the owner's commune.scheduler.meshlet record for a meshlet (owner's credentials)
   explain    a workload's placement from public records alone (no account): meshlet explain <uri> [--json]
   dev        a local commune (PLC, PDS, peers, Docker) until Ctrl-C, with ready-to-paste variables
+  appview    a read-only web view of a commune, no account:  meshlet appview --members did:a,did:b [--port 2600]
+  advise     what the commune lacked, what one more machine would run: meshlet advise <member-did> [--sizes 4c/16G,...]
 ${clientHelp}
 Every option can also come from its MESHLET_* environment variable.
 `
@@ -92,6 +94,29 @@ async function main(argv: string[]): Promise<number> {
     const res = await runExplain(rest)
     ;(res.code === 0 ? process.stdout : process.stderr).write(res.text)
     return res.code
+  }
+  // appview (issue 15): the hardware advisor, from public records.
+  if (cmd === 'advise') {
+    const { runAdvise } = await import('./client/advise-command.js')
+    const res = await runAdvise(rest)
+    ;(res.code === 0 ? process.stdout : process.stderr).write(res.text)
+    return res.code
+  }
+  // appview (issue 15): the web view alone, read-only, from public repos.
+  if (cmd === 'appview') {
+    const { startAppview, appviewOptionsFrom, APPVIEW_HELP } = await import('./appview.js')
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(APPVIEW_HELP)
+      return 0
+    }
+    const av = await startAppview(appviewOptionsFrom(rest))
+    process.stdout.write(`appview at ${av.url}/\n`)
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+    })
+    await av.close()
+    return 0
   }
   const { runClientCommand, CLIENT_HELP } = await clientCommands()
   const res = await runClientCommand(cmd, rest)

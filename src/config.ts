@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js'
 import { imageRefProblem } from './core/image-ref.js'
 import { readPasswordFile } from './password-file.js'
 import { parseCidr } from './adapters/host-net/cidr.js'
+import { allowEntryProblem } from './web/address-allow.js'
 
 interface OptionDecl {
   flag: string
@@ -56,6 +57,9 @@ export const RUN_OPTIONS = {
   storageCheckMs: { flag: 'storage-check-ms', env: 'MESHLET_STORAGE_CHECK_MS', type: 'string', help: 'how often writable layers are measured against storageMb', default: '30000' },
   allowHttp: { flag: 'allow-http', env: 'MESHLET_ALLOW_HTTP', type: 'boolean', help: 'DEV ONLY: resolve identities and PDSes over plain http (loopback test networks)' },
   logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
+  // appview (issue 15): /metrics
+  metricsAllow: { flag: 'metrics-allow', env: 'MESHLET_METRICS_ALLOW', type: 'string', help: "who may read GET /metrics: comma-separated addresses or CIDR ranges (IPv4 or IPv6), or 'any'", default: '127.0.0.0/8,::1/128' },
+  pdsDailyWriteBudget: { flag: 'pds-daily-write-budget', env: 'MESHLET_PDS_DAILY_WRITE_BUDGET', type: 'string', help: "PDS rate-limit points a day this meshlet's writes may use, shown in /metrics (create 3, update 2, delete 1)", default: '35000' },
 } as const satisfies Record<string, OptionDecl>
 
 const did = z.string().regex(/^did:(plc|web):[a-zA-Z0-9._:%-]{1,2040}$/, 'must be a did:plc or did:web DID, like did:plc:abc123')
@@ -113,6 +117,9 @@ export const runConfigSchema = z.object({
   storageCheckMs: intIn(1000, 3_600_000).optional(),
   allowHttp: z.boolean().default(false),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+  // appview (issue 15); optional so code that builds a config by hand need not name them
+  metricsAllow: csv.pipe(z.array(z.string().refine((a) => a === 'any' || allowEntryProblem(a) === undefined, "must be addresses or CIDR ranges like 127.0.0.0/8 or ::1/128, or 'any'"))).optional(),
+  pdsDailyWriteBudget: intIn(0, 1_000_000_000).optional(),
 })
 
 export type RunConfig = z.infer<typeof runConfigSchema>

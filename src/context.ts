@@ -16,6 +16,7 @@ import { OwnerNetworks } from './adapters/host-net/owner-networks.js'
 import { SystemHostProbe } from './adapters/host/system-host-probe.js'
 import { ConfigError, describeError } from './errors.js'
 import { createLogger, type Logger } from './logger.js'
+import { PromMetrics } from './adapters/metrics/prom-metrics.js'
 
 export function settingsFromConfig(cfg: RunConfig): PeerSettings {
   return {
@@ -40,6 +41,8 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     guestQuota: { maxContainers: cfg.guestMaxContainers, sharePercent: cfg.guestSharePercent },
     containerStorageMb: cfg.containerStorageMb,
     storageCheckMs: cfg.storageCheckMs,
+    // appview (issue 15)
+    metricsAllow: cfg.metricsAllow,
   }
 }
 
@@ -100,6 +103,7 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
       }),
     clock: overrides.clock,
     logger: log,
+    metrics: overrides.metrics ?? new PromMetrics({ dailyWriteBudget: cfg.pdsDailyWriteBudget ?? 35_000 }),
   }
 }
 

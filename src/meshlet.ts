@@ -28,6 +28,12 @@ import { VERSION, type PeerPorts, type PeerSettings } from './peer/settings.js'
 import { intakeRoutes } from './peer/intake-routes.js'
 import { startPeer } from './peer/startup.js'
 import { stopPeer } from './peer/stop.js'
+import { noMetrics, type PeerMetrics } from './ports/metrics.js'
+import { MetricsObserver } from './services/metrics-observer.js'
+import { mountMetrics } from './web/routes.js'
+import { mountWebView } from './web/web-routes.js'
+import { RecordFeed } from './services/record-feed.js'
+import { CommuneSnapshots } from './services/commune-snapshot.js'
 
 export { VERSION, type PeerPorts, type PeerSettings }
 
@@ -57,6 +63,11 @@ export class Meshlet implements AsyncDisposable {
   readonly catchUp: CatchUp
   readonly orphans: OrphanSweep
   readonly drain: DrainService
+  /** appview (issue 15): counters and gauges behind /metrics. */
+  readonly metrics: PeerMetrics
+  /** appview (issue 15): the web view's data and live feed. */
+  readonly feed: RecordFeed
+  readonly snapshots: CommuneSnapshots
   private server: ListeningXrpcServer | undefined
   private stopping: Promise<void> | undefined
   private readonly stopped: Promise<void>
@@ -74,11 +85,17 @@ export class Meshlet implements AsyncDisposable {
     const evictions = (this.evictions = ports.evictions ?? new MemoryEvictionStore())
     this.stopped = new Promise((r) => (this.resolveStopped = r))
     const pulledImages = (this.pulledImages = new GuestImagePulls(ports.cursorStore))
-    this.timeline = new Timeline(2000, (uri, stage, at) => log.debug({ workload: uri, stage, at }, 'stage'))
+    const metrics = (this.metrics = ports.metrics ?? noMetrics)
+    const observer = new MetricsObserver(metrics, () => clock.now())
+    this.timeline = new Timeline(2000, (uri, stage, at) => {
+      log.debug({ workload: uri, stage, at }, 'stage')
+      observer.stage(stage, at, this.timeline.get(uri))
+    })
     // Own writes come back into the view at once, through the same check as anyone's records.
     this.writer = new RecordWriter(
       ports.publisher,
       (w) => {
+        observer.write(w)
         if (w.cid === undefined) {
           this.intake.handle({ op: 'delete', did: w.did, collection: w.collection, rkey: w.rkey, uri: w.uri })
           return
@@ -195,6 +212,26 @@ export class Meshlet implements AsyncDisposable {
       clock,
       log: sub('intake'),
       listeners: intakeRoutes({ owner: settings.owner, view, cluster, scheduler, runner, status, timeline: this.timeline, log }),
+      observe: (e) => {
+        observer.record(e)
+        this.feed.publish(e)
+      },
+    })
+    this.feed = new RecordFeed(() => clock.now())
+    this.snapshots = new CommuneSnapshots({
+      view,
+      graph: () => cluster.current(),
+      owners: () => [settings.owner, ...settings.clusterMembers],
+      now: () => clock.now(),
+      servedBy: { kind: 'peer', ...self },
+      peerStatus: (uri) => this.control.workloadStatus(uri),
+    })
+    metrics.gauges({
+      firehoseLag: () => ports.source.lag?.() ?? [],
+      heartbeatAgeMs: () => {
+        const beat = this.linkage.lastBeat()
+        return beat === undefined ? undefined : clock.now() - beat
+      },
     })
   }
 
@@ -225,6 +262,10 @@ export class Meshlet implements AsyncDisposable {
       runtime: this.ports.runtime,
       upkeep: this.upkeep,
       isolated: (isolation) => (this.isolation = isolation),
+      routes: (app) => {
+        if (this.ports.metrics) mountMetrics(app, { metrics: this.metrics, allow: this.settings.metricsAllow })
+        mountWebView(app, { snapshots: this.snapshots, feed: this.feed })
+      },
     })
     return this
   }

@@ -16,6 +16,7 @@ import type { PublicRecordReader } from '../ports/public-records.js'
 import type { RecordDecoder } from '../ports/record-decoder.js'
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../logger.js'
+import type { PeerMetrics } from '../ports/metrics.js'
 
 export const VERSION = '0.1.0'
 
@@ -47,6 +48,9 @@ export interface PeerSettings {
   guestQuota?: GuestQuotaPolicy
   /** Service auth tokens valid longer than this (exp - iat) are refused (default 300 s). */
   maxTokenLifetimeSec?: number
+  // appview (issue 15)
+  /** Who may read /metrics: addresses or CIDR ranges (IPv4/IPv6), or 'any' (default loopback only). */
+  metricsAllow?: string[]
 }
 
 export interface PeerPorts {
@@ -66,4 +70,7 @@ export interface PeerPorts {
   /** Workloads the owner evicted from this machine (default: in memory, not kept across restarts). */
   evictions?: EvictionStore
   logger?: Logger
+  // appview (issue 15)
+  /** /metrics (default: none, /metrics answers 404). */
+  metrics?: PeerMetrics
 }

@@ -21,6 +21,7 @@ import type { PeerSettings } from './settings.js'
 import type { ContainerRuntime } from '../ports/container-runtime.js'
 import type { HostUpkeep } from '../services/host-upkeep.js'
 import type { Isolation } from '../core/types.js'
+import type { Express } from 'express'
 
 /** Rounds of "refresh the graph, read its repos" at startup (owner -> members -> their meshlets). */
 const GRAPH_ROUNDS = 4
@@ -49,6 +50,9 @@ export interface StartupDeps {
   upkeep: HostUpkeep
   /** What containers here are kept from, as the runtime found it (published in the profile). */
   isolated: (isolation: Isolation | undefined) => void
+  // appview (issue 15)
+  /** The web view and /metrics, mounted on the XRPC server. */
+  routes?: (app: Express) => void
 }
 
 export async function startPeer(d: StartupDeps): Promise<void> {
@@ -85,7 +89,7 @@ export async function startPeer(d: StartupDeps): Promise<void> {
   if (isolation?.note) log.warn({ isolation }, `containers are not fully isolated: ${isolation.note}`)
   d.isolated(isolation ?? undefined)
   const tokens = settings.maxTokenLifetimeSec ? { maxLifetimeSec: settings.maxTokenLifetimeSec } : undefined
-  const app = createXrpcServer({ control: d.control, idResolver: d.idResolver, logger: log.child({ name: 'meshlet:xrpc' }), tokens })
+  const app = createXrpcServer({ control: d.control, idResolver: d.idResolver, logger: log.child({ name: 'meshlet:xrpc' }), tokens, routes: d.routes })
   const server = await app.listen(settings.port, settings.host)
   d.listening(server)
   await linkage.publishAll()

@@ -18,4 +18,7 @@ export interface RecordSource {
   /** Resolves once everything received so far has been handed to the handler (tests wait on this). */
   processAll(): Promise<void>
   stop(): Promise<void>
+  // appview (issue 15): metrics
+  /** Per stream: handling time minus commit time of the newest event handled (ms). */
+  lag?(): { source: string; lagMs: number }[]
 }

@@ -101,7 +101,8 @@ export class ExplainInputError extends Error {
   }
 }
 
-async function readCluster(owner: Did, reader: PublicRecordReader, opts: ExplainOptions) {
+/** The owner's cluster read from public records as a peer of it would follow it (also `meshlet advise`). */
+export async function readCluster(owner: Did, reader: PublicRecordReader, opts: ExplainOptions) {
   const view = new CommuneView()
   const read = new Set<Did>()
   const unreadable: { did: Did; reason: string }[] = []

@@ -27,9 +27,11 @@ export class IntakeService {
   private readonly log: Logger
   /** Who is told what changed; none in tests of the view alone. */
   private readonly listeners: IntakeListeners | undefined
+  /** appview (issue 15): sees every event as judged here (metrics, the web view's live feed). */
+  private readonly observe: ((event: RecordEvent) => void) | undefined
 
-  constructor(opts: { view: CommuneView; clock: Clock; log: Logger; listeners?: IntakeListeners }) {
-    ;({ view: this.view, clock: this.clock, log: this.log, listeners: this.listeners } = opts)
+  constructor(opts: { view: CommuneView; clock: Clock; log: Logger; listeners?: IntakeListeners; observe?: (event: RecordEvent) => void }) {
+    ;({ view: this.view, clock: this.clock, log: this.log, listeners: this.listeners, observe: this.observe } = opts)
   }
 
   handle(event: RecordEvent): void {
@@ -49,6 +51,7 @@ export class IntakeService {
       this.log.warn({ uri: event.uri }, `rejected record: ${event.reason}`)
     }
     const change = this.view.apply(event, this.clock.now())
+    this.observe?.(event)
     const l = this.listeners
     if (!l) return
     const collection = event.collection

@@ -41,6 +41,9 @@ export interface XrpcServerOptions {
   tokens?: Partial<TokenPolicy>
   /** Rate limits, forced key refreshes, replay cache (defaults in auth-limits.ts). */
   limits?: AuthLimitOptions
+  // appview (issue 15)
+  /** More routes (the web view, /metrics), mounted before GET / and the XRPC router. */
+  routes?: (app: express.Express) => void
 }
 
 export interface ListeningXrpcServer {
@@ -123,6 +126,7 @@ export function createXrpcServer(opts: XrpcServerOptions): MeshletXrpcServer {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', meshlet: serviceDid, version })
   })
+  opts.routes?.(app)
   app.get('/', (_req, res) => {
     res.json({
       name: 'meshlet',

@@ -75,6 +75,9 @@ describe('the packed meshlet', () => {
     const pkg = path.join(prefix, 'lib/node_modules/meshlet')
     expect(fs.existsSync(path.join(pkg, 'dist/cli.js'))).toBe(true)
     expect(fs.existsSync(path.join(pkg, 'lexicons/farm/meshlet/getCapacity.json'))).toBe(true)
+    // The web view's script and style (issue 15): served from the package, no CDN.
+    expect(fs.existsSync(path.join(pkg, 'web/app.js'))).toBe(true)
+    expect(fs.existsSync(path.join(pkg, 'web/app.css'))).toBe(true)
     expect(fs.existsSync(path.join(pkg, 'src'))).toBe(false)
     expect(fs.existsSync(path.join(pkg, 'test'))).toBe(false)
   })

@@ -90,6 +90,8 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
   private readonly emitter: RecordEmitter
   private readonly backfiller: RepoBackfill
   private refreshTimer?: NodeJS.Timeout
+  /** appview (issue 15): per stream, how late the newest commit was when handled (ms). */
+  private readonly lagMs = new Map<string, number>()
 
   constructor(opts: AtprotoRecordSourceOptions) {
     this.identity = opts.identity
@@ -337,12 +339,17 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
     return this.known.flush()
   }
 
+  lag(): { source: string; lagMs: number }[] {
+    return [...this.lagMs].filter(([, ms]) => Number.isFinite(ms)).map(([source, lagMs]) => ({ source, lagMs }))
+  }
+
   async handleEvent(src: FirehoseStream, evt: FirehoseEvent): Promise<void> {
     switch (evt.event) {
       case 'create':
       case 'update':
       case 'delete': {
         if (!this.accepts(src, evt.did)) return
+        this.lagMs.set(src.key, Date.now() - Date.parse(evt.time))
         if (this.floors.covers(evt.did, evt.rev)) return
         if (evt.event === 'delete') await this.emitter.delete(evt.did, evt.collection, evt.rkey)
         else await this.emitter.put(evt.did, evt.collection, evt.rkey, evt.cid.toString(), evt.record)
