@@ -20,7 +20,7 @@ describe('lost slots (batch at most once)', () => {
     const bids = [bid(A, 500, { acks: ackFor(A) }), bid(B, 100, { acks: ackFor(A) }), bid(C, 100)]
     const p = resolvePlacement(batch, bids, [claim(A, 'stopped', 500, { message: 'killed by the owner' })], all, undefined, all)
     expect(p.lost).toEqual([
-      expect.objectContaining({ replica: 0, meshlet: A, reason: `lost: replica 0 was held by ${A} with a quorum of acks 2/2, which stopped: killed by the owner; not re-run (delivery at-most-once)` }),
+      expect.objectContaining({ replica: 0, meshlet: A, status: expect.objectContaining({ meshlet: A, state: 'stopped' }), reason: `lost: replica 0 was held by ${A} with a quorum of acks 2/2, which stopped: killed by the owner; not re-run (delivery at-most-once)` }),
     ])
     expect(p.openSlots).toBe(0)
     expect(p.next).toEqual([])
@@ -137,5 +137,40 @@ describe('the rest of the verdicts', () => {
     const p = resolvePlacement(batch, bids, [], all, undefined, all)
     expect(p.lost).toEqual([])
     expect(p.openSlots).toBe(1)
+  })
+})
+
+describe('more verdicts from the mutants', () => {
+  test('a claim on a number that is lost: evicted, naming the lost holder', () => {
+    const bids = [bid(A, 500, { acks: ackFor(A) }), bid(B, 100, { acks: ackFor(A) }), bid(C, 100)]
+    const p = resolvePlacement(batch, bids, [claim(A, 'stopped', 500), claim(B, 'pending', 100)], all, undefined, all)
+    expect(p.evictions.map((e) => e.reason)).toEqual([`lost claim conflict: replica 0 is held by ${A} (lost) (quorum of acks 2/2)`])
+  })
+
+  test('a settled holder whose live claim is for another number: the settled number is lost', () => {
+    const two = workload({ kind: 'batch', replicas: 2 })
+    const bids = [bid(A, 500, { acks: ackFor(A, 0) }), bid(B, 100, { acks: ackFor(A, 0) }), bid(C, 100)]
+    const p = resolvePlacement(two, bids, [claim(A, 'pending', 500, { replica: 1 })], all, undefined, all)
+    expect(p.lost.map((l) => [l.replica, l.meshlet])).toEqual([[0, A]])
+    expect(p.lost[0]!.reason).toMatch(/which pending; not re-run/)
+  })
+
+  test('two completions of one number (at least once): one completes it, the other is out for this version', () => {
+    const w = workload({ kind: 'batch', replicas: 1, delivery: 'at-least-once' })
+    const p = resolvePlacement(w, [bid(A, 500), bid(B, 100)], [claim(A, 'exited', 500, { exitCode: 0 }), claim(B, 'exited', 100, { exitCode: 0 })], eligibleOf(A, B))
+    expect(p.completed.map((s) => s.meshlet)).toEqual([A])
+    expect(p.outcomes.find((o) => o.meshlet === B)).toMatchObject({ outcome: 'lost', reason: expect.stringMatching(/^out for this version: /) })
+  })
+
+  test('a service replica stopped by its owner: that meshlet is out for this version, and says so', () => {
+    const p = resolvePlacement(workload(), [bid(A, 500)], [claim(A, 'stopped', 500, { message: 'stopped by owner' })], eligibleOf(A))
+    expect(p.outcomes).toEqual([expect.objectContaining({ meshlet: A, outcome: 'lost', reason: expect.stringMatching(/^out for this version: .*a meshlet does not take a version again after its replica ended$/) })])
+    expect(p.next).toEqual([])
+  })
+
+  test('a batch workload with no delivery field is at most once: its claims wait for acks', () => {
+    const w = { ...batch, delivery: undefined } as unknown as typeof batch
+    const p = resolvePlacement(w, [bid(A, 500), bid(B, 100), bid(C, 100)], [claim(A, 'pending', 500)], all, undefined, all)
+    expect(p.gates.get(A)).toEqual({ replica: 0, allowed: false, reason: 'waiting for acks 0/2 for replica 0' })
   })
 })
