@@ -15,6 +15,7 @@ import { DEFAULT_HARDENING, DockerRuntime } from './adapters/docker/docker-runti
 import { OwnerNetworks } from './adapters/host-net/owner-networks.js'
 import { SystemHostProbe } from './adapters/host/system-host-probe.js'
 import { ConfigError, describeError } from './errors.js'
+import { SodiumSecretKeys } from './adapters/crypto/sealing.js'
 import { createLogger, type Logger } from './logger.js'
 
 export function settingsFromConfig(cfg: RunConfig): PeerSettings {
@@ -100,6 +101,10 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
       }),
     clock: overrides.clock,
     logger: log,
+    // Secrets (issue 13): created on first start in the data dir (mode 0600), reused after.
+    secretKeys: overrides.secretKeys ?? (await SodiumSecretKeys.load(cfg.dataDir).catch((err: unknown) => {
+      throw new ConfigError(`--data-dir (MESHLET_DATA_DIR): sealing key: ${describeError(err)}`, 'dataDir', { cause: err })
+    })),
   }
 }
 

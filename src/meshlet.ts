@@ -28,6 +28,7 @@ import { VERSION, type PeerPorts, type PeerSettings } from './peer/settings.js'
 import { intakeRoutes } from './peer/intake-routes.js'
 import { startPeer } from './peer/startup.js'
 import { stopPeer } from './peer/stop.js'
+import { missingSecret } from './core/secrets.js'
 
 export { VERSION, type PeerPorts, type PeerSettings }
 
@@ -115,6 +116,8 @@ export class Meshlet implements AsyncDisposable {
       lastReceived: (did) => this.intake.receipts.lastReceived(did),
       onStartAllowed: () => this.runner.mark(),
       isEvicted: (uri) => evictions.has(uri),
+      // Secrets (issue 13)
+      missingSecret: (w) => missingSecret(w, settings.did, ports.secretKeys?.publicKey ?? '', (o, n) => view.secret(o, n)),
     }))
     const runner = (this.runner = new RunnerService({
       view,
@@ -130,6 +133,7 @@ export class Meshlet implements AsyncDisposable {
       timeline: this.timeline,
       startGate: (uri) => scheduler.decisions.get(uri)?.start,
       fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
+      secretKeys: ports.secretKeys,
     }))
     this.linkage = new LinkagePublisher({
       view,
@@ -147,6 +151,7 @@ export class Meshlet implements AsyncDisposable {
       minOwnerBalance: settings.minOwnerBalance,
       guestQuota: settings.guestQuota,
       isolation: () => this.isolation,
+      sealingKey: ports.secretKeys?.publicKey,
       version: VERSION,
       rejoin: {
         catchUp: async () => {

@@ -16,6 +16,7 @@ import type { PublicRecordReader } from '../ports/public-records.js'
 import type { RecordDecoder } from '../ports/record-decoder.js'
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../logger.js'
+import type { SecretKeys } from '../ports/secret-keys.js'
 
 export const VERSION = '0.1.0'
 
@@ -66,4 +67,6 @@ export interface PeerPorts {
   /** Workloads the owner evicted from this machine (default: in memory, not kept across restarts). */
   evictions?: EvictionStore
   logger?: Logger
+  /** Secrets (issue 13): this meshlet's sealing key pair (default: none, so it declines workloads that need secrets). */
+  secretKeys?: SecretKeys
 }

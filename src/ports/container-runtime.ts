@@ -28,6 +28,8 @@ export interface ContainerSpec {
   network?: 'owner' | 'none'
   /** Root filesystem writable (default read-only, with tmpfs /tmp and /run). */
   writableRoot?: boolean
+  /** Secrets (issue 13): opened values, mounted read-only and in memory at /run/secrets/<name>; never in Env or Labels. */
+  secretFiles?: { name: string; value: Uint8Array }[]
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing'

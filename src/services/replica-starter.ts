@@ -19,6 +19,8 @@ import { guestImage, type PinnedImage } from './guest-image.js'
 import type { GuestImagePulls } from './guest-image-pulls.js'
 import type { RegistryPolicy } from '../core/registry-policy.js'
 import { ImageRefusedError } from '../errors.js'
+import type { SecretKeys } from '../ports/secret-keys.js'
+import { isRegistryAuthFailure, openSecrets, registryAuthHint, type OpenedSecrets } from './secret-mounts.js'
 
 export interface ReplicaStarterOptions {
   view: CommuneView
@@ -42,6 +44,8 @@ export interface ReplicaStarterOptions {
   signal: AbortSignal
   /** Asks the runner for a reconcile pass. */
   mark: () => void
+  /** Secrets (issue 13): opens the sealed copies the workload mounts (and its registry credentials). */
+  secretKeys?: SecretKeys
 }
 
 export class ReplicaStarter {
@@ -110,7 +114,11 @@ export class ReplicaStarter {
     // owner's own may come from the local store as before.
     const guest = w.owner !== this.o.owner
     let pinned: PinnedImage | undefined
+    let secrets: OpenedSecrets = { files: [] }
     try {
+      // Secrets (issue 13): opened here, just before use; a missing or unopenable copy fails the start with the reason.
+      secrets = openSecrets(w, this.o.view, this.o.secretKeys, this.o.meshlet)
+      const auth = secrets.auth
       const pulled = await this.prestart(w, 'pull', async () => {
         if (guest) {
           pinned = await guestImage(w, {
@@ -119,14 +127,14 @@ export class ReplicaStarter {
             pulled: this.o.pulledImages,
             now: () => clock.now(),
             pulling: () => status.update(w, { state: 'pulling', message: `pulling ${w.image}` }).then(() => undefined),
-            pull: () => this.pull(w),
+            pull: () => this.pull(w, auth),
           })
           timeline?.mark(w.uri, 'pulled')
           return
         }
         if (await runtime.hasImage(w.image)) return
         await status.update(w, { state: 'pulling', message: `pulling ${w.image}` })
-        await this.pull(w)
+        await this.pull(w, auth)
         timeline?.mark(w.uri, 'pulled')
       })
       if (!pulled) return
@@ -151,6 +159,7 @@ export class ReplicaStarter {
           owner: w.owner,
           network: w.network ?? 'owner',
           writableRoot: w.writableRoot,
+          ...(secrets.files.length > 0 ? { secretFiles: secrets.files } : {}),
         })
       })
       if (!created) return
@@ -168,20 +177,22 @@ export class ReplicaStarter {
       await status.update(w, { state: 'running', containerId: id, message: `running ${w.image}`, ...(pinned ? { imageDigest: pinned.digest } : {}) })
       timeline?.mark(w.uri, 'reported')
     } catch (err) {
-      const message = describeError(err)
+      const message = isRegistryAuthFailure(err) ? `${describeError(err)}: ${registryAuthHint(w)}` : describeError(err)
       log.warn({ workload: w.uri, err: message }, `failed to start ${w.name}`)
       // A peer shutting down aborts its pulls: that is not the workload's failure.
       if (!this.stopped) await status.update(w, { state: 'failed', message }).catch(() => {})
       await this.removeLeftover(w)
     } finally {
       this.starting.delete(w.uri)
+      for (const f of secrets.files) f.value.fill(0)
     }
   }
 
-  private async pull(w: Workload): Promise<void> {
+  private async pull(w: Workload, auth?: OpenedSecrets['auth']): Promise<void> {
     let last = 0
     await this.o.runtime.pull(w.image, {
       signal: this.o.signal,
+      ...(auth ? { auth } : {}),
       onProgress: (p) => {
         const now = this.o.clock.now()
         if (now - last > 1000) {
@@ -212,7 +223,8 @@ export class ReplicaStarter {
         stillWanted,
         // An invalid reference fails the same way on every peer: report it, do not pass it around.
         // So does a registry this meshlet refuses for guests (the decline at bid time says it too).
-        permanent: (err) => !parseImageRef(w.image).ok || err instanceof ImageRefusedError,
+        // A registry that refuses the credentials (or wants some) refuses every peer alike (issue 13).
+        permanent: (err) => !parseImageRef(w.image).ok || err instanceof ImageRefusedError || isRegistryAuthFailure(err),
       },
       this.o.log.child({ workload: w.uri }),
     )
