@@ -79,3 +79,26 @@ export function missingSecret(w: Workload, meshlet: Did, sealingKey: string | un
 export function secretVersions(w: Workload, secretOf: (owner: Did, name: string) => SecretRecord | undefined): { name: string; version: number }[] {
   return secretsOf(w).map((name) => ({ name, version: secretOf(w.owner, name)?.version ?? 0 }))
 }
+
+/**
+ * Who a secret of `owner` is sealed to: every meshlet that may run the owner's work (PROTOCOL §2):
+ * the owner's own verified meshlets, and the verified meshlets of mutually verified members whose
+ * membership lists the owner. `missing`: such meshlets that publish no sealing key yet.
+ */
+export function sealingTargets(
+  owner: Did,
+  graph: { activeCluster(o: Did): Did[]; meshletsOf(o: Did): Did[]; membersOf(m: Did): Did[] },
+  keyOf: (meshlet: Did) => string | undefined,
+): { targets: { meshlet: Did; key: string }[]; missing: Did[] } {
+  const targets: { meshlet: Did; key: string }[] = []
+  const missing: Did[] = []
+  for (const o of [owner, ...graph.activeCluster(owner)]) {
+    for (const m of graph.meshletsOf(o)) {
+      if (o !== owner && !graph.membersOf(m).includes(owner)) continue
+      const key = keyOf(m)
+      if (key) targets.push({ meshlet: m, key })
+      else missing.push(m)
+    }
+  }
+  return { targets, missing }
+}

@@ -101,7 +101,8 @@ export class ExplainInputError extends Error {
   }
 }
 
-async function readCluster(owner: Did, reader: PublicRecordReader, opts: ExplainOptions) {
+/** The owner's cluster from public records: the view and graph a peer of that cluster would build (also used by `meshlet secret`). */
+export async function readCluster(owner: Did, reader: PublicRecordReader, opts: ExplainOptions) {
   const view = new CommuneView()
   const read = new Set<Did>()
   const unreadable: { did: Did; reason: string }[] = []
