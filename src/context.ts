@@ -16,6 +16,7 @@ import { OwnerNetworks } from './adapters/host-net/owner-networks.js'
 import { SystemHostProbe } from './adapters/host/system-host-probe.js'
 import { ConfigError, describeError } from './errors.js'
 import { SodiumSecretKeys } from './adapters/crypto/sealing.js'
+import { HttpArtifactStore } from './adapters/http/artifact-store.js'
 import { createLogger, type Logger } from './logger.js'
 
 export function settingsFromConfig(cfg: RunConfig): PeerSettings {
@@ -105,6 +106,7 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
     secretKeys: overrides.secretKeys ?? (await SodiumSecretKeys.load(cfg.dataDir).catch((err: unknown) => {
       throw new ConfigError(`--data-dir (MESHLET_DATA_DIR): sealing key: ${describeError(err)}`, 'dataDir', { cause: err })
     })),
+    artifacts: overrides.artifacts ?? new HttpArtifactStore(path.join(cfg.dataDir, 'artifacts')),
   }
 }
 

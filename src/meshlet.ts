@@ -134,6 +134,7 @@ export class Meshlet implements AsyncDisposable {
       startGate: (uri) => scheduler.decisions.get(uri)?.start,
       fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
       secretKeys: ports.secretKeys,
+      artifacts: ports.artifacts,
     }))
     this.linkage = new LinkagePublisher({
       view,

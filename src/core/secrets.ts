@@ -102,3 +102,18 @@ export function sealingTargets(
   }
   return { targets, missing }
 }
+
+/**
+ * Binaries from a URL: where a workload's artifact appears in its container, read-only:
+ * /meshlet/bin/<the URL's last path segment> (so a multi-call binary such as busybox sees its own
+ * name as argv[0]), or /meshlet/bin/artifact when that segment is not a plain file name.
+ */
+export function artifactPathOf(url: string): string {
+  let last = ''
+  try {
+    last = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '')
+  } catch {
+    last = ''
+  }
+  return `/meshlet/bin/${/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(last) ? last : 'artifact'}`
+}

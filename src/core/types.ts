@@ -65,6 +65,15 @@ export interface Workload {
   // Secrets (issue 13): names of the owner's secret records mounted at /run/secrets/<name>, and the one holding registry credentials.
   secrets?: string[]
   registryAuth?: string
+  /** Binaries from a URL: a static binary run (at /meshlet/artifact, read-only) in a container of `image`. */
+  artifact?: Artifact
+}
+
+export interface Artifact {
+  url: string
+  /** Lowercase hex. */
+  sha256: string
+  args: string[]
 }
 
 export type WorkloadNetwork = 'owner' | 'none'

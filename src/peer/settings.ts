@@ -17,6 +17,7 @@ import type { RecordDecoder } from '../ports/record-decoder.js'
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../logger.js'
 import type { SecretKeys } from '../ports/secret-keys.js'
+import type { ArtifactStore } from '../ports/artifact-store.js'
 
 export const VERSION = '0.1.0'
 
@@ -69,4 +70,6 @@ export interface PeerPorts {
   logger?: Logger
   /** Secrets (issue 13): this meshlet's sealing key pair (default: none, so it declines workloads that need secrets). */
   secretKeys?: SecretKeys
+  /** Binaries from a URL (issue 13): default none (workloads with an artifact fail with that reason). */
+  artifacts?: ArtifactStore
 }

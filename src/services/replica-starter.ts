@@ -20,6 +20,8 @@ import type { GuestImagePulls } from './guest-image-pulls.js'
 import type { RegistryPolicy } from '../core/registry-policy.js'
 import { ImageRefusedError } from '../errors.js'
 import type { SecretKeys } from '../ports/secret-keys.js'
+import type { ArtifactStore } from '../ports/artifact-store.js'
+import { artifactPathOf } from '../core/secrets.js'
 import { isRegistryAuthFailure, openSecrets, registryAuthHint, type OpenedSecrets } from './secret-mounts.js'
 
 export interface ReplicaStarterOptions {
@@ -46,6 +48,8 @@ export interface ReplicaStarterOptions {
   mark: () => void
   /** Secrets (issue 13): opens the sealed copies the workload mounts (and its registry credentials). */
   secretKeys?: SecretKeys
+  /** Binaries from a URL (issue 13): downloads and verifies a workload's artifact. */
+  artifacts?: ArtifactStore
 }
 
 export class ReplicaStarter {
@@ -138,6 +142,13 @@ export class ReplicaStarter {
         timeline?.mark(w.uri, 'pulled')
       })
       if (!pulled) return
+      // Binaries from a URL (issue 13): fetched and checked once per hash; any failure is final (failed, the reason).
+      let artifactFile: string | undefined
+      if (w.artifact) {
+        if (!this.o.artifacts) throw new Error('this meshlet does not run artifacts')
+        await status.update(w, { state: 'pulling', message: `downloading ${w.artifact.url}` })
+        artifactFile = await this.o.artifacts.fetch(w.artifact, { guest, signal: this.o.signal })
+      }
       // Reported while the engine creates and starts it: a PDS round trip must not hold up the start
       // (writes of one status record are serialised, so 'running' still lands after it).
       status.update(w, { state: 'starting', message: `starting ${w.image}`, ...(pinned ? { imageDigest: pinned.digest } : {}) }).catch((err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not report starting'))
@@ -147,7 +158,7 @@ export class ReplicaStarter {
           name: containerNameFor({ owner: w.owner, workloadUri: w.uri, replica: d.replica, meshlet: this.o.meshlet }),
           // A guest's container runs the exact image pulled for it (by id), never whatever the tag names now.
           image: pinned?.imageId ?? w.image,
-          command: w.command,
+          command: w.artifact ? [artifactPathOf(w.artifact.url), ...w.artifact.args] : w.command,
           // The replica number placement assigned (unique per version): sharded work needs it.
           env: [...w.env.filter((e) => e.name !== 'MESHLET_REPLICA'), { name: 'MESHLET_REPLICA', value: String(d.replica) }],
           cpuMillis: w.resources.cpuMillis,
@@ -160,6 +171,7 @@ export class ReplicaStarter {
           network: w.network ?? 'owner',
           writableRoot: w.writableRoot,
           ...(secrets.files.length > 0 ? { secretFiles: secrets.files } : {}),
+          ...(artifactFile && w.artifact ? { artifact: { hostPath: artifactFile, containerPath: artifactPathOf(w.artifact.url) } } : {}),
         })
       })
       if (!created) return

@@ -19,6 +19,7 @@ import { ReplicaStarter } from './replica-starter.js'
 import { RestartSupervisor } from './restart-supervisor.js'
 import { secretVersions } from '../core/secrets.js'
 import type { SecretKeys } from '../ports/secret-keys.js'
+import type { ArtifactStore } from '../ports/artifact-store.js'
 import type { GuestImagePulls } from './guest-image-pulls.js'
 import type { RegistryPolicy } from '../core/registry-policy.js'
 
@@ -50,6 +51,8 @@ export interface RunnerOptions {
   fence?: { leaseMs: number; lastBeatAt: () => number | undefined }
   /** Secrets (issue 13): this meshlet's sealing keys, to open the copies its workloads mount. */
   secretKeys?: SecretKeys
+  /** Binaries from a URL (issue 13). */
+  artifacts?: ArtifactStore
 }
 
 const FINAL = new Set(['exited', 'failed'])
@@ -106,6 +109,7 @@ export class RunnerService {
       signal: this.abort.signal,
       mark,
       secretKeys: opts.secretKeys,
+      artifacts: opts.artifacts,
     })
     this.restarts = new RestartSupervisor({ runtime, status, clock, log, mark })
   }

@@ -1,10 +1,10 @@
 // Secrets (issue 13) at the decode edge: the secret record, the workload's `secrets` and
 // `registryAuth` fields, and the profile's sealing key. Lexicon checks first, then what a lexicon
 // cannot say (name syntax, key and ciphertext encodings, one copy per meshlet).
-import type { SecretRecord } from '../../core/types.js'
+import type { Artifact, SecretRecord } from '../../core/types.js'
 import { secretNameProblem } from '../../core/secrets.js'
 import * as secretLex from '../../lexicons/commune/scheduler/secret.js'
-import { clip, parse, reject } from './record-checks.js'
+import { checkHttpUrl, clip, parse, reject } from './record-checks.js'
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
@@ -32,8 +32,15 @@ export function decodeSecret(did: string, rkey: string, uri: string, value: unkn
 }
 
 /** The workload's secret fields, checked; absent when it names none (so older records decode as before). */
-export function workloadSecrets(v: { secrets?: readonly string[]; registryAuth?: string }): { secrets?: string[]; registryAuth?: string } {
-  const out: { secrets?: string[]; registryAuth?: string } = {}
+export function workloadSecrets(v: { secrets?: readonly string[]; registryAuth?: string; artifact?: { url: string; sha256: string; args?: readonly string[] } }): { secrets?: string[]; registryAuth?: string; artifact?: Artifact } {
+  const out: { secrets?: string[]; registryAuth?: string; artifact?: Artifact } = {}
+  if (v.artifact !== undefined) {
+    checkHttpUrl(v.artifact.url, 'artifact.url')
+    if (!/^[0-9a-f]{64}$/.test(v.artifact.sha256)) reject('artifact.sha256 must be 64 lowercase hex characters')
+    const args = [...(v.artifact.args ?? [])]
+    if (args.some((a) => a.includes('\0'))) reject('artifact.args cannot contain NUL')
+    out.artifact = { url: v.artifact.url, sha256: v.artifact.sha256, args }
+  }
   if (v.secrets && v.secrets.length > 0) {
     for (const [i, name] of v.secrets.entries()) {
       const problem = secretNameProblem(name)

@@ -189,6 +189,7 @@ export class DockerRuntime implements ContainerRuntime {
       })
       options.HostConfig = { ...options.HostConfig, Binds: [...(options.HostConfig?.Binds ?? []), `${dir}:/run/secrets:ro`] }
     }
+    if (spec.artifact) options.HostConfig = { ...options.HostConfig, Binds: [...(options.HostConfig?.Binds ?? []), `${spec.artifact.hostPath}:${spec.artifact.containerPath}:ro`] }
     try {
       const c = await this.docker.createContainer(options)
       this.log.debug({ id: c.id, name: spec.name, image }, 'container created')
