@@ -45,7 +45,7 @@ type Main = { $type: "commune.scheduler.workload";"name":string;
   "registryAuth"?:string;
 
   /**
-   * Secrets (issue 13), binaries from a URL: run this static binary instead of the image's own program. The holder downloads it (size-capped), checks sha256, and mounts it read-only at /meshlet/artifact in a container of `image` (the sandbox base, e.g. a busybox), with the same limits and network rules.
+   * Secrets (issue 13), binaries from a URL: run this static binary instead of the image's own program. The holder downloads it (size-capped), checks sha256, and mounts it read-only at /meshlet/bin/<last segment of the URL> in a container of `image` (the sandbox base, e.g. a busybox), with the same limits and network rules.
    */
   "artifact"?:Artifact;"createdAt":l.DatetimeString };
 
