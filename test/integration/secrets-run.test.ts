@@ -1,4 +1,4 @@
-// Secrets (issue 13) end to end on a real PLC + 2 PDS, real peers and the real engine: `meshlet
+// Secrets (issue 13) end to end on a real PLC + PDS, real peers and the real engine: `meshlet
 // secret set` seals a value for the meshlets that may run the owner's work, the holder mounts it at
 // /run/secrets/NAME, and the plaintext is in no record of any repo, no peer log line and no docker
 // inspect. A meshlet that starts after `secret set` declines with the reason until `reseal`.
@@ -38,7 +38,7 @@ describe('secrets sealed per meshlet (real network, real engine)', () => {
     })
     const logger = pino({ level: 'debug', base: undefined, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, out)
     // cat's meshlet is linked but starts later: it joins after `secret set`.
-    c = await DevCommune.create({ pdsCount: 2, members: [{ name: 'ann' }, { name: 'ben' }, { name: 'cat', silent: true }], leaseMs: 8000, bidWindowMs: 1500, logger })
+    c = await DevCommune.create({ pdsCount: 1, members: [{ name: 'ann' }, { name: 'ben' }, { name: 'cat', silent: true }], leaseMs: 8000, bidWindowMs: 1500, logger })
     await c.startAll()
   }, 120_000)
 
@@ -77,7 +77,7 @@ describe('secrets sealed per meshlet (real network, real engine)', () => {
     replicas: 1,
     resources: { cpuMillis: 100, memoryMb: 32 },
     // Prints the value, then proves the mount is read-only, then stays up.
-    command: ['sh', '-c', `echo "value=$(cat /run/secrets/${secretName})"; (echo x > /run/secrets/${secretName}) 2>/dev/null && echo writable || echo readonly; sleep 600`],
+    command: ['sh', '-c', `echo "value=$(cat /run/secrets/${secretName})"; (echo x > /run/secrets/${secretName}) 2>/dev/null && echo writable || echo readonly; exec sleep 600`],
     secrets: [secretName],
   })
 
