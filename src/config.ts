@@ -56,6 +56,8 @@ export const RUN_OPTIONS = {
   storageCheckMs: { flag: 'storage-check-ms', env: 'MESHLET_STORAGE_CHECK_MS', type: 'string', help: 'how often writable layers are measured against storageMb', default: '30000' },
   allowHttp: { flag: 'allow-http', env: 'MESHLET_ALLOW_HTTP', type: 'boolean', help: 'DEV ONLY: resolve identities and PDSes over plain http (loopback test networks)' },
   logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
+  // Secrets (issue 13)
+  secretsDir: { flag: 'secrets-dir', env: 'MESHLET_SECRETS_DIR', type: 'string', help: "host tmpfs directory for containers' /run/secrets files (the same path for the engine; in memory or refused)", default: '/dev/shm/meshlet-secrets' },
 } as const satisfies Record<string, OptionDecl>
 
 const did = z.string().regex(/^did:(plc|web):[a-zA-Z0-9._:%-]{1,2040}$/, 'must be a did:plc or did:web DID, like did:plc:abc123')
@@ -113,6 +115,8 @@ export const runConfigSchema = z.object({
   storageCheckMs: intIn(1000, 3_600_000).optional(),
   allowHttp: z.boolean().default(false),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+  // Secrets (issue 13); optional in the type like the others above.
+  secretsDir: z.string().regex(/^\/[^:,]*$/, 'must be an absolute path (no ":" or ",")').optional(),
 })
 
 export type RunConfig = z.infer<typeof runConfigSchema>

@@ -128,6 +128,7 @@ function dockerRuntime(cfg: RunConfig, log: Logger): DockerRuntime {
       tmpMb: cfg.containerTmpMb ?? DEFAULT_HARDENING.tmpMb,
     },
     pulledImagesFile: path.join(cfg.dataDir, 'pulled-images.json'),
+    secretsDir: cfg.secretsDir,
     logger: log.child({ name: 'meshlet:docker' }),
   })
 }
