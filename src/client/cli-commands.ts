@@ -7,6 +7,7 @@ import { describeError } from '../errors.js'
 import { nearest } from '../suggest.js'
 import type { ClientContext, CommandResult } from './commands.js'
 import { EXIT } from './exit-codes.js'
+import { secretNameProblem } from '../core/secrets.js'
 
 
 export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML file:   meshlet submit <file> [--wait] [--strict] [--json]
@@ -95,6 +96,8 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
     const what = want ? `expects ${ARGS[command]}` : 'takes no arguments'
     return { text: `meshlet ${command} ${what}\n${usage(command)}`, code: EXIT.usage }
   }
+  const badName = command === 'secret' && positionals[1] !== undefined ? secretNameProblem(positionals[1]) : undefined
+  if (badName) return { text: `meshlet secret: ${badName}\n${usage(command)}`, code: EXIT.usage }
   if ((command === 'capacity' || command === 'shutdown') && !isValidDid(positionals[0]!)) {
     return { text: `meshlet ${command}: ${JSON.stringify(positionals[0])} is not a meshlet DID (did:plc:... or did:web:...)\n${usage(command)}`, code: EXIT.usage }
   }
