@@ -60,6 +60,8 @@ export const RUN_OPTIONS = {
   // appview (issue 15): /metrics
   metricsAllow: { flag: 'metrics-allow', env: 'MESHLET_METRICS_ALLOW', type: 'string', help: "who may read GET /metrics: comma-separated addresses or CIDR ranges (IPv4 or IPv6), or 'any'", default: '127.0.0.0/8,::1/128' },
   pdsDailyWriteBudget: { flag: 'pds-daily-write-budget', env: 'MESHLET_PDS_DAILY_WRITE_BUDGET', type: 'string', help: "PDS rate-limit points a day this meshlet's writes may use, shown in /metrics (create 3, update 2, delete 1)", default: '35000' },
+  // Secrets (issue 13)
+  secretsDir: { flag: 'secrets-dir', env: 'MESHLET_SECRETS_DIR', type: 'string', help: "host tmpfs directory for containers' /run/secrets files (the same path for the engine; in memory or refused)", default: '/dev/shm/meshlet-secrets' },
 } as const satisfies Record<string, OptionDecl>
 
 const did = z.string().regex(/^did:(plc|web):[a-zA-Z0-9._:%-]{1,2040}$/, 'must be a did:plc or did:web DID, like did:plc:abc123')
@@ -120,6 +122,8 @@ export const runConfigSchema = z.object({
   // appview (issue 15); optional so code that builds a config by hand need not name them
   metricsAllow: csv.pipe(z.array(z.string().refine((a) => a === 'any' || allowEntryProblem(a) === undefined, "must be addresses or CIDR ranges like 127.0.0.0/8 or ::1/128, or 'any'"))).optional(),
   pdsDailyWriteBudget: intIn(0, 1_000_000_000).optional(),
+  // Secrets (issue 13); optional in the type like the others above.
+  secretsDir: z.string().regex(/^\/[^:,]*$/, 'must be an absolute path (no ":" or ",")').optional(),
 })
 
 export type RunConfig = z.infer<typeof runConfigSchema>

@@ -15,6 +15,8 @@ import { DEFAULT_HARDENING, DockerRuntime } from './adapters/docker/docker-runti
 import { OwnerNetworks } from './adapters/host-net/owner-networks.js'
 import { SystemHostProbe } from './adapters/host/system-host-probe.js'
 import { ConfigError, describeError } from './errors.js'
+import { SodiumSecretKeys } from './adapters/crypto/sealing.js'
+import { HttpArtifactStore } from './adapters/http/artifact-store.js'
 import { createLogger, type Logger } from './logger.js'
 import { PromMetrics } from './adapters/metrics/prom-metrics.js'
 
@@ -104,6 +106,11 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
     clock: overrides.clock,
     logger: log,
     metrics: overrides.metrics ?? new PromMetrics({ dailyWriteBudget: cfg.pdsDailyWriteBudget ?? 35_000 }),
+    // Secrets (issue 13): created on first start in the data dir (mode 0600), reused after.
+    secretKeys: overrides.secretKeys ?? (await SodiumSecretKeys.load(cfg.dataDir).catch((err: unknown) => {
+      throw new ConfigError(`--data-dir (MESHLET_DATA_DIR): sealing key: ${describeError(err)}`, 'dataDir', { cause: err })
+    })),
+    artifacts: overrides.artifacts ?? new HttpArtifactStore(path.join(cfg.dataDir, 'artifacts')),
   }
 }
 
@@ -125,6 +132,7 @@ function dockerRuntime(cfg: RunConfig, log: Logger): DockerRuntime {
       tmpMb: cfg.containerTmpMb ?? DEFAULT_HARDENING.tmpMb,
     },
     pulledImagesFile: path.join(cfg.dataDir, 'pulled-images.json'),
+    secretsDir: cfg.secretsDir,
     logger: log.child({ name: 'meshlet:docker' }),
   })
 }

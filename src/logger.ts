@@ -33,6 +33,8 @@ export const REDACT_PATHS = [
   'headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.Authorization', '*.headers.cookie',
   'req.headers.authorization', 'req.headers.cookie', 'request.headers.authorization',
   'config.password', 'cfg.password', 'auth.password', '*.auth.password',
+  // Secrets (issue 13): opened values and the sealing key never reach a log line, even by mistake.
+  'secretFiles', '*.secretFiles', 'privateKey', '*.privateKey', 'authconfig', '*.authconfig',
 ]
 
 export const rootLogger: Logger = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream)

@@ -34,6 +34,7 @@ import { mountMetrics } from './web/routes.js'
 import { mountWebView } from './web/web-routes.js'
 import { RecordFeed } from './services/record-feed.js'
 import { CommuneSnapshots } from './services/commune-snapshot.js'
+import { missingSecret } from './core/secrets.js'
 
 export { VERSION, type PeerPorts, type PeerSettings }
 
@@ -132,6 +133,8 @@ export class Meshlet implements AsyncDisposable {
       lastReceived: (did) => this.intake.receipts.lastReceived(did),
       onStartAllowed: () => this.runner.mark(),
       isEvicted: (uri) => evictions.has(uri),
+      // Secrets (issue 13)
+      missingSecret: (w) => missingSecret(w, settings.did, ports.secretKeys?.publicKey ?? '', (o, n) => view.secret(o, n)),
     }))
     const runner = (this.runner = new RunnerService({
       view,
@@ -147,6 +150,8 @@ export class Meshlet implements AsyncDisposable {
       timeline: this.timeline,
       startGate: (uri) => scheduler.decisions.get(uri)?.start,
       fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
+      secretKeys: ports.secretKeys,
+      artifacts: ports.artifacts,
     }))
     this.linkage = new LinkagePublisher({
       view,
@@ -164,6 +169,7 @@ export class Meshlet implements AsyncDisposable {
       minOwnerBalance: settings.minOwnerBalance,
       guestQuota: settings.guestQuota,
       isolation: () => this.isolation,
+      sealingKey: ports.secretKeys?.publicKey,
       version: VERSION,
       rejoin: {
         catchUp: async () => {

@@ -7,6 +7,7 @@ import { describeError } from '../errors.js'
 import { nearest } from '../suggest.js'
 import type { ClientContext, CommandResult } from './commands.js'
 import { EXIT } from './exit-codes.js'
+import { secretNameProblem } from '../core/secrets.js'
 
 
 export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML file:   meshlet submit <file> [--wait] [--strict] [--json]
@@ -20,6 +21,7 @@ export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML 
   capacity   a meshlet's free resources:                    meshlet capacity <meshlet-did> [--json]
   shutdown   drain and stop one of your meshlets:           meshlet shutdown <meshlet-did> [--no-drain] [--json]
   evict      stop a guest's workload on your meshlet(s):    meshlet evict <uri> [--meshlet <did>] [--undo] [--json]
+  secret     sealed secrets (set a new value, list, delete, seal for new meshlets):  meshlet secret set|reseal NAME [--from-file F | stdin], secret ls, secret rm NAME [--json]
   (client commands log in as you: --as <handle|did> (MESHLET_USER), --password (MESHLET_USER_PASSWORD),
    --pds <url> (MESHLET_USER_PDS; default from your DID document), --plc <url> (MESHLET_PLC; default
    https://plc.directory), --allow-http (MESHLET_ALLOW_HTTP; local dev networks). \`meshlet dev\` prints them all.)
@@ -27,7 +29,7 @@ export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML 
 
 type Env = Record<string, string | undefined>
 
-const COMMANDS = ['submit', 'ls', 'status', 'logs', 'rm', 'pause', 'resume', 'stop', 'capacity', 'shutdown', 'evict'] as const
+const COMMANDS = ['submit', 'ls', 'status', 'logs', 'rm', 'pause', 'resume', 'stop', 'capacity', 'shutdown', 'evict', 'secret'] as const
 type ClientCommand = (typeof COMMANDS)[number]
 
 const OPTIONS = {
@@ -45,6 +47,8 @@ const OPTIONS = {
   tail: { type: 'string' },
   'no-drain': { type: 'boolean' },
   undo: { type: 'boolean' },
+  // Secrets (issue 13)
+  'from-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -60,6 +64,7 @@ const ARGS: Record<ClientCommand, string | undefined> = {
   capacity: '<meshlet-did>',
   shutdown: '<meshlet-did>',
   evict: '<uri>',
+  secret: 'set|ls|rm|reseal [NAME]',
 }
 
 function usage(cmd: ClientCommand): string {
@@ -71,7 +76,7 @@ function usage(cmd: ClientCommand): string {
  * Runs a client command. Returns undefined when `cmd` is not one, so the CLI can say so.
  * Exit codes: 0 done, 1 failed, 2 bad usage or input.
  */
-export async function runClientCommand(cmd: string, args: string[], env: Env = process.env): Promise<{ text: string; code: number; warnings?: string[] } | undefined> {
+export async function runClientCommand(cmd: string, args: string[], env: Env = process.env, readStdin: () => Promise<Uint8Array> = readAllStdin): Promise<{ text: string; code: number; warnings?: string[] } | undefined> {
   if (!(COMMANDS as readonly string[]).includes(cmd)) return undefined
   const command = cmd as ClientCommand
   let values: { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string }
@@ -84,11 +89,15 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
   if (values.help) return { text: usage(command), code: EXIT.ok }
   if (values['no-drain'] && command !== 'shutdown') return { text: `meshlet ${command}: --no-drain is only for shutdown\n${usage(command)}`, code: EXIT.usage }
   if (values.undo && command !== 'evict') return { text: `meshlet ${command}: --undo is only for evict\n${usage(command)}`, code: EXIT.usage }
+  if (values['from-file'] !== undefined && command !== 'secret') return { text: `meshlet ${command}: --from-file is only for secret\n${usage(command)}`, code: EXIT.usage }
   const want = ARGS[command] ? 1 : 0
-  if (positionals.length !== want) {
+  // Secrets (issue 13): `secret <action> [NAME]` takes one or two.
+  if (command === 'secret' ? !isSecretArgs(positionals) : positionals.length !== want) {
     const what = want ? `expects ${ARGS[command]}` : 'takes no arguments'
     return { text: `meshlet ${command} ${what}\n${usage(command)}`, code: EXIT.usage }
   }
+  const badName = command === 'secret' && positionals[1] !== undefined ? secretNameProblem(positionals[1]) : undefined
+  if (badName) return { text: `meshlet secret: ${badName}\n${usage(command)}`, code: EXIT.usage }
   if ((command === 'capacity' || command === 'shutdown') && !isValidDid(positionals[0]!)) {
     return { text: `meshlet ${command}: ${JSON.stringify(positionals[0])} is not a meshlet DID (did:plc:... or did:web:...)\n${usage(command)}`, code: EXIT.usage }
   }
@@ -169,6 +178,9 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
     case 'evict':
       res = await cmdEvict(ctx, arg, { json, meshlet, undo: values.undo ?? false })
       break
+    case 'secret':
+      res = await secretCommand(ctx, positionals, { json, fromFile: values['from-file'], plcUrl, allowInsecureHttp, readStdin })
+      break
   }
   warnings.push(...(res.warnings ?? []))
   return done(res.text, res.exitCode)
@@ -217,4 +229,43 @@ function unknownFlag(args: string[]): string | undefined {
     return `unknown flag --${name}${near ? `; did you mean --${near}?` : ''}`
   }
   return undefined
+}
+
+// Secrets (issue 13): `meshlet secret ...` (src/client/secret-commands.ts).
+function isSecretArgs(p: string[]): boolean {
+  const action = p[0]
+  if (action === 'ls') return p.length === 1
+  return (action === 'set' || action === 'rm' || action === 'reseal') && p.length === 2
+}
+
+async function secretCommand(
+  ctx: ClientContext,
+  positionals: string[],
+  o: { json: boolean; fromFile?: string; plcUrl: string; allowInsecureHttp: boolean; readStdin: () => Promise<Uint8Array> },
+): Promise<CommandResult> {
+  const [action, name] = positionals as ['set' | 'ls' | 'rm' | 'reseal', string | undefined]
+  let value: Uint8Array | undefined
+  if (action === 'set' || action === 'reseal') {
+    try {
+      value = o.fromFile !== undefined ? new Uint8Array(await (await import('node:fs/promises')).readFile(o.fromFile)) : await o.readStdin()
+    } catch (err) {
+      return { text: `meshlet secret ${action}: cannot read ${o.fromFile ?? 'stdin'}: ${describeError(err)}`, exitCode: EXIT.usage }
+    }
+    if (value.length === 0) return { text: `meshlet secret ${action}: the value is empty (give it with --from-file F or on stdin)`, exitCode: EXIT.usage }
+  }
+  const [{ cmdSecret }, { AtprotoIdentityResolver }, { AtprotoPublicRecordReader }] = await Promise.all([
+    import('./secret-commands.js'),
+    import('../adapters/atproto/identity.js'),
+    import('../adapters/atproto/public-record-reader.js'),
+  ])
+  const reader = new AtprotoPublicRecordReader(new AtprotoIdentityResolver({ plcUrl: o.plcUrl, allowInsecureHttp: o.allowInsecureHttp }))
+  return cmdSecret(ctx, reader, action, name, { json: o.json, ...(value ? { value } : {}) })
+}
+
+/** The whole of stdin (a terminal gets no prompt: pipe the value in, or use --from-file). */
+async function readAllStdin(): Promise<Uint8Array> {
+  if (process.stdin.isTTY) throw new Error('stdin is a terminal; pipe the value in (printf %s "$VALUE" | meshlet secret set NAME) or use --from-file')
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) chunks.push(c as Buffer)
+  return new Uint8Array(Buffer.concat(chunks))
 }

@@ -103,6 +103,7 @@ export function encodeProfile(p: Omit<Profile, 'meshlet'>): RecordValue {
         memoryMb: int(c, 'guestQuota.memoryMb', p.guestQuota.memoryMb),
       },
       isolation: p.isolation && { ...p.isolation },
+      sealingKey: p.sealingKey,
       updatedAt: p.updatedAt,
     },
     (v) => profileLex.$safeParse(v),

@@ -19,7 +19,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** The container-defining part of a workload, as hashed. */
-export function specOf(workload: Workload): Record<string, unknown> {
+export function specOf(workload: Workload, secrets: readonly { name: string; version: number }[] = []): Record<string, unknown> {
   return {
     v: SPEC_HASH_VERSION,
     image: workload.image,
@@ -35,10 +35,13 @@ export function specOf(workload: Workload): Record<string, unknown> {
     // Only when not the default: containers of workloads that never set them keep their hash.
     network: workload.network === 'none' ? 'none' : undefined,
     writableRoot: workload.writableRoot ? true : undefined,
+    // Secrets (issue 13): their versions, never values; a new value rolls the replicas. Absent when none.
+    secrets: secrets.length > 0 ? secrets.map((s) => ({ name: s.name, version: s.version })) : undefined,
+    artifact: workload.artifact ? { url: workload.artifact.url, sha256: workload.artifact.sha256, args: workload.artifact.args } : undefined,
   }
 }
 
 /** 16 lowercase hex chars. */
-export function specHash(workload: Workload): string {
-  return fnv1a64Hex(canonicalJson(specOf(workload)))
+export function specHash(workload: Workload, secrets: readonly { name: string; version: number }[] = []): string {
+  return fnv1a64Hex(canonicalJson(specOf(workload, secrets)))
 }

@@ -62,6 +62,18 @@ export interface Workload {
   /** What a meshlet must enforce to run it: isolation = owner bridge with host and LAN blocked. */
   requires?: { isolation?: boolean }
   createdAt: string
+  // Secrets (issue 13): names of the owner's secret records mounted at /run/secrets/<name>, and the one holding registry credentials.
+  secrets?: string[]
+  registryAuth?: string
+  /** Binaries from a URL: a static binary run (at /meshlet/artifact, read-only) in a container of `image`. */
+  artifact?: Artifact
+}
+
+export interface Artifact {
+  url: string
+  /** Lowercase hex. */
+  sha256: string
+  args: string[]
 }
 
 export type WorkloadNetwork = 'owner' | 'none'
@@ -122,6 +134,8 @@ export interface Profile {
   guestQuota?: { maxContainers: number; cpuMillis: number; memoryMb: number }
   /** What it enforces on containers; absent = nothing is promised. */
   isolation?: Isolation
+  /** Secrets (issue 13): X25519 public key (base64) owners seal secrets to. */
+  sealingKey?: string
   updatedAt: string
 }
 
@@ -220,6 +234,24 @@ export interface StatusVersion {
   updatedAt: string
 }
 
+/** Secrets (issue 13): `commune.scheduler.secret` in an owner's repo, rkey = name. Sealed copies only, never the value. */
+export interface SecretRecord {
+  uri: AtUri
+  owner: Did
+  name: string
+  version: number
+  copies: SealedCopy[]
+  createdAt: string
+}
+
+export interface SealedCopy {
+  meshlet: Did
+  /** The meshlet's sealingKey the copy was sealed to (base64). */
+  sealingKey: string
+  /** base64 of crypto_box_seal(envelope JSON). */
+  ciphertext: string
+}
+
 /** Why a record was not accepted: shown to its owner and logged. */
 export interface Rejection {
   uri: AtUri
@@ -236,6 +268,8 @@ export const NSID = {
   workload: 'commune.scheduler.workload',
   bid: 'commune.scheduler.bid',
   workloadStatus: 'commune.scheduler.workloadStatus',
+  // Secrets (issue 13)
+  secret: 'commune.scheduler.secret',
 } as const
 
 export type Collection = (typeof NSID)[keyof typeof NSID]
@@ -250,6 +284,7 @@ export type SchedulerRecord =
   | { collection: typeof NSID.workload; value: Workload }
   | { collection: typeof NSID.bid; value: Bid }
   | { collection: typeof NSID.workloadStatus; value: WorkloadStatus }
+  | { collection: typeof NSID.secret; value: SecretRecord }
 
 export interface RecordKey {
   did: Did

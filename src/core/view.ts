@@ -1,7 +1,7 @@
 // One peer's in-memory picture of the commune: the latest valid version of every record it
 // tracks, indexed for the scheduler (bids and statuses by workload) and the cluster service.
 // Pure data structure: the service layer feeds it RecordEvents; the simulation feeds it directly.
-import { NSID, type AtUri, type Bid, type Cid, type Did, type Membership, type MeshletLink, type MeshletOwnerClaim, type Profile, type RecordEvent, type Rejection, type Workload, type WorkloadStatus } from './types.js'
+import { NSID, type AtUri, type Bid, type Cid, type Did, type Membership, type MeshletLink, type MeshletOwnerClaim, type Profile, type RecordEvent, type Rejection, type SecretRecord, type Workload, type WorkloadStatus } from './types.js'
 
 export interface ViewChange {
   op: RecordEvent['op']
@@ -95,6 +95,8 @@ export class CommuneView {
   private readonly statusByMeshlet = new Index<WorkloadStatus>()
   private readonly firstSeenAt = new Map<AtUri, Map<Cid, number>>()
   private readonly rejected = new Map<AtUri, Rejection>()
+  // Secrets (issue 13): sealed secret records, by uri (at://owner/commune.scheduler.secret/name).
+  private readonly secretsByUri = new Map<AtUri, SecretRecord>()
   /** "at://did/collection" -> uris held (with their approximate bytes): the unit the caps take from. */
   private readonly groups = new Map<string, Map<AtUri, number>>()
   private readonly groupBytes = new Map<string, number>()
@@ -161,6 +163,9 @@ export class CommuneView {
         case NSID.profile:
           this.profilesByUri.set(event.uri, rec.value)
           this.profileUriByMeshlet.set(rec.value.meshlet, event.uri)
+          break
+        case NSID.secret:
+          this.secretsByUri.set(event.uri, rec.value)
           break
       }
       return change
@@ -287,6 +292,9 @@ export class CommuneView {
         this.profilesByUri.delete(uri)
         return undefined
       }
+      case NSID.secret:
+        this.secretsByUri.delete(uri)
+        return undefined
       default:
         return undefined
     }
@@ -298,6 +306,15 @@ export class CommuneView {
     if (versions.has(cid)) return
     versions.set(cid, seenAt)
     while (versions.size > this.maxVersions) versions.delete(versions.keys().next().value as Cid)
+  }
+
+  /** Secrets (issue 13): the owner's secret record of that name. */
+  secret(owner: Did, name: string): SecretRecord | undefined {
+    return this.secretsByUri.get(`at://${owner}/${NSID.secret}/${name}`)
+  }
+
+  secrets(): SecretRecord[] {
+    return [...this.secretsByUri.values()]
   }
 
   workload(uri: AtUri): Workload | undefined {

@@ -2,6 +2,7 @@
 // one place. Every route only marks work; the loops decide.
 import type { CommuneView } from '../core/view.js'
 import type { Did } from '../core/types.js'
+import { secretsOf } from '../core/secrets.js'
 import type { Logger } from '../logger.js'
 import { describeError } from '../errors.js'
 import type { IntakeListeners } from '../services/intake.js'
@@ -42,6 +43,11 @@ export function intakeRoutes(t: IntakeRouteTargets): IntakeListeners {
       log.info({ workload: uri }, 'workload deleted by its owner')
       runner.workloadDeleted(uri)
       scheduler.mark(uri)
+      runner.mark()
+    },
+    // Secrets (issue 13): a new copy may turn a decline into a bid; a new version rolls the replicas (spec hash).
+    secretChanged: (owner, name) => {
+      for (const w of view.workloads()) if (w.owner === owner && secretsOf(w).includes(name)) scheduler.mark(w.uri)
       runner.mark()
     },
     workloadRejected: (rej, cid) => {

@@ -17,6 +17,8 @@ import type { RecordDecoder } from '../ports/record-decoder.js'
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../logger.js'
 import type { PeerMetrics } from '../ports/metrics.js'
+import type { SecretKeys } from '../ports/secret-keys.js'
+import type { ArtifactStore } from '../ports/artifact-store.js'
 
 export const VERSION = '0.1.0'
 
@@ -73,4 +75,8 @@ export interface PeerPorts {
   // appview (issue 15)
   /** /metrics (default: none, /metrics answers 404). */
   metrics?: PeerMetrics
+  /** Secrets (issue 13): this meshlet's sealing key pair (default: none, so it declines workloads that need secrets). */
+  secretKeys?: SecretKeys
+  /** Binaries from a URL (issue 13): default none (workloads with an artifact fail with that reason). */
+  artifacts?: ArtifactStore
 }

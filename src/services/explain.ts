@@ -101,7 +101,7 @@ export class ExplainInputError extends Error {
   }
 }
 
-/** The owner's cluster read from public records as a peer of it would follow it (also `meshlet advise`). */
+/** The owner's cluster from public records: the view and graph a peer of that cluster would build (also `meshlet advise` and `meshlet secret`). */
 export async function readCluster(owner: Did, reader: PublicRecordReader, opts: ExplainOptions) {
   const view = new CommuneView()
   const read = new Set<Did>()

@@ -13,6 +13,8 @@ export interface IntakeListeners {
   workloadDeleted(uri: AtUri): void
   workloadRejected(rejection: Rejection, cid: string | undefined): void
   peersChanged(): void
+  /** Secrets (issue 13): an owner's secret record changed (put, delete or rejected). */
+  secretChanged?(owner: string, name: string): void
 }
 
 const LINKAGE = new Set<string>([NSID.meshlet, NSID.meshletOwner, NSID.membership])
@@ -57,6 +59,7 @@ export class IntakeService {
     const collection = event.collection
     if (LINKAGE.has(collection)) l.linkageChanged()
     else if (collection === NSID.profile) l.peersChanged()
+    else if (collection === NSID.secret) l.secretChanged?.(event.did, event.rkey)
     else if (collection === NSID.workload) {
       if (event.op === 'delete') l.workloadDeleted(event.uri)
       else if (event.op === 'rejected') l.workloadRejected({ uri: event.uri, did: event.did, collection, reason: event.reason }, event.cid)

@@ -35,6 +35,8 @@ export interface LinkageOptions {
   guestQuota?: GuestQuotaPolicy
   /** What this meshlet enforces on containers (docs/protocol.md, Execution defaults); known once the runtime has checked its rights at start. */
   isolation?: () => Isolation | undefined
+  /** Secrets (issue 13): this meshlet's public sealing key, published in its profile. */
+  sealingKey?: string
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -155,6 +157,7 @@ export class LinkagePublisher {
         minOwnerBalance: this.opts.minOwnerBalance,
         guestQuota: guestQuota(this.opts.guestQuota ?? DEFAULT_GUEST_QUOTA, { cpuMillis: host.cpuMillisTotal, memoryMb: host.memoryMbTotal }),
         isolation: this.opts.isolation?.(),
+        sealingKey: this.opts.sealingKey,
         updatedAt: new Date(updatedAt).toISOString(),
       }),
     )

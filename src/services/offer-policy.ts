@@ -21,6 +21,8 @@ export interface OfferPolicy {
   declineBudget?: number
   registryPolicy?: RegistryPolicy
   isEvicted?: (uri: AtUri) => boolean
+  /** Secrets (issue 13): why this meshlet lacks a sealed copy the workload needs (core/secrets.ts missingSecret), or undefined. */
+  missingSecret?: (workload: Workload) => string | undefined
 }
 
 /** What one owner holds here besides the workload in question (counted against its guest quota). */
@@ -65,6 +67,8 @@ export function offerFor(
 ): { offer: Offer; note?: string } {
   const { self, minOwnerBalance } = policy
   if (policy.isEvicted?.(workload.uri)) return { offer: { kind: 'decline', reason: EVICTED_REASON } }
+  const noSecret = policy.missingSecret?.(workload)
+  if (noSecret) return { offer: { kind: 'decline', reason: noSecret } }
   const ownerBalance = ctx.ledger.currentBalance(workload.owner).balance
   const refusal = ownerRefusal(workload.owner, ownerBalance, minOwnerBalance, self.owner)
   if (refusal) return { offer: { kind: 'decline', reason: refusal } }

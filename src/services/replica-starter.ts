@@ -19,6 +19,10 @@ import { guestImage, type PinnedImage } from './guest-image.js'
 import type { GuestImagePulls } from './guest-image-pulls.js'
 import type { RegistryPolicy } from '../core/registry-policy.js'
 import { ImageRefusedError } from '../errors.js'
+import type { SecretKeys } from '../ports/secret-keys.js'
+import type { ArtifactStore } from '../ports/artifact-store.js'
+import { artifactPathOf } from '../core/secrets.js'
+import { isRegistryAuthFailure, openSecrets, registryAuthHint, type OpenedSecrets } from './secret-mounts.js'
 
 export interface ReplicaStarterOptions {
   view: CommuneView
@@ -42,6 +46,10 @@ export interface ReplicaStarterOptions {
   signal: AbortSignal
   /** Asks the runner for a reconcile pass. */
   mark: () => void
+  /** Secrets (issue 13): opens the sealed copies the workload mounts (and its registry credentials). */
+  secretKeys?: SecretKeys
+  /** Binaries from a URL (issue 13): downloads and verifies a workload's artifact. */
+  artifacts?: ArtifactStore
 }
 
 export class ReplicaStarter {
@@ -110,7 +118,11 @@ export class ReplicaStarter {
     // owner's own may come from the local store as before.
     const guest = w.owner !== this.o.owner
     let pinned: PinnedImage | undefined
+    let secrets: OpenedSecrets = { files: [] }
     try {
+      // Secrets (issue 13): opened here, just before use; a missing or unopenable copy fails the start with the reason.
+      secrets = openSecrets(w, this.o.view, this.o.secretKeys, this.o.meshlet)
+      const auth = secrets.auth
       const pulled = await this.prestart(w, 'pull', async () => {
         if (guest) {
           pinned = await guestImage(w, {
@@ -119,17 +131,24 @@ export class ReplicaStarter {
             pulled: this.o.pulledImages,
             now: () => clock.now(),
             pulling: () => status.update(w, { state: 'pulling', message: `pulling ${w.image}` }).then(() => undefined),
-            pull: () => this.pull(w),
+            pull: () => this.pull(w, auth),
           })
           timeline?.mark(w.uri, 'pulled')
           return
         }
         if (await runtime.hasImage(w.image)) return
         await status.update(w, { state: 'pulling', message: `pulling ${w.image}` })
-        await this.pull(w)
+        await this.pull(w, auth)
         timeline?.mark(w.uri, 'pulled')
       })
       if (!pulled) return
+      // Binaries from a URL (issue 13): fetched and checked once per hash; any failure is final (failed, the reason).
+      let artifactFile: string | undefined
+      if (w.artifact) {
+        if (!this.o.artifacts) throw new Error('this meshlet does not run artifacts')
+        await status.update(w, { state: 'pulling', message: `downloading ${w.artifact.url}` })
+        artifactFile = await this.o.artifacts.fetch(w.artifact, { guest, signal: this.o.signal })
+      }
       // Reported while the engine creates and starts it: a PDS round trip must not hold up the start
       // (writes of one status record are serialised, so 'running' still lands after it).
       status.update(w, { state: 'starting', message: `starting ${w.image}`, ...(pinned ? { imageDigest: pinned.digest } : {}) }).catch((err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not report starting'))
@@ -139,7 +158,7 @@ export class ReplicaStarter {
           name: containerNameFor({ owner: w.owner, workloadUri: w.uri, replica: d.replica, meshlet: this.o.meshlet }),
           // A guest's container runs the exact image pulled for it (by id), never whatever the tag names now.
           image: pinned?.imageId ?? w.image,
-          command: w.command,
+          command: w.artifact ? [artifactPathOf(w.artifact.url), ...w.artifact.args] : w.command,
           // The replica number placement assigned (unique per version): sharded work needs it.
           env: [...w.env.filter((e) => e.name !== 'MESHLET_REPLICA'), { name: 'MESHLET_REPLICA', value: String(d.replica) }],
           cpuMillis: w.resources.cpuMillis,
@@ -151,6 +170,8 @@ export class ReplicaStarter {
           owner: w.owner,
           network: w.network ?? 'owner',
           writableRoot: w.writableRoot,
+          ...(secrets.files.length > 0 ? { secretFiles: secrets.files } : {}),
+          ...(artifactFile && w.artifact ? { artifact: { hostPath: artifactFile, containerPath: artifactPathOf(w.artifact.url) } } : {}),
         })
       })
       if (!created) return
@@ -168,20 +189,22 @@ export class ReplicaStarter {
       await status.update(w, { state: 'running', containerId: id, message: `running ${w.image}`, ...(pinned ? { imageDigest: pinned.digest } : {}) })
       timeline?.mark(w.uri, 'reported')
     } catch (err) {
-      const message = describeError(err)
+      const message = isRegistryAuthFailure(err) ? `${describeError(err)}: ${registryAuthHint(w)}` : describeError(err)
       log.warn({ workload: w.uri, err: message }, `failed to start ${w.name}`)
       // A peer shutting down aborts its pulls: that is not the workload's failure.
       if (!this.stopped) await status.update(w, { state: 'failed', message }).catch(() => {})
       await this.removeLeftover(w)
     } finally {
       this.starting.delete(w.uri)
+      for (const f of secrets.files) f.value.fill(0)
     }
   }
 
-  private async pull(w: Workload): Promise<void> {
+  private async pull(w: Workload, auth?: OpenedSecrets['auth']): Promise<void> {
     let last = 0
     await this.o.runtime.pull(w.image, {
       signal: this.o.signal,
+      ...(auth ? { auth } : {}),
       onProgress: (p) => {
         const now = this.o.clock.now()
         if (now - last > 1000) {
@@ -212,7 +235,8 @@ export class ReplicaStarter {
         stillWanted,
         // An invalid reference fails the same way on every peer: report it, do not pass it around.
         // So does a registry this meshlet refuses for guests (the decline at bid time says it too).
-        permanent: (err) => !parseImageRef(w.image).ok || err instanceof ImageRefusedError,
+        // A registry that refuses the credentials (or wants some) refuses every peer alike (issue 13).
+        permanent: (err) => !parseImageRef(w.image).ok || err instanceof ImageRefusedError || isRegistryAuthFailure(err),
       },
       this.o.log.child({ workload: w.uri }),
     )

@@ -17,6 +17,9 @@ import type { Timeline } from './timeline.js'
 import { BatchGate } from './batch-gate.js'
 import { ReplicaStarter } from './replica-starter.js'
 import { RestartSupervisor } from './restart-supervisor.js'
+import { secretVersions } from '../core/secrets.js'
+import type { SecretKeys } from '../ports/secret-keys.js'
+import type { ArtifactStore } from '../ports/artifact-store.js'
 import type { GuestImagePulls } from './guest-image-pulls.js'
 import type { RegistryPolicy } from '../core/registry-policy.js'
 
@@ -46,6 +49,10 @@ export interface RunnerOptions {
   startGate?: (uri: AtUri) => { allowed: boolean; reason: string } | undefined
   /** Fencing: when this meshlet's last heartbeat landed (epoch ms, own clock) and its lease. */
   fence?: { leaseMs: number; lastBeatAt: () => number | undefined }
+  /** Secrets (issue 13): this meshlet's sealing keys, to open the copies its workloads mount. */
+  secretKeys?: SecretKeys
+  /** Binaries from a URL (issue 13). */
+  artifacts?: ArtifactStore
 }
 
 const FINAL = new Set(['exited', 'failed'])
@@ -101,6 +108,8 @@ export class RunnerService {
       timeline: opts.timeline,
       signal: this.abort.signal,
       mark,
+      secretKeys: opts.secretKeys,
+      artifacts: opts.artifacts,
     })
     this.restarts = new RestartSupervisor({ runtime, status, clock, log, mark })
   }
@@ -234,7 +243,7 @@ export class RunnerService {
       const hasContainer = containers.some((c) => c.labels.workloadUri === w.uri && c.labels.workloadCid === w.cid)
       // Live claims are desired; a finished replica stays desired while its container exists, so its logs remain readable.
       if ((CLAIM_STATES.includes(s.state) && !this.gate.isFenced(w.uri)) || (FINAL.has(s.state) && hasContainer)) {
-        desired.push({ workload: w, replica: s.replica ?? 0, specHash: specHash(w) })
+        desired.push({ workload: w, replica: s.replica ?? 0, specHash: specHash(w, secretVersions(w, (o, n) => this.view.secret(o, n))) })
       }
     }
     // Never touch containers of workloads we cannot see and do not know to be deleted.

@@ -60,6 +60,8 @@ export interface SchedulerOptions {
   lastReceived: (did: Did) => number | undefined
   /** Workloads this meshlet's owner evicted from this machine: always declined (EVICTED_REASON, see offer-policy.ts). */
   isEvicted?: (uri: AtUri) => boolean
+  /** Secrets (issue 13): why this meshlet lacks a sealed copy a workload needs (declined with that reason). */
+  missingSecret?: (workload: Workload) => string | undefined
 }
 
 export interface WorkloadDecision extends Decision {

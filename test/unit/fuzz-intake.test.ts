@@ -177,6 +177,12 @@ const badUrl = fc.oneof(notString, fc.constantFrom('', 'javascript:alert(1)', 'f
 type Mutation = { path: string; value: fc.Arbitrary<unknown> }
 type Spec = { collection: string; repo: fc.Arbitrary<Did>; rkey: fc.Arbitrary<string>; base: () => Record<string, unknown>; mutations: Mutation[] }
 
+const KEY_B64 = Buffer.alloc(32, 7).toString('base64')
+const BOX_B64 = Buffer.alloc(60, 9).toString('base64')
+function secretValue(): Record<string, unknown> {
+  return { $type: NSID.secret, version: 1, copies: [{ meshlet: plc('linkedmeshlet'), sealingKey: KEY_B64, ciphertext: BOX_B64 }], createdAt: ISO }
+}
+
 const anyRepo = fc.constantFrom(...HOSTILE_REPOS, ...HONEST)
 const SPECS: Spec[] = [
   {
@@ -281,7 +287,20 @@ const SPECS: Spec[] = [
       { path: 'createdAt', value: badDatetime },
     ],
   },
+  {
+    // Secrets (issue 13)
+    collection: NSID.secret,
+    repo: anyRepo,
+    rkey: fc.constantFrom('db-password', 'TOKEN_1', 'a.b'),
+    base: () => secretValue(),
+    mutations: [
+      { path: 'version', value: fc.oneof(notInteger, intOutside(1)) },
+      { path: 'copies', value: fc.oneof(notArray, hugeArray(65), fc.constant([{ meshlet: 'nope', sealingKey: KEY_B64, ciphertext: BOX_B64 }])) },
+      { path: 'createdAt', value: badDatetime },
+    ],
+  },
 ]
+
 
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.')
@@ -308,6 +327,7 @@ const REQUIRED: Record<string, string[]> = {
   [NSID.membership]: ['members', 'createdAt'],
   [NSID.meshletOwner]: ['ownerDid', 'createdAt'],
   [NSID.meshlet]: ['meshletDid', 'createdAt'],
+  [NSID.secret]: ['version', 'copies', 'createdAt'],
 }
 
 /** A generated record and what must come of it. */
@@ -346,6 +366,7 @@ function wrongKeys(collection: string): string[] {
   if (collection === NSID.workloadStatus) return ['..']
   if (collection === NSID.workload || collection === NSID.bid) return ['self', '2222222222222x', 'did:plc:x']
   if (collection === NSID.meshlet) return ['self', '2222222222222', 'did:plc:x']
+  if (collection === NSID.secret) return ['did:plc:x', '_x', 'a~b']
   return ['2222222222222', 'did:plc:x', 'SELF']
 }
 

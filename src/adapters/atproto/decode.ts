@@ -50,6 +50,7 @@ import * as meshletOwnerLex from '../../lexicons/commune/scheduler/meshletOwner.
 import * as profileLex from '../../lexicons/commune/scheduler/profile.js'
 import * as workloadLex from '../../lexicons/commune/scheduler/workload.js'
 import * as workloadStatusLex from '../../lexicons/commune/scheduler/workloadStatus.js'
+import { decodeSecret, sealingKeyProblem, workloadSecrets } from './decode-secrets.js'
 
 export const DEFAULT_BID_WINDOW_MS = 5000
 const STATUS_STATES: readonly StatusState[] = ['pending', 'pulling', 'starting', 'running', 'exited', 'failed', 'stopped']
@@ -165,6 +166,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           minOwnerBalance: v.minOwnerBalance,
           guestQuota: v.guestQuota && { maxContainers: v.guestQuota.maxContainers, cpuMillis: v.guestQuota.cpuMillis, memoryMb: v.guestQuota.memoryMb },
           isolation: v.isolation ? isolationOf(v.isolation) : undefined,
+          sealingKey: v.sealingKey !== undefined && !sealingKeyProblem(v.sealingKey) ? v.sealingKey : undefined,
           updatedAt: v.updatedAt,
         }),
       }
@@ -209,6 +211,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
         writableRoot: v.writableRoot === true ? true : undefined,
         requires: v.requires?.isolation === true ? { isolation: true } : undefined,
         createdAt: v.createdAt,
+        ...workloadSecrets(v),
       })
       return { collection, value: workload }
     }
@@ -269,5 +272,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
         }),
       }
     }
+    // Secrets (issue 13)
+    case NSID.secret:
+      return { collection, value: decodeSecret(did, rkey, uri, value) }
   }
 }

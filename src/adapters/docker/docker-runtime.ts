@@ -27,6 +27,7 @@ import { LABEL, MANAGED_FILTER } from './labels.js'
 import { followPull } from './pull-progress.js'
 import { DEFAULT_MAX_LOG_BYTES, readLogTail } from './logs.js'
 import { readEvents } from './engine-events.js'
+import { SecretFiles } from './secret-files.js'
 import { createOptions, specProblem, type Hardening } from './container-spec.js'
 import { engineSecurity, type EngineSecurity } from './engine-security.js'
 import { collectImages, CollectableImages } from './image-gc.js'
@@ -57,6 +58,8 @@ export interface DockerRuntimeOptions {
   /** A pulled image younger than this is never collected (it is about to be used). Default 10 min. */
   imageGcGraceMs?: number
   logger?: Logger
+  /** Secrets (issue 13): host tmpfs directory for /run/secrets files. Default DEFAULT_SECRETS_DIR. */
+  secretsDir?: string
 }
 
 
@@ -79,6 +82,7 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly hardening?: Hardening
   private readonly pulled: CollectableImages
   private readonly imageGcGraceMs: number
+  private readonly secretFiles: SecretFiles
 
   constructor(opts: DockerRuntimeOptions = {}) {
     const socketPath = opts.socketPath ?? '/var/run/docker.sock'
@@ -95,6 +99,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.hardening = opts.hardening
     this.pulled = new CollectableImages(opts.pulledImagesFile)
     this.imageGcGraceMs = opts.imageGcGraceMs ?? 600_000
+    this.secretFiles = new SecretFiles(opts.secretsDir)
   }
 
   async ping(): Promise<void> {
@@ -178,11 +183,20 @@ export class DockerRuntime implements ContainerRuntime {
       }
     }
     const options = createOptions(spec, image, { hostCpus: await this.cpuCount(), stopTimeoutS: this.stopTimeoutS, networkMode, hardening: this.hardening })
+    if (spec.secretFiles && spec.secretFiles.length > 0) {
+      const dir = await this.secretFiles.write(spec.name, spec.secretFiles).catch((err: unknown) => {
+        throw new ContainerCreateError(image, `cannot mount secrets: ${describeError(err)}`, undefined, { cause: err })
+      })
+      options.HostConfig = { ...options.HostConfig, Binds: [...(options.HostConfig?.Binds ?? []), `${dir}:/run/secrets:ro`] }
+    }
+    if (spec.artifact) options.HostConfig = { ...options.HostConfig, Binds: [...(options.HostConfig?.Binds ?? []), `${spec.artifact.hostPath}:${spec.artifact.containerPath}:ro`] }
     try {
       const c = await this.docker.createContainer(options)
       this.log.debug({ id: c.id, name: spec.name, image }, 'container created')
       return c.id
     } catch (err) {
+      // A container that was not created leaves no secret behind (unless the name is taken: those files are that container's).
+      if (spec.secretFiles?.length && statusCodeOf(err) !== 409) await this.secretFiles.removeFor(spec.name).catch(() => {})
       throw this.unavailableOr(err, () => {
         const status = statusCodeOf(err)
         const msg = engineMessage(err)
@@ -217,6 +231,9 @@ export class DockerRuntime implements ContainerRuntime {
 
   async remove(id: string): Promise<void> {
     this.checkId('remove', id)
+    // Secrets (issue 13): the container's /run/secrets files go with it.
+    const name = (await this.secretFiles.any()) ? await this.docker.getContainer(id).inspect().then((i) => i.Name.replace(/^\//, ''), () => undefined) : undefined
+    if (name) await this.secretFiles.removeFor(name).catch((err: unknown) => this.log.warn({ err: describeError(err), container: name }, 'could not remove secret files'))
     try {
       await this.docker.getContainer(id).remove({ force: true, v: true })
     } catch (err) {
@@ -355,6 +372,11 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       const images = await collectImages(this.docker, this.pulled, this.imageGcGraceMs, this.log)
       const networks = this.networks ? await this.networks.prune() : 0
+      // Secrets (issue 13): files of containers removed while the peer was down.
+      if (await this.secretFiles.any()) {
+        const names = new Set((await this.docker.listContainers({ all: true })).flatMap((c) => c.Names.map((n) => n.replace(/^\//, ''))))
+        await this.secretFiles.sweep(names)
+      }
       return { images, networks }
     } catch (err) {
       throw this.unavailableOr(err, () => new ContainerOpError('gc', '', engineMessage(err), statusCodeOf(err), { cause: err }))

@@ -32,12 +32,27 @@ type Main = { $type: "commune.scheduler.workload";"name":string;
   /**
    * Make the root filesystem writable (default read-only, with a small tmpfs on /tmp and /run). Writes count against resources.storageMb.
    */
-  "writableRoot"?:boolean;"requires"?:Requirements;"createdAt":l.DatetimeString };
+  "writableRoot"?:boolean;"requires"?:Requirements;
+
+  /**
+   * Secrets (issue 13): names of the owner's commune.scheduler.secret records; the holder mounts each, read-only and in memory, at /run/secrets/<name>.
+   */
+  "secrets"?:(string)[];
+
+  /**
+   * Secrets (issue 13): name of the owner's secret holding registry credentials as JSON {username, password[, serveraddress]}, used only to pull this workload's image.
+   */
+  "registryAuth"?:string;
+
+  /**
+   * Secrets (issue 13), binaries from a URL: run this static binary instead of the image's own program. The holder downloads it (size-capped), checks sha256, and mounts it read-only at /meshlet/bin/<last segment of the URL> in a container of `image` (the sandbox base, e.g. a busybox), with the same limits and network rules.
+   */
+  "artifact"?:Artifact;"createdAt":l.DatetimeString };
 
 export type { Main };
 
 /** In an owner's repo: a container workload for the commune to run. */
-const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"secrets":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64}), {"maxLength":16})),"registryAuth":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64})),"artifact":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Artifact>((() => artifact) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -119,3 +134,21 @@ export type { Requirements };
 const requirements = /*#__PURE__*/ l.typedObject<Requirements>($nsid, "requirements", /*#__PURE__*/ l.object({"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean())}));
 
 export { requirements };
+
+type Artifact = { $type?: "commune.scheduler.workload#artifact";
+
+  /**
+   * http(s) URL of the binary.
+   */
+  "url":l.UriString;
+
+  /**
+   * Lowercase hex SHA-256 of the binary; anything else is refused.
+   */
+  "sha256":string;"args"?:(string)[] };
+
+export type { Artifact };
+
+const artifact = /*#__PURE__*/ l.typedObject<Artifact>($nsid, "artifact", /*#__PURE__*/ l.object({"url":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"sha256":/*#__PURE__*/ l.string({"minLength":64,"maxLength":64}),"args":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64}))}));
+
+export { artifact };
