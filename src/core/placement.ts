@@ -134,6 +134,7 @@ export function resolvePlacement(
   electorate?: ReadonlyMap<Did, EligibleMeshlet>,
 ): Placement {
   const replicas = slotCount(workload)
+  // Stryker disable next-line StringLiteral: isAckGated only asks whether delivery is 'at-least-once'
   const gated = isAckGated({ kind: workload.kind, delivery: workload.delivery ?? 'at-most-once' })
   const classified = classifyBids(workload, bids, eligible, verify)
   const ordered = orderBids(workload.cid, classified.valid)
