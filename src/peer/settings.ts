@@ -5,7 +5,7 @@ import type { RegistryPolicy } from '../core/registry-policy.js'
 import type { GuestQuotaPolicy } from '../core/quota.js'
 import type { EvictionStore } from '../ports/eviction-store.js'
 import type { IdResolver } from '@atproto/identity'
-import type { Did, KeyValue } from '../core/types.js'
+import type { Did, GuestPolicy, KeyValue } from '../core/types.js'
 import type { ContainerRuntime } from '../ports/container-runtime.js'
 import type { HostProbe } from '../ports/host-probe.js'
 import type { RecordPublisher } from '../ports/record-publisher.js'
@@ -47,6 +47,11 @@ export interface PeerSettings {
   guestQuota?: GuestQuotaPolicy
   /** Service auth tokens valid longer than this (exp - iat) are refused (default 300 s). */
   maxTokenLifetimeSec?: number
+  // when (issue 14)
+  /** When this meshlet takes guests' work (published in the profile); absent = any time. */
+  guestPolicy?: GuestPolicy
+  /** The wall clock windows are read on (default: the peer's clock); devnet tests move it. */
+  windowClock?: () => number
 }
 
 export interface PeerPorts {

@@ -1,7 +1,7 @@
 // This meshlet's own identity records (PROTOCOL §1): meshletOwner and membership once at start
 // (refreshed when they differ), and the profile, re-published every lease/3 as the heartbeat
 // that keeps its claims alive. One write per interval per meshlet, however many workloads it runs.
-import { NSID, type Did, type Isolation, type KeyValue } from '../core/types.js'
+import { NSID, type Did, type GuestPolicy, type Isolation, type KeyValue } from '../core/types.js'
 import { encodeMembership, encodeMeshletOwner, encodeProfile } from '../core/encode.js'
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
@@ -35,6 +35,8 @@ export interface LinkageOptions {
   guestQuota?: GuestQuotaPolicy
   /** What this meshlet enforces on containers (docs/protocol.md, Execution defaults); known once the runtime has checked its rights at start. */
   isolation?: () => Isolation | undefined
+  /** when (issue 14): the guest policy and activity state to publish. */
+  guestPolicy?: () => GuestPolicy | undefined
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -155,6 +157,7 @@ export class LinkagePublisher {
         minOwnerBalance: this.opts.minOwnerBalance,
         guestQuota: guestQuota(this.opts.guestQuota ?? DEFAULT_GUEST_QUOTA, { cpuMillis: host.cpuMillisTotal, memoryMb: host.memoryMbTotal }),
         isolation: this.opts.isolation?.(),
+        guestPolicy: this.opts.guestPolicy?.(),
         updatedAt: new Date(updatedAt).toISOString(),
       }),
     )

@@ -32,12 +32,32 @@ type Main = { $type: "commune.scheduler.workload";"name":string;
   /**
    * Make the root filesystem writable (default read-only, with a small tmpfs on /tmp and /run). Writes count against resources.storageMb.
    */
-  "writableRoot"?:boolean;"requires"?:Requirements;"createdAt":l.DatetimeString };
+  "writableRoot"?:boolean;"requires"?:Requirements;
+
+  /**
+   * Priority class: orders which guests' work a meshlet's owner preempts first (low first).
+   */
+  "priority"?:"low" | "normal" | "high" | l.UnknownString;
+
+  /**
+   * Run only inside these local hours: queued (with the reason) outside them; a service is handed over when the window closes.
+   */
+  "window"?:SchedulerDefs.TimeWindow;
+
+  /**
+   * idle: run only on meshlets whose person is not using them (see the profile's guestPolicy).
+   */
+  "when"?:"any" | "idle" | l.UnknownString;
+
+  /**
+   * Batch only: run once per cron instant after createdAt, each instant placed like a batch job of its own.
+   */
+  "schedule"?:Schedule;"createdAt":l.DatetimeString };
 
 export type { Main };
 
 /** In an owner's repo: a container workload for the commune to run. */
-const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["low","normal","high"]}>(), "normal")),"window":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.TimeWindow>((() => SchedulerDefs.timeWindow) as any)),"when":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["any","idle"]}>(), "any")),"schedule":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Schedule>((() => schedule) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -119,3 +139,26 @@ export type { Requirements };
 const requirements = /*#__PURE__*/ l.typedObject<Requirements>($nsid, "requirements", /*#__PURE__*/ l.object({"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean())}));
 
 export { requirements };
+
+type Schedule = { $type?: "commune.scheduler.workload#schedule";
+
+  /**
+   * Cron expression: 5 fields, or 6 with leading seconds.
+   */
+  "cron":string;
+
+  /**
+   * IANA time zone the expression is read in (default UTC).
+   */
+  "tz"?:string;
+
+  /**
+   * An earlier run still live when an instant comes: skip the instant, or queue it until that run ends.
+   */
+  "overlap"?:"skip" | "queue" | l.UnknownString };
+
+export type { Schedule };
+
+const schedule = /*#__PURE__*/ l.typedObject<Schedule>($nsid, "schedule", /*#__PURE__*/ l.object({"cron":/*#__PURE__*/ l.string({"maxLength":128}),"tz":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"overlap":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["skip","queue"]}>(), "skip"))}));
+
+export { schedule };
