@@ -40,7 +40,7 @@ describe('guest hours on a real network', () => {
     const released = await waitFor(() => ann.peer!.view.statusesFor(ref.uri).find((s) => s.meshlet === ben.meshlet.did && s.state === 'stopped'), { what: 'ben to drain the guest workload', timeoutMs: 30_000 })
     expect(released.message).toBe("draining: outside guest hours 02:00-03:00 UTC (this meshlet takes guests' work only then)")
     // Nobody else may run it (constraint): after the handover wait (a lease) its container stops.
-    await waitFor(async () => (await peer.ports.runtime.list()).filter((x) => x.labels.workloadUri === ref.uri && x.state === 'running').length === 0, { what: 'the container to stop', timeoutMs: 30_000 })
+    await waitFor(async () => (await peer.ports.runtime.list({ meshletDid: ben.meshlet.did })).filter((x) => x.labels.workloadUri === ref.uri && x.state === 'running').length === 0, { what: 'the container to stop', timeoutMs: 30_000 })
     await c.deleteRecord(ann.owner.agent, ref.uri)
   }, 120_000)
 })

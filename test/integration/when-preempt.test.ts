@@ -13,7 +13,7 @@ describe('owner first on a real network', () => {
   beforeAll(async () => {
     c = await DevCommune.create({
       members: [
-        { name: 'ann', cpuMillis: 500 }, // too small for the job: it goes to ben
+        { name: 'ann', cpuMillis: 400 }, // too small for the job: it goes to ben
         { name: 'ben', cpuMillis: 1000 },
         { name: 'cat', cpuMillis: 1000, silent: true }, // joins later, with room
       ],
@@ -25,12 +25,12 @@ describe('owner first on a real network', () => {
 
   test("an owner's workload preempts a guest's batch job on a full meshlet; the job is re-placed elsewhere", async () => {
     const [ann, ben, cat] = [c.member('ann'), c.member('ben'), c.member('cat')]
-    const job = await c.publishWorkload(ann, sleeper('guest-job', { kind: 'batch', delivery: 'at-least-once', bidWindowMs: 1000, resources: { cpuMillis: 800, memoryMb: 32 } }))
+    const job = await c.publishWorkload(ann, sleeper('guest-job', { kind: 'batch', delivery: 'at-least-once', bidWindowMs: 1000, resources: { cpuMillis: 450, memoryMb: 32 } }))
     await waitFor(() => running(ben.peer!, job.uri, ben.meshlet.did), { what: "ann's job to run on ben", timeoutMs: 30_000 })
     await c.startPeer(cat)
     await waitFor(() => cat.peer!.view.statusesFor(job.uri).length > 0, { what: 'cat to catch up', timeoutMs: 30_000 })
 
-    // ben's own workload: 600m on a meshlet with 1000m, 800m of which ann's job holds.
+    // ben's own workload: 600m on a meshlet with 1000m, 450m of which ann's job holds (a guest may hold half).
     const own = await c.publishWorkload(ben, sleeper('owner-work', { bidWindowMs: 1000, resources: { cpuMillis: 600, memoryMb: 32 }, constraints: { privacy: 'owner-only' } }))
     const preempted = await waitFor(() => cat.peer!.view.statusesFor(job.uri).find((s) => s.meshlet === ben.meshlet.did && s.state === 'stopped'), { what: "ben to preempt ann's job", timeoutMs: 30_000 })
     expect(preempted.message).toBe("preempted by the machine's owner")
@@ -40,7 +40,7 @@ describe('owner first on a real network', () => {
     await new Promise((r) => setTimeout(r, 3000))
     const holders = ann.peer!.view.statusesFor(job.uri).filter((s) => ['pending', 'pulling', 'starting', 'running'].includes(s.state)).map((s) => s.meshlet)
     expect(holders).toEqual([cat.meshlet.did])
-    expect((await ben.peer!.ports.runtime.list()).filter((x) => x.labels.workloadUri === job.uri && x.state === 'running')).toEqual([])
+    expect((await ben.peer!.ports.runtime.list({ meshletDid: ben.meshlet.did })).filter((x) => x.labels.workloadUri === job.uri && x.state === 'running')).toEqual([])
     await c.deleteRecord(ann.owner.agent, job.uri)
     await c.deleteRecord(ben.owner.agent, own.uri)
   }, 150_000)
