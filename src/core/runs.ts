@@ -13,15 +13,25 @@ export function runWorkload(base: Workload, instant: number): Workload {
   return run
 }
 
+/** Resolved runs by run URI and workload version: checking an instant against a cron costs ~1 ms, and views look runs up often. */
+const resolved = new Map<string, { base: Workload; run: Workload | undefined }>()
+const RESOLVED_MAX = 4096
+
 /** The run a run URI names, when its workload is on record, has a schedule, and the instant is one of its instants after createdAt. */
 export function resolveRun(lookup: (uri: AtUri) => Workload | undefined, uri: AtUri): Workload | undefined {
   const run = parseRunUri(uri)
   if (!run) return undefined
   const base = lookup(run.workloadUri)
   if (!base?.schedule) return undefined
+  const key = `${uri}\n${base.cid}`
+  const hit = resolved.get(key)
+  // (A memo of a pure function: the same base record gives the same run.)
+  if (hit && hit.base === base) return hit.run
   const created = Date.parse(base.createdAt)
-  if (!Number.isFinite(created) || !isScheduledInstant(base.schedule, created, run.instant)) return undefined
-  return runWorkload(base, run.instant)
+  const out = Number.isFinite(created) && isScheduledInstant(base.schedule, created, run.instant) ? runWorkload(base, run.instant) : undefined
+  if (resolved.size >= RESOLVED_MAX) resolved.delete(resolved.keys().next().value as string)
+  resolved.set(key, { base, run: out })
+  return out
 }
 
 /** The runs a peer places at `now` (its own clock): the last SCHEDULE_LOOKBACK instants after createdAt that have passed. */
