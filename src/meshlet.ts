@@ -196,6 +196,7 @@ export class Meshlet implements AsyncDisposable {
       runtime: ports.runtime,
       evictions,
       shutdown: (drain) => this.drain.shutdown(drain),
+      now: () => clock.now(), // when (issue 14)
     })
     this.intake = new IntakeService({
       view,

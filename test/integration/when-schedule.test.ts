@@ -57,6 +57,9 @@ describe('a cron batch on a real network', () => {
       expect(statuses, `statuses of ${uri}`).toHaveLength(1)
       expect(statuses[0]!.exitCode).toBe(0)
     }
+    // The run history `meshlet status` shows, from any peer.
+    const runs = c.peers()[1]!.control.workloadStatus(ref.uri).runs!
+    for (const t of instants) expect(runs.find((r) => r.instant === new Date(t).toISOString()), `run history of ${new Date(t).toISOString()}`).toMatchObject({ state: 'exited', exitCode: 0, meshlet: expect.any(String) })
     // No container for the workload itself: only its runs are placed.
     expect(containers.filter((x) => x.Labels['farm.meshlet.workload'] === ref.uri)).toEqual([])
     await c.deleteRecord(ann.owner.agent, ref.uri)
