@@ -1,5 +1,6 @@
 // Configuration: every flag is declared ONCE here with its MESHLET_* env var, default and help,
 // then validated with zod so a bad value fails fast with one readable line (PROTOCOL §6).
+import { windowProblem } from './core/window.js'
 import { parseArgs } from 'node:util'
 import { nearest } from './suggest.js'
 import { z } from 'zod'
@@ -62,6 +63,13 @@ export const RUN_OPTIONS = {
   pdsDailyWriteBudget: { flag: 'pds-daily-write-budget', env: 'MESHLET_PDS_DAILY_WRITE_BUDGET', type: 'string', help: "PDS rate-limit points a day this meshlet's writes may use, shown in /metrics (create 3, update 2, delete 1)", default: '35000' },
   // Secrets (issue 13)
   secretsDir: { flag: 'secrets-dir', env: 'MESHLET_SECRETS_DIR', type: 'string', help: "host tmpfs directory for containers' /run/secrets files (the same path for the engine; in memory or refused)", default: '/dev/shm/meshlet-secrets' },
+  // when (issue 14): when this meshlet takes guests' work (published in the profile)
+  guestHours: { flag: 'guest-hours', env: 'MESHLET_GUEST_HOURS', type: 'string', help: "guests' work only in these local hours, HH:MM-HH:MM (e.g. 22:00-07:00, across midnight); default: any time" },
+  guestTz: { flag: 'guest-tz', env: 'MESHLET_GUEST_TZ', type: 'string', help: 'IANA time zone of --guest-hours (e.g. Europe/Berlin)', default: 'UTC' },
+  guestNoBattery: { flag: 'guest-no-battery', env: 'MESHLET_GUEST_NO_BATTERY', type: 'boolean', help: "no guests' work while on battery" },
+  guestWhenIdle: { flag: 'guest-when-idle', env: 'MESHLET_GUEST_WHEN_IDLE', type: 'boolean', help: "no guests' work while the person is active (load besides guests above --guest-active-load for --guest-active-minutes; always so with role interface)" },
+  guestActiveLoad: { flag: 'guest-active-load', env: 'MESHLET_GUEST_ACTIVE_LOAD', type: 'string', help: 'load per core x1000, besides guests, above which the person counts as active', default: '700' },
+  guestActiveMinutes: { flag: 'guest-active-minutes', env: 'MESHLET_GUEST_ACTIVE_MINUTES', type: 'string', help: 'minutes the load must stay above (or below) the threshold to count as active (idle)', default: '5' },
 } as const satisfies Record<string, OptionDecl>
 
 const did = z.string().regex(/^did:(plc|web):[a-zA-Z0-9._:%-]{1,2040}$/, 'must be a did:plc or did:web DID, like did:plc:abc123')
@@ -124,6 +132,13 @@ export const runConfigSchema = z.object({
   pdsDailyWriteBudget: intIn(0, 1_000_000_000).optional(),
   // Secrets (issue 13); optional in the type like the others above.
   secretsDir: z.string().regex(/^\/[^:,]*$/, 'must be an absolute path (no ":" or ",")').optional(),
+  // when (issue 14)
+  guestHours: z.string().refine((h) => windowProblem({ hours: h }) === undefined, 'must be HH:MM-HH:MM on a 24-hour clock, like 22:00-07:00').optional(),
+  guestTz: z.string().refine((tz) => windowProblem({ hours: '00:00-00:00', tz }) === undefined, 'must be an IANA time zone, like Europe/Berlin or UTC').optional(),
+  guestNoBattery: z.boolean().optional(),
+  guestWhenIdle: z.boolean().optional(),
+  guestActiveLoad: intIn(0, 100_000).optional(),
+  guestActiveMinutes: intIn(0, 1440).optional(),
 })
 
 export type RunConfig = z.infer<typeof runConfigSchema>

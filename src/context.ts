@@ -1,5 +1,6 @@
 // The composition root: the one place that builds real adapters from config and hands them to the
 // peer. Every check that can fail fast does, before anything starts, with one line that says what to fix.
+import type { GuestPolicy } from './core/types.js'
 import type { RunConfig } from './config.js'
 import { Meshlet, type PeerPorts, type PeerSettings } from './meshlet.js'
 import { AtprotoIdentityResolver, getIdResolver } from './adapters/atproto/identity.js'
@@ -45,7 +46,19 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     storageCheckMs: cfg.storageCheckMs,
     // appview (issue 15)
     metricsAllow: cfg.metricsAllow,
+    guestPolicy: guestPolicyFromConfig(cfg), // when (issue 14)
   }
+}
+
+/** when (issue 14): the guest policy flags as the profile publishes them. */
+function guestPolicyFromConfig(cfg: RunConfig): GuestPolicy {
+  const p: GuestPolicy = {}
+  if (cfg.guestHours) p.window = { hours: cfg.guestHours, tz: cfg.guestTz ?? 'UTC' }
+  if (cfg.guestNoBattery) p.noBattery = true
+  if (cfg.guestWhenIdle) p.whenIdle = true
+  if (cfg.guestActiveLoad !== undefined) p.activeLoadPermille = cfg.guestActiveLoad
+  if (cfg.guestActiveMinutes !== undefined) p.activeMinutes = cfg.guestActiveMinutes
+  return p
 }
 
 /** Builds the real ports; `overrides` lets tests swap any of them. */
@@ -137,7 +150,7 @@ function dockerRuntime(cfg: RunConfig, log: Logger): DockerRuntime {
   })
 }
 
-export async function startMeshlet(cfg: RunConfig, overrides: Partial<PeerPorts> = {}, logger?: Logger): Promise<Meshlet> {
+export async function startMeshlet(cfg: RunConfig, overrides: Partial<PeerPorts> = {}, logger?: Logger, settings: Partial<PeerSettings> = {}): Promise<Meshlet> {
   const ports = await buildPorts(cfg, overrides, logger)
-  return new Meshlet(settingsFromConfig(cfg), ports).start()
+  return new Meshlet({ ...settingsFromConfig(cfg), ...settings }, ports).start()
 }

@@ -23,6 +23,7 @@ import type { Isolation } from './core/types.js'
 import { CatchUp } from './services/catch-up.js'
 import { OrphanSweep } from './services/orphan-sweep.js'
 import { DrainService } from './services/drain.js'
+import { WhenPolicy } from './services/when-policy.js'
 import type { ListeningXrpcServer } from './xrpc/server.js'
 import { VERSION, type PeerPorts, type PeerSettings } from './peer/settings.js'
 import { intakeRoutes } from './peer/intake-routes.js'
@@ -69,6 +70,8 @@ export class Meshlet implements AsyncDisposable {
   /** appview (issue 15): the web view's data and live feed. */
   readonly feed: RecordFeed
   readonly snapshots: CommuneSnapshots
+  /** when (issue 14): guest hours, activity, windows, owner-first preemption. */
+  readonly when: WhenPolicy
   private server: ListeningXrpcServer | undefined
   private stopping: Promise<void> | undefined
   private readonly stopped: Promise<void>
@@ -112,6 +115,7 @@ export class Meshlet implements AsyncDisposable {
       sub('status').warn({ workload: uri, dropped }, 'status history full: the oldest claims leave the ledger (more than 32 versions of one workload ran here within the decay window)'),
     ))
     this.catchUp = new CatchUp({ source: ports.source, cluster })
+    this.when = new WhenPolicy({ self, roles: settings.roles, guest: settings.guestPolicy ?? {}, windowClock: settings.windowClock ?? (() => clock.now()) })
     // The scheduler, runner and linkage depend on each other at run time (hold while out of touch,
     // start gate, fencing, rejoin): each reaches the others through closures called after start.
     const scheduler = (this.scheduler = new SchedulerService({
@@ -135,6 +139,8 @@ export class Meshlet implements AsyncDisposable {
       isEvicted: (uri) => evictions.has(uri),
       // Secrets (issue 13)
       missingSecret: (w) => missingSecret(w, settings.did, ports.secretKeys?.publicKey ?? '', (o, n) => view.secret(o, n)),
+      when: this.when, // when (issue 14)
+      onWhenDrain: (w, reason) => this.drain.handOver(w, reason),
     }))
     const runner = (this.runner = new RunnerService({
       view,
@@ -170,6 +176,7 @@ export class Meshlet implements AsyncDisposable {
       guestQuota: settings.guestQuota,
       isolation: () => this.isolation,
       sealingKey: ports.secretKeys?.publicKey,
+      guestPolicy: () => this.when.published(), // when (issue 14)
       version: VERSION,
       rejoin: {
         catchUp: async () => {
@@ -212,6 +219,7 @@ export class Meshlet implements AsyncDisposable {
       runtime: ports.runtime,
       evictions,
       shutdown: (drain) => this.drain.shutdown(drain),
+      now: () => clock.now(), // when (issue 14)
     })
     this.intake = new IntakeService({
       view,

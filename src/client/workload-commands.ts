@@ -182,6 +182,11 @@ function renderStatus(meshlet: Did, s: WorkloadStatusOutput): string {
         )
       : '(no bids yet)',
   )
+  // when (issue 14): a scheduled workload's latest runs
+  if (s.runs) {
+    parts.push('', 'RUNS')
+    parts.push(s.runs.length ? formatTable(['INSTANT', 'STATE', 'MESHLET', 'EXIT', 'MESSAGE'], s.runs.map((r) => [r.instant, r.state, r.meshlet, r.exitCode, r.message])) : '(no instant has come yet)')
+  }
   return parts.join('\n')
 }
 

@@ -104,6 +104,13 @@ export function encodeProfile(p: Omit<Profile, 'meshlet'>): RecordValue {
       },
       isolation: p.isolation && { ...p.isolation },
       sealingKey: p.sealingKey,
+      // when (issue 14)
+      guestPolicy: p.guestPolicy && {
+        ...p.guestPolicy,
+        window: p.guestPolicy.window && { ...p.guestPolicy.window },
+        activeLoadPermille: int(c, 'guestPolicy.activeLoadPermille', p.guestPolicy.activeLoadPermille),
+        activeMinutes: int(c, 'guestPolicy.activeMinutes', p.guestPolicy.activeMinutes),
+      },
       updatedAt: p.updatedAt,
     },
     (v) => profileLex.$safeParse(v),
@@ -203,6 +210,11 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
       network: w.network === 'none' ? w.network : undefined,
       writableRoot: w.writableRoot ? true : undefined,
       requires: w.requires?.isolation ? { isolation: true } : undefined,
+      // when (issue 14)
+      priority: w.priority === undefined || w.priority === 'normal' ? undefined : w.priority,
+      window: w.window && { ...w.window },
+      when: w.when,
+      schedule: w.schedule && { ...w.schedule },
       createdAt: w.createdAt,
     },
     (v) => workloadLex.$safeParse(v),

@@ -2,6 +2,7 @@
 // public records only, in integers, at fixed epoch boundaries that bids name. Any peer, or
 // `meshlet explain` on records fetched from PDSes, gets the same balances from the same records,
 // whatever order they arrived in. Pure: the observer's `now` is a parameter.
+import { resolveRun } from './runs.js'
 import { verifyBid, type BidCheck } from './bid-verify.js'
 import { DECAY_DEN, DECAY_NUM, DECAY_WINDOW, epochOf, epochStart } from './epoch.js'
 import { statusRkey } from './hash.js'
@@ -184,7 +185,7 @@ export class Ledger {
     for (const b of dedupeByUri(records.bids)) bids.set(b.uri, b)
     const ownerOf = records.ownerOf
     this.verifyBid = verifyBid({
-      workload: (uri) => this.workloads.get(uri),
+      workload: (uri) => this.workloads.get(uri) ?? resolveRun((u) => this.workloads.get(u), uri), // when: runs of schedules
       profile: (m) => this.profiles.get(m),
       ownerOf,
       balanceAt: (o, e) => this.balanceAt(o, e).balance,

@@ -61,6 +61,19 @@ export interface Workload {
   writableRoot?: boolean
   /** What a meshlet must enforce to run it: isolation = owner bridge with host and LAN blocked. */
   requires?: { isolation?: boolean }
+  // when (issue 14): priority class, run window, idle-only, cron schedule (core/when.ts, core/schedule.ts)
+  /** Orders preemption among guests (low first); absent = normal. */
+  priority?: PriorityClass
+  /** Run only inside these local hours. */
+  window?: TimeWindow
+  /** 'idle': only on meshlets whose person is not using them; absent = any. */
+  when?: 'idle'
+  /** Batch only: one run per cron instant after createdAt. */
+  schedule?: Schedule
+  /** Set on a run of a scheduled workload (core/runs.ts): the workload it is a run of, and its instant (epoch ms). */
+  runOf?: { uri: AtUri; instant: number }
+  /** A run's overlap policy (its workload's schedule.overlap). */
+  runOverlap?: OverlapPolicy
   createdAt: string
   // Secrets (issue 13): names of the owner's secret records mounted at /run/secrets/<name>, and the one holding registry credentials.
   secrets?: string[]
@@ -75,6 +88,8 @@ export interface Artifact {
   sha256: string
   args: string[]
 }
+
+export type PriorityClass = 'low' | 'normal' | 'high'
 
 export type WorkloadNetwork = 'owner' | 'none'
 
@@ -136,6 +151,8 @@ export interface Profile {
   isolation?: Isolation
   /** Secrets (issue 13): X25519 public key (base64) owners seal secrets to. */
   sealingKey?: string
+  /** when (issue 14): local policy on guests' work, published so a decline is explainable. */
+  guestPolicy?: GuestPolicy
   updatedAt: string
 }
 
@@ -297,3 +314,39 @@ export type RecordEvent =
   | (RecordKey & { op: 'put'; cid: Cid; record: SchedulerRecord })
   | (RecordKey & { op: 'delete' })
   | (RecordKey & { op: 'rejected'; cid?: Cid; reason: string })
+
+// when (issue 14): windows, schedules and guest policy (logic in core/window.ts, schedule.ts, guest-policy.ts)
+export interface TimeWindow {
+  /** "HH:MM-HH:MM", local wall-clock time in `tz`; start > end wraps across midnight; start = end is all day. */
+  hours: string
+  /** IANA time zone (e.g. "Europe/Berlin"); "UTC" when absent. */
+  tz?: string
+}
+
+export type OverlapPolicy = 'skip' | 'queue'
+
+export interface Schedule {
+  /** Cron expression: 5 fields (minute precision) or 6 (a leading seconds field). */
+  cron: string
+  /** IANA time zone the expression is read in; "UTC" when absent. */
+  tz?: string
+  /** A run still live when the next instant comes: skip that instant (default) or queue it. */
+  overlap?: OverlapPolicy
+}
+
+export interface GuestPolicy {
+  /** Guest hours: guests' work only inside them. */
+  window?: TimeWindow
+  /** No guest work while on battery. */
+  noBattery?: boolean
+  /** No guest work while the person is active (always so for the `interface` role). */
+  whenIdle?: boolean
+  /** Load per core x1000, besides this meshlet's guests, above which the person counts as active. */
+  activeLoadPermille?: number
+  /** For how long the load must stay above (or below) the threshold before the state flips. */
+  activeMinutes?: number
+  /** Published state: the person is not active (as of the profile's updatedAt). */
+  idle?: boolean
+  /** How input idle time is known, or why it is not. */
+  inputIdle?: string
+}

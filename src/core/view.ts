@@ -1,6 +1,7 @@
 // One peer's in-memory picture of the commune: the latest valid version of every record it
 // tracks, indexed for the scheduler (bids and statuses by workload) and the cluster service.
 // Pure data structure: the service layer feeds it RecordEvents; the simulation feeds it directly.
+import { resolveRun } from './runs.js'
 import { NSID, type AtUri, type Bid, type Cid, type Did, type Membership, type MeshletLink, type MeshletOwnerClaim, type Profile, type RecordEvent, type Rejection, type SecretRecord, type Workload, type WorkloadStatus } from './types.js'
 
 export interface ViewChange {
@@ -318,7 +319,8 @@ export class CommuneView {
   }
 
   workload(uri: AtUri): Workload | undefined {
-    return this.workloadsByUri.get(uri)
+    // when (issue 14): a run of a scheduled workload resolves from its workload (core/runs.ts).
+    return this.workloadsByUri.get(uri) ?? (uri.includes('#') ? resolveRun((u) => this.workloadsByUri.get(u), uri) : undefined)
   }
 
   workloads(): Workload[] {

@@ -34,6 +34,12 @@ export interface MemberSpec {
   unlinked?: boolean
   cpuMillis?: number
   memoryMb?: number
+  // when (issue 14)
+  /** --guest-hours (UTC unless guestTz). */
+  guestHours?: string
+  guestTz?: string
+  /** The wall clock this peer reads windows on (tests move it to open or close a window). */
+  windowClock?: () => number
 }
 
 export interface Member {
@@ -168,6 +174,7 @@ export class DevCommune implements AsyncDisposable {
       logLevel: 'info',
       firewallChain: this.firewallChain,
       denyRanges: this.opts.extraDenyRanges ? [...DEFAULT_DENY_RANGES, ...this.opts.extraDenyRanges] : undefined,
+      ...(m.spec.guestHours ? { guestHours: m.spec.guestHours, guestTz: m.spec.guestTz ?? 'UTC' } : {}), // when (issue 14)
       ...extra,
     }
   }
@@ -179,7 +186,7 @@ export class DevCommune implements AsyncDisposable {
 
   async startPeer(m: Member, overrides: Partial<PeerPorts> = {}, extra: Partial<RunConfig> = {}): Promise<Meshlet> {
     const log = (this.opts.logger ?? rootLogger).child({ peer: m.name })
-    m.peer = await startMeshlet(this.config(m, extra), overrides, log)
+    m.peer = await startMeshlet(this.config(m, extra), overrides, log, m.spec.windowClock ? { windowClock: m.spec.windowClock } : {})
     return m.peer
   }
 

@@ -5,7 +5,7 @@ import type { RegistryPolicy } from '../core/registry-policy.js'
 import type { GuestQuotaPolicy } from '../core/quota.js'
 import type { EvictionStore } from '../ports/eviction-store.js'
 import type { IdResolver } from '@atproto/identity'
-import type { Did, KeyValue } from '../core/types.js'
+import type { Did, GuestPolicy, KeyValue } from '../core/types.js'
 import type { ContainerRuntime } from '../ports/container-runtime.js'
 import type { HostProbe } from '../ports/host-probe.js'
 import type { RecordPublisher } from '../ports/record-publisher.js'
@@ -53,6 +53,11 @@ export interface PeerSettings {
   // appview (issue 15)
   /** Who may read /metrics: addresses or CIDR ranges (IPv4/IPv6), or 'any' (default loopback only). */
   metricsAllow?: string[]
+  // when (issue 14)
+  /** When this meshlet takes guests' work (published in the profile); absent = any time. */
+  guestPolicy?: GuestPolicy
+  /** The wall clock windows are read on (default: the peer's clock); devnet tests move it. */
+  windowClock?: () => number
 }
 
 export interface PeerPorts {

@@ -59,6 +59,19 @@ export interface WorkloadStatusView {
   replicas: ReplicaView[]
   bids: BidOutcomeView[]
   self?: BidOutcomeView
+  /** when (issue 14): a scheduled workload's latest runs, oldest first. */
+  runs?: RunView[]
+}
+
+/** when (issue 14): one run of a scheduled workload. */
+export interface RunView {
+  instant: string
+  uri: AtUri
+  /** The holder's state, else skipped, queued, bidding, lost or none. */
+  state: string
+  meshlet?: Did
+  exitCode?: number
+  message?: string
 }
 
 export interface LogsView {

@@ -1,6 +1,7 @@
 // The peer's side of the XRPC contract (src/ports/control-plane.ts): read models built from the view,
 // the scheduler's last decisions ("why not me?") and the runtime; control actions go through the
 // same records and loops as everything else, so a control call and a record change behave alike.
+import { runHistory } from './run-history.js'
 import { AtUri as AtUriParser } from '@atproto/syntax'
 import { CLAIM_STATES, type AtUri, type Did } from '../core/types.js'
 import { isYielded } from '../core/placement.js'
@@ -48,6 +49,8 @@ export interface PeerControlDeps {
   evictions: EvictionStore
   /** Drain then stop the whole peer (wired by the composition root). */
   shutdown: (drain: boolean) => Promise<number>
+  /** when (issue 14): the wall clock the run history is read on (default Date.now). */
+  now?: () => number
 }
 
 export class PeerControl implements ControlPlane {
@@ -179,6 +182,7 @@ export class PeerControl implements ControlPlane {
       bids,
       self: decision?.self ?? (decision ? { meshlet: this.d.meshlet, outcome: 'invalid', reason: decision.excluded.find((e) => e.meshlet === this.d.meshlet)?.reason ?? this.linkProblem() ?? 'no bid yet' } : undefined),
       ...(queued ? { problem: queuedProblem(placed, w.replicas, bids) } : {}),
+      ...(w.schedule ? { runs: runHistory(this.d.view, this.d.scheduler.decisions, w, (this.d.now ?? Date.now)()) } : {}), // when (issue 14)
     }
   }
 

@@ -72,4 +72,22 @@ export class DrainService {
     await runner.processAll()
     await this.d.stopPeer()
   }
+
+  /**
+   * when (issue 14): hand ONE replica over without stopping the peer (guest hours closed, a
+   * workload's window closed), the way shutdown does: release it ("draining: <why>", a yield) and
+   * keep its container running until another meshlet runs it, or a lease passed.
+   */
+  async handOver(w: Workload, reason: string): Promise<void> {
+    const { runner, status, clock } = this.d
+    runner.handOver(w.uri)
+    await status.release(w, reason)
+    const deadline = clock.now() + this.d.leaseMs
+    void (async () => {
+      const replaced = () => this.d.view.statusesFor(w.uri).filter((s) => s.meshlet !== this.d.meshlet && s.workload.cid === w.cid && s.state === 'running').length >= w.replicas
+      while (!this.d.stopping() && !replaced() && clock.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+      runner.endHandover(w.uri)
+      runner.mark()
+    })()
+  }
 }

@@ -1,7 +1,7 @@
 // This meshlet's own identity records (PROTOCOL §1): meshletOwner and membership once at start
 // (refreshed when they differ), and the profile, re-published every lease/3 as the heartbeat
 // that keeps its claims alive. One write per interval per meshlet, however many workloads it runs.
-import { NSID, type Did, type Isolation, type KeyValue } from '../core/types.js'
+import { NSID, type Did, type GuestPolicy, type Isolation, type KeyValue } from '../core/types.js'
 import { encodeMembership, encodeMeshletOwner, encodeProfile } from '../core/encode.js'
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
@@ -37,6 +37,8 @@ export interface LinkageOptions {
   isolation?: () => Isolation | undefined
   /** Secrets (issue 13): this meshlet's public sealing key, published in its profile. */
   sealingKey?: string
+  /** when (issue 14): the guest policy and activity state to publish. */
+  guestPolicy?: () => GuestPolicy | undefined
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -158,6 +160,7 @@ export class LinkagePublisher {
         guestQuota: guestQuota(this.opts.guestQuota ?? DEFAULT_GUEST_QUOTA, { cpuMillis: host.cpuMillisTotal, memoryMb: host.memoryMbTotal }),
         isolation: this.opts.isolation?.(),
         sealingKey: this.opts.sealingKey,
+        guestPolicy: this.opts.guestPolicy?.(),
         updatedAt: new Date(updatedAt).toISOString(),
       }),
     )

@@ -132,9 +132,10 @@ export class RunnerService {
     this.handingOver.add(uri)
   }
 
-  /** The drain is over (handed over, or out of time): containers of released replicas may stop. */
-  endHandover(): void {
-    this.handingOver.clear()
+  /** The drain is over (handed over, or out of time): containers of released replicas (or of `uri` alone) may stop. */
+  endHandover(uri?: AtUri): void {
+    if (uri === undefined) this.handingOver.clear()
+    else this.handingOver.delete(uri)
   }
 
   start(): void {

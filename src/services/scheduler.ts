@@ -26,6 +26,8 @@ import type { HostMonitor } from './host-monitor.js'
 import type { Stage, Timeline } from './timeline.js'
 import { statusBidUris } from '../core/status-history.js'
 import { LedgerCache } from '../core/ledger-cache.js'
+import { evaluateWhen, expandRuns, type WhenContext } from './scheduler-when.js'
+import type { WhenPolicy } from './when-policy.js'
 
 export interface SchedulerOptions {
   view: CommuneView
@@ -62,6 +64,10 @@ export interface SchedulerOptions {
   isEvicted?: (uri: AtUri) => boolean
   /** Secrets (issue 13): why this meshlet lacks a sealed copy a workload needs (declined with that reason). */
   missingSecret?: (workload: Workload) => string | undefined
+  // when (issue 14): guest hours, activity, workload windows, owner-first preemption, schedules
+  when?: WhenPolicy
+  /** Hands a replica over because of `when` (make before break, services/drain.ts); default: a plain release. */
+  onWhenDrain?: (workload: Workload, reason: string) => Promise<unknown>
 }
 
 export interface WorkloadDecision extends Decision {
@@ -228,7 +234,10 @@ export class SchedulerService {
     const committed = this.committed()
     const declines = declineCounts(this.view.allBids(), this.opts.self.meshlet, (uri) => this.view.workload(uri))
     for (const owner of this.pendingDeclines.values()) declines.set(owner, (declines.get(owner) ?? 0) + 1)
-    for (const uri of this.debtorsLast(uris, ledger)) {
+    this.opts.when?.observe(now, host, this.guestCpu(committed))
+    const runs = expandRuns(uris, this.view, now, this.opts.self.meshlet)
+    for (const [uri, at] of runs.wakes) this.scheduleWake(uri, at, now)
+    for (const uri of this.debtorsLast(runs.uris, ledger)) {
       const workload = this.view.workload(uri)
       if (!workload) {
         this.forget(uri)
@@ -272,9 +281,11 @@ export class SchedulerService {
     const { self } = this.opts
     // Liveness by receipt: read on the monotonic clock, never against writers' dates.
     const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, monoNow: this.clock.monotonic(), lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+    // when (issue 14): timing refusals drain; the owner's work that does not fit preempts guests.
+    const when: WhenContext = evaluateWhen(workload, ctx, { view: this.view, policy: this.policy, draining: this.draining, self, when: this.opts.when, held: () => this.heldReplicas(), release: (w, reason) => this.apply(w, { type: 'release', reason }) })
     const { committed, usage } = committedBesides(workload, ctx.committed, (uri) => this.view.workload(uri)?.owner)
     const feas = checkFeasibility(workload, ctx.host, committed, this.policy, this.draining)
-    const { offer, note: offerNote } = feas.ok ? offerFor(workload, feas.free, usage, ctx, this.opts) : { offer: { kind: 'decline', reason: feas.reason } as const, note: undefined }
+    const { offer, note: offerNote } = when.refusal ? { offer: { kind: 'decline', reason: when.refusal } as const, note: undefined } : feas.ok ? offerFor(workload, feas.free, usage, ctx, this.opts) : { offer: { kind: 'decline', reason: feas.reason } as const, note: undefined }
     const spent = ctx.declines.get(workload.owner) ?? 0
     const quietNote = quietDeclineNote(workload, offer, spent, this.opts)
     const quietDecline = quietNote !== undefined
@@ -285,9 +296,9 @@ export class SchedulerService {
       statuses: this.view.statusesFor(workload.uri),
       eligible: elig.eligible,
       electorate: elig.electorate,
-      firstSeenAt: this.view.firstSeen(workload.uri, workload.cid) ?? ctx.now,
+      firstSeenAt: when.firstSeenAt ?? this.view.firstSeen(workload.uri, workload.cid) ?? ctx.now,
       now: ctx.now,
-      self: { meshlet: self.meshlet, owner: self.owner, draining: this.draining, recovering: ctx.now < this.recoveringUntil },
+      self: { meshlet: self.meshlet, owner: self.owner, draining: this.draining || when.drain, recovering: ctx.now < this.recoveringUntil },
       offer,
       quietDecline,
       verifyBid: ctx.ledger.verifyBid,
@@ -304,11 +315,33 @@ export class SchedulerService {
     if (offer.kind === 'bid' && decision.phase === 'bidding') ctx.committed.set(workload.uri, workload.resources)
     if (decision.actions.some((a) => a.type === 'decline')) ctx.declines.set(workload.owner, spent + 1)
     this.scheduleWake(workload.uri, decision.wakeAt, ctx.now)
-    for (const action of decision.actions) this.apply(workload, action, note)
+    for (const action of decision.actions) {
+      // A drain for reasons of time says which, and hands over like a shutdown (make before break).
+      if (when.drain && !this.draining && action.type === 'release' && action.reason.startsWith('draining')) this.apply(workload, { type: 'release', reason: `draining: ${when.refusal}` }, note, this.opts.onWhenDrain)
+      else this.apply(workload, action, note)
+    }
     if (decision.start?.allowed && !wasAllowed) this.opts.onStartAllowed?.(workload.uri)
   }
 
-  private apply(workload: Workload, action: Decision['actions'][number], note?: string): void {
+  /** Guests' committed CPU (millicores): their load is not the person's (when-policy activity). */
+  private guestCpu(committed: Map<AtUri, Resources>): number {
+    let cpu = 0
+    for (const [uri, r] of committed) if (this.view.workload(uri)?.owner !== this.opts.self.owner) cpu += r.cpuMillis
+    return cpu
+  }
+
+  /** The live claims this meshlet holds (current versions), for owner-first preemption. */
+  private heldReplicas(): { workload: Workload; mayHaveStarted: boolean }[] {
+    const out: { workload: Workload; mayHaveStarted: boolean }[] = []
+    for (const s of this.view.statusesBy(this.opts.self.meshlet)) {
+      const w = this.view.workload(s.workload.uri)
+      if (!w || s.workload.cid !== w.cid || !CLAIM_STATES.includes(s.state)) continue
+      out.push({ workload: w, mayHaveStarted: s.state !== 'pending' || this.decisions.get(w.uri)?.start?.allowed === true })
+    }
+    return out
+  }
+
+  private apply(workload: Workload, action: Decision['actions'][number], note?: string, release?: (w: Workload, reason: string) => Promise<unknown>): void {
     const ref = { uri: workload.uri, cid: workload.cid }
     const name = `${workload.name} (${workload.uri})`
     let p: Promise<unknown>
@@ -342,7 +375,7 @@ export class SchedulerService {
         break
       case 'release':
         this.log.info({ workload: workload.uri }, `releasing ${workload.name}: ${action.reason}`)
-        p = this.status.release(workload, action.reason)
+        p = release ? release(workload, action.reason) : this.status.release(workload, action.reason)
         break
       case 'ack': {
         // Re-put the own counting record at its rkey, unchanged but for the acks (docs/protocol.md, Batch).

@@ -51,6 +51,7 @@ import * as profileLex from '../../lexicons/commune/scheduler/profile.js'
 import * as workloadLex from '../../lexicons/commune/scheduler/workload.js'
 import * as workloadStatusLex from '../../lexicons/commune/scheduler/workloadStatus.js'
 import { decodeSecret, sealingKeyProblem, workloadSecrets } from './decode-secrets.js'
+import { guestPolicyOf, whenFields } from './decode-when.js' // when (issue 14)
 
 export const DEFAULT_BID_WINDOW_MS = 5000
 const STATUS_STATES: readonly StatusState[] = ['pending', 'pulling', 'starting', 'running', 'exited', 'failed', 'stopped']
@@ -167,6 +168,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           guestQuota: v.guestQuota && { maxContainers: v.guestQuota.maxContainers, cpuMillis: v.guestQuota.cpuMillis, memoryMb: v.guestQuota.memoryMb },
           isolation: v.isolation ? isolationOf(v.isolation) : undefined,
           sealingKey: v.sealingKey !== undefined && !sealingKeyProblem(v.sealingKey) ? v.sealingKey : undefined,
+          guestPolicy: v.guestPolicy ? guestPolicyOf(v.guestPolicy) : undefined, // when (issue 14)
           updatedAt: v.updatedAt,
         }),
       }
@@ -210,6 +212,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
         network: v.network === undefined || v.network === 'owner' ? undefined : oneOf<WorkloadNetwork>(v.network, ['owner', 'none'], 'network'),
         writableRoot: v.writableRoot === true ? true : undefined,
         requires: v.requires?.isolation === true ? { isolation: true } : undefined,
+        ...whenFields(v, kind), // when (issue 14): priority, window, when, schedule
         createdAt: v.createdAt,
         ...workloadSecrets(v),
       })

@@ -69,3 +69,18 @@ export type { Capacity };
 const capacity = /*#__PURE__*/ l.typedObject<Capacity>($nsid, "capacity", /*#__PURE__*/ l.object({"cpuMillisFree":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMbFree":/*#__PURE__*/ l.integer({"minimum":0}),"cpuMillisTotal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1048576})),"memoryMbTotal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":16777216})),"loadPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"onBattery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"batteryPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000})),"thermal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string<{"knownValues":["nominal","warm","throttled","unknown"]}>())}));
 
 export { capacity };
+
+/** when (issue 14): local hours HH:MM-HH:MM (start > end wraps across midnight; start = end is all day) in an IANA time zone. */
+type TimeWindow = { $type?: "commune.scheduler.defs#timeWindow";"hours":string;
+
+  /**
+   * IANA time zone (default UTC).
+   */
+  "tz"?:string };
+
+export type { TimeWindow };
+
+/** when (issue 14): local hours HH:MM-HH:MM (start > end wraps across midnight; start = end is all day) in an IANA time zone. */
+const timeWindow = /*#__PURE__*/ l.typedObject<TimeWindow>($nsid, "timeWindow", /*#__PURE__*/ l.object({"hours":/*#__PURE__*/ l.string({"maxLength":11}),"tz":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64}))}));
+
+export { timeWindow };

@@ -37,12 +37,17 @@ type Main = { $type: "commune.scheduler.profile";
   /**
    * Secrets (issue 13): this meshlet's X25519 public key (32 bytes, standard base64), to which owners seal secrets (crypto_box_seal). docs/protocol.md, Secrets.
    */
-  "sealingKey"?:string;"updatedAt":l.DatetimeString };
+  "sealingKey"?:string;
+
+  /**
+   * Local policy, published so declines are explainable: when this meshlet takes guests' work (issue 14).
+   */
+  "guestPolicy"?:GuestPolicy;"updatedAt":l.DatetimeString };
 
 export type { Main };
 
 /** In a meshlet's repo (rkey self): where to reach it and what it offers. */
-const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Isolation>((() => isolation) as any)),"sealingKey":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":44,"maxLength":44})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Isolation>((() => isolation) as any)),"sealingKey":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":44,"maxLength":44})),"guestPolicy":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestPolicy>((() => guestPolicy) as any)),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -111,3 +116,41 @@ export type { Isolation };
 const isolation = /*#__PURE__*/ l.typedObject<Isolation>($nsid, "isolation", /*#__PURE__*/ l.object({"network":/*#__PURE__*/ l.string<{"knownValues":["owner-bridge","shared-bridge"],"maxLength":32}>({"maxLength":32}),"hostBlocked":/*#__PURE__*/ l.boolean(),"lanBlocked":/*#__PURE__*/ l.boolean(),"readOnlyRoot":/*#__PURE__*/ l.boolean(),"userns":/*#__PURE__*/ l.string<{"knownValues":["rootless","userns-remap","none"],"maxLength":32}>({"maxLength":32}),"storage":/*#__PURE__*/ l.string<{"knownValues":["quota","watched"],"maxLength":32}>({"maxLength":32}),"note":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":512}))}));
 
 export { isolation };
+
+type GuestPolicy = { $type?: "commune.scheduler.profile#guestPolicy";
+
+  /**
+   * Guest hours: guests' work only inside them.
+   */
+  "window"?:SchedulerDefs.TimeWindow;
+
+  /**
+   * No guest work while on battery.
+   */
+  "noBattery"?:boolean;
+
+  /**
+   * No guest work while the person is active (activeLoadPermille for activeMinutes).
+   */
+  "whenIdle"?:boolean;
+
+  /**
+   * Load per core x1000, besides this meshlet's guests, above which the person counts as active.
+   */
+  "activeLoadPermille"?:number;"activeMinutes"?:number;
+
+  /**
+   * The person is not active now (as of updatedAt).
+   */
+  "idle"?:boolean;
+
+  /**
+   * How input idle time is known, or why it is not (e.g. 'not available: headless').
+   */
+  "inputIdle"?:string };
+
+export type { GuestPolicy };
+
+const guestPolicy = /*#__PURE__*/ l.typedObject<GuestPolicy>($nsid, "guestPolicy", /*#__PURE__*/ l.object({"window":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.TimeWindow>((() => SchedulerDefs.timeWindow) as any)),"noBattery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"whenIdle":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"activeLoadPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":100000})),"activeMinutes":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1440})),"idle":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"inputIdle":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":128}))}));
+
+export { guestPolicy };

@@ -47,12 +47,32 @@ type Main = { $type: "commune.scheduler.workload";"name":string;
   /**
    * Secrets (issue 13), binaries from a URL: run this static binary instead of the image's own program. The holder downloads it (size-capped), checks sha256, and mounts it read-only at /meshlet/bin/<last segment of the URL> in a container of `image` (the sandbox base, e.g. a busybox), with the same limits and network rules.
    */
-  "artifact"?:Artifact;"createdAt":l.DatetimeString };
+  "artifact"?:Artifact;
+
+  /**
+   * Priority class: orders which guests' work a meshlet's owner preempts first (low first).
+   */
+  "priority"?:"low" | "normal" | "high" | l.UnknownString;
+
+  /**
+   * Run only inside these local hours: queued (with the reason) outside them; a service is handed over when the window closes.
+   */
+  "window"?:SchedulerDefs.TimeWindow;
+
+  /**
+   * idle: run only on meshlets whose person is not using them (see the profile's guestPolicy).
+   */
+  "when"?:"any" | "idle" | l.UnknownString;
+
+  /**
+   * Batch only: run once per cron instant after createdAt, each instant placed like a batch job of its own.
+   */
+  "schedule"?:Schedule;"createdAt":l.DatetimeString };
 
 export type { Main };
 
 /** In an owner's repo: a container workload for the commune to run. */
-const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"secrets":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64}), {"maxLength":16})),"registryAuth":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64})),"artifact":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Artifact>((() => artifact) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"secrets":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64}), {"maxLength":16})),"registryAuth":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64})),"artifact":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Artifact>((() => artifact) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["low","normal","high"]}>(), "normal")),"window":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.TimeWindow>((() => SchedulerDefs.timeWindow) as any)),"when":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["any","idle"]}>(), "any")),"schedule":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Schedule>((() => schedule) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -152,3 +172,26 @@ export type { Artifact };
 const artifact = /*#__PURE__*/ l.typedObject<Artifact>($nsid, "artifact", /*#__PURE__*/ l.object({"url":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"sha256":/*#__PURE__*/ l.string({"minLength":64,"maxLength":64}),"args":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64}))}));
 
 export { artifact };
+
+type Schedule = { $type?: "commune.scheduler.workload#schedule";
+
+  /**
+   * Cron expression: 5 fields, or 6 with leading seconds.
+   */
+  "cron":string;
+
+  /**
+   * IANA time zone the expression is read in (default UTC).
+   */
+  "tz"?:string;
+
+  /**
+   * An earlier run still live when an instant comes: skip the instant, or queue it until that run ends.
+   */
+  "overlap"?:"skip" | "queue" | l.UnknownString };
+
+export type { Schedule };
+
+const schedule = /*#__PURE__*/ l.typedObject<Schedule>($nsid, "schedule", /*#__PURE__*/ l.object({"cron":/*#__PURE__*/ l.string({"maxLength":128}),"tz":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"overlap":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["skip","queue"]}>(), "skip"))}));
+
+export { schedule };

@@ -38,3 +38,23 @@ export type { ReplicaView };
 const replicaView = /*#__PURE__*/ l.typedObject<ReplicaView>($nsid, "replicaView", /*#__PURE__*/ l.object({"meshlet":/*#__PURE__*/ l.string({"format":"did"}),"state":/*#__PURE__*/ l.string(),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string()),"message":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string()),"updatedAt":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"format":"datetime"}))}));
 
 export { replicaView };
+
+/** when (issue 14): one run of a scheduled workload (one cron instant). */
+type RunView = { $type?: "farm.meshlet.defs#runView";"instant":l.DatetimeString;
+
+  /**
+   * The run URI: the workload URI + #/run/<instant>.
+   */
+  "uri":string;
+
+  /**
+   * The holder's state, or skipped, queued, bidding, lost, none.
+   */
+  "state":string;"meshlet"?:l.DidString;"exitCode"?:number;"message"?:string };
+
+export type { RunView };
+
+/** when (issue 14): one run of a scheduled workload (one cron instant). */
+const runView = /*#__PURE__*/ l.typedObject<RunView>($nsid, "runView", /*#__PURE__*/ l.object({"instant":/*#__PURE__*/ l.string({"format":"datetime"}),"uri":/*#__PURE__*/ l.string(),"state":/*#__PURE__*/ l.string(),"meshlet":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"format":"did"})),"exitCode":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"message":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string())}));
+
+export { runView };
