@@ -1,5 +1,6 @@
 // Core domain types. Pure data: what every peer reasons about. Adapters decode AT records
 // into these (validated at the edge), so nothing in core ever sees an unchecked value.
+import type { HealthCheck, HealthReport } from './health-types.js'
 
 export type Did = string
 export type AtUri = string
@@ -62,6 +63,8 @@ export interface Workload {
   /** What a meshlet must enforce to run it: isolation = owner bridge with host and LAN blocked. */
   requires?: { isolation?: boolean }
   createdAt: string
+  // issue 12 (health): the check that makes a replica running (core/health.ts)
+  health?: HealthCheck
 }
 
 export type WorkloadNetwork = 'owner' | 'none'
@@ -206,6 +209,8 @@ export interface WorkloadStatus {
   updatedAt: string
   /** Earlier versions' claims this meshlet ran, oldest first (docs/protocol.md, "Status history"). */
   history?: StatusVersion[]
+  // issue 12 (health): the replica's health check state and last failure
+  health?: HealthReport
 }
 
 /** One earlier version's claim in a status's `history`: what its status said when the next claim replaced it. */

@@ -43,6 +43,7 @@ import {
 } from './record-checks.js'
 import { statusRkey } from '../../core/hash.js'
 import { imageRefProblem } from '../../core/image-ref.js'
+import { healthCheckOf, healthReportOf } from './decode-health.js'
 import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
 import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
 import * as meshletLex from '../../lexicons/commune/scheduler/meshlet.js'
@@ -209,6 +210,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
         writableRoot: v.writableRoot === true ? true : undefined,
         requires: v.requires?.isolation === true ? { isolation: true } : undefined,
         createdAt: v.createdAt,
+        // issue 12 (health): bounds and shape checked in core/health.ts
+        health: v.health ? healthCheckOf(v.health) : undefined,
       })
       return { collection, value: workload }
     }
@@ -266,6 +269,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           startedAt: v.startedAt,
           updatedAt: v.updatedAt,
           history,
+          // issue 12 (health)
+          health: v.health ? healthReportOf(v.health) : undefined,
         }),
       }
     }

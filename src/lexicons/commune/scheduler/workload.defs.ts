@@ -32,12 +32,17 @@ type Main = { $type: "commune.scheduler.workload";"name":string;
   /**
    * Make the root filesystem writable (default read-only, with a small tmpfs on /tmp and /run). Writes count against resources.storageMb.
    */
-  "writableRoot"?:boolean;"requires"?:Requirements;"createdAt":l.DatetimeString };
+  "writableRoot"?:boolean;"requires"?:Requirements;"createdAt":l.DatetimeString;
+
+  /**
+   * Issue 12 (health): a replica is running only once this check passes; an unhealthy one is restarted, then released.
+   */
+  "health"?:HealthCheck };
 
 export type { Main };
 
 /** In an owner's repo: a container workload for the commune to run. */
-const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"}),"health":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<HealthCheck>((() => healthCheck) as any))}));
 
 export { main };
 
@@ -119,3 +124,53 @@ export type { Requirements };
 const requirements = /*#__PURE__*/ l.typedObject<Requirements>($nsid, "requirements", /*#__PURE__*/ l.object({"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean())}));
 
 export { requirements };
+
+/** A health check: http (GET path on port, expectStatus or any 200..399), tcp (connect to port) or exec (command in the container, exit 0). Probed by the holder on the container's own address. */
+type HealthCheck = { $type?: "commune.scheduler.workload#healthCheck";"type":"http" | "tcp" | "exec" | l.UnknownString;
+
+  /**
+   * Container port (http, tcp).
+   */
+  "port"?:number;
+
+  /**
+   * http: the path to GET (default /).
+   */
+  "path"?:string;
+
+  /**
+   * http: the status that passes (default any 200..399).
+   */
+  "expectStatus"?:number;
+
+  /**
+   * exec: the command run inside the container; exit 0 passes.
+   */
+  "command"?:(string)[];
+
+  /**
+   * Between probes (default 10000).
+   */
+  "intervalMs"?:number;
+
+  /**
+   * A probe slower than this fails (default 2000, at most intervalMs).
+   */
+  "timeoutMs"?:number;
+
+  /**
+   * Consecutive failures that make a replica unhealthy (default 3).
+   */
+  "retries"?:number;
+
+  /**
+   * Failures this soon after the start do not count (default 0).
+   */
+  "startPeriodMs"?:number };
+
+export type { HealthCheck };
+
+/** A health check: http (GET path on port, expectStatus or any 200..399), tcp (connect to port) or exec (command in the container, exit 0). Probed by the holder on the container's own address. */
+const healthCheck = /*#__PURE__*/ l.typedObject<HealthCheck>($nsid, "healthCheck", /*#__PURE__*/ l.object({"type":/*#__PURE__*/ l.string<{"knownValues":["http","tcp","exec"]}>(),"port":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1,"maximum":65535})),"path":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":1024})),"expectStatus":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":599})),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"intervalMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":500,"maximum":3600000})),"timeoutMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":60000})),"retries":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1,"maximum":100})),"startPeriodMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":3600000}))}));
+
+export { healthCheck };
