@@ -130,6 +130,8 @@ export class Meshlet implements AsyncDisposable {
       timeline: this.timeline,
       startGate: (uri) => scheduler.decisions.get(uri)?.start,
       fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
+      // issue 12 (health)
+      healthProbe: ports.healthProbe,
     }))
     this.linkage = new LinkagePublisher({
       view,

@@ -19,6 +19,8 @@ import { ReplicaStarter } from './replica-starter.js'
 import { RestartSupervisor } from './restart-supervisor.js'
 import type { GuestImagePulls } from './guest-image-pulls.js'
 import type { RegistryPolicy } from '../core/registry-policy.js'
+import type { HealthProbe } from '../ports/health-probe.js'
+import { HealthMonitor } from './health-monitor.js'
 
 /** Deletions remembered beyond those that still have a container or status here. */
 const MAX_REMEMBERED_DELETIONS = 1000
@@ -46,6 +48,8 @@ export interface RunnerOptions {
   startGate?: (uri: AtUri) => { allowed: boolean; reason: string } | undefined
   /** Fencing: when this meshlet's last heartbeat landed (epoch ms, own clock) and its lease. */
   fence?: { leaseMs: number; lastBeatAt: () => number | undefined }
+  // issue 12 (health): probes replicas whose workload declares a health check (services/health-monitor.ts)
+  healthProbe?: HealthProbe
 }
 
 const FINAL = new Set(['exited', 'failed'])
@@ -58,6 +62,8 @@ export class RunnerService {
   /** Starts run beside the passes, at most maxParallelStarts at once. */
   private readonly starter: ReplicaStarter
   private readonly restarts: RestartSupervisor
+  /** issue 12 (health) */
+  readonly health: HealthMonitor | undefined
   private sweep: NodeJS.Timeout | undefined
   private stopped = false
   /** No pass before start(): during the initial backfill the view is still partial. */
@@ -103,6 +109,11 @@ export class RunnerService {
       mark,
     })
     this.restarts = new RestartSupervisor({ runtime, status, clock, log, mark })
+    // issue 12 (health)
+    if (opts.healthProbe) {
+      this.health = new HealthMonitor({ probe: opts.healthProbe, runtime, status, clock, log, mark, stopTimeoutS: opts.stopTimeoutS })
+      status.setHealthGate((w, patch) => this.health!.gate(w, patch))
+    }
   }
 
   /**
@@ -141,6 +152,7 @@ export class RunnerService {
     this.abort.abort()
     if (this.sweep) clearInterval(this.sweep)
     this.restarts.stop()
+    this.health?.stop()
     this.starter.stop()
     await this.processAll()
   }
@@ -299,6 +311,8 @@ export class RunnerService {
   private async check(w: Workload, c: ContainerInfo): Promise<void> {
     const own = this.status.own(w.uri)
     if (!own) return
+    if (this.health?.busy(c.id)) return // a health restart or release is under way
+    if (c.state === 'running' && CLAIM_STATES.includes(own.state)) this.health?.observe(w, c)
     if (c.state === 'running' || c.state === 'paused' || c.state === 'restarting') {
       if (CLAIM_STATES.includes(own.state) && (own.state !== 'running' || own.containerId !== c.id)) {
         await this.status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}`, startedAt: c.startedAt })
@@ -308,6 +322,7 @@ export class RunnerService {
     if (c.state !== 'exited' && c.state !== 'dead' && c.state !== 'created') return
     if (!CLAIM_STATES.includes(own.state)) return // already final
     if (c.state === 'created') return this.starter.startCreated(w, c)
+    this.health?.forget(c.id) // a restarted container proves its health again
     await this.restarts.exited(w, c)
   }
 }
