@@ -207,6 +207,7 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
       createdAt: w.createdAt,
       // issue 12 (health)
       health: w.health && { ...w.health, ...(w.health.type === 'exec' ? { command: [...w.health.command] } : {}) },
+      update: w.update && { maxParallel: int(c, 'update.maxParallel', w.update.maxParallel), minHealthyMs: int(c, 'update.minHealthyMs', w.update.minHealthyMs), autoRevert: w.update.autoRevert },
     },
     (v) => workloadLex.$safeParse(v),
   )

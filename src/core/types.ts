@@ -65,6 +65,8 @@ export interface Workload {
   createdAt: string
   // issue 12 (health): the check that makes a replica running (core/health.ts)
   health?: HealthCheck
+  // issue 12 (rollout): a new version rolls in, old replicas stop in turn (core/rollout.ts)
+  update?: { maxParallel: number; minHealthyMs: number; autoRevert: boolean }
 }
 
 export type WorkloadNetwork = 'owner' | 'none'

@@ -21,6 +21,7 @@ import type { GuestImagePulls } from './guest-image-pulls.js'
 import type { RegistryPolicy } from '../core/registry-policy.js'
 import type { HealthProbe } from '../ports/health-probe.js'
 import { HealthMonitor } from './health-monitor.js'
+import { VersionMemory } from './version-memory.js'
 
 /** Deletions remembered beyond those that still have a container or status here. */
 const MAX_REMEMBERED_DELETIONS = 1000
@@ -64,6 +65,8 @@ export class RunnerService {
   private readonly restarts: RestartSupervisor
   /** issue 12 (health) */
   readonly health: HealthMonitor | undefined
+  /** issue 12 (rollout): the versions of each workload this meshlet ran */
+  readonly versions = new VersionMemory()
   private sweep: NodeJS.Timeout | undefined
   private stopped = false
   /** No pass before start(): during the initial backfill the view is still partial. */
@@ -240,8 +243,13 @@ export class RunnerService {
     for (const s of this.view.statusesBy(this.opts.meshlet)) mine.set(s.workload.uri, s)
 
     const desired: DesiredReplica[] = []
+    // issue 12 (rollout): old versions this meshlet still holds whose record it no longer has: left alone
+    const unknownOld = new Set<string>()
     for (const s of mine.values()) {
-      const w = this.view.workload(s.workload.uri)
+      const current = this.view.workload(s.workload.uri)
+      if (current && s.workload.cid === current.cid) this.versions.remember(current)
+      const w = current && s.workload.cid !== current.cid ? this.oldVersion(current, s) : current
+      if (current && !w && current.update && CLAIM_STATES.includes(s.state)) unknownOld.add(`${s.workload.uri}\n${s.workload.cid}`)
       if (!w || s.workload.cid !== w.cid) continue
       const hasContainer = containers.some((c) => c.labels.workloadUri === w.uri && c.labels.workloadCid === w.cid)
       // Live claims are desired; a finished replica stays desired while its container exists, so its logs remain readable.
@@ -250,7 +258,7 @@ export class RunnerService {
       }
     }
     // Never touch containers of workloads we cannot see and do not know to be deleted.
-    const considered = containers.filter((c) => this.view.workload(c.labels.workloadUri) || this.deleted.has(c.labels.workloadUri) || mine.get(c.labels.workloadUri)?.state === 'stopped')
+    const considered = containers.filter((c) => (this.view.workload(c.labels.workloadUri) || this.deleted.has(c.labels.workloadUri) || mine.get(c.labels.workloadUri)?.state === 'stopped') && !unknownOld.has(`${c.labels.workloadUri}\n${c.labels.workloadCid}`))
     const running: RunningReplica[] = considered.map((c) => ({
       id: c.id,
       workloadUri: c.labels.workloadUri,
@@ -298,6 +306,15 @@ export class RunnerService {
     // once instead of after the whole batch (a burst would otherwise start in waves, one per pass).
     this.starter.enqueue(plan.start)
     for (const k of plan.keep) await this.check(k.desired.workload, containers.find((c) => c.id === k.running.id)!)
+  }
+
+  /**
+   * issue 12 (rollout): the spec of an older version this meshlet still holds a claim on (a rolling
+   * workload's old holder, or a reverted one), from its memory of that record.
+   */
+  private oldVersion(current: Workload, s: WorkloadStatus): Workload | undefined {
+    if (!current.update || !CLAIM_STATES.includes(s.state)) return undefined
+    return this.versions.get(current.uri, s.workload.cid)
   }
 
   private engineAnswered(): void {

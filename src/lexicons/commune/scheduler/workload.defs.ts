@@ -37,12 +37,17 @@ type Main = { $type: "commune.scheduler.workload";"name":string;
   /**
    * Issue 12 (health): a replica is running only once this check passes; an unhealthy one is restarted, then released.
    */
-  "health"?:HealthCheck };
+  "health"?:HealthCheck;
+
+  /**
+   * Issue 12 (rollout): a changed record rolls in: old replicas stop in turn, at most maxParallel below replicas healthy.
+   */
+  "update"?:UpdatePolicy };
 
 export type { Main };
 
 /** In an owner's repo: a container workload for the commune to run. */
-const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"}),"health":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<HealthCheck>((() => healthCheck) as any))}));
+const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"}),"health":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<HealthCheck>((() => healthCheck) as any)),"update":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<UpdatePolicy>((() => updatePolicy) as any))}));
 
 export { main };
 
@@ -174,3 +179,28 @@ export type { HealthCheck };
 const healthCheck = /*#__PURE__*/ l.typedObject<HealthCheck>($nsid, "healthCheck", /*#__PURE__*/ l.object({"type":/*#__PURE__*/ l.string<{"knownValues":["http","tcp","exec"]}>(),"port":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1,"maximum":65535})),"path":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":1024})),"expectStatus":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":599})),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"intervalMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":500,"maximum":3600000})),"timeoutMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":60000})),"retries":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1,"maximum":100})),"startPeriodMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":3600000}))}));
 
 export { healthCheck };
+
+/** Rolling updates (services): docs/protocol.md, Rolling updates. */
+type UpdatePolicy = { $type?: "commune.scheduler.workload#updatePolicy";
+
+  /**
+   * How many replicas may be below healthy at once during a rollout (default 1).
+   */
+  "maxParallel"?:number;
+
+  /**
+   * A new replica counts as healthy once it has been so this long (default 0).
+   */
+  "minHealthyMs"?:number;
+
+  /**
+   * A new version that fails is reverted: peers return to the previous version they saw healthy (default false).
+   */
+  "autoRevert"?:boolean };
+
+export type { UpdatePolicy };
+
+/** Rolling updates (services): docs/protocol.md, Rolling updates. */
+const updatePolicy = /*#__PURE__*/ l.typedObject<UpdatePolicy>($nsid, "updatePolicy", /*#__PURE__*/ l.object({"maxParallel":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1,"maximum":64})),"minHealthyMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":3600000})),"autoRevert":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean())}));
+
+export { updatePolicy };
