@@ -23,7 +23,7 @@ describe('health checks on a real commune', () => {
     c = await DevCommune.create({ pdsCount: 1, members: [{ name: 'ann' }, { name: 'ben' }], leaseMs: 8000, bidWindowMs: 1000, firewallChain: CHAINS })
     await c.startAll()
   }, 120_000)
-  afterAll(async () => c?.close())
+  afterAll(async () => c?.close(), 120_000)
 
   test('an HTTP service is starting until its check passes after its start period, then running and healthy', async () => {
     const ann = c.member('ann')

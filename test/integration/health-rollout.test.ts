@@ -56,7 +56,7 @@ describe('rolling updates on a real commune', () => {
     c = await DevCommune.create({ pdsCount: 1, members: [{ name: 'ann' }, { name: 'ben' }], leaseMs: 8000, bidWindowMs: 1000, firewallChain: CHAINS })
     await c.startAll()
   }, 120_000)
-  afterAll(async () => c?.close())
+  afterAll(async () => c?.close(), 120_000)
 
   test('v1 -> v2 rolls one replica at a time (always >= 1 answering), and a failing v3 with autoRevert comes back to v2', async () => {
     const ann = c.member('ann')
