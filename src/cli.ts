@@ -15,6 +15,7 @@ commands:
   run        run a meshlet peer (see 'meshlet run --help')
   link       write the owner's commune.scheduler.meshlet record for a meshlet (owner's credentials)
   explain    a workload's placement from public records alone (no account): meshlet explain <uri> [--json]
+  rollout    a rolling update's progress from public records: meshlet rollout status <uri> [--json]
   dev        a local commune (PLC, PDS, peers, Docker) until Ctrl-C, with ready-to-paste variables
 ${clientHelp}
 Every option can also come from its MESHLET_* environment variable.
@@ -90,6 +91,13 @@ async function main(argv: string[]): Promise<number> {
     // Public records only: no account, so it stays out of the client commands' login path.
     const { runExplain } = await import('./client/explain-command.js')
     const res = await runExplain(rest)
+    ;(res.code === 0 ? process.stdout : process.stderr).write(res.text)
+    return res.code
+  }
+  if (cmd === 'rollout') {
+    // issue 12 (rollout): public records only, like explain
+    const { runRollout } = await import('./client/rollout-command.js')
+    const res = await runRollout(rest)
     ;(res.code === 0 ? process.stdout : process.stderr).write(res.text)
     return res.code
   }

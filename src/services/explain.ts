@@ -101,7 +101,7 @@ export class ExplainInputError extends Error {
   }
 }
 
-async function readCluster(owner: Did, reader: PublicRecordReader, opts: ExplainOptions) {
+export async function readCluster(owner: Did, reader: PublicRecordReader, opts: ExplainOptions) {
   const view = new CommuneView()
   const read = new Set<Did>()
   const unreadable: { did: Did; reason: string }[] = []

@@ -9,6 +9,7 @@ import { CLAIM_STATES, NSID, type WorkloadStatus } from '../../src/core/types.js
 import { isHealthy } from '../../src/core/rollout.js'
 import type { Meshlet } from '../../src/meshlet.js'
 import { IMAGE, docker } from '../helpers/faults.js'
+import { runRollout } from '../../src/client/rollout-command.js'
 
 const CHAINS = `MHRO${randomBytes(2).toString('hex').toUpperCase()}`
 
@@ -89,6 +90,7 @@ describe('rolling updates on a real commune', () => {
     })
     polling = false
     await poller
+    expect((await runRollout(['status', v1.uri, '--plc', c.net.plcUrl, '--allow-http'], {})).text).toMatch(/complete: 2\/2 healthy on /)
     const fewest = Math.min(...samples.map((s) => s.length))
     expect(samples.length).toBeGreaterThan(10)
     expect(fewest).toBeGreaterThanOrEqual(1) // replicas - maxParallel
@@ -106,6 +108,12 @@ describe('rolling updates on a real commune', () => {
     })
     // Every peer agrees: the owner's record says v3, the commune runs v2.
     for (const p of c.peers()) expect(p.view.workload(v1.uri)?.cid).toBe(v3)
+    // `meshlet rollout status` says so, from public records alone.
+    const cli = await runRollout(['status', v1.uri, '--plc', c.net.plcUrl, '--allow-http', '--json'], {})
+    expect(cli.code).toBe(1)
+    const report = JSON.parse(cli.text) as { phase: string; cid: string; revertedTo?: string; summary: string }
+    expect(report).toMatchObject({ phase: 'reverted', cid: v3, revertedTo: v2 })
+    expect(report.summary).toMatch(/^failed, reverted to /)
     await c.deleteRecord(agent, v1.uri)
   }, 200_000)
 })
