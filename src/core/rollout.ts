@@ -93,6 +93,12 @@ export function rolloutOf(input: RolloutInput): Rollout | undefined {
     .filter((s) => s.workload?.uri === w.uri && s.workload.cid === w.cid && s.state === 'failed' && input.bids.some((b) => b.uri === s.bid?.uri && b.meshlet === s.meshlet && b.workload.cid === w.cid))
     .sort((a, b) => cmp(a.meshlet, b.meshlet))[0]
   if (failedStatus) out.failed = `${failedStatus.meshlet} failed: ${failedStatus.message ?? 'no message'}`
+  // A meshlet that reverted keeps the failed claim in its history: the evidence outlives the status.
+  const backed = (m: Did, bidUri: string) => input.bids.some((b) => b.uri === bidUri && b.meshlet === m && b.workload.cid === w.cid)
+  const reverted = statuses
+    .filter((s) => s.workload?.uri === w.uri && (s.history ?? []).some((h) => h.cid === w.cid && h.state === 'failed' && backed(s.meshlet, h.bid.uri)))
+    .sort((a, b) => cmp(a.meshlet, b.meshlet))[0]
+  if (!out.failed && reverted) out.failed = `${reverted.meshlet} failed on it and reverted`
   if (old.length > 0) out.previous = old.map((s) => s.workload.cid).sort(cmp)[0]
   if (wakeAt !== undefined) out.wakeAt = wakeAt
   return out

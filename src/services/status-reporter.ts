@@ -191,7 +191,11 @@ export class StatusReporter {
     const { history, dropped } = nextHistory(cur, cur !== undefined && keep === undefined, this.clock.now())
     if (dropped > 0) this.onHistoryFull?.(workload.uri, dropped)
     const now = new Date(this.clock.now()).toISOString()
-    const startedAt = patch.startedAt ?? (patch.state === 'running' ? (keep?.startedAt ?? now) : keep?.startedAt)
+    let startedAt = patch.startedAt ?? (patch.state === 'running' ? (keep?.startedAt ?? now) : keep?.startedAt)
+    // issue 12 (rollout): a rolling workload's replica that failed before it ever ran healthy still
+    // enters the history when the next claim replaces it (an interval of length 0: no usage), so a
+    // failed version stays visible after its meshlet reverts (docs/protocol.md, Rolling updates).
+    if (startedAt === undefined && patch.state === 'failed' && patch.containerId !== undefined && workload.update) startedAt = now
     return this.writer.put(
       NSID.workloadStatus,
       statusRkey(workload.uri),

@@ -170,6 +170,19 @@ describe('autoRevert', () => {
     expect(revertClaim(failed, wr(), { ...cur.s, state: 'stopped' })).toBeUndefined()
   })
 
+  test('the failure outlives the failed status: a history entry of the current version in state failed, on its own bid', () => {
+    const prev = old(B, 1)
+    const cur = fresh(A, 0)
+    const reverted = old(A, 0, 'running', { history: [{ cid: W_CID, bid: cur.s.bid!, priority: 10, replica: 0, state: 'failed', startedAt: '2025-01-01T00:59:00.000Z', updatedAt: '2025-01-01T00:59:00.000Z' }] })
+    const parts = [prev, reverted, { s: reverted.s, b: cur.b }]
+    expect(rolloutOf({ ...input(parts), workload: wr() })!.failed).toBe(`${A} failed on it and reverted`)
+    // a running entry, or one whose bid is not its meshlet's bid for this version, is no evidence
+    const running = old(A, 0, 'running', { history: [{ ...reverted.s.history![0]!, state: 'running' }] })
+    expect(rolloutOf({ ...input([prev, running, { s: running.s, b: cur.b }]), workload: wr() })!.failed).toBeUndefined()
+    expect(rolloutOf({ ...input([prev, reverted]), workload: wr() })!.failed).toBeUndefined()
+    expect(rolloutDecision({ ...input(parts), workload: wr(), self: B, inNext: true })!.holdClaim).toMatch(/^rollout: not claiming a failed version/)
+  })
+
   test('with autoRevert, nobody claims a failed version', () => {
     const parts = [old(A, 0), fresh(C, 1, 'failed')]
     expect(rolloutDecision({ ...input(parts), workload: wr(), self: D, inNext: true })!.holdClaim).toMatch(/^rollout: not claiming a failed version \(autoRevert\)/)

@@ -41,7 +41,7 @@ async function answering(uri: string): Promise<string[]> {
       const ip = Object.values(r.NetworkSettings?.Networks ?? {}).map((n) => n.IPAddress).find(Boolean)
       if (!ip) return undefined
       try {
-        const res = await fetch(`http://${ip}:8080/index.html`, { signal: AbortSignal.timeout(400) })
+        const res = await fetch(`http://${ip}:8080/index.html`, { signal: AbortSignal.timeout(2000) })
         return res.ok ? (await res.text()).trim() : undefined
       } catch {
         return undefined
@@ -71,9 +71,13 @@ describe('rolling updates on a real commune', () => {
     // The client: polls every replica's page until told to stop, noting the fewest answers.
     let polling = true
     const samples: string[][] = []
+    const lows: string[] = []
     const poller = (async () => {
       while (polling) {
-        samples.push(await answering(v1.uri))
+        const sample = await answering(v1.uri)
+        samples.push(sample)
+        // What the peer saw when a sample came up short, for the failure message.
+        if (sample.length === 0) lows.push(JSON.stringify(peer.view.statusesFor(v1.uri).map((s) => ({ m: s.meshlet.slice(-6), cid: s.workload.cid.slice(-6), state: s.state, h: s.health?.state, msg: s.message?.slice(0, 80) }))))
         await new Promise((r) => setTimeout(r, 150))
       }
     })()
@@ -93,7 +97,7 @@ describe('rolling updates on a real commune', () => {
     expect((await runRollout(['status', v1.uri, '--plc', c.net.plcUrl, '--allow-http'], {})).text).toMatch(/complete: 2\/2 healthy on /)
     const fewest = Math.min(...samples.map((s) => s.length))
     expect(samples.length).toBeGreaterThan(10)
-    expect(fewest).toBeGreaterThanOrEqual(1) // replicas - maxParallel
+    expect(fewest, lows.slice(0, 3).join('\n')).toBeGreaterThanOrEqual(1) // replicas - maxParallel
     // It did roll: some moment had one replica on each version.
     expect(samples.some((s) => s.includes('v1') && s.includes('v2'))).toBe(true)
 
