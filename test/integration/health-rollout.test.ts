@@ -110,6 +110,13 @@ describe('rolling updates on a real commune', () => {
       timeoutMs: 60_000,
       onTimeout: () => JSON.stringify(peer.view.statusesFor(v1.uri).map((s) => ({ m: s.meshlet.slice(-6), cid: s.workload.cid.slice(-6), state: s.state, msg: s.message, h: s.health?.state }))),
     })
+    // ... and stays there: nobody tries v3 again (the failure is kept in the reverted status's history).
+    const until = Date.now() + 4000
+    while (Date.now() < until) {
+      expect(claimsOf(peer, v1.uri, v3)).toEqual([])
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(claimsOf(peer, v1.uri, v2).filter(isHealthy)).toHaveLength(2)
     // Every peer agrees: the owner's record says v3, the commune runs v2.
     for (const p of c.peers()) expect(p.view.workload(v1.uri)?.cid).toBe(v3)
     // `meshlet rollout status` says so, from public records alone.
