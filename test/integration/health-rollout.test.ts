@@ -21,7 +21,7 @@ function web(version: string, members: string[], extra: Record<string, unknown> 
     command: ['sh', '-c', `sleep 2; mkdir -p /tmp/www; echo ${version} > /tmp/www/index.html; exec httpd -f -p 8080 -h /tmp/www`],
     replicas: 2,
     resources: { cpuMillis: 100, memoryMb: 32 },
-    health: { type: 'http', port: 8080, path: '/index.html', intervalMs: 500, timeoutMs: 400, retries: 2, startPeriodMs: 5000 },
+    health: { type: 'http', port: 8080, path: '/index.html', intervalMs: 1000, timeoutMs: 1000, retries: 3, startPeriodMs: 5000 },
     update: { maxParallel: 1 },
     constraints: { members },
     ...extra,
