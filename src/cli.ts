@@ -15,6 +15,7 @@ commands:
   run        run a meshlet peer (see 'meshlet run --help')
   link       write the owner's commune.scheduler.meshlet record for a meshlet (owner's credentials)
   explain    a workload's placement from public records alone (no account): meshlet explain <uri> [--json]
+  rollout    a rolling update's progress from public records: meshlet rollout status <uri> [--json]
   dev        a local commune (PLC, PDS, peers, Docker) until Ctrl-C, with ready-to-paste variables
   appview    a read-only web view of a commune, no account:  meshlet appview --members did:a,did:b [--port 2600]
   advise     what the commune lacked, what one more machine would run: meshlet advise <member-did> [--sizes 4c/16G,...]
@@ -117,6 +118,13 @@ async function main(argv: string[]): Promise<number> {
     })
     await av.close()
     return 0
+  }
+  if (cmd === 'rollout') {
+    // issue 12 (rollout): public records only, like explain
+    const { runRollout } = await import('./client/rollout-command.js')
+    const res = await runRollout(rest)
+    ;(res.code === 0 ? process.stdout : process.stderr).write(res.text)
+    return res.code
   }
   const { runClientCommand, CLIENT_HELP } = await clientCommands()
   const res = await runClientCommand(cmd, rest)

@@ -13,6 +13,7 @@ import { FileEvictionStore } from './adapters/store/eviction-file-store.js'
 import path from 'node:path'
 import Docker from 'dockerode'
 import { DEFAULT_HARDENING, DockerRuntime } from './adapters/docker/docker-runtime.js'
+import { DockerHealthProbe } from './adapters/docker/health-probe.js'
 import { OwnerNetworks } from './adapters/host-net/owner-networks.js'
 import { SystemHostProbe } from './adapters/host/system-host-probe.js'
 import { ConfigError, describeError } from './errors.js'
@@ -124,6 +125,8 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
       throw new ConfigError(`--data-dir (MESHLET_DATA_DIR): sealing key: ${describeError(err)}`, 'dataDir', { cause: err })
     })),
     artifacts: overrides.artifacts ?? new HttpArtifactStore(path.join(cfg.dataDir, 'artifacts')),
+    // issue 12 (health)
+    healthProbe: overrides.healthProbe ?? new DockerHealthProbe({ socketPath: cfg.dockerSocket }),
   }
 }
 

@@ -158,6 +158,8 @@ export class Meshlet implements AsyncDisposable {
       fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
       secretKeys: ports.secretKeys,
       artifacts: ports.artifacts,
+      // issue 12 (health)
+      healthProbe: ports.healthProbe,
     }))
     this.linkage = new LinkagePublisher({
       view,

@@ -13,6 +13,7 @@ import { liveReplicas, overallState, problemOf } from './workload-commands.js'
 import { EXIT, listAllRecords, ok, pds, run, type ClientContext, type CommandResult, type OutputOptions } from './context.js'
 import { unknownKeys } from './lexicon-schema.js'
 import { nearest } from '../suggest.js'
+import { parseHealthCheck, type HealthCheckInput } from '../core/health.js'
 
 export interface SubmitOptions extends OutputOptions {
   /** Refuse keys the lexicon does not define (default: warn and submit). */
@@ -59,6 +60,9 @@ export function parseWorkloadFile(text: string, file: string, now: Date): Record
       : describeError(result.reason)
     throw new WorkloadFileError(file, `invalid workload: ${detail}`, issues[0]?.field || undefined)
   }
+  // issue 12 (health): what the lexicon cannot say (core/health.ts), as every peer checks it
+  const health = record.health === undefined ? undefined : parseHealthCheck(record.health as HealthCheckInput)
+  if (health && !health.ok) throw new WorkloadFileError(file, `invalid workload: ${health.reason}`, 'health')
   return record
 }
 

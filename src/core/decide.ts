@@ -6,6 +6,7 @@ import { claimPriority, isClaimState, isYielded, replicaIndexFor, resolvePlaceme
 import { bidWindow, classifyBids, compareStrings, dedupeByUri, slotCount, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
 import type { Ack, Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStatus } from './types.js'
 import { statusBidUris } from './status-history.js'
+import { rolloutDecision } from './rollout.js'
 
 export interface DecideSelf {
   meshlet: Did
@@ -64,6 +65,8 @@ export type PeerAction =
    * when present, `renounced` as its renounced list (old plus new: see {@link splitGraceMs}).
    */
   | { type: 'ack'; rkey: string; acks: Ack[]; reason: string; renounced?: number[] }
+  /** issue 12 (rollout): autoRevert: re-write this meshlet's status as the claim of version `cid` from its history. */
+  | { type: 'revert'; cid: string; bid: StrongRef; priority: number; replica: number; reason: string }
 
 export type DecisionPhase = 'bidding' | 'placed' | 'queued' | 'ineligible'
 
@@ -221,6 +224,12 @@ export function decideWorkload(input: DecideInput): Decision {
     return result('bidding', provisional(placement), window.closesAt)
   }
 
+  // issue 12 (rollout): old holders leave in turn; a failed version with autoRevert is reverted (core/rollout.ts)
+  const roll = rolloutDecision({ workload: w, statuses, bids, eligible, kept: placement.kept, now: input.now, self: self.meshlet, inNext: placement.next.some((b) => b.meshlet === self.meshlet) })
+  if (roll?.revert) {
+    actions.push({ type: 'revert', ...roll.revert })
+    return result('placed', placement.outcomes)
+  }
   const eviction = placement.evictions.find((e) => e.status.meshlet === self.meshlet)
   const renumbering = placement.renumbered.find((n) => n.status.meshlet === self.meshlet)
   const kept = placement.kept.some((s) => s.meshlet === self.meshlet)
@@ -262,6 +271,8 @@ export function decideWorkload(input: DecideInput): Decision {
     const late = offer.kind === 'bid' ? lateOfferWait(w, bid, bids, eligible, input.firstSeenAt, input.now, input.verifyBid) : undefined
     if (late !== undefined) {
       wakeAt = wakeAt === undefined ? late : Math.min(wakeAt, late)
+    } else if (roll?.holdClaim !== undefined) {
+      // issue 12 (rollout): not its turn to leave the old version, or the version failed
     } else if (offer.kind === 'bid') {
       actions.push({ type: 'claim', bid: { uri: bid.uri, cid: bid.cid }, priority: bid.priority, replica: replicaIndexFor([...placement.taken, ...ownRenounced(w, bids, self.meshlet)], nextPos) })
     } else if (ownCurrent.every(removable)) {
@@ -277,6 +288,8 @@ export function decideWorkload(input: DecideInput): Decision {
     for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: 'capacity freed: re-offering' })
     actions.push(offerAction(offer))
   }
+  if (roll?.release !== undefined && !actions.some((a) => a.type === 'release' || a.type === 'claim')) actions.push({ type: 'release', reason: roll.release })
+  if (roll?.wakeAt !== undefined) wakeAt = wakeAt === undefined ? roll.wakeAt : Math.min(wakeAt, roll.wakeAt)
   // A member acks only once it has heard every member it deems alive (a bid or decline each), or a
   // grace after its window: acking the first claim seen splits the acks when windows close early.
   const heardAll = [...eligible.keys()].every((m) => !electorate.has(m) || bids.some((b) => b.meshlet === m && b.workload.cid === w.cid))

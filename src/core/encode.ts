@@ -178,6 +178,8 @@ export function encodeStatus(s: StatusInput): RecordValue {
       history: s.history?.length
         ? s.history.map((h) => ({ cid: h.cid, bid: { uri: h.bid.uri, cid: h.bid.cid }, priority: int(c, 'history.priority', h.priority), replica: int(c, 'history.replica', h.replica), state: h.state, startedAt: h.startedAt, updatedAt: h.updatedAt }))
         : undefined,
+      // issue 12 (health)
+      health: s.health && { state: s.health.state, failures: int(c, 'health.failures', s.health.failures), restarts: int(c, 'health.restarts', s.health.restarts), lastFailure: s.health.lastFailure === undefined ? undefined : truncate(s.health.lastFailure, 512), lastFailureAt: s.health.lastFailureAt },
     },
     (v) => workloadStatusLex.$safeParse(v),
   )
@@ -216,6 +218,9 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
       when: w.when,
       schedule: w.schedule && { ...w.schedule },
       createdAt: w.createdAt,
+      // issue 12 (health)
+      health: w.health && { ...w.health, ...(w.health.type === 'exec' ? { command: [...w.health.command] } : {}) },
+      update: w.update && { maxParallel: int(c, 'update.maxParallel', w.update.maxParallel), minHealthyMs: int(c, 'update.minHealthyMs', w.update.minHealthyMs), autoRevert: w.update.autoRevert },
     },
     (v) => workloadLex.$safeParse(v),
   )

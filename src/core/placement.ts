@@ -55,7 +55,7 @@ export interface Placement {
  * conflict, a lapsed eligibility, a replacement while away, a drain), as opposed to the owner
  * stopping it or a failure. A meshlet that yielded this way is a last-resort candidate again.
  */
-export const YIELD_MESSAGE_PREFIXES = ['lost claim conflict', 'no longer eligible', 'replaced while this meshlet was away', 'draining', 'start failed:', "preempted by the machine's owner"] as const
+export const YIELD_MESSAGE_PREFIXES = ['lost claim conflict', 'no longer eligible', 'replaced while this meshlet was away', 'draining', 'start failed:', "preempted by the machine's owner", /* issue 12 (rollout) */ 'rollout:'] as const
 
 /** A `stopped` status whose message says the protocol took the replica away (see YIELD_MESSAGE_PREFIXES). */
 export function isYielded(status: WorkloadStatus): boolean {

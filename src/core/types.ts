@@ -1,5 +1,6 @@
 // Core domain types. Pure data: what every peer reasons about. Adapters decode AT records
 // into these (validated at the edge), so nothing in core ever sees an unchecked value.
+import type { HealthCheck, HealthReport } from './health-types.js'
 
 export type Did = string
 export type AtUri = string
@@ -80,6 +81,10 @@ export interface Workload {
   registryAuth?: string
   /** Binaries from a URL: a static binary run (at /meshlet/artifact, read-only) in a container of `image`. */
   artifact?: Artifact
+  // issue 12 (health): the check that makes a replica running (core/health.ts)
+  health?: HealthCheck
+  // issue 12 (rollout): a new version rolls in, old replicas stop in turn (core/rollout.ts)
+  update?: { maxParallel: number; minHealthyMs: number; autoRevert: boolean }
 }
 
 export interface Artifact {
@@ -237,6 +242,8 @@ export interface WorkloadStatus {
   updatedAt: string
   /** Earlier versions' claims this meshlet ran, oldest first (docs/protocol.md, "Status history"). */
   history?: StatusVersion[]
+  // issue 12 (health): the replica's health check state and last failure
+  health?: HealthReport
 }
 
 /** One earlier version's claim in a status's `history`: what its status said when the next claim replaced it. */

@@ -7,6 +7,7 @@ import type { EvictionStore } from '../ports/eviction-store.js'
 import type { IdResolver } from '@atproto/identity'
 import type { Did, GuestPolicy, KeyValue } from '../core/types.js'
 import type { ContainerRuntime } from '../ports/container-runtime.js'
+import type { HealthProbe } from '../ports/health-probe.js'
 import type { HostProbe } from '../ports/host-probe.js'
 import type { RecordPublisher } from '../ports/record-publisher.js'
 import type { RecordSource } from '../ports/record-source.js'
@@ -84,4 +85,6 @@ export interface PeerPorts {
   secretKeys?: SecretKeys
   /** Binaries from a URL (issue 13): default none (workloads with an artifact fail with that reason). */
   artifacts?: ArtifactStore
+  // issue 12 (health): probes replicas' health checks (context.ts gives the Docker one; without it checks are not run)
+  healthProbe?: HealthProbe
 }

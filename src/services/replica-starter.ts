@@ -96,7 +96,7 @@ export class ReplicaStarter {
     while (this.activeStarts < limit && this.queue.length > 0 && !this.stopped) {
       const d = this.queue.shift()!
       // Queued behind other starts: a newer version of the workload makes this one moot.
-      if (this.o.view.workload(d.workload.uri)?.cid !== d.workload.cid) continue
+      if (!this.versionWanted(d.workload)) continue
       this.activeStarts++
       void this.startReplica(d).finally(() => {
         this.activeStarts--
@@ -218,7 +218,15 @@ export class ReplicaStarter {
   /** This meshlet still holds a live claim on the current version of `w`. */
   private stillWanted(w: Workload): boolean {
     const own = this.o.status.own(w.uri)
-    return !this.stopped && own !== undefined && own.workload.cid === w.cid && CLAIM_STATES.includes(own.state) && this.o.view.workload(w.uri)?.cid === w.cid
+    return !this.stopped && own !== undefined && own.workload.cid === w.cid && CLAIM_STATES.includes(own.state) && this.versionWanted(w)
+  }
+
+  /** The current version, or (issue 12 rollout) an older one this meshlet still holds a claim on. */
+  private versionWanted(w: Workload): boolean {
+    const current = this.o.view.workload(w.uri)
+    if (current?.cid === w.cid) return true
+    const own = this.o.status.own(w.uri)
+    return current?.update !== undefined && own?.workload.cid === w.cid && CLAIM_STATES.includes(own.state)
   }
 
   /** Pull or create with retries on this peer while the claim is kept, then yield (services/prestart.ts). */

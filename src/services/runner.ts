@@ -22,6 +22,9 @@ import type { SecretKeys } from '../ports/secret-keys.js'
 import type { ArtifactStore } from '../ports/artifact-store.js'
 import type { GuestImagePulls } from './guest-image-pulls.js'
 import type { RegistryPolicy } from '../core/registry-policy.js'
+import type { HealthProbe } from '../ports/health-probe.js'
+import { HealthMonitor } from './health-monitor.js'
+import { VersionMemory } from './version-memory.js'
 
 /** Deletions remembered beyond those that still have a container or status here. */
 const MAX_REMEMBERED_DELETIONS = 1000
@@ -53,6 +56,8 @@ export interface RunnerOptions {
   secretKeys?: SecretKeys
   /** Binaries from a URL (issue 13). */
   artifacts?: ArtifactStore
+  // issue 12 (health): probes replicas whose workload declares a health check (services/health-monitor.ts)
+  healthProbe?: HealthProbe
 }
 
 const FINAL = new Set(['exited', 'failed'])
@@ -65,6 +70,10 @@ export class RunnerService {
   /** Starts run beside the passes, at most maxParallelStarts at once. */
   private readonly starter: ReplicaStarter
   private readonly restarts: RestartSupervisor
+  /** issue 12 (health) */
+  readonly health: HealthMonitor | undefined
+  /** issue 12 (rollout): the versions of each workload this meshlet ran */
+  readonly versions = new VersionMemory()
   private sweep: NodeJS.Timeout | undefined
   private stopped = false
   /** No pass before start(): during the initial backfill the view is still partial. */
@@ -112,6 +121,11 @@ export class RunnerService {
       artifacts: opts.artifacts,
     })
     this.restarts = new RestartSupervisor({ runtime, status, clock, log, mark })
+    // issue 12 (health)
+    if (opts.healthProbe) {
+      this.health = new HealthMonitor({ probe: opts.healthProbe, runtime, status, clock, log, mark, stopTimeoutS: opts.stopTimeoutS })
+      status.setHealthGate((w, patch) => this.health!.gate(w, patch))
+    }
   }
 
   /**
@@ -151,6 +165,7 @@ export class RunnerService {
     this.abort.abort()
     if (this.sweep) clearInterval(this.sweep)
     this.restarts.stop()
+    this.health?.stop()
     this.starter.stop()
     await this.processAll()
   }
@@ -238,8 +253,13 @@ export class RunnerService {
     for (const s of this.view.statusesBy(this.opts.meshlet)) mine.set(s.workload.uri, s)
 
     const desired: DesiredReplica[] = []
+    // issue 12 (rollout): old versions this meshlet still holds whose record it no longer has: left alone
+    const unknownOld = new Set<string>()
     for (const s of mine.values()) {
-      const w = this.view.workload(s.workload.uri)
+      const current = this.view.workload(s.workload.uri)
+      if (current && s.workload.cid === current.cid) this.versions.remember(current)
+      const w = current && s.workload.cid !== current.cid ? this.oldVersion(current, s) : current
+      if (current && !w && current.update && CLAIM_STATES.includes(s.state)) unknownOld.add(`${s.workload.uri}\n${s.workload.cid}`)
       if (!w || s.workload.cid !== w.cid) continue
       const hasContainer = containers.some((c) => c.labels.workloadUri === w.uri && c.labels.workloadCid === w.cid)
       // Live claims are desired; a finished replica stays desired while its container exists, so its logs remain readable.
@@ -248,7 +268,7 @@ export class RunnerService {
       }
     }
     // Never touch containers of workloads we cannot see and do not know to be deleted.
-    const considered = containers.filter((c) => this.view.workload(c.labels.workloadUri) || this.deleted.has(c.labels.workloadUri) || mine.get(c.labels.workloadUri)?.state === 'stopped')
+    const considered = containers.filter((c) => (this.view.workload(c.labels.workloadUri) || this.deleted.has(c.labels.workloadUri) || mine.get(c.labels.workloadUri)?.state === 'stopped') && !unknownOld.has(`${c.labels.workloadUri}\n${c.labels.workloadCid}`))
     const running: RunningReplica[] = considered.map((c) => ({
       id: c.id,
       workloadUri: c.labels.workloadUri,
@@ -298,6 +318,15 @@ export class RunnerService {
     for (const k of plan.keep) await this.check(k.desired.workload, containers.find((c) => c.id === k.running.id)!)
   }
 
+  /**
+   * issue 12 (rollout): the spec of an older version this meshlet still holds a claim on (a rolling
+   * workload's old holder, or a reverted one), from its memory of that record.
+   */
+  private oldVersion(current: Workload, s: WorkloadStatus): Workload | undefined {
+    if (!current.update || !CLAIM_STATES.includes(s.state)) return undefined
+    return this.versions.get(current.uri, s.workload.cid)
+  }
+
   private engineAnswered(): void {
     if (this.engineUp) return
     this.log.info('container engine is back; reconciling')
@@ -309,6 +338,8 @@ export class RunnerService {
   private async check(w: Workload, c: ContainerInfo): Promise<void> {
     const own = this.status.own(w.uri)
     if (!own) return
+    if (this.health?.busy(c.id)) return // a health restart or release is under way
+    if (c.state === 'running' && CLAIM_STATES.includes(own.state)) this.health?.observe(w, c)
     if (c.state === 'running' || c.state === 'paused' || c.state === 'restarting') {
       if (CLAIM_STATES.includes(own.state) && (own.state !== 'running' || own.containerId !== c.id)) {
         await this.status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}`, startedAt: c.startedAt })
@@ -318,6 +349,7 @@ export class RunnerService {
     if (c.state !== 'exited' && c.state !== 'dead' && c.state !== 'created') return
     if (!CLAIM_STATES.includes(own.state)) return // already final
     if (c.state === 'created') return this.starter.startCreated(w, c)
+    this.health?.forget(c.id) // a restarted container proves its health again
     await this.restarts.exited(w, c)
   }
 }

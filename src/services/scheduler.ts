@@ -377,6 +377,11 @@ export class SchedulerService {
         this.log.info({ workload: workload.uri }, `releasing ${workload.name}: ${action.reason}`)
         p = release ? release(workload, action.reason) : this.status.release(workload, action.reason)
         break
+      case 'revert':
+        // issue 12 (rollout): back to the claim of the version it ran before (the runner runs it from its memory)
+        this.log.info({ workload: workload.uri, cid: action.cid }, `${name}: ${action.reason}`)
+        p = this.status.claim({ ...workload, cid: action.cid }, { bid: action.bid, priority: action.priority, replica: action.replica })
+        break
       case 'ack': {
         // Re-put the own counting record at its rkey, unchanged but for the acks (docs/protocol.md, Batch).
         const rec = this.view.bidsFor(workload.uri).find((b) => b.meshlet === this.opts.self.meshlet && b.rkey === action.rkey)

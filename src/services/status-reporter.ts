@@ -8,6 +8,7 @@ import { collectable, nextHistory, statusBidUris } from '../core/status-history.
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
 import type { RecordWriter } from './record-writer.js'
+import type { HealthReport } from '../core/health-types.js'
 
 export interface StatusPatch {
   state: StatusState
@@ -18,11 +19,15 @@ export interface StatusPatch {
   oomKilled?: boolean
   message?: string
   startedAt?: string
+  // issue 12 (health)
+  health?: HealthReport
 }
 
 export class StatusReporter {
   private renewTimer: NodeJS.Timeout | undefined
   private collecting = false
+  /** issue 12 (health): rewrites a patch for a checked workload (running only once healthy). */
+  private healthGate: ((w: Workload, patch: StatusPatch) => StatusPatch) | undefined
 
   constructor(
     private readonly view: CommuneView,
@@ -49,7 +54,7 @@ export class StatusReporter {
   renumber(workload: Workload, replica: number): Promise<StrongRef> {
     const cur = this.own(workload.uri)
     if (!cur?.bid || cur.priority === undefined || cur.workload.cid !== workload.cid || cur.replica === replica) return Promise.resolve({ uri: cur?.uri ?? '', cid: cur?.cid ?? '' })
-    const patch: StatusPatch = { state: cur.state, containerId: cur.containerId, exitCode: cur.exitCode, oomKilled: cur.oomKilled, message: cur.message, startedAt: cur.startedAt }
+    const patch: StatusPatch = { state: cur.state, containerId: cur.containerId, exitCode: cur.exitCode, oomKilled: cur.oomKilled, message: cur.message, startedAt: cur.startedAt, health: cur.health }
     return this.write(workload, patch, { bid: cur.bid, priority: cur.priority, replica, fresh: false })
   }
 
@@ -57,8 +62,14 @@ export class StatusReporter {
     return this.update(workload, { state: 'stopped', message: reason, containerId: this.own(workload.uri)?.containerId })
   }
 
+  /** issue 12 (health): set by the health monitor; every update of a checked workload passes through it. */
+  setHealthGate(gate: (w: Workload, patch: StatusPatch) => StatusPatch): void {
+    this.healthGate = gate
+  }
+
   /** A state transition of this meshlet's replica; no write when nothing a reader sees changed. */
   async update(workload: Workload, patch: StatusPatch): Promise<StrongRef> {
+    if (this.healthGate) patch = this.healthGate(workload, patch)
     const cur = this.own(workload.uri)
     if (
       cur &&
@@ -66,7 +77,8 @@ export class StatusReporter {
       cur.state === patch.state &&
       cur.containerId === patch.containerId &&
       cur.exitCode === patch.exitCode &&
-      cur.message === patch.message
+      cur.message === patch.message &&
+      cur.health?.state === patch.health?.state
     ) {
       return { uri: cur.uri, cid: cur.cid ?? '' }
     }
@@ -87,7 +99,7 @@ export class StatusReporter {
       const at = Date.parse(s.updatedAt)
       // Own records, own clock: an unreadable or future date is renewed too (it fixes itself).
       if (Number.isFinite(at) && at <= now && now - at < STATUS_RENEW_MS) continue
-      due.push(this.write(w, { state: s.state, containerId: s.containerId, imageDigest: s.imageDigest, exitCode: s.exitCode, oomKilled: s.oomKilled, message: s.message, startedAt: s.startedAt }))
+      due.push(this.write(w, { state: s.state, containerId: s.containerId, imageDigest: s.imageDigest, exitCode: s.exitCode, oomKilled: s.oomKilled, message: s.message, startedAt: s.startedAt, health: s.health }))
     }
     await Promise.all(due)
     return due.length
@@ -179,7 +191,11 @@ export class StatusReporter {
     const { history, dropped } = nextHistory(cur, cur !== undefined && keep === undefined, this.clock.now())
     if (dropped > 0) this.onHistoryFull?.(workload.uri, dropped)
     const now = new Date(this.clock.now()).toISOString()
-    const startedAt = patch.startedAt ?? (patch.state === 'running' ? (keep?.startedAt ?? now) : keep?.startedAt)
+    let startedAt = patch.startedAt ?? (patch.state === 'running' ? (keep?.startedAt ?? now) : keep?.startedAt)
+    // issue 12 (rollout): a rolling workload's replica that failed before it ever ran healthy still
+    // enters the history when the next claim replaces it (an interval of length 0: no usage), so a
+    // failed version stays visible after its meshlet reverts (docs/protocol.md, Rolling updates).
+    if (startedAt === undefined && patch.state === 'failed' && patch.containerId !== undefined && workload.update) startedAt = now
     return this.writer.put(
       NSID.workloadStatus,
       statusRkey(workload.uri),
@@ -199,6 +215,8 @@ export class StatusReporter {
         startedAt,
         updatedAt: now,
         history,
+        // issue 12 (health): a transition of the same container keeps what the last probe said
+        health: patch.health ?? (patch.containerId !== undefined && keep?.containerId === patch.containerId ? keep.health : undefined),
       }),
       // The status rkey comes from the workload: no status of ours in the view means no record yet.
       { isNew: cur === undefined },

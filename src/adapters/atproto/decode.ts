@@ -43,6 +43,7 @@ import {
 } from './record-checks.js'
 import { statusRkey } from '../../core/hash.js'
 import { imageRefProblem } from '../../core/image-ref.js'
+import { healthCheckOf, healthReportOf, updatePolicyOf } from './decode-health.js'
 import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
 import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
 import * as meshletLex from '../../lexicons/commune/scheduler/meshlet.js'
@@ -215,6 +216,10 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
         ...whenFields(v, kind), // when (issue 14): priority, window, when, schedule
         createdAt: v.createdAt,
         ...workloadSecrets(v),
+        // issue 12 (health): bounds and shape checked in core/health.ts
+        health: v.health ? healthCheckOf(v.health) : undefined,
+        // issue 12 (rollout): services only
+        update: v.update ? updatePolicyOf(v.update, kind) : undefined,
       })
       return { collection, value: workload }
     }
@@ -272,6 +277,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           startedAt: v.startedAt,
           updatedAt: v.updatedAt,
           history,
+          // issue 12 (health)
+          health: v.health ? healthReportOf(v.health) : undefined,
         }),
       }
     }

@@ -67,12 +67,22 @@ type Main = { $type: "commune.scheduler.workload";"name":string;
   /**
    * Batch only: run once per cron instant after createdAt, each instant placed like a batch job of its own.
    */
-  "schedule"?:Schedule;"createdAt":l.DatetimeString };
+  "schedule"?:Schedule;
+
+  /**
+   * Issue 12 (health): a replica is running only once this check passes; an unhealthy one is restarted, then released.
+   */
+  "health"?:HealthCheck;
+
+  /**
+   * Issue 12 (rollout): a changed record rolls in: old replicas stop in turn, at most maxParallel below replicas healthy.
+   */
+  "update"?:UpdatePolicy;"createdAt":l.DatetimeString };
 
 export type { Main };
 
 /** In an owner's repo: a container workload for the commune to run. */
-const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"secrets":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64}), {"maxLength":16})),"registryAuth":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64})),"artifact":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Artifact>((() => artifact) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["low","normal","high"]}>(), "normal")),"window":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.TimeWindow>((() => SchedulerDefs.timeWindow) as any)),"when":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["any","idle"]}>(), "any")),"schedule":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Schedule>((() => schedule) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"secrets":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64}), {"maxLength":16})),"registryAuth":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64})),"artifact":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Artifact>((() => artifact) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["low","normal","high"]}>(), "normal")),"window":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.TimeWindow>((() => SchedulerDefs.timeWindow) as any)),"when":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["any","idle"]}>(), "any")),"schedule":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Schedule>((() => schedule) as any)),"health":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<HealthCheck>((() => healthCheck) as any)),"update":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<UpdatePolicy>((() => updatePolicy) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -195,3 +205,78 @@ export type { Schedule };
 const schedule = /*#__PURE__*/ l.typedObject<Schedule>($nsid, "schedule", /*#__PURE__*/ l.object({"cron":/*#__PURE__*/ l.string({"maxLength":128}),"tz":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"overlap":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["skip","queue"]}>(), "skip"))}));
 
 export { schedule };
+
+/** A health check: http (GET path on port, expectStatus or any 200..399), tcp (connect to port) or exec (command in the container, exit 0). Probed by the holder on the container's own address. */
+type HealthCheck = { $type?: "commune.scheduler.workload#healthCheck";"type":"http" | "tcp" | "exec" | l.UnknownString;
+
+  /**
+   * Container port (http, tcp).
+   */
+  "port"?:number;
+
+  /**
+   * http: the path to GET (default /).
+   */
+  "path"?:string;
+
+  /**
+   * http: the status that passes (default any 200..399).
+   */
+  "expectStatus"?:number;
+
+  /**
+   * exec: the command run inside the container; exit 0 passes.
+   */
+  "command"?:(string)[];
+
+  /**
+   * Between probes (default 10000).
+   */
+  "intervalMs"?:number;
+
+  /**
+   * A probe slower than this fails (default 2000, at most intervalMs).
+   */
+  "timeoutMs"?:number;
+
+  /**
+   * Consecutive failures that make a replica unhealthy (default 3).
+   */
+  "retries"?:number;
+
+  /**
+   * Failures this soon after the start do not count (default 0).
+   */
+  "startPeriodMs"?:number };
+
+export type { HealthCheck };
+
+/** A health check: http (GET path on port, expectStatus or any 200..399), tcp (connect to port) or exec (command in the container, exit 0). Probed by the holder on the container's own address. */
+const healthCheck = /*#__PURE__*/ l.typedObject<HealthCheck>($nsid, "healthCheck", /*#__PURE__*/ l.object({"type":/*#__PURE__*/ l.string<{"knownValues":["http","tcp","exec"]}>(),"port":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1,"maximum":65535})),"path":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":1024})),"expectStatus":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":599})),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"intervalMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":500,"maximum":3600000})),"timeoutMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":60000})),"retries":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1,"maximum":100})),"startPeriodMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":3600000}))}));
+
+export { healthCheck };
+
+/** Rolling updates (services): docs/protocol.md, Rolling updates. */
+type UpdatePolicy = { $type?: "commune.scheduler.workload#updatePolicy";
+
+  /**
+   * How many replicas may be below healthy at once during a rollout (default 1).
+   */
+  "maxParallel"?:number;
+
+  /**
+   * A new replica counts as healthy once it has been so this long (default 0).
+   */
+  "minHealthyMs"?:number;
+
+  /**
+   * A new version that fails is reverted: peers return to the previous version they saw healthy (default false).
+   */
+  "autoRevert"?:boolean };
+
+export type { UpdatePolicy };
+
+/** Rolling updates (services): docs/protocol.md, Rolling updates. */
+const updatePolicy = /*#__PURE__*/ l.typedObject<UpdatePolicy>($nsid, "updatePolicy", /*#__PURE__*/ l.object({"maxParallel":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1,"maximum":64})),"minHealthyMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":3600000})),"autoRevert":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean())}));
+
+export { updatePolicy };
