@@ -104,6 +104,8 @@ export function encodeProfile(p: Omit<Profile, 'meshlet'>): RecordValue {
       },
       isolation: p.isolation && { ...p.isolation },
       updatedAt: p.updatedAt,
+      // Services (issue 12, apps): held volumes.
+      volumes: p.volumes?.length ? p.volumes.map((h) => ({ workload: h.workload, name: h.name })) : undefined,
     },
     (v) => profileLex.$safeParse(v),
   )
@@ -170,6 +172,8 @@ export function encodeStatus(s: StatusInput): RecordValue {
       history: s.history?.length
         ? s.history.map((h) => ({ cid: h.cid, bid: { uri: h.bid.uri, cid: h.bid.cid }, priority: int(c, 'history.priority', h.priority), replica: int(c, 'history.replica', h.replica), state: h.state, startedAt: h.startedAt, updatedAt: h.updatedAt }))
         : undefined,
+      // Services (issue 12, apps): endpoints.
+      endpoints: s.endpoints?.length ? s.endpoints.map((e) => ({ name: e.name, url: e.url })) : undefined,
     },
     (v) => workloadStatusLex.$safeParse(v),
   )
@@ -203,6 +207,9 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
       writableRoot: w.writableRoot ? true : undefined,
       requires: w.requires?.isolation ? { isolation: true } : undefined,
       createdAt: w.createdAt,
+      // Services (issue 12, apps): ports and volumes.
+      ports: w.ports?.length ? w.ports.map((p) => ({ name: p.name, containerPort: int(c, 'ports.containerPort', p.containerPort), protocol: p.protocol })) : undefined,
+      volumes: w.volumes?.length ? w.volumes.map((x) => ({ name: x.name, target: x.target, readOnly: x.readOnly ? true : undefined })) : undefined,
     },
     (v) => workloadLex.$safeParse(v),
   )

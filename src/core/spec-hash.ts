@@ -35,6 +35,9 @@ export function specOf(workload: Workload): Record<string, unknown> {
     // Only when not the default: containers of workloads that never set them keep their hash.
     network: workload.network === 'none' ? 'none' : undefined,
     writableRoot: workload.writableRoot ? true : undefined,
+    // Services (issue 12, apps): only when set, like the two above.
+    ports: workload.ports?.length ? workload.ports : undefined,
+    volumes: workload.volumes?.length ? workload.volumes : undefined,
   }
 }
 

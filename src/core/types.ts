@@ -62,6 +62,35 @@ export interface Workload {
   /** What a meshlet must enforce to run it: isolation = owner bridge with host and LAN blocked. */
   requires?: { isolation?: boolean }
   createdAt: string
+  // Services (issue 12, apps): published ports and workload-scoped volumes.
+  ports?: PortSpec[]
+  volumes?: VolumeSpec[]
+}
+
+/** A container port the holder publishes on its host (docs/protocol.md, Ports and endpoints). */
+export interface PortSpec {
+  name: string
+  containerPort: number
+  protocol: 'tcp' | 'udp'
+}
+
+/** A named volume, local to the meshlet and scoped to the workload (owner + rkey + name). */
+export interface VolumeSpec {
+  name: string
+  target: string
+  readOnly?: boolean
+}
+
+/** Where a published port answers: `http://<advertised host>:<host port>` (udp: `udp://`). */
+export interface Endpoint {
+  name: string
+  url: string
+}
+
+/** A workload volume a meshlet holds, as its profile publishes it. */
+export interface HeldVolume {
+  workload: AtUri
+  name: string
 }
 
 export type WorkloadNetwork = 'owner' | 'none'
@@ -123,6 +152,8 @@ export interface Profile {
   /** What it enforces on containers; absent = nothing is promised. */
   isolation?: Isolation
   updatedAt: string
+  /** Services (issue 12, apps): workload volumes it holds; placement prefers it for those workloads. */
+  volumes?: HeldVolume[]
 }
 
 export type Thermal = 'nominal' | 'warm' | 'throttled' | 'unknown'
@@ -206,6 +237,8 @@ export interface WorkloadStatus {
   updatedAt: string
   /** Earlier versions' claims this meshlet ran, oldest first (docs/protocol.md, "Status history"). */
   history?: StatusVersion[]
+  /** Services (issue 12, apps): where this replica's published ports answer. */
+  endpoints?: Endpoint[]
 }
 
 /** One earlier version's claim in a status's `history`: what its status said when the next claim replaced it. */

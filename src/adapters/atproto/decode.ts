@@ -42,6 +42,7 @@ import {
   strongRef,
 } from './record-checks.js'
 import { statusRkey } from '../../core/hash.js'
+import { appFields, endpointsOf, heldVolumesOf } from './decode-apps.js'
 import { imageRefProblem } from '../../core/image-ref.js'
 import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
 import * as membershipLex from '../../lexicons/commune/scheduler/membership.js'
@@ -166,6 +167,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           guestQuota: v.guestQuota && { maxContainers: v.guestQuota.maxContainers, cpuMillis: v.guestQuota.cpuMillis, memoryMb: v.guestQuota.memoryMb },
           isolation: v.isolation ? isolationOf(v.isolation) : undefined,
           updatedAt: v.updatedAt,
+          // Services (issue 12, apps): the workload volumes it holds.
+          volumes: heldVolumesOf(v.volumes),
         }),
       }
     }
@@ -209,6 +212,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
         writableRoot: v.writableRoot === true ? true : undefined,
         requires: v.requires?.isolation === true ? { isolation: true } : undefined,
         createdAt: v.createdAt,
+        // Services (issue 12, apps): ports and volumes.
+        ...appFields(v),
       })
       return { collection, value: workload }
     }
@@ -266,6 +271,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           startedAt: v.startedAt,
           updatedAt: v.updatedAt,
           history,
+          // Services (issue 12, apps): where its published ports answer.
+          endpoints: endpointsOf(v.endpoints),
         }),
       }
     }

@@ -32,12 +32,17 @@ type Main = { $type: "commune.scheduler.profile";
   /**
    * Local policy, published so refusals are explainable: what one guest owner (not this meshlet's own) may hold here at once; more is declined with 'over quota: ...'.
    */
-  "guestQuota"?:GuestQuota;"isolation"?:Isolation;"updatedAt":l.DatetimeString };
+  "guestQuota"?:GuestQuota;"isolation"?:Isolation;
+
+  /**
+   * Services (issue 12): workload volumes this meshlet holds, so every peer ranks it first for those workloads.
+   */
+  "volumes"?:(HeldVolume)[];"updatedAt":l.DatetimeString };
 
 export type { Main };
 
 /** In a meshlet's repo (rkey self): where to reach it and what it offers. */
-const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Isolation>((() => isolation) as any)),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Isolation>((() => isolation) as any)),"volumes":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<HeldVolume>((() => heldVolume) as any), {"maxLength":256})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -106,3 +111,11 @@ export type { Isolation };
 const isolation = /*#__PURE__*/ l.typedObject<Isolation>($nsid, "isolation", /*#__PURE__*/ l.object({"network":/*#__PURE__*/ l.string<{"knownValues":["owner-bridge","shared-bridge"],"maxLength":32}>({"maxLength":32}),"hostBlocked":/*#__PURE__*/ l.boolean(),"lanBlocked":/*#__PURE__*/ l.boolean(),"readOnlyRoot":/*#__PURE__*/ l.boolean(),"userns":/*#__PURE__*/ l.string<{"knownValues":["rootless","userns-remap","none"],"maxLength":32}>({"maxLength":32}),"storage":/*#__PURE__*/ l.string<{"knownValues":["quota","watched"],"maxLength":32}>({"maxLength":32}),"note":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":512}))}));
 
 export { isolation };
+
+type HeldVolume = { $type?: "commune.scheduler.profile#heldVolume";"workload":l.AtUriString;"name":string };
+
+export type { HeldVolume };
+
+const heldVolume = /*#__PURE__*/ l.typedObject<HeldVolume>($nsid, "heldVolume", /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.string({"format":"at-uri"}),"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":48})}));
+
+export { heldVolume };
