@@ -7,6 +7,8 @@ import { ConfigError } from './errors.js'
 import { imageRefProblem } from './core/image-ref.js'
 import { readPasswordFile } from './password-file.js'
 import { parseCidr } from './adapters/host-net/cidr.js'
+import { isIP } from 'node:net'
+import { parsePortRange } from './core/host-ports.js'
 
 interface OptionDecl {
   flag: string
@@ -56,6 +58,10 @@ export const RUN_OPTIONS = {
   storageCheckMs: { flag: 'storage-check-ms', env: 'MESHLET_STORAGE_CHECK_MS', type: 'string', help: 'how often writable layers are measured against storageMb', default: '30000' },
   allowHttp: { flag: 'allow-http', env: 'MESHLET_ALLOW_HTTP', type: 'boolean', help: 'DEV ONLY: resolve identities and PDSes over plain http (loopback test networks)' },
   logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
+  // Services (issue 12, apps): published ports.
+  publishAddress: { flag: 'publish-address', env: 'MESHLET_PUBLISH_ADDRESS', type: 'string', help: "host address workloads' ports are published on (0.0.0.0 or a LAN/VPN address to let other members reach them)", default: '127.0.0.1' },
+  publishPorts: { flag: 'publish-ports', env: 'MESHLET_PUBLISH_PORTS', type: 'string', help: 'host port range published ports are chosen from', default: '24000-24999' },
+  advertiseAddress: { flag: 'advertise-address', env: 'MESHLET_ADVERTISE_ADDRESS', type: 'string', help: "host name or address endpoint URLs carry (default: the host of --endpoint)" },
 } as const satisfies Record<string, OptionDecl>
 
 const did = z.string().regex(/^did:(plc|web):[a-zA-Z0-9._:%-]{1,2040}$/, 'must be a did:plc or did:web DID, like did:plc:abc123')
@@ -113,6 +119,17 @@ export const runConfigSchema = z.object({
   storageCheckMs: intIn(1000, 3_600_000).optional(),
   allowHttp: z.boolean().default(false),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+  // Services (issue 12, apps). Optional in the type, like the ones above.
+  publishAddress: z.string().refine((a) => isIP(a) !== 0, 'must be an IP address like 127.0.0.1 or 0.0.0.0').optional(),
+  publishPorts: z.string().transform((r, ctx) => {
+    const range = parsePortRange(r)
+    if (typeof range === 'string') {
+      ctx.addIssue({ code: 'custom', message: range })
+      return z.NEVER
+    }
+    return range
+  }).optional(),
+  advertiseAddress: z.string().regex(/^[a-zA-Z0-9.:-]{1,253}$/, 'must be a host name or IP address').optional(),
 })
 
 export type RunConfig = z.infer<typeof runConfigSchema>

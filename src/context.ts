@@ -13,6 +13,7 @@ import path from 'node:path'
 import Docker from 'dockerode'
 import { DEFAULT_HARDENING, DockerRuntime } from './adapters/docker/docker-runtime.js'
 import { OwnerNetworks } from './adapters/host-net/owner-networks.js'
+import { DEFAULT_PUBLISH } from './adapters/docker/publish.js'
 import { SystemHostProbe } from './adapters/host/system-host-probe.js'
 import { ConfigError, describeError } from './errors.js'
 import { createLogger, type Logger } from './logger.js'
@@ -40,6 +41,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     guestQuota: { maxContainers: cfg.guestMaxContainers, sharePercent: cfg.guestSharePercent },
     containerStorageMb: cfg.containerStorageMb,
     storageCheckMs: cfg.storageCheckMs,
+    advertiseAddress: cfg.advertiseAddress,
   }
 }
 
@@ -122,6 +124,8 @@ function dockerRuntime(cfg: RunConfig, log: Logger): DockerRuntime {
     },
     pulledImagesFile: path.join(cfg.dataDir, 'pulled-images.json'),
     logger: log.child({ name: 'meshlet:docker' }),
+    // Services (issue 12, apps): where published ports go.
+    publish: { address: cfg.publishAddress ?? DEFAULT_PUBLISH.address, range: cfg.publishPorts ?? DEFAULT_PUBLISH.range },
   })
 }
 

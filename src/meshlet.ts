@@ -2,6 +2,8 @@
 // each its dependencies; what the peer does over time is elsewhere: peer/startup.ts (start),
 // peer/intake-routes.ts (which loop a record wakes), services/drain.ts (shutdown with handover),
 // peer/stop.ts (stop). context.ts builds the real adapters (ports) from config; tests pass their own.
+import { HeldVolumes } from './services/held-volumes.js'
+import { advertisedHost } from './peer/advertise.js'
 import { CommuneView } from './core/view.js'
 import { NSID } from './core/types.js'
 import { systemClock, type Clock } from './ports/clock.js'
@@ -92,6 +94,8 @@ export class Meshlet implements AsyncDisposable {
     const host = (this.hostMonitor = new HostMonitor(ports.hostProbe, clock))
     const status = (this.status = new StatusReporter(view, this.writer, clock, settings.did, (uri, dropped) =>
       sub('status').warn({ workload: uri, dropped }, 'status history full: the oldest claims leave the ledger (more than 32 versions of one workload ran here within the decay window)'),
+      // Services (issue 12, apps): endpoints carry the advertised address (default: the endpoint's host).
+      () => advertisedHost(settings.advertiseAddress, settings.endpoint || (this.server?.url ?? '')),
     ))
     this.catchUp = new CatchUp({ source: ports.source, cluster })
     // The scheduler, runner and linkage depend on each other at run time (hold while out of touch,
@@ -147,6 +151,8 @@ export class Meshlet implements AsyncDisposable {
       minOwnerBalance: settings.minOwnerBalance,
       guestQuota: settings.guestQuota,
       isolation: () => this.isolation,
+      // Services (issue 12, apps): the volumes it holds, so placement prefers it for their workloads.
+      volumes: ((held) => () => held.current())(new HeldVolumes(ports.runtime, settings.did)),
       version: VERSION,
       rejoin: {
         catchUp: async () => {

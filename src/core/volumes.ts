@@ -6,11 +6,12 @@ import { sha256Hex } from './hash.js'
 import type { Bid, Did, HeldVolume, Profile, VolumeSpec, Workload } from './types.js'
 
 /**
- * The engine's name of a workload's volume: "mlv-" + 32 hex digits of SHA-256(owner|rkey|name).
- * Another workload (another rkey, or another owner) cannot name it, whatever its fields say.
+ * The engine's name of a workload's volume: "mlv-" + 32 hex digits of SHA-256(meshlet|owner|rkey|name).
+ * Another workload (another rkey, or another owner) cannot name it, whatever its fields say, and
+ * two meshlets sharing one engine (a devnet) never share one.
  */
-export function volumeName(owner: Did, rkey: string, name: string): string {
-  return `mlv-${sha256Hex(`${owner}|${rkey}|${name}`).slice(0, 32)}`
+export function volumeName(meshlet: Did, owner: Did, rkey: string, name: string): string {
+  return `mlv-${sha256Hex(`${meshlet}|${owner}|${rkey}|${name}`).slice(0, 32)}`
 }
 
 /** Meshlets whose published profile says they hold a volume of `w` (one of its declared names). */

@@ -47,6 +47,8 @@ export interface PeerSettings {
   guestQuota?: GuestQuotaPolicy
   /** Service auth tokens valid longer than this (exp - iat) are refused (default 300 s). */
   maxTokenLifetimeSec?: number
+  /** Services (issue 12, apps): the host name endpoints carry (default: the host of the endpoint). */
+  advertiseAddress?: string
 }
 
 export interface PeerPorts {

@@ -1,7 +1,7 @@
 // This meshlet's own identity records (PROTOCOL §1): meshletOwner and membership once at start
 // (refreshed when they differ), and the profile, re-published every lease/3 as the heartbeat
 // that keeps its claims alive. One write per interval per meshlet, however many workloads it runs.
-import { NSID, type Did, type Isolation, type KeyValue } from '../core/types.js'
+import { NSID, type Did, type HeldVolume, type Isolation, type KeyValue } from '../core/types.js'
 import { encodeMembership, encodeMeshletOwner, encodeProfile } from '../core/encode.js'
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
@@ -35,6 +35,8 @@ export interface LinkageOptions {
   guestQuota?: GuestQuotaPolicy
   /** What this meshlet enforces on containers (docs/protocol.md, Execution defaults); known once the runtime has checked its rights at start. */
   isolation?: () => Isolation | undefined
+  /** Services (issue 12, apps): the workload volumes it holds (services/held-volumes.ts), read at each heartbeat. */
+  volumes?: () => Promise<HeldVolume[] | undefined>
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -138,6 +140,7 @@ export class LinkagePublisher {
 
   private async beat(): Promise<void> {
     const host = await this.host.snapshot()
+    const volumes = await this.opts.volumes?.()
     const updatedAt = this.clock.now()
     await this.writer.put(
       NSID.profile,
@@ -156,6 +159,7 @@ export class LinkagePublisher {
         guestQuota: guestQuota(this.opts.guestQuota ?? DEFAULT_GUEST_QUOTA, { cpuMillis: host.cpuMillisTotal, memoryMb: host.memoryMbTotal }),
         isolation: this.opts.isolation?.(),
         updatedAt: new Date(updatedAt).toISOString(),
+        volumes,
       }),
     )
     this.lastBeatAt = Math.max(this.lastBeatAt ?? 0, updatedAt)

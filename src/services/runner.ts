@@ -301,7 +301,7 @@ export class RunnerService {
     if (!own) return
     if (c.state === 'running' || c.state === 'paused' || c.state === 'restarting') {
       if (CLAIM_STATES.includes(own.state) && (own.state !== 'running' || own.containerId !== c.id)) {
-        await this.status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}`, startedAt: c.startedAt })
+        await this.status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}`, startedAt: c.startedAt, ...(c.ports ? { ports: c.ports } : {}) })
       }
       return
     }

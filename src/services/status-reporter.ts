@@ -8,6 +8,7 @@ import { collectable, nextHistory, statusBidUris } from '../core/status-history.
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
 import type { RecordWriter } from './record-writer.js'
+import { endpointsFor, type PublishedPort } from '../core/host-ports.js'
 
 export interface StatusPatch {
   state: StatusState
@@ -18,6 +19,8 @@ export interface StatusPatch {
   oomKilled?: boolean
   message?: string
   startedAt?: string
+  /** Services (issue 12, apps): the container's published ports; the status lists them as endpoints. Kept while the container is the same. */
+  ports?: PublishedPort[]
 }
 
 export class StatusReporter {
@@ -31,6 +34,8 @@ export class StatusReporter {
     private readonly meshlet: string,
     /** Told when a history past MAX_STATUS_HISTORY entries loses its oldest ones (their usage leaves the ledger). */
     private readonly onHistoryFull?: (workloadUri: AtUri, dropped: number) => void,
+    /** Services (issue 12, apps): the host name endpoints carry (the meshlet's advertised address). */
+    private readonly advertisedHost?: () => string,
   ) {}
 
   own(workloadUri: AtUri): WorkloadStatus | undefined {
@@ -66,7 +71,8 @@ export class StatusReporter {
       cur.state === patch.state &&
       cur.containerId === patch.containerId &&
       cur.exitCode === patch.exitCode &&
-      cur.message === patch.message
+      cur.message === patch.message &&
+      (patch.ports === undefined || JSON.stringify(cur.endpoints ?? []) === JSON.stringify(this.endpoints(patch) ?? []))
     ) {
       return { uri: cur.uri, cid: cur.cid ?? '' }
     }
@@ -171,6 +177,11 @@ export class StatusReporter {
     return this.writer.delete(NSID.workloadStatus, statusRkey(workloadUri))
   }
 
+  private endpoints(patch: StatusPatch) {
+    const host = this.advertisedHost?.()
+    return patch.ports?.length && host ? endpointsFor(patch.ports, host) : undefined
+  }
+
   private write(workload: Workload, patch: StatusPatch, claim?: { bid: StrongRef; priority: number; replica: number; fresh: boolean }): Promise<StrongRef> {
     const cur = this.own(workload.uri)
     // A claim on a new version starts clean; a transition keeps the claim it belongs to.
@@ -199,6 +210,8 @@ export class StatusReporter {
         startedAt,
         updatedAt: now,
         history,
+        // Published ports answer only while the same container runs (a new one may get new host ports).
+        endpoints: patch.ports ? this.endpoints(patch) : keep && patch.containerId && keep.containerId === patch.containerId && CLAIM_STATES.includes(patch.state) ? keep.endpoints : undefined,
       }),
       // The status rkey comes from the workload: no status of ours in the view means no record yet.
       { isNew: cur === undefined },

@@ -33,6 +33,9 @@ import { collectImages, CollectableImages } from './image-gc.js'
 import type { WorkloadNetworks } from '../../ports/workload-networks.js'
 import type { Isolation } from '../../core/types.js'
 import { WATCHED_ACTIONS, infoFromInspect, infoFromRow } from './engine-views.js'
+import { DEFAULT_PUBLISH, PORTS_LABEL, choosePorts, portBindings, withPublishLock, type PublishOptions } from './publish.js'
+import { ensureVolume, heldVolumes, removeWorkloadVolumes, volumeBytes, volumeMounts } from './volumes.js'
+import type { HeldVolume } from '../../core/types.js'
 
 export { labelsFromInfo, labelsToDocker, LABEL } from './labels.js'
 export { demuxLogs } from './logs.js'
@@ -57,6 +60,8 @@ export interface DockerRuntimeOptions {
   /** A pulled image younger than this is never collected (it is about to be used). Default 10 min. */
   imageGcGraceMs?: number
   logger?: Logger
+  /** Services (issue 12, apps): where published ports go (address, host port range). Default 127.0.0.1, 24000-24999. */
+  publish?: PublishOptions
 }
 
 
@@ -79,6 +84,7 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly hardening?: Hardening
   private readonly pulled: CollectableImages
   private readonly imageGcGraceMs: number
+  private readonly publish: PublishOptions
 
   constructor(opts: DockerRuntimeOptions = {}) {
     const socketPath = opts.socketPath ?? '/var/run/docker.sock'
@@ -95,6 +101,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.hardening = opts.hardening
     this.pulled = new CollectableImages(opts.pulledImagesFile)
     this.imageGcGraceMs = opts.imageGcGraceMs ?? 600_000
+    this.publish = opts.publish ?? DEFAULT_PUBLISH
   }
 
   async ping(): Promise<void> {
@@ -179,9 +186,14 @@ export class DockerRuntime implements ContainerRuntime {
     }
     const options = createOptions(spec, image, { hostCpus: await this.cpuCount(), stopTimeoutS: this.stopTimeoutS, networkMode, hardening: this.hardening })
     try {
-      const c = await this.docker.createContainer(options)
-      this.log.debug({ id: c.id, name: spec.name, image }, 'container created')
-      return c.id
+      // Services (issue 12): volumes first (kept across containers), then ports and create as one step.
+      await this.prepareVolumes(spec, options)
+      const id = await withPublishLock(this.endpoint, async () => {
+        if (spec.ports?.length) await this.publishPorts(spec, options)
+        return (await this.docker.createContainer(options)).id
+      })
+      this.log.debug({ id, name: spec.name, image }, 'container created')
+      return id
     } catch (err) {
       throw this.unavailableOr(err, () => {
         const status = statusCodeOf(err)
@@ -321,8 +333,10 @@ export class DockerRuntime implements ContainerRuntime {
     this.checkId('diskUsage', id)
     try {
       // `size` makes the engine walk the writable layer: seconds on a big one, so callers poll slowly.
-      const info = (await this.docker.getContainer(id).inspect({ size: true } as object)) as { SizeRw?: number }
-      return typeof info.SizeRw === 'number' ? info.SizeRw : 0
+      const info = (await this.docker.getContainer(id).inspect({ size: true } as object)) as { SizeRw?: number; Mounts?: { Type?: string; Name?: string }[] }
+      // Services (issue 12): a workload's volumes count against its storageMb like its writable layer.
+      const vols = (info.Mounts ?? []).flatMap((m) => (m.Type === 'volume' && m.Name?.startsWith('mlv-') ? [m.Name] : []))
+      return (typeof info.SizeRw === 'number' ? info.SizeRw : 0) + (await volumeBytes(this.docker, vols))
     } catch (err) {
       if (statusCodeOf(err) === 404) return undefined
       throw this.unavailableOr(err, () => new ContainerOpError('diskUsage', id, engineMessage(err), statusCodeOf(err), { cause: err }))
@@ -358,6 +372,47 @@ export class DockerRuntime implements ContainerRuntime {
       return { images, networks }
     } catch (err) {
       throw this.unavailableOr(err, () => new ContainerOpError('gc', '', engineMessage(err), statusCodeOf(err), { cause: err }))
+    }
+  }
+
+  /** Services (issue 12): volumes of the local driver, created when missing and mounted (never a bind). */
+  private async prepareVolumes(spec: ContainerSpec, options: Docker.ContainerCreateOptions): Promise<void> {
+    if (!spec.volumes?.length) return
+    for (const v of spec.volumes) {
+      if (!/^mlv-[0-9a-f]{32}$/.test(v.source) || !v.target.startsWith('/')) throw new ContainerCreateError(spec.image, `invalid volume ${v.name}: ${v.source} -> ${v.target}`)
+      await ensureVolume(this.docker, v, spec.labels.meshletDid, spec.labels.workloadUri)
+    }
+    options.HostConfig = { ...options.HostConfig, Mounts: volumeMounts(spec.volumes) }
+  }
+
+  /** Services (issue 12): host ports that no container on this engine and no other program holds. */
+  private async publishPorts(spec: ContainerSpec, options: Docker.ContainerCreateOptions): Promise<void> {
+    if (spec.network === 'none') throw new ContainerCreateError(spec.image, 'a workload with network "none" cannot publish ports')
+    let ports
+    try {
+      ports = await choosePorts(this.docker, spec.ports!, this.publish, `${spec.labels.workloadUri}|${spec.labels.meshletDid}`)
+    } catch (err) {
+      throw this.unavailableOr(err, () => new ContainerCreateError(spec.image, `cannot publish its ports: ${describeError(err)}`, undefined, { cause: err }))
+    }
+    const b = portBindings(ports, this.publish.address)
+    options.ExposedPorts = b.ExposedPorts
+    options.HostConfig = { ...options.HostConfig, PortBindings: b.PortBindings }
+    options.Labels = { ...options.Labels, [PORTS_LABEL]: JSON.stringify(ports) }
+  }
+
+  async heldVolumes(meshlet: Did): Promise<HeldVolume[]> {
+    try {
+      return await heldVolumes(this.docker, meshlet)
+    } catch (err) {
+      throw this.unavailableOr(err, () => new ContainerOpError('volumes', '', engineMessage(err), statusCodeOf(err), { cause: err }))
+    }
+  }
+
+  async removeVolumes(meshlet: Did, workloadUri: string): Promise<string[]> {
+    try {
+      return await removeWorkloadVolumes(this.docker, meshlet, workloadUri)
+    } catch (err) {
+      throw this.unavailableOr(err, () => new ContainerOpError('removeVolumes', '', engineMessage(err), statusCodeOf(err), { cause: err }))
     }
   }
 
