@@ -35,6 +35,8 @@ interface LsRow {
   running: number
   meshlets: string[]
   problem?: string
+  /** Services (issue 12, apps): the live replicas' endpoints. */
+  endpoints?: { meshlet: string; name: string; url: string }[]
 }
 
 /** `meshlet ls`: the caller's workloads (from its repo) with their state (from one meshlet). */
@@ -59,6 +61,8 @@ export async function cmdLs(ctx: ClientContext, opts: OutputOptions & MeshletCho
         const s = await ctx.client.getWorkloadStatus(asked.meshlet, r.uri)
         const live = liveReplicas(s)
         Object.assign(row, { state: overallState(s), phase: s.phase, running: Math.min(live.length, row.replicas), meshlets: live.map((p) => p.meshlet), problem: problemOf(s) })
+        const endpoints = live.flatMap((p) => (p.endpoints ?? []).map((e) => ({ meshlet: p.meshlet, name: e.name, url: e.url })))
+        if (endpoints.length) row.endpoints = endpoints
       } catch (err) {
         const unseen = err instanceof MeshletCallError && err.error === 'WorkloadNotFound'
         row.state = unseen ? 'unseen' : 'error'
@@ -70,9 +74,9 @@ export async function cmdLs(ctx: ClientContext, opts: OutputOptions & MeshletCho
     if (rows.length === 0) return ok('no workloads in your repo; submit one with `meshlet submit <file>`')
     // PROBLEM is last and never cut: the reason is what a person needs to act on.
     const table = formatTable(
-      ['ID', 'NAME', 'STATE', 'RUNNING', 'IMAGE', 'PROBLEM'],
-      rows.map((r) => [r.rkey, r.name, r.state, `${r.running}/${r.replicas}`, r.image, r.problem]),
-      { align: ['left', 'left', 'left', 'right'], maxWidth: [undefined, 32, undefined, undefined, 48, undefined] },
+      ['ID', 'NAME', 'STATE', 'RUNNING', 'IMAGE', 'ENDPOINTS', 'PROBLEM'],
+      rows.map((r) => [r.rkey, r.name, r.state, `${r.running}/${r.replicas}`, r.image, endpointsText(r.endpoints), r.problem]),
+      { align: ['left', 'left', 'left', 'right'], maxWidth: [undefined, 32, undefined, undefined, 48, undefined, undefined] },
     )
     // The records are known, the state is not: show what there is, but it is a failure (exit 1).
     if (!asked.meshlet) return { text: `${table}\nerror: no meshlet answered, so the state is unknown: ${asked.note}`, exitCode: EXIT.failed }
@@ -167,8 +171,8 @@ function renderStatus(meshlet: Did, s: WorkloadStatusOutput): string {
   parts.push(
     s.replicas.length
       ? formatTable(
-          ['MESHLET', 'STATE', 'CONTAINER', 'UPDATED', 'MESSAGE'],
-          s.replicas.map((r) => [r.meshlet, r.state, r.containerId?.slice(0, 12), r.updatedAt, r.message]),
+          ['MESHLET', 'STATE', 'CONTAINER', 'UPDATED', 'ENDPOINTS', 'MESSAGE'],
+          s.replicas.map((r) => [r.meshlet, r.state, r.containerId?.slice(0, 12), r.updatedAt, endpointsText(r.endpoints), r.message]),
         )
       : '(none placed)',
   )
@@ -252,4 +256,9 @@ export async function cmdRm(ctx: ClientContext, input: string, opts: OutputOptio
     if (opts.json) return ok({ uri: target, deleted: true })
     return ok(`removed ${target}; every meshlet stops its containers when it sees the delete`)
   })
+}
+
+/** "http=http://desk:24001 dns=udp://desk:24002": a replica's endpoints in one cell (Services, issue 12). */
+export function endpointsText(endpoints: readonly { name: string; url: string }[] | undefined): string | undefined {
+  return endpoints?.length ? endpoints.map((e) => `${e.name}=${e.url}`).join(' ') : undefined
 }
