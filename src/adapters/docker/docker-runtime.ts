@@ -33,8 +33,8 @@ import { collectImages, CollectableImages } from './image-gc.js'
 import type { WorkloadNetworks } from '../../ports/workload-networks.js'
 import type { Isolation } from '../../core/types.js'
 import { WATCHED_ACTIONS, infoFromInspect, infoFromRow } from './engine-views.js'
-import { DEFAULT_PUBLISH, PORTS_LABEL, choosePorts, portBindings, withPublishLock, type PublishOptions } from './publish.js'
-import { ensureVolume, heldVolumes, removeWorkloadVolumes, volumeBytes, volumeMounts } from './volumes.js'
+import { DEFAULT_PUBLISH, applyPorts, withPublishLock, type PublishOptions } from './publish.js'
+import { applyVolumes, heldVolumes, removeWorkloadVolumes, volumeBytes } from './volumes.js'
 import type { HeldVolume } from '../../core/types.js'
 
 export { labelsFromInfo, labelsToDocker, LABEL } from './labels.js'
@@ -187,7 +187,7 @@ export class DockerRuntime implements ContainerRuntime {
     const options = createOptions(spec, image, { hostCpus: await this.cpuCount(), stopTimeoutS: this.stopTimeoutS, networkMode, hardening: this.hardening })
     try {
       // Services (issue 12): volumes first (kept across containers), then ports and create as one step.
-      await this.prepareVolumes(spec, options)
+      await applyVolumes(this.docker, spec, options)
       const id = await withPublishLock(this.endpoint, async () => {
         if (spec.ports?.length) await this.publishPorts(spec, options)
         return (await this.docker.createContainer(options)).id
@@ -365,54 +365,34 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async collectGarbage(): Promise<{ images: string[]; networks: number }> {
-    try {
-      const images = await collectImages(this.docker, this.pulled, this.imageGcGraceMs, this.log)
-      const networks = this.networks ? await this.networks.prune() : 0
-      return { images, networks }
-    } catch (err) {
-      throw this.unavailableOr(err, () => new ContainerOpError('gc', '', engineMessage(err), statusCodeOf(err), { cause: err }))
-    }
-  }
-
-  /** Services (issue 12): volumes of the local driver, created when missing and mounted (never a bind). */
-  private async prepareVolumes(spec: ContainerSpec, options: Docker.ContainerCreateOptions): Promise<void> {
-    if (!spec.volumes?.length) return
-    for (const v of spec.volumes) {
-      if (!/^mlv-[0-9a-f]{32}$/.test(v.source) || !v.target.startsWith('/')) throw new ContainerCreateError(spec.image, `invalid volume ${v.name}: ${v.source} -> ${v.target}`)
-      await ensureVolume(this.docker, v, spec.labels.meshletDid, spec.labels.workloadUri)
-    }
-    options.HostConfig = { ...options.HostConfig, Mounts: volumeMounts(spec.volumes) }
+  collectGarbage(): Promise<{ images: string[]; networks: number }> {
+    return this.engineOp('gc', async () => ({ images: await collectImages(this.docker, this.pulled, this.imageGcGraceMs, this.log), networks: this.networks ? await this.networks.prune() : 0 }))
   }
 
   /** Services (issue 12): host ports that no container on this engine and no other program holds. */
   private async publishPorts(spec: ContainerSpec, options: Docker.ContainerCreateOptions): Promise<void> {
     if (spec.network === 'none') throw new ContainerCreateError(spec.image, 'a workload with network "none" cannot publish ports')
-    let ports
     try {
-      ports = await choosePorts(this.docker, spec.ports!, this.publish, `${spec.labels.workloadUri}|${spec.labels.meshletDid}`)
+      await applyPorts(this.docker, spec, options, this.publish)
     } catch (err) {
       throw this.unavailableOr(err, () => new ContainerCreateError(spec.image, `cannot publish its ports: ${describeError(err)}`, undefined, { cause: err }))
     }
-    const b = portBindings(ports, this.publish.address)
-    options.ExposedPorts = b.ExposedPorts
-    options.HostConfig = { ...options.HostConfig, PortBindings: b.PortBindings }
-    options.Labels = { ...options.Labels, [PORTS_LABEL]: JSON.stringify(ports) }
   }
 
-  async heldVolumes(meshlet: Did): Promise<HeldVolume[]> {
-    try {
-      return await heldVolumes(this.docker, meshlet)
-    } catch (err) {
-      throw this.unavailableOr(err, () => new ContainerOpError('volumes', '', engineMessage(err), statusCodeOf(err), { cause: err }))
-    }
+  heldVolumes(meshlet: Did): Promise<HeldVolume[]> {
+    return this.engineOp('volumes', () => heldVolumes(this.docker, meshlet))
   }
 
-  async removeVolumes(meshlet: Did, workloadUri: string): Promise<string[]> {
+  removeVolumes(meshlet: Did, workloadUri: string): Promise<string[]> {
+    return this.engineOp('removeVolumes', () => removeWorkloadVolumes(this.docker, meshlet, workloadUri))
+  }
+
+  /** An engine call whose failure is "unavailable" or a ContainerOpError naming `op`. */
+  private async engineOp<T>(op: string, run: () => Promise<T>): Promise<T> {
     try {
-      return await removeWorkloadVolumes(this.docker, meshlet, workloadUri)
+      return await run()
     } catch (err) {
-      throw this.unavailableOr(err, () => new ContainerOpError('removeVolumes', '', engineMessage(err), statusCodeOf(err), { cause: err }))
+      throw this.unavailableOr(err, () => new ContainerOpError(op, '', engineMessage(err), statusCodeOf(err), { cause: err }))
     }
   }
 

@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram'
 import type Docker from 'dockerode'
 import { allocateHostPorts, portKey, type PortRange, type PublishedPort } from '../../core/host-ports.js'
 import type { PortSpec } from '../../core/types.js'
+import type { ContainerSpec } from '../../ports/container-runtime.js'
 
 /** Label holding a meshlet container's published ports (JSON of PublishedPort[]). */
 export const PORTS_LABEL = 'farm.meshlet.ports'
@@ -96,4 +97,13 @@ export function portBindings(ports: readonly PublishedPort[], address: string): 
     PortBindings[key] = [{ HostIp: address, HostPort: String(p.hostPort) }]
   }
   return { ExposedPorts, PortBindings }
+}
+
+/** Chooses the host ports of `spec` and writes them into the create options (bindings and the label). Call under withPublishLock. */
+export async function applyPorts(docker: Docker, spec: ContainerSpec, options: Docker.ContainerCreateOptions, o: PublishOptions): Promise<void> {
+  const ports = await choosePorts(docker, spec.ports ?? [], o, `${spec.labels.workloadUri}|${spec.labels.meshletDid}`)
+  const b = portBindings(ports, o.address)
+  options.ExposedPorts = b.ExposedPorts
+  options.HostConfig = { ...options.HostConfig, PortBindings: b.PortBindings }
+  options.Labels = { ...options.Labels, [PORTS_LABEL]: JSON.stringify(ports) }
 }

@@ -3,6 +3,8 @@
 // meshlet, owner, workload and volume name so a peer lists what it holds and removes them on purge.
 import type Docker from 'dockerode'
 import type { HeldVolume } from '../../core/types.js'
+import type { ContainerSpec } from '../../ports/container-runtime.js'
+import { ContainerCreateError } from '../../errors.js'
 
 export const VOLUME_LABEL = {
   managed: 'farm.meshlet.managed',
@@ -87,4 +89,14 @@ export async function volumeBytes(docker: Docker, names: readonly string[]): Pro
   let total = 0
   for (const v of df.Volumes ?? []) if (want.has(v.Name) && typeof v.UsageData?.Size === 'number' && v.UsageData.Size > 0) total += v.UsageData.Size
   return total
+}
+
+/** Creates the spec's volumes when missing and mounts them into the create options (volumes only, never a bind). */
+export async function applyVolumes(docker: Docker, spec: ContainerSpec, options: Docker.ContainerCreateOptions): Promise<void> {
+  if (!spec.volumes?.length) return
+  for (const v of spec.volumes) {
+    if (!/^mlv-[0-9a-f]{32}$/.test(v.source) || !v.target.startsWith('/')) throw new ContainerCreateError(spec.image, `invalid volume ${v.name}: ${v.source} -> ${v.target}`)
+    await ensureVolume(docker, v, spec.labels.meshletDid, spec.labels.workloadUri)
+  }
+  options.HostConfig = { ...options.HostConfig, Mounts: volumeMounts(spec.volumes) }
 }
