@@ -73,9 +73,11 @@ export async function cmdLs(ctx: ClientContext, opts: OutputOptions & MeshletCho
     if (opts.json) return { ...ok({ meshlet: asked.meshlet ?? null, note: asked.note, workloads: rows }), exitCode: asked.meshlet || rows.length === 0 ? EXIT.ok : EXIT.failed }
     if (rows.length === 0) return ok('no workloads in your repo; submit one with `meshlet submit <file>`')
     // PROBLEM is last and never cut: the reason is what a person needs to act on.
+    // ENDPOINTS (issue 12) only when some workload publishes ports: other listings stay as they were.
+    const withEndpoints = rows.some((r) => r.endpoints?.length)
     const table = formatTable(
-      ['ID', 'NAME', 'STATE', 'RUNNING', 'IMAGE', 'ENDPOINTS', 'PROBLEM'],
-      rows.map((r) => [r.rkey, r.name, r.state, `${r.running}/${r.replicas}`, r.image, endpointsText(r.endpoints), r.problem]),
+      ['ID', 'NAME', 'STATE', 'RUNNING', 'IMAGE', ...(withEndpoints ? ['ENDPOINTS'] : []), 'PROBLEM'],
+      rows.map((r) => [r.rkey, r.name, r.state, `${r.running}/${r.replicas}`, r.image, ...(withEndpoints ? [endpointsText(r.endpoints)] : []), r.problem]),
       { align: ['left', 'left', 'left', 'right'], maxWidth: [undefined, 32, undefined, undefined, 48, undefined, undefined] },
     )
     // The records are known, the state is not: show what there is, but it is a failure (exit 1).
@@ -171,8 +173,9 @@ function renderStatus(meshlet: Did, s: WorkloadStatusOutput): string {
   parts.push(
     s.replicas.length
       ? formatTable(
-          ['MESHLET', 'STATE', 'CONTAINER', 'UPDATED', 'ENDPOINTS', 'MESSAGE'],
-          s.replicas.map((r) => [r.meshlet, r.state, r.containerId?.slice(0, 12), r.updatedAt, endpointsText(r.endpoints), r.message]),
+          // ENDPOINTS (issue 12) only when a replica has some.
+          ['MESHLET', 'STATE', 'CONTAINER', 'UPDATED', ...(s.replicas.some((r) => r.endpoints?.length) ? ['ENDPOINTS'] : []), 'MESSAGE'],
+          s.replicas.map((r) => [r.meshlet, r.state, r.containerId?.slice(0, 12), r.updatedAt, ...(s.replicas.some((x) => x.endpoints?.length) ? [endpointsText(r.endpoints)] : []), r.message]),
         )
       : '(none placed)',
   )
