@@ -118,3 +118,34 @@ describe('parsePortRange and portsProblem', () => {
     expect(portsProblem([{ ...http, containerPort: 65535 }])).toBeUndefined()
   })
 })
+
+describe('boundaries (from mutation testing)', () => {
+  test('the top port of the space and whole numbers only', () => {
+    expect(ok(allocateHostPorts([http], new Set(), { first: 65535, last: 65535 }, 'x'))[0]!.hostPort).toBe(65535)
+    expect(allocateHostPorts([http], new Set(), { first: 24000.5, last: 24010 }, 'x').ok).toBe(false)
+    expect(allocateHostPorts([http], new Set(), { first: 24000, last: 24010.5 }, 'x')).toEqual({ ok: false, reason: 'invalid host port range 24000-24010.5' })
+  })
+
+  test('the start depends on the seed and on the port name (workloads spread over the range)', () => {
+    const wide = { first: 20000, last: 29999 }
+    const bySeed = new Set(Array.from({ length: 20 }, (_, i) => ok(allocateHostPorts([http], new Set(), wide, `at://w${i}`))[0]!.hostPort))
+    const byName = new Set(Array.from({ length: 20 }, (_, i) => ok(allocateHostPorts([{ ...http, name: `p${i}` }], new Set(), wide, 'at://w'))[0]!.hostPort))
+    expect(bySeed.size).toBeGreaterThan(10)
+    expect(byName.size).toBeGreaterThan(10)
+  })
+
+  test('ranges: one port, spaces around, nothing else around', () => {
+    expect(parsePortRange('24000-24000')).toEqual({ first: 24000, last: 24000 })
+    expect(parsePortRange(' 24000-24999 ')).toEqual({ first: 24000, last: 24999 })
+    expect(parsePortRange('x24000-24999')).toBe('must be a range like 24000-24999')
+    expect(parsePortRange('24000-24999x')).toBe('must be a range like 24000-24999')
+  })
+
+  test('container port 1 is a port; a long bad name is clipped in the message; a bracketed IPv6 host stays as it is', () => {
+    expect(portsProblem([{ ...http, containerPort: 1 }])).toBeUndefined()
+    const msg = portsProblem([{ ...http, name: 'X'.repeat(100) }])!
+    expect(msg).toContain(`"${'X'.repeat(40)}"`)
+    expect(msg).not.toContain('X'.repeat(41))
+    expect(endpointsFor([{ ...http, hostPort: 24001 }], '[fd00::1]')).toEqual([{ name: 'http', url: 'http://[fd00::1]:24001' }])
+  })
+})

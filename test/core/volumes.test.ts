@@ -92,3 +92,26 @@ describe('volumesProblem', () => {
     expect(volumesProblem([{ name: 'a'.repeat(48), target: '/d' }])).toBeUndefined()
   })
 })
+
+describe('boundaries (from mutation testing)', () => {
+  test('a profile holding this and other workloads still counts as a holder', () => {
+    const p = profile('did:a', [{ workload: `${W_URI}x`, name: 'data' }, { workload: W_URI, name: 'data' }])
+    expect([...volumeHolders(withData, [p])]).toEqual(['did:a'])
+  })
+
+  test('the held list is sorted whatever the input order', () => {
+    const list = heldVolumesList([
+      { workload: 'at://c', name: 'x' },
+      { workload: 'at://a', name: 'x' },
+      { workload: 'at://b', name: 'x' },
+      { workload: 'at://a', name: 'w' },
+    ])
+    expect(list.map((h) => `${h.workload}|${h.name}`)).toEqual(['at://a|w', 'at://a|x', 'at://b|x', 'at://c|x'])
+  })
+
+  test('a long bad volume name is clipped in the message', () => {
+    const msg = volumesProblem([{ name: 'X'.repeat(100), target: '/d' }])!
+    expect(msg).toContain(`"${'X'.repeat(60)}"`)
+    expect(msg).not.toContain('X'.repeat(61))
+  })
+})
