@@ -24,8 +24,9 @@ export default {
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   // The sandbox needs only the sources, tests and configs; .tools is a symlink to the shared
-  // toolchain (a directory Stryker cannot copy), the rest is large and irrelevant.
-  ignorePatterns: ['/.tools', '/.data', '/.meshlet-dev', '/dist', '/bench', '/deploy', '/docs', '/examples', '/test/integration', '/test/serial', '/test/sim', '*.log', '/package-lock.json'],
+  // toolchain (a directory Stryker cannot copy), the rest is large and irrelevant (examples/ stays:
+  // a unit test reads it).
+  ignorePatterns: ['/.tools', '/.data', '/.meshlet-dev', '/dist', '/bench', '/deploy', '/docs', '/test/integration', '/test/serial', '/test/sim', '*.log', '/package-lock.json'],
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
   timeoutMS: 10_000,

@@ -9,6 +9,8 @@ import { imageRefProblem } from './core/image-ref.js'
 import { readPasswordFile } from './password-file.js'
 import { parseCidr } from './adapters/host-net/cidr.js'
 import { allowEntryProblem } from './web/address-allow.js'
+import { isIP } from 'node:net'
+import { parsePortRange } from './core/host-ports.js'
 
 interface OptionDecl {
   flag: string
@@ -70,6 +72,10 @@ export const RUN_OPTIONS = {
   guestWhenIdle: { flag: 'guest-when-idle', env: 'MESHLET_GUEST_WHEN_IDLE', type: 'boolean', help: "no guests' work while the person is active (load besides guests above --guest-active-load for --guest-active-minutes; always so with role interface)" },
   guestActiveLoad: { flag: 'guest-active-load', env: 'MESHLET_GUEST_ACTIVE_LOAD', type: 'string', help: 'load per core x1000, besides guests, above which the person counts as active', default: '700' },
   guestActiveMinutes: { flag: 'guest-active-minutes', env: 'MESHLET_GUEST_ACTIVE_MINUTES', type: 'string', help: 'minutes the load must stay above (or below) the threshold to count as active (idle)', default: '5' },
+  // Services (issue 12, apps): published ports.
+  publishAddress: { flag: 'publish-address', env: 'MESHLET_PUBLISH_ADDRESS', type: 'string', help: "host address workloads' ports are published on (0.0.0.0 or a LAN/VPN address to let other members reach them)", default: '127.0.0.1' },
+  publishPorts: { flag: 'publish-ports', env: 'MESHLET_PUBLISH_PORTS', type: 'string', help: 'host port range published ports are chosen from', default: '24000-24999' },
+  advertiseAddress: { flag: 'advertise-address', env: 'MESHLET_ADVERTISE_ADDRESS', type: 'string', help: "host name or address endpoint URLs carry (default: the host of --endpoint)" },
 } as const satisfies Record<string, OptionDecl>
 
 const did = z.string().regex(/^did:(plc|web):[a-zA-Z0-9._:%-]{1,2040}$/, 'must be a did:plc or did:web DID, like did:plc:abc123')
@@ -139,6 +145,17 @@ export const runConfigSchema = z.object({
   guestWhenIdle: z.boolean().optional(),
   guestActiveLoad: intIn(0, 100_000).optional(),
   guestActiveMinutes: intIn(0, 1440).optional(),
+  // Services (issue 12, apps). Optional in the type, like the ones above.
+  publishAddress: z.string().refine((a) => isIP(a) !== 0, 'must be an IP address like 127.0.0.1 or 0.0.0.0').optional(),
+  publishPorts: z.string().transform((r, ctx) => {
+    const range = parsePortRange(r)
+    if (typeof range === 'string') {
+      ctx.addIssue({ code: 'custom', message: range })
+      return z.NEVER
+    }
+    return range
+  }).optional(),
+  advertiseAddress: z.string().regex(/^[a-zA-Z0-9.:-]{1,253}$/, 'must be a host name or IP address').optional(),
 })
 
 export type RunConfig = z.infer<typeof runConfigSchema>

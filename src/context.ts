@@ -15,6 +15,7 @@ import Docker from 'dockerode'
 import { DEFAULT_HARDENING, DockerRuntime } from './adapters/docker/docker-runtime.js'
 import { DockerHealthProbe } from './adapters/docker/health-probe.js'
 import { OwnerNetworks } from './adapters/host-net/owner-networks.js'
+import { DEFAULT_PUBLISH } from './adapters/docker/publish.js'
 import { SystemHostProbe } from './adapters/host/system-host-probe.js'
 import { ConfigError, describeError } from './errors.js'
 import { SodiumSecretKeys } from './adapters/crypto/sealing.js'
@@ -48,6 +49,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     // appview (issue 15)
     metricsAllow: cfg.metricsAllow,
     guestPolicy: guestPolicyFromConfig(cfg), // when (issue 14)
+    advertiseAddress: cfg.advertiseAddress,
   }
 }
 
@@ -150,6 +152,8 @@ function dockerRuntime(cfg: RunConfig, log: Logger): DockerRuntime {
     pulledImagesFile: path.join(cfg.dataDir, 'pulled-images.json'),
     secretsDir: cfg.secretsDir,
     logger: log.child({ name: 'meshlet:docker' }),
+    // Services (issue 12, apps): where published ports go.
+    publish: { address: cfg.publishAddress ?? DEFAULT_PUBLISH.address, range: cfg.publishPorts ?? DEFAULT_PUBLISH.range },
   })
 }
 

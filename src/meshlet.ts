@@ -2,6 +2,8 @@
 // each its dependencies; what the peer does over time is elsewhere: peer/startup.ts (start),
 // peer/intake-routes.ts (which loop a record wakes), services/drain.ts (shutdown with handover),
 // peer/stop.ts (stop). context.ts builds the real adapters (ports) from config; tests pass their own.
+import { HeldVolumes } from './services/held-volumes.js'
+import { advertisedHost } from './peer/advertise.js'
 import { CommuneView } from './core/view.js'
 import { NSID } from './core/types.js'
 import { systemClock, type Clock } from './ports/clock.js'
@@ -113,6 +115,8 @@ export class Meshlet implements AsyncDisposable {
     const host = (this.hostMonitor = new HostMonitor(ports.hostProbe, clock))
     const status = (this.status = new StatusReporter(view, this.writer, clock, settings.did, (uri, dropped) =>
       sub('status').warn({ workload: uri, dropped }, 'status history full: the oldest claims leave the ledger (more than 32 versions of one workload ran here within the decay window)'),
+      // Services (issue 12, apps): endpoints carry the advertised address (default: the endpoint's host).
+      () => advertisedHost(settings.advertiseAddress, settings.endpoint || (this.server?.url ?? '')),
     ))
     this.catchUp = new CatchUp({ source: ports.source, cluster })
     this.when = new WhenPolicy({ self, roles: settings.roles, guest: settings.guestPolicy ?? {}, windowClock: settings.windowClock ?? (() => clock.now()) })
@@ -179,6 +183,8 @@ export class Meshlet implements AsyncDisposable {
       isolation: () => this.isolation,
       sealingKey: ports.secretKeys?.publicKey,
       guestPolicy: () => this.when.published(), // when (issue 14)
+      // Services (issue 12, apps): the volumes it holds, so placement prefers it for their workloads.
+      volumes: ((held) => () => held.current())(new HeldVolumes(ports.runtime, settings.did)),
       version: VERSION,
       rejoin: {
         catchUp: async () => {

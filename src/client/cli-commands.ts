@@ -14,7 +14,7 @@ export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML 
   ls         your workloads and their state:                meshlet ls [--meshlet <did>] [--json]
   status     state, replicas and bids (won/lost, why):      meshlet status <name|id|uri> [--meshlet <did>] [--json]
   logs       the output of a workload's containers:         meshlet logs <name|id|uri> [--tail N] [--json]
-  rm         delete a workload (every meshlet stops it):    meshlet rm <name|id|uri> [--json]
+  rm         delete a workload (every meshlet stops it):    meshlet rm <name|id|uri> [--purge] [--json]
   pause      freeze a workload's containers:                meshlet pause <name|id|uri> [--meshlet <did>] [--json]
   resume     thaw paused containers:                        meshlet resume <name|id|uri> [--meshlet <did>] [--json]
   stop       stop replicas here (next bidder takes over):   meshlet stop <name|id|uri> [--meshlet <did>] [--json]
@@ -22,6 +22,7 @@ export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML 
   shutdown   drain and stop one of your meshlets:           meshlet shutdown <meshlet-did> [--no-drain] [--json]
   evict      stop a guest's workload on your meshlet(s):    meshlet evict <uri> [--meshlet <did>] [--undo] [--json]
   secret     sealed secrets (set a new value, list, delete, seal for new meshlets):  meshlet secret set|reseal NAME [--from-file F | stdin], secret ls, secret rm NAME [--json]
+  endpoints  where a workload's published ports answer:     meshlet endpoints <name|id|uri> [--meshlet <did>] [--json]
   (client commands log in as you: --as <handle|did> (MESHLET_USER), --password (MESHLET_USER_PASSWORD),
    --pds <url> (MESHLET_USER_PDS; default from your DID document), --plc <url> (MESHLET_PLC; default
    https://plc.directory), --allow-http (MESHLET_ALLOW_HTTP; local dev networks). \`meshlet dev\` prints them all.)
@@ -29,7 +30,7 @@ export const CLIENT_HELP = `  submit     publish a workload from a JSON or YAML 
 
 type Env = Record<string, string | undefined>
 
-const COMMANDS = ['submit', 'ls', 'status', 'logs', 'rm', 'pause', 'resume', 'stop', 'capacity', 'shutdown', 'evict', 'secret'] as const
+const COMMANDS = ['submit', 'ls', 'status', 'logs', 'rm', 'pause', 'resume', 'stop', 'capacity', 'shutdown', 'evict', 'secret', 'endpoints'] as const
 type ClientCommand = (typeof COMMANDS)[number]
 
 const OPTIONS = {
@@ -49,6 +50,7 @@ const OPTIONS = {
   undo: { type: 'boolean' },
   // Secrets (issue 13)
   'from-file': { type: 'string' },
+  purge: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -65,6 +67,7 @@ const ARGS: Record<ClientCommand, string | undefined> = {
   shutdown: '<meshlet-did>',
   evict: '<uri>',
   secret: 'set|ls|rm|reseal [NAME]',
+  endpoints: '<name|id|uri>',
 }
 
 function usage(cmd: ClientCommand): string {
@@ -88,6 +91,7 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
   }
   if (values.help) return { text: usage(command), code: EXIT.ok }
   if (values['no-drain'] && command !== 'shutdown') return { text: `meshlet ${command}: --no-drain is only for shutdown\n${usage(command)}`, code: EXIT.usage }
+  if (values.purge && command !== 'rm') return { text: `meshlet ${command}: --purge is only for rm\n${usage(command)}`, code: EXIT.usage }
   if (values.undo && command !== 'evict') return { text: `meshlet ${command}: --undo is only for evict\n${usage(command)}`, code: EXIT.usage }
   if (values['from-file'] !== undefined && command !== 'secret') return { text: `meshlet ${command}: --from-file is only for secret\n${usage(command)}`, code: EXIT.usage }
   const want = ARGS[command] ? 1 : 0
@@ -126,7 +130,7 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
 
   // The commands load @atproto/api and @atproto/identity (~1 s): only once the input is known good,
   // so --help and usage errors answer at once (BENCHMARKS.md, CLI start).
-  const { cmdCapacity, cmdEvict, cmdLogs, cmdLs, cmdReplicaAction, cmdRm, cmdShutdown, cmdStatus, cmdSubmit, createClientContext, createIdResolver } = await import('./commands.js')
+  const { cmdCapacity, cmdEndpoints, cmdRmPurge, cmdEvict, cmdLogs, cmdLs, cmdReplicaAction, cmdRm, cmdShutdown, cmdStatus, cmdSubmit, createClientContext, createIdResolver } = await import('./commands.js')
   let ctx: ClientContext
   try {
     let service = values.pds ?? who.pds
@@ -162,7 +166,7 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
       res = await cmdLogs(ctx, arg, { json, meshlet, tail })
       break
     case 'rm':
-      res = await cmdRm(ctx, arg, { json })
+      res = values.purge ? await cmdRmPurge(ctx, arg, { json, meshlet }) : await cmdRm(ctx, arg, { json })
       break
     case 'pause':
     case 'resume':
@@ -180,6 +184,9 @@ export async function runClientCommand(cmd: string, args: string[], env: Env = p
       break
     case 'secret':
       res = await secretCommand(ctx, positionals, { json, fromFile: values['from-file'], plcUrl, allowInsecureHttp, readStdin })
+      break
+    case 'endpoints':
+      res = await cmdEndpoints(ctx, arg, { json, meshlet })
       break
   }
   warnings.push(...(res.warnings ?? []))

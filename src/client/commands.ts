@@ -21,3 +21,5 @@ export * from './submit.js'
 export * from './workload-commands.js'
 export * from './meshlet-commands.js'
 export * from './evict-command.js'
+// Services (issue 12, apps)
+export * from './apps-commands.js'

@@ -116,6 +116,11 @@ export class MeshletClient {
     return this.procedure(meshlet, METHOD.evictWorkload, opts.undo ? { uri, undo: true } : { uri })
   }
 
+  /** Services (issue 12, apps): the holder removes its volumes of a deleted workload. */
+  purgeVolumes(meshlet: Did, uri: AtUri): Promise<{ uri: string; removed: string[] }> {
+    return this.procedure(meshlet, 'farm.meshlet.purgeVolumes', { uri })
+  }
+
   query<T>(meshlet: Did, nsid: string, params: Record<string, string | number | boolean | undefined>): Promise<T> {
     return this.call<T>(meshlet, nsid, 'GET', params, undefined)
   }

@@ -1,5 +1,6 @@
 // `meshlet submit <file>`: read a workload file, check it against the lexicon (and for keys the
 // lexicon does not have: a typo there would otherwise be dropped in silence), write the record.
+import { appFields } from '../adapters/atproto/decode-apps.js'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import YAML from 'yaml'
@@ -63,6 +64,12 @@ export function parseWorkloadFile(text: string, file: string, now: Date): Record
   // issue 12 (health): what the lexicon cannot say (core/health.ts), as every peer checks it
   const health = record.health === undefined ? undefined : parseHealthCheck(record.health as HealthCheckInput)
   if (health && !health.ok) throw new WorkloadFileError(file, `invalid workload: ${health.reason}`, 'health')
+  // Services (issue 12, apps): the rules peers apply to ports and volumes beyond the lexicon.
+  try {
+    appFields(result.value as Parameters<typeof appFields>[0])
+  } catch (err) {
+    throw new WorkloadFileError(file, `invalid workload: ${describeError(err)}`, /^(ports|volumes)/.exec(describeError(err))?.[1])
+  }
   return record
 }
 

@@ -35,6 +35,8 @@ interface LsRow {
   running: number
   meshlets: string[]
   problem?: string
+  /** Services (issue 12, apps): the live replicas' endpoints. */
+  endpoints?: { meshlet: string; name: string; url: string }[]
 }
 
 /** `meshlet ls`: the caller's workloads (from its repo) with their state (from one meshlet). */
@@ -59,6 +61,8 @@ export async function cmdLs(ctx: ClientContext, opts: OutputOptions & MeshletCho
         const s = await ctx.client.getWorkloadStatus(asked.meshlet, r.uri)
         const live = liveReplicas(s)
         Object.assign(row, { state: overallState(s), phase: s.phase, running: Math.min(live.length, row.replicas), meshlets: live.map((p) => p.meshlet), problem: problemOf(s) })
+        const endpoints = live.flatMap((p) => (p.endpoints ?? []).map((e) => ({ meshlet: p.meshlet, name: e.name, url: e.url })))
+        if (endpoints.length) row.endpoints = endpoints
       } catch (err) {
         const unseen = err instanceof MeshletCallError && err.error === 'WorkloadNotFound'
         row.state = unseen ? 'unseen' : 'error'
@@ -69,10 +73,12 @@ export async function cmdLs(ctx: ClientContext, opts: OutputOptions & MeshletCho
     if (opts.json) return { ...ok({ meshlet: asked.meshlet ?? null, note: asked.note, workloads: rows }), exitCode: asked.meshlet || rows.length === 0 ? EXIT.ok : EXIT.failed }
     if (rows.length === 0) return ok('no workloads in your repo; submit one with `meshlet submit <file>`')
     // PROBLEM is last and never cut: the reason is what a person needs to act on.
+    // ENDPOINTS (issue 12) only when some workload publishes ports: other listings stay as they were.
+    const withEndpoints = rows.some((r) => r.endpoints?.length)
     const table = formatTable(
-      ['ID', 'NAME', 'STATE', 'RUNNING', 'IMAGE', 'PROBLEM'],
-      rows.map((r) => [r.rkey, r.name, r.state, `${r.running}/${r.replicas}`, r.image, r.problem]),
-      { align: ['left', 'left', 'left', 'right'], maxWidth: [undefined, 32, undefined, undefined, 48, undefined] },
+      ['ID', 'NAME', 'STATE', 'RUNNING', 'IMAGE', ...(withEndpoints ? ['ENDPOINTS'] : []), 'PROBLEM'],
+      rows.map((r) => [r.rkey, r.name, r.state, `${r.running}/${r.replicas}`, r.image, ...(withEndpoints ? [endpointsText(r.endpoints)] : []), r.problem]),
+      { align: ['left', 'left', 'left', 'right'], maxWidth: [undefined, 32, undefined, undefined, 48, undefined, undefined] },
     )
     // The records are known, the state is not: show what there is, but it is a failure (exit 1).
     if (!asked.meshlet) return { text: `${table}\nerror: no meshlet answered, so the state is unknown: ${asked.note}`, exitCode: EXIT.failed }
@@ -167,8 +173,9 @@ function renderStatus(meshlet: Did, s: WorkloadStatusOutput): string {
   parts.push(
     s.replicas.length
       ? formatTable(
-          ['MESHLET', 'STATE', 'CONTAINER', 'UPDATED', 'MESSAGE'],
-          s.replicas.map((r) => [r.meshlet, r.state, r.containerId?.slice(0, 12), r.updatedAt, r.message]),
+          // ENDPOINTS (issue 12) only when a replica has some.
+          ['MESHLET', 'STATE', 'CONTAINER', 'UPDATED', ...(s.replicas.some((r) => r.endpoints?.length) ? ['ENDPOINTS'] : []), 'MESSAGE'],
+          s.replicas.map((r) => [r.meshlet, r.state, r.containerId?.slice(0, 12), r.updatedAt, ...(s.replicas.some((x) => x.endpoints?.length) ? [endpointsText(r.endpoints)] : []), r.message]),
         )
       : '(none placed)',
   )
@@ -257,4 +264,9 @@ export async function cmdRm(ctx: ClientContext, input: string, opts: OutputOptio
     if (opts.json) return ok({ uri: target, deleted: true })
     return ok(`removed ${target}; every meshlet stops its containers when it sees the delete`)
   })
+}
+
+/** "http=http://desk:24001 dns=udp://desk:24002": a replica's endpoints in one cell (Services, issue 12). */
+export function endpointsText(endpoints: readonly { name: string; url: string }[] | undefined): string | undefined {
+  return endpoints?.length ? endpoints.map((e) => `${e.name}=${e.url}`).join(' ') : undefined
 }

@@ -43,6 +43,8 @@ export interface DecideInput {
    * a batch at-most-once member needs a record to ack in. Withdrawals still happen.
    */
   quietDecline?: boolean
+  /** Volumes (issue 12, apps): meshlets whose profile says they hold this workload's volumes; their bids rank first (core/volumes.ts). */
+  preferred?: ReadonlySet<Did>
 }
 
 export type PeerAction =
@@ -199,7 +201,7 @@ export function decideWorkload(input: DecideInput): Decision {
   // No status, or only one saying the protocol took its replica away: it may still offer.
   const mayOffer = ownStatuses.every(isYielded)
 
-  const placement = resolvePlacement(w, bids, statuses, eligible, input.verifyBid, electorate)
+  const placement = resolvePlacement(w, bids, statuses, eligible, input.verifyBid, electorate, input.preferred)
   const holders = placement.kept.map((s) => s.meshlet)
   const result = (phase: DecisionPhase, outcomes: BidOutcome[], wakeAt?: number): Decision => {
     const d: Decision = { phase, actions, holders, outcomes }

@@ -112,6 +112,8 @@ export function encodeProfile(p: Omit<Profile, 'meshlet'>): RecordValue {
         activeMinutes: int(c, 'guestPolicy.activeMinutes', p.guestPolicy.activeMinutes),
       },
       updatedAt: p.updatedAt,
+      // Services (issue 12, apps): held volumes.
+      volumes: p.volumes?.length ? p.volumes.map((h) => ({ workload: h.workload, name: h.name })) : undefined,
     },
     (v) => profileLex.$safeParse(v),
   )
@@ -180,6 +182,8 @@ export function encodeStatus(s: StatusInput): RecordValue {
         : undefined,
       // issue 12 (health)
       health: s.health && { state: s.health.state, failures: int(c, 'health.failures', s.health.failures), restarts: int(c, 'health.restarts', s.health.restarts), lastFailure: s.health.lastFailure === undefined ? undefined : truncate(s.health.lastFailure, 512), lastFailureAt: s.health.lastFailureAt },
+      // Services (issue 12, apps): endpoints.
+      endpoints: s.endpoints?.length ? s.endpoints.map((e) => ({ name: e.name, url: e.url })) : undefined,
     },
     (v) => workloadStatusLex.$safeParse(v),
   )
@@ -221,6 +225,9 @@ export function encodeWorkload(w: WorkloadInput): RecordValue {
       // issue 12 (health)
       health: w.health && { ...w.health, ...(w.health.type === 'exec' ? { command: [...w.health.command] } : {}) },
       update: w.update && { maxParallel: int(c, 'update.maxParallel', w.update.maxParallel), minHealthyMs: int(c, 'update.minHealthyMs', w.update.minHealthyMs), autoRevert: w.update.autoRevert },
+      // Services (issue 12, apps): ports and volumes.
+      ports: w.ports?.length ? w.ports.map((p) => ({ name: p.name, containerPort: int(c, 'ports.containerPort', p.containerPort), protocol: p.protocol })) : undefined,
+      volumes: w.volumes?.length ? w.volumes.map((x) => ({ name: x.name, target: x.target, readOnly: x.readOnly ? true : undefined })) : undefined,
     },
     (v) => workloadLex.$safeParse(v),
   )

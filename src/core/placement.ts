@@ -6,6 +6,7 @@
 import { ackCount, hasRenounced, isAckGated, settledHolder, tallyAcks, type AckTally, type Settlement } from './acks.js'
 import { backingProblem, countingBids, isEnded, replicaProblem, statusKeyProblem } from './claims.js'
 import { placementOutcomes } from './placement-outcomes.js'
+import { preferHolders } from './volumes.js'
 import { classifyBids, compareStrings, dedupeByUri, orderBids, rankByPriority, slotCount, tieNote, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
 import { CLAIM_STATES, type Bid, type Did, type Workload, type WorkloadStatus } from './types.js'
 
@@ -132,12 +133,14 @@ export function resolvePlacement(
   eligible: ReadonlyMap<Did, EligibleMeshlet>,
   verify?: BidVerifier,
   electorate?: ReadonlyMap<Did, EligibleMeshlet>,
+  /** Volumes (issue 12): meshlets holding the workload's volumes, ranked first among bidders (core/volumes.ts). */
+  preferred?: ReadonlySet<Did>,
 ): Placement {
   const replicas = slotCount(workload)
   // Stryker disable next-line StringLiteral: isAckGated only asks whether delivery is 'at-least-once'
   const gated = isAckGated({ kind: workload.kind, delivery: workload.delivery ?? 'at-most-once' })
   const classified = classifyBids(workload, bids, eligible, verify)
-  const ordered = orderBids(workload.cid, classified.valid)
+  const ordered = preferHolders(orderBids(workload.cid, classified.valid), preferred)
   const voters = electorate ?? eligible
   // A lapsed meshlet's bid is not "valid" among the eligible, yet its claim may still be backed
   // (a lost quorum holder): back claims with bids valid among eligible + electorate.

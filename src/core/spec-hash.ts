@@ -38,6 +38,9 @@ export function specOf(workload: Workload, secrets: readonly { name: string; ver
     // Secrets (issue 13): their versions, never values; a new value rolls the replicas. Absent when none.
     secrets: secrets.length > 0 ? secrets.map((s) => ({ name: s.name, version: s.version })) : undefined,
     artifact: workload.artifact ? { url: workload.artifact.url, sha256: workload.artifact.sha256, args: workload.artifact.args } : undefined,
+    // Services (issue 12, apps): only when set, like the two above.
+    ports: workload.ports?.length ? workload.ports : undefined,
+    volumes: workload.volumes?.length ? workload.volumes : undefined,
   }
 }
 

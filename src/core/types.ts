@@ -85,6 +85,35 @@ export interface Workload {
   health?: HealthCheck
   // issue 12 (rollout): a new version rolls in, old replicas stop in turn (core/rollout.ts)
   update?: { maxParallel: number; minHealthyMs: number; autoRevert: boolean }
+  // Services (issue 12, apps): published ports and workload-scoped volumes.
+  ports?: PortSpec[]
+  volumes?: VolumeSpec[]
+}
+
+/** A container port the holder publishes on its host (docs/protocol.md, Ports and endpoints). */
+export interface PortSpec {
+  name: string
+  containerPort: number
+  protocol: 'tcp' | 'udp'
+}
+
+/** A named volume, local to the meshlet and scoped to the workload (owner + rkey + name). */
+export interface VolumeSpec {
+  name: string
+  target: string
+  readOnly?: boolean
+}
+
+/** Where a published port answers: `http://<advertised host>:<host port>` (udp: `udp://`). */
+export interface Endpoint {
+  name: string
+  url: string
+}
+
+/** A workload volume a meshlet holds, as its profile publishes it. */
+export interface HeldVolume {
+  workload: AtUri
+  name: string
 }
 
 export interface Artifact {
@@ -159,6 +188,8 @@ export interface Profile {
   /** when (issue 14): local policy on guests' work, published so a decline is explainable. */
   guestPolicy?: GuestPolicy
   updatedAt: string
+  /** Services (issue 12, apps): workload volumes it holds; placement prefers it for those workloads. */
+  volumes?: HeldVolume[]
 }
 
 export type Thermal = 'nominal' | 'warm' | 'throttled' | 'unknown'
@@ -244,6 +275,8 @@ export interface WorkloadStatus {
   history?: StatusVersion[]
   // issue 12 (health): the replica's health check state and last failure
   health?: HealthReport
+  /** Services (issue 12, apps): where this replica's published ports answer. */
+  endpoints?: Endpoint[]
 }
 
 /** One earlier version's claim in a status's `history`: what its status said when the next claim replaced it. */

@@ -226,6 +226,8 @@ export class DevCommune implements AsyncDisposable {
       MESHLET_LOG_LEVEL: cfg.logLevel,
       ...(cfg.firewallChain ? { MESHLET_FIREWALL_CHAIN: cfg.firewallChain } : {}),
       ...(cfg.denyRanges ? { MESHLET_DENY_RANGES: cfg.denyRanges.join(',') } : {}),
+      // Services (issue 12, apps)
+      ...(cfg.publishPorts ? { MESHLET_PUBLISH_PORTS: `${cfg.publishPorts.first}-${cfg.publishPorts.last}` } : {}),
     }
     delete env.VITEST
     // bin/meshlet.mjs registers tsx in-process: ONE process, so SIGKILL kills the peer itself. (tsx's
@@ -294,6 +296,9 @@ export class DevCommune implements AsyncDisposable {
     const { OwnerNetworks, removeFirewallChains } = await import('../adapters/host-net/owner-networks.js')
     for (const did of dids) await new OwnerNetworks({ docker, meshlet: did, chainPrefix: this.firewallChain, logger: rootLogger.child({ name: 'devnet' }) }).removeAll().catch(() => {})
     await removeFirewallChains(this.firewallChain).catch(() => {})
+    // Services (issue 12, apps): their workload volumes.
+    const vols = ((await docker.listVolumes({ filters: { label: ['farm.meshlet.managed=true'] } }).catch(() => ({ Volumes: [] }))) as { Volumes?: { Name: string; Labels?: Record<string, string> | null }[] | null }).Volumes ?? []
+    await Promise.all(vols.filter((v) => dids.has(v.Labels?.['farm.meshlet.meshlet'] ?? '')).map((v) => docker.getVolume(v.Name).remove().catch(() => {})))
     if (!this.opts.net) await this.net.close()
     if (!this.opts.dataDir) await fs.rm(this.tmp, { recursive: true, force: true }).catch(() => {})
   }

@@ -59,6 +59,8 @@ export interface PeerSettings {
   guestPolicy?: GuestPolicy
   /** The wall clock windows are read on (default: the peer's clock); devnet tests move it. */
   windowClock?: () => number
+  /** Services (issue 12, apps): the host name endpoints carry (default: the host of the endpoint). */
+  advertiseAddress?: string
 }
 
 export interface PeerPorts {

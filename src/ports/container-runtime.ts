@@ -1,4 +1,5 @@
-import type { Did, Isolation } from '../core/types.js'
+import type { Did, HeldVolume, Isolation, PortSpec } from '../core/types.js'
+import type { PublishedPort } from '../core/host-ports.js'
 
 /** Labels every meshlet container carries, so a restarted meshlet adopts its own and never touches others'. */
 export interface ContainerLabels {
@@ -32,6 +33,10 @@ export interface ContainerSpec {
   secretFiles?: { name: string; value: Uint8Array }[]
   /** Binaries from a URL: a verified artifact (host path) mounted read-only at containerPath (core/secrets.ts artifactPathOf). */
   artifact?: { hostPath: string; containerPath: string }
+  // Services (issue 12, apps): ports to publish (the runtime picks the host ports) and volumes to mount.
+  ports?: PortSpec[]
+  /** Engine volume names (core/volumes volumeName), created when missing; never host paths. */
+  volumes?: { source: string; name: string; target: string; readOnly?: boolean }[]
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing'
@@ -46,6 +51,8 @@ export interface ContainerInfo {
   startedAt?: string
   finishedAt?: string
   labels: ContainerLabels
+  /** Services (issue 12, apps): the host ports its container ports are published on. */
+  ports?: PublishedPort[]
 }
 
 export interface PullProgress {
@@ -110,4 +117,9 @@ export interface ContainerRuntime {
   isolation?(): Promise<Isolation>
   /** Housekeeping: removes images this meshlet pulled that no container uses, and unused owner networks. */
   collectGarbage?(): Promise<{ images: string[]; networks: number }>
+  // Services (issue 12, apps): workload volumes.
+  /** The workload volumes this meshlet holds on the engine (published in its profile). */
+  heldVolumes?(meshlet: Did): Promise<HeldVolume[]>
+  /** Removes this meshlet's volumes of a workload whose containers are gone; returns their names. */
+  removeVolumes?(meshlet: Did, workloadUri: string): Promise<string[]>
 }

@@ -46,6 +46,8 @@ export interface ReplicaView {
   containerId?: string
   message?: string
   updatedAt?: string
+  /** Services (issue 12, apps): where its published ports answer. */
+  endpoints?: { name: string; url: string }[]
 }
 
 export interface WorkloadStatusView {
@@ -59,6 +61,8 @@ export interface WorkloadStatusView {
   replicas: ReplicaView[]
   bids: BidOutcomeView[]
   self?: BidOutcomeView
+  /** Services (issue 12, apps): meshlets whose profile says they hold its volumes. */
+  volumeHolders?: Did[]
   /** when (issue 14): a scheduled workload's latest runs, oldest first. */
   runs?: RunView[]
 }
@@ -121,4 +125,6 @@ export interface ControlPlane {
   evictWorkload(uri: AtUri, opts: { undo: boolean }): Promise<{ evicted: boolean; state: 'stopped' | 'declined' | 'allowed' }>
   /** Starts a drain (stop bidding, release replicas so others take them) then stops the peer. */
   shutdown(opts: { drain: boolean }): Promise<{ accepted: boolean; handedOver: number }>
+  /** Services (issue 12, apps): remove this meshlet's volumes of a deleted workload; refused while its record exists here. */
+  purgeVolumes?(uri: AtUri): Promise<{ removed: string[] } | { refused: string }>
 }

@@ -5,6 +5,7 @@ import { runHistory } from './run-history.js'
 import { AtUri as AtUriParser } from '@atproto/syntax'
 import { CLAIM_STATES, type AtUri, type Did } from '../core/types.js'
 import { isYielded } from '../core/placement.js'
+import { volumeHolders } from '../core/volumes.js'
 import { runsFor } from '../core/eligibility.js'
 import type { CommuneView } from '../core/view.js'
 import type { ContainerRuntime } from '../ports/container-runtime.js'
@@ -22,6 +23,7 @@ import type { RunnerService } from './runner.js'
 import type { StatusReporter } from './status-reporter.js'
 import type { HostMonitor } from './host-monitor.js'
 import { EVICTED_REASON, type EvictionStore } from '../ports/eviction-store.js'
+import { purgeVolumes, type PurgeResult } from './volume-purge.js'
 
 /**
  * The status message of a replica its owner paused. The lexicon's states have no "paused" (the
@@ -160,7 +162,7 @@ export class PeerControl implements ControlPlane {
     const current = this.d.view.statusesFor(uri).filter((s) => s.workload.cid === w.cid && inCluster(s.meshlet))
     const placed = current.filter((s) => CLAIM_STATES.includes(s.state)).length
     const replicas = current
-      .map((s) => ({ meshlet: s.meshlet, state: shownState(s), containerId: s.containerId, message: s.message, updatedAt: s.updatedAt }))
+      .map((s) => ({ meshlet: s.meshlet, state: shownState(s), containerId: s.containerId, message: s.message, updatedAt: s.updatedAt, ...(s.endpoints && CLAIM_STATES.includes(s.state) ? { endpoints: s.endpoints } : {}) }))
       .sort((a, b) => (a.meshlet < b.meshlet ? -1 : 1))
     const local = this.localView(uri)!
     const bids = [
@@ -183,6 +185,8 @@ export class PeerControl implements ControlPlane {
       self: decision?.self ?? (decision ? { meshlet: this.d.meshlet, outcome: 'invalid', reason: decision.excluded.find((e) => e.meshlet === this.d.meshlet)?.reason ?? this.linkProblem() ?? 'no bid yet' } : undefined),
       ...(queued ? { problem: queuedProblem(placed, w.replicas, bids) } : {}),
       ...(w.schedule ? { runs: runHistory(this.d.view, this.d.scheduler.decisions, w, (this.d.now ?? Date.now)()) } : {}), // when (issue 14)
+      // Services (issue 12, apps)
+      ...(w.volumes?.length ? { volumeHolders: [...volumeHolders(w, this.d.view.profiles())].sort() } : {}),
     }
   }
 
@@ -206,6 +210,10 @@ export class PeerControl implements ControlPlane {
     this.d.runner.mark()
     await this.d.runner.processAll()
     return { state: 'stopped' }
+  }
+
+  purgeVolumes(uri: AtUri): Promise<PurgeResult> {
+    return purgeVolumes({ meshlet: this.d.meshlet, view: this.d.view, runtime: this.d.runtime }, uri)
   }
 
   async stopWorkload(uri: AtUri): Promise<{ state: string }> {

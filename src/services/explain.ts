@@ -2,6 +2,7 @@
 // It reads the repos a peer of the owner's cluster would follow, builds the same CommuneView, and
 // runs the same pure core functions every peer runs, so its answer is theirs: who holds which
 // replica, every bid with its validity and recomputed priority, the ledger behind the priorities.
+import { volumeHolders } from '../core/volumes.js'
 import { buildClusterGraph, type ClusterGraph } from '../core/cluster.js'
 import { eligibility, type Exclusion } from '../core/eligibility.js'
 import { Ledger, workloadEpoch, type StatusAccount } from '../core/ledger.js'
@@ -151,7 +152,7 @@ export function explainFromView(uri: AtUri, view: CommuneView, graph: ClusterGra
   // The same replay of the ledger a peer builds each pass, from the same kinds of records.
   const ledger = new Ledger({ workloads: view.workloads(), bids: view.allBids(), statuses: view.allStatuses(), profiles: view.profiles(), ownerOf: (m) => graph.ownerOf(m), now: ctx.now })
   const bidRecords = view.bidsFor(uri)
-  const placement = resolvePlacement(workload, bidRecords, view.statusesFor(uri), elig.electorate, ledger.verifyBid, elig.electorate)
+  const placement = resolvePlacement(workload, bidRecords, view.statusesFor(uri), elig.electorate, ledger.verifyBid, elig.electorate, volumeHolders(workload, view.profiles()))
   const holders = placement.kept.map((s) => ({ meshlet: s.meshlet, owner: graph.ownerOf(s.meshlet), replica: s.replica, state: s.state, status: s.uri }))
   const bids: ExplainedBid[] = bidRecords
     .filter((b) => b.workload.cid === workload.cid)

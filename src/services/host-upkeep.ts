@@ -58,14 +58,14 @@ export class HostUpkeep {
         if (c.state !== 'running') continue
         const w = this.view.workload(c.labels.workloadUri)
         // Only a writable root can grow: a read-only one writes to tmpfs, which its memory limit bounds.
-        if (!w || w.cid !== c.labels.workloadCid || !w.writableRoot) continue
+        if (!w || w.cid !== c.labels.workloadCid || !(w.writableRoot || w.volumes?.length)) continue
         const own = this.status.own(w.uri)
         if (!own || !CLAIM_STATES.includes(own.state)) continue
         const limitMb = w.resources.storageMb ?? this.o.defaultStorageMb
         const used = await this.runtime.diskUsage(c.id)
         if (used === undefined || used <= limitMb * MIB) continue
         const usedMb = Math.ceil(used / MIB)
-        const message = `stopped: wrote ${usedMb} MiB to its filesystem, over its storageMb of ${limitMb} MiB`
+        const message = `stopped: wrote ${usedMb} MiB to its filesystem${w.volumes?.length ? ' and volumes' : ''}, over its storageMb of ${limitMb} MiB`
         this.log.warn({ workload: w.uri, container: c.id.slice(0, 12), usedMb, limitMb }, message)
         // The final status first, so the exit that follows is not read as a crash to restart.
         await this.status.update(w, { state: 'failed', containerId: c.id, message })

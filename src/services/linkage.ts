@@ -1,7 +1,7 @@
 // This meshlet's own identity records (PROTOCOL §1): meshletOwner and membership once at start
 // (refreshed when they differ), and the profile, re-published every lease/3 as the heartbeat
 // that keeps its claims alive. One write per interval per meshlet, however many workloads it runs.
-import { NSID, type Did, type GuestPolicy, type Isolation, type KeyValue } from '../core/types.js'
+import { NSID, type Did, type GuestPolicy, type HeldVolume, type Isolation, type KeyValue } from '../core/types.js'
 import { encodeMembership, encodeMeshletOwner, encodeProfile } from '../core/encode.js'
 import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
@@ -39,6 +39,8 @@ export interface LinkageOptions {
   sealingKey?: string
   /** when (issue 14): the guest policy and activity state to publish. */
   guestPolicy?: () => GuestPolicy | undefined
+  /** Services (issue 12, apps): the workload volumes it holds (services/held-volumes.ts), read at each heartbeat. */
+  volumes?: () => Promise<HeldVolume[] | undefined>
 }
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
@@ -142,6 +144,7 @@ export class LinkagePublisher {
 
   private async beat(): Promise<void> {
     const host = await this.host.snapshot()
+    const volumes = await this.opts.volumes?.()
     const updatedAt = this.clock.now()
     await this.writer.put(
       NSID.profile,
@@ -162,6 +165,7 @@ export class LinkagePublisher {
         sealingKey: this.opts.sealingKey,
         guestPolicy: this.opts.guestPolicy?.(),
         updatedAt: new Date(updatedAt).toISOString(),
+        volumes,
       }),
     )
     this.lastBeatAt = Math.max(this.lastBeatAt ?? 0, updatedAt)

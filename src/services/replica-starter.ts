@@ -6,6 +6,7 @@ import type { PrestartStep } from '../core/restart.js'
 import type { CommuneView } from '../core/view.js'
 import { CLAIM_STATES, type AtUri, type Did, type Workload } from '../core/types.js'
 import { containerNameFor } from '../core/container-name.js'
+import { volumeName } from '../core/volumes.js'
 import { parseImageRef } from '../core/image-ref.js'
 import type { ContainerInfo, ContainerRuntime } from '../ports/container-runtime.js'
 import type { Clock } from '../ports/clock.js'
@@ -172,6 +173,9 @@ export class ReplicaStarter {
           writableRoot: w.writableRoot,
           ...(secrets.files.length > 0 ? { secretFiles: secrets.files } : {}),
           ...(artifactFile && w.artifact ? { artifact: { hostPath: artifactFile, containerPath: artifactPathOf(w.artifact.url) } } : {}),
+          // Services (issue 12, apps): ports to publish, and volumes scoped to this workload on this meshlet.
+          ports: w.ports,
+          volumes: w.volumes?.map((v) => ({ source: volumeName(this.o.meshlet, w.owner, w.rkey, v.name), name: v.name, target: v.target, readOnly: v.readOnly })),
         })
       })
       if (!created) return
@@ -186,7 +190,9 @@ export class ReplicaStarter {
       await runtime.start(id)
       timeline?.mark(w.uri, 'started')
       log.info({ workload: w.uri, container: id.slice(0, 12) }, `running ${w.name}`)
-      await status.update(w, { state: 'running', containerId: id, message: `running ${w.image}`, ...(pinned ? { imageDigest: pinned.digest } : {}) })
+      // Services (issue 12): the host ports the runtime chose go into the status as endpoints.
+      const ports = w.ports?.length ? (await runtime.inspect(id))?.ports : undefined
+      await status.update(w, { state: 'running', containerId: id, message: `running ${w.image}`, ...(pinned ? { imageDigest: pinned.digest } : {}), ...(ports ? { ports } : {}) })
       timeline?.mark(w.uri, 'reported')
     } catch (err) {
       const message = isRegistryAuthFailure(err) ? `${describeError(err)}: ${registryAuthHint(w)}` : describeError(err)
@@ -270,7 +276,7 @@ export class ReplicaStarter {
     try {
       await runtime.start(c.id)
       log.info({ workload: w.uri, container: c.id.slice(0, 12) }, `running ${w.name} (its container was created but never started)`)
-      await status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}` })
+      await status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}`, ...(c.ports ? { ports: c.ports } : {}) })
     } catch (err) {
       log.warn({ err: describeError(err), workload: w.uri }, 'cannot start a container left created; replacing it')
       await runtime.remove(c.id).catch(() => {})

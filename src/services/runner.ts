@@ -342,7 +342,7 @@ export class RunnerService {
     if (c.state === 'running' && CLAIM_STATES.includes(own.state)) this.health?.observe(w, c)
     if (c.state === 'running' || c.state === 'paused' || c.state === 'restarting') {
       if (CLAIM_STATES.includes(own.state) && (own.state !== 'running' || own.containerId !== c.id)) {
-        await this.status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}`, startedAt: c.startedAt })
+        await this.status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}`, startedAt: c.startedAt, ...(c.ports ? { ports: c.ports } : {}) })
       }
       return
     }

@@ -2,6 +2,7 @@
 // closed, a heartbeat lapsed) it asks the pure core what this peer should do (decideWorkload) and
 // applies only that: bid, decline, withdraw, claim or release. All peers run the same functions on
 // the same public records, so they agree on who runs what without a leader.
+import { volumeHolders } from '../core/volumes.js'
 import { decideWorkload, type Decision } from '../core/decide.js'
 import { eligibility } from '../core/eligibility.js'
 import { checkFeasibility, defaultFeasibilityPolicy, type FeasibilityPolicy } from '../core/feasibility.js'
@@ -302,6 +303,8 @@ export class SchedulerService {
       offer,
       quietDecline,
       verifyBid: ctx.ledger.verifyBid,
+      // Volumes (issue 12): a meshlet that holds this workload's data is asked first.
+      preferred: volumeHolders(workload, ctx.profiles.values()),
     })
     if (note && decision.self) decision.self = { ...decision.self, reason: `${decision.self.reason} (${note})` }
     const wasAllowed = this.decisions.get(workload.uri)?.start?.allowed === true

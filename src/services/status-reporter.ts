@@ -9,6 +9,7 @@ import type { CommuneView } from '../core/view.js'
 import type { Clock } from '../ports/clock.js'
 import type { RecordWriter } from './record-writer.js'
 import type { HealthReport } from '../core/health-types.js'
+import { endpointsFor, type PublishedPort } from '../core/host-ports.js'
 
 export interface StatusPatch {
   state: StatusState
@@ -21,6 +22,8 @@ export interface StatusPatch {
   startedAt?: string
   // issue 12 (health)
   health?: HealthReport
+  /** Services (issue 12, apps): the container's published ports; the status lists them as endpoints. Kept while the container is the same. */
+  ports?: PublishedPort[]
 }
 
 export class StatusReporter {
@@ -36,6 +39,8 @@ export class StatusReporter {
     private readonly meshlet: string,
     /** Told when a history past MAX_STATUS_HISTORY entries loses its oldest ones (their usage leaves the ledger). */
     private readonly onHistoryFull?: (workloadUri: AtUri, dropped: number) => void,
+    /** Services (issue 12, apps): the host name endpoints carry (the meshlet's advertised address). */
+    private readonly advertisedHost?: () => string,
   ) {}
 
   own(workloadUri: AtUri): WorkloadStatus | undefined {
@@ -78,7 +83,8 @@ export class StatusReporter {
       cur.containerId === patch.containerId &&
       cur.exitCode === patch.exitCode &&
       cur.message === patch.message &&
-      cur.health?.state === patch.health?.state
+      cur.health?.state === patch.health?.state &&
+      (patch.ports === undefined || JSON.stringify(cur.endpoints ?? []) === JSON.stringify(this.endpoints(patch) ?? []))
     ) {
       return { uri: cur.uri, cid: cur.cid ?? '' }
     }
@@ -183,6 +189,11 @@ export class StatusReporter {
     return this.writer.delete(NSID.workloadStatus, statusRkey(workloadUri))
   }
 
+  private endpoints(patch: StatusPatch) {
+    const host = this.advertisedHost?.()
+    return patch.ports?.length && host ? endpointsFor(patch.ports, host) : undefined
+  }
+
   private write(workload: Workload, patch: StatusPatch, claim?: { bid: StrongRef; priority: number; replica: number; fresh: boolean }): Promise<StrongRef> {
     const cur = this.own(workload.uri)
     // A claim on a new version starts clean; a transition keeps the claim it belongs to.
@@ -217,6 +228,8 @@ export class StatusReporter {
         history,
         // issue 12 (health): a transition of the same container keeps what the last probe said
         health: patch.health ?? (patch.containerId !== undefined && keep?.containerId === patch.containerId ? keep.health : undefined),
+        // Published ports answer only while the same container runs (a new one may get new host ports).
+        endpoints: patch.ports ? this.endpoints(patch) : keep && patch.containerId && keep.containerId === patch.containerId && CLAIM_STATES.includes(patch.state) ? keep.endpoints : undefined,
       }),
       // The status rkey comes from the workload: no status of ours in the view means no record yet.
       { isNew: cur === undefined },

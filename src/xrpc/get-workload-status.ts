@@ -23,6 +23,7 @@ export function getWorkloadStatus(server: XrpcServer, ctx: XrpcContext): void {
         replicas: s.replicas.map(replicaViewOut),
         bids: s.bids.map(bidOutcomeOut),
         self: s.self ? bidOutcomeOut(s.self) : undefined,
+        volumeHolders: s.volumeHolders,
       })
     },
   })

@@ -27,6 +27,7 @@ import { pauseWorkload } from './pause-workload.js'
 import { resumeWorkload } from './resume-workload.js'
 import { shutdown } from './shutdown.js'
 import { stopWorkload } from './stop-workload.js'
+import { purgeVolumes } from './purge-volumes.js'
 
 export interface XrpcServerOptions {
   control: ControlPlane
@@ -112,6 +113,8 @@ export function createXrpcServer(opts: XrpcServerOptions): MeshletXrpcServer {
   getLogs(xrpc, ctx)
   shutdown(xrpc, ctx)
   evictWorkload(xrpc, ctx)
+  // Services (issue 12, apps)
+  purgeVolumes(xrpc, ctx)
 
   const app = express()
   app.disable('x-powered-by')

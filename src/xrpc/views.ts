@@ -19,7 +19,7 @@ export function workloadViewOut(w: WorkloadView) {
 }
 
 export function replicaViewOut(r: ReplicaView) {
-  return { meshlet: r.meshlet, state: r.state, containerId: r.containerId, message: r.message, updatedAt: r.updatedAt }
+  return { meshlet: r.meshlet, state: r.state, containerId: r.containerId, message: r.message, updatedAt: r.updatedAt, endpoints: r.endpoints }
 }
 
 export function bidOutcomeOut(b: BidOutcomeView) {

@@ -29,10 +29,10 @@ describe('unknown workload keys', () => {
   const base = { $type: 'commune.scheduler.workload', name: 'w', image: 'i', replicas: 1, resources: { cpuMillis: 1, memoryMb: 6 }, createdAt: '2026-01-01T00:00:00Z' }
   test('a valid workload has none', () => expect(unknownKeyWarnings(base)).toEqual([]))
   test('top-level, nested and in lists, with the nearest known key', () => {
-    const w = unknownKeyWarnings({ ...base, ports: [8080], restartPolicy: 'always', resources: { cpuMillis: 1, memoryMb: 6, memoryMB: 6 }, env: [{ name: 'A', value: 'b', vlaue: 'c' }] })
+    const w = unknownKeyWarnings({ ...base, expose: [8080], restartPolicy: 'always', resources: { cpuMillis: 1, memoryMb: 6, memoryMB: 6 }, env: [{ name: 'A', value: 'b', vlaue: 'c' }] })
     expect(w).toHaveLength(4)
     const about = (p: string) => w.find((x) => x.startsWith(`unknown key ${p}:`))
-    expect(about('ports')).toMatch(/^unknown key ports: \(known here: name, image, replicas, resources, command, env,/)
+    expect(about('expose')).toMatch(/^unknown key expose: \(known here: name, image, replicas, resources, command, env,/)
     expect(about('restartPolicy')).toMatch(/did you mean "restart"\?/)
     expect(about('resources.memoryMB')).toMatch(/did you mean "memoryMb"\? \(known here: cpuMillis, memoryMb, storageMb;/)
     expect(about('env[0].vlaue')).toMatch(/did you mean "value"\?/)

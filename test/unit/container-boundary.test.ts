@@ -80,6 +80,15 @@ describe('the rules of one bridge', () => {
     ])
   })
 
+  test('with published ports: DNAT from anywhere but a meshlet bridge may enter, just before the DROP', () => {
+    const withPorts = bridgeRules('mlbrabc', { chains: { forward: 'M-FILTER', input: 'M-INPUT' }, denyRanges: ['10.0.0.0/8'], dnsServers: [], meshletBridges: 'mlbr+' }).map((r) => r.join(' '))
+    const drop = withPorts.indexOf('M-FILTER -o mlbrabc -j DROP')
+    expect(withPorts[drop - 1]).toBe('M-FILTER ! -i mlbr+ -o mlbrabc -m conntrack --ctstate DNAT -j RETURN')
+    // containers of any meshlet bridge, this one included, still meet the DNAT refusal first
+    expect(withPorts.indexOf('M-FILTER -i mlbrabc -m conntrack --ctstate DNAT -j REJECT --reject-with icmp-admin-prohibited')).toBeLessThan(drop - 1)
+    expect(withPorts).toHaveLength(9)
+  })
+
   test('a listed rule belongs to its bridge only (not to one whose name merely starts the same)', () => {
     expect(isBridgeRule('-A M-FILTER -d 10.0.0.0/8 -i mlbrabc -j REJECT', 'mlbrabc')).toBe(true)
     expect(isBridgeRule('-A M-FILTER -o mlbrabc -j DROP', 'mlbrabc')).toBe(true)

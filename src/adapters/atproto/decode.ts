@@ -42,6 +42,7 @@ import {
   strongRef,
 } from './record-checks.js'
 import { statusRkey } from '../../core/hash.js'
+import { appFields, endpointsOf, heldVolumesOf } from './decode-apps.js'
 import { imageRefProblem } from '../../core/image-ref.js'
 import { healthCheckOf, healthReportOf, updatePolicyOf } from './decode-health.js'
 import * as bidLex from '../../lexicons/commune/scheduler/bid.js'
@@ -171,6 +172,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           sealingKey: v.sealingKey !== undefined && !sealingKeyProblem(v.sealingKey) ? v.sealingKey : undefined,
           guestPolicy: v.guestPolicy ? guestPolicyOf(v.guestPolicy) : undefined, // when (issue 14)
           updatedAt: v.updatedAt,
+          // Services (issue 12, apps): the workload volumes it holds.
+          volumes: heldVolumesOf(v.volumes),
         }),
       }
     }
@@ -220,6 +223,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
         health: v.health ? healthCheckOf(v.health) : undefined,
         // issue 12 (rollout): services only
         update: v.update ? updatePolicyOf(v.update, kind) : undefined,
+        // Services (issue 12, apps): ports and volumes.
+        ...appFields(v),
       })
       return { collection, value: workload }
     }
@@ -279,6 +284,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           history,
           // issue 12 (health)
           health: v.health ? healthReportOf(v.health) : undefined,
+          // Services (issue 12, apps): where its published ports answer.
+          endpoints: endpointsOf(v.endpoints),
         }),
       }
     }

@@ -34,6 +34,9 @@ import { collectImages, CollectableImages } from './image-gc.js'
 import type { WorkloadNetworks } from '../../ports/workload-networks.js'
 import type { Isolation } from '../../core/types.js'
 import { WATCHED_ACTIONS, infoFromInspect, infoFromRow } from './engine-views.js'
+import { DEFAULT_PUBLISH, applyPorts, withPublishLock, type PublishOptions } from './publish.js'
+import { applyVolumes, heldVolumes, removeWorkloadVolumes, volumeBytes } from './volumes.js'
+import type { HeldVolume } from '../../core/types.js'
 
 export { labelsFromInfo, labelsToDocker, LABEL } from './labels.js'
 export { demuxLogs } from './logs.js'
@@ -60,6 +63,8 @@ export interface DockerRuntimeOptions {
   logger?: Logger
   /** Secrets (issue 13): host tmpfs directory for /run/secrets files. Default DEFAULT_SECRETS_DIR. */
   secretsDir?: string
+  /** Services (issue 12, apps): where published ports go (address, host port range). Default 127.0.0.1, 24000-24999. */
+  publish?: PublishOptions
 }
 
 
@@ -83,6 +88,7 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly pulled: CollectableImages
   private readonly imageGcGraceMs: number
   private readonly secretFiles: SecretFiles
+  private readonly publish: PublishOptions
 
   constructor(opts: DockerRuntimeOptions = {}) {
     const socketPath = opts.socketPath ?? '/var/run/docker.sock'
@@ -100,6 +106,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.pulled = new CollectableImages(opts.pulledImagesFile)
     this.imageGcGraceMs = opts.imageGcGraceMs ?? 600_000
     this.secretFiles = new SecretFiles(opts.secretsDir)
+    this.publish = opts.publish ?? DEFAULT_PUBLISH
   }
 
   async ping(): Promise<void> {
@@ -191,9 +198,14 @@ export class DockerRuntime implements ContainerRuntime {
     }
     if (spec.artifact) options.HostConfig = { ...options.HostConfig, Binds: [...(options.HostConfig?.Binds ?? []), `${spec.artifact.hostPath}:${spec.artifact.containerPath}:ro`] }
     try {
-      const c = await this.docker.createContainer(options)
-      this.log.debug({ id: c.id, name: spec.name, image }, 'container created')
-      return c.id
+      // Services (issue 12): volumes first (kept across containers), then ports and create as one step.
+      await applyVolumes(this.docker, spec, options)
+      const id = await withPublishLock(this.endpoint, async () => {
+        if (spec.ports?.length) await this.publishPorts(spec, options)
+        return (await this.docker.createContainer(options)).id
+      })
+      this.log.debug({ id, name: spec.name, image }, 'container created')
+      return id
     } catch (err) {
       // A container that was not created leaves no secret behind (unless the name is taken: those files are that container's).
       if (spec.secretFiles?.length && statusCodeOf(err) !== 409) await this.secretFiles.removeFor(spec.name).catch(() => {})
@@ -338,8 +350,10 @@ export class DockerRuntime implements ContainerRuntime {
     this.checkId('diskUsage', id)
     try {
       // `size` makes the engine walk the writable layer: seconds on a big one, so callers poll slowly.
-      const info = (await this.docker.getContainer(id).inspect({ size: true } as object)) as { SizeRw?: number }
-      return typeof info.SizeRw === 'number' ? info.SizeRw : 0
+      const info = (await this.docker.getContainer(id).inspect({ size: true } as object)) as { SizeRw?: number; Mounts?: { Type?: string; Name?: string }[] }
+      // Services (issue 12): a workload's volumes count against its storageMb like its writable layer.
+      const vols = (info.Mounts ?? []).flatMap((m) => (m.Type === 'volume' && m.Name?.startsWith('mlv-') ? [m.Name] : []))
+      return (typeof info.SizeRw === 'number' ? info.SizeRw : 0) + (await volumeBytes(this.docker, vols))
     } catch (err) {
       if (statusCodeOf(err) === 404) return undefined
       throw this.unavailableOr(err, () => new ContainerOpError('diskUsage', id, engineMessage(err), statusCodeOf(err), { cause: err }))
@@ -368,8 +382,8 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async collectGarbage(): Promise<{ images: string[]; networks: number }> {
-    try {
+  collectGarbage(): Promise<{ images: string[]; networks: number }> {
+    return this.engineOp('gc', async () => {
       const images = await collectImages(this.docker, this.pulled, this.imageGcGraceMs, this.log)
       const networks = this.networks ? await this.networks.prune() : 0
       // Secrets (issue 13): files of containers removed while the peer was down.
@@ -378,8 +392,33 @@ export class DockerRuntime implements ContainerRuntime {
         await this.secretFiles.sweep(names)
       }
       return { images, networks }
+    })
+  }
+
+  /** Services (issue 12): host ports that no container on this engine and no other program holds. */
+  private async publishPorts(spec: ContainerSpec, options: Docker.ContainerCreateOptions): Promise<void> {
+    if (spec.network === 'none') throw new ContainerCreateError(spec.image, 'a workload with network "none" cannot publish ports')
+    try {
+      await applyPorts(this.docker, spec, options, this.publish)
     } catch (err) {
-      throw this.unavailableOr(err, () => new ContainerOpError('gc', '', engineMessage(err), statusCodeOf(err), { cause: err }))
+      throw this.unavailableOr(err, () => new ContainerCreateError(spec.image, `cannot publish its ports: ${describeError(err)}`, undefined, { cause: err }))
+    }
+  }
+
+  heldVolumes(meshlet: Did): Promise<HeldVolume[]> {
+    return this.engineOp('volumes', () => heldVolumes(this.docker, meshlet))
+  }
+
+  removeVolumes(meshlet: Did, workloadUri: string): Promise<string[]> {
+    return this.engineOp('removeVolumes', () => removeWorkloadVolumes(this.docker, meshlet, workloadUri))
+  }
+
+  /** An engine call whose failure is "unavailable" or a ContainerOpError naming `op`. */
+  private async engineOp<T>(op: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run()
+    } catch (err) {
+      throw this.unavailableOr(err, () => new ContainerOpError(op, '', engineMessage(err), statusCodeOf(err), { cause: err }))
     }
   }
 

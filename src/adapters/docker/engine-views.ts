@@ -4,6 +4,7 @@ import type Docker from 'dockerode'
 import type { Did } from '../../core/types.js'
 import type { ContainerEvent, ContainerInfo, ContainerState } from '../../ports/container-runtime.js'
 import { labelsFromInfo } from './labels.js'
+import { portsFromLabels } from './publish.js'
 
 const DOCKER_ZERO_TIME = '0001-01-01T00:00:00Z'
 export const WATCHED_ACTIONS: readonly ContainerEvent['action'][] = ['start', 'die', 'oom', 'stop', 'pause', 'unpause', 'destroy']
@@ -38,6 +39,8 @@ export function infoFromInspect(info: Docker.ContainerInspectInfo): ContainerInf
   const startedAt = isoOrUndefined(info.State?.StartedAt)
   if (startedAt) out.startedAt = startedAt
   if (finishedAt) out.finishedAt = finishedAt
+  const ports = portsFromLabels(info.Config?.Labels)
+  if (ports.length) out.ports = ports
   return out
 }
 
@@ -50,6 +53,8 @@ export function infoFromRow(row: Docker.ContainerInfo, meshletDid?: Did): Contai
   const info: ContainerInfo = { id: row.Id, name: (row.Names?.[0] ?? '').replace(/^\//, ''), image: row.Image, state, labels }
   const exit = /^Exited \((-?\d+)\)/.exec(row.Status ?? '')
   if (exit) info.exitCode = Number(exit[1])
+  const ports = portsFromLabels(row.Labels)
+  if (ports.length) info.ports = ports
   return info
 }
 

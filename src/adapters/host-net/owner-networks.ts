@@ -180,7 +180,7 @@ export class OwnerNetworks implements WorkloadNetworks {
       // The bridge is made by the engine in ITS namespace: not seeing it means rules here filter nothing.
       this.log.warn({ bridge }, 'owner bridge not visible in this network namespace; its rules would have no effect')
     }
-    const rules = bridgeRules(bridge, { chains: this.chains, denyRanges: this.deny.map((d) => d.text), dnsServers: this.dnsAllowed() })
+    const rules = bridgeRules(bridge, { chains: this.chains, denyRanges: this.deny.map((d) => d.text), dnsServers: this.dnsAllowed(), meshletBridges: `${this.o.bridgePrefix ?? 'mlbr'}+` })
     // Two listings instead of one check per rule: iptables calls queue behind the engine's on the xtables lock.
     const listed = [...(await this.ipt.list(this.chains.forward)), ...(await this.ipt.list(this.chains.input))].filter((l) => isBridgeRule(l, bridge))
     if (listed.length === rules.length && (await this.ipt.has(rules[rules.length - 1]!))) return

@@ -15,6 +15,12 @@ export interface BridgeRuleOptions {
   denyRanges: readonly string[]
   /** Nameservers inside denyRanges the engine's embedded resolver forwards to: port 53 only. */
   dnsServers: readonly string[]
+  /**
+   * Services (issue 12): meshlet's bridges as an iptables wildcard (e.g. "mlbr+"). When given, a
+   * connection to a published port (DNAT) from anywhere but a meshlet bridge may enter the bridge:
+   * members reach the services; other owners' containers still cannot (their DNAT is refused above).
+   */
+  meshletBridges?: string
 }
 
 const REJECT = ['-j', 'REJECT', '--reject-with', 'icmp-admin-prohibited']
@@ -36,6 +42,8 @@ export function bridgeRules(bridge: string, o: BridgeRuleOptions): string[][] {
   for (const range of o.denyRanges) rules.push([f, '-i', bridge, '-d', range, ...REJECT])
   // Nothing starts a connection into the bridge from elsewhere (other owners' bridges, the LAN).
   rules.push([f, '-o', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'RETURN'])
+  // Published ports (issue 12): forwarded from the host's addresses, but never from a meshlet bridge.
+  if (o.meshletBridges) rules.push([f, '!', '-i', o.meshletBridges, '-o', bridge, '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'])
   rules.push([f, '-o', bridge, '-j', 'DROP'])
   // The host's own addresses (its gateway on the bridge, its LAN and loopback-published services).
   rules.push([o.chains.input, '-i', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'RETURN'])

@@ -42,12 +42,17 @@ type Main = { $type: "commune.scheduler.profile";
   /**
    * Local policy, published so declines are explainable: when this meshlet takes guests' work (issue 14).
    */
-  "guestPolicy"?:GuestPolicy;"updatedAt":l.DatetimeString };
+  "guestPolicy"?:GuestPolicy;
+
+  /**
+   * Services (issue 12): workload volumes this meshlet holds, so every peer ranks it first for those workloads.
+   */
+  "volumes"?:(HeldVolume)[];"updatedAt":l.DatetimeString };
 
 export type { Main };
 
 /** In a meshlet's repo (rkey self): where to reach it and what it offers. */
-const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Isolation>((() => isolation) as any)),"sealingKey":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":44,"maxLength":44})),"guestPolicy":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestPolicy>((() => guestPolicy) as any)),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Isolation>((() => isolation) as any)),"sealingKey":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":44,"maxLength":44})),"guestPolicy":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestPolicy>((() => guestPolicy) as any)),"volumes":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<HeldVolume>((() => heldVolume) as any), {"maxLength":256})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -154,3 +159,11 @@ export type { GuestPolicy };
 const guestPolicy = /*#__PURE__*/ l.typedObject<GuestPolicy>($nsid, "guestPolicy", /*#__PURE__*/ l.object({"window":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.TimeWindow>((() => SchedulerDefs.timeWindow) as any)),"noBattery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"whenIdle":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"activeLoadPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":100000})),"activeMinutes":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1440})),"idle":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"inputIdle":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":128}))}));
 
 export { guestPolicy };
+
+type HeldVolume = { $type?: "commune.scheduler.profile#heldVolume";"workload":l.AtUriString;"name":string };
+
+export type { HeldVolume };
+
+const heldVolume = /*#__PURE__*/ l.typedObject<HeldVolume>($nsid, "heldVolume", /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.string({"format":"at-uri"}),"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":48})}));
+
+export { heldVolume };

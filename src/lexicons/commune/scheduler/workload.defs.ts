@@ -77,12 +77,22 @@ type Main = { $type: "commune.scheduler.workload";"name":string;
   /**
    * Issue 12 (rollout): a changed record rolls in: old replicas stop in turn, at most maxParallel below replicas healthy.
    */
-  "update"?:UpdatePolicy;"createdAt":l.DatetimeString };
+  "update"?:UpdatePolicy;
+
+  /**
+   * Services (issue 12): container ports the holder publishes on its host; its status lists them as endpoints.
+   */
+  "ports"?:(Port)[];
+
+  /**
+   * Services (issue 12): named volumes local to the meshlet that holds them, scoped to this workload (owner + record key + name). Data never moves between meshlets.
+   */
+  "volumes"?:(Volume)[];"createdAt":l.DatetimeString };
 
 export type { Main };
 
 /** In an owner's repo: a container workload for the commune to run. */
-const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"secrets":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64}), {"maxLength":16})),"registryAuth":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64})),"artifact":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Artifact>((() => artifact) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["low","normal","high"]}>(), "normal")),"window":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.TimeWindow>((() => SchedulerDefs.timeWindow) as any)),"when":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["any","idle"]}>(), "any")),"schedule":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Schedule>((() => schedule) as any)),"health":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<HealthCheck>((() => healthCheck) as any)),"update":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<UpdatePolicy>((() => updatePolicy) as any)),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"tid", Main>("tid", $nsid, /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":128}),"image":/*#__PURE__*/ l.string({"minLength":1,"maxLength":512}),"replicas":/*#__PURE__*/ l.integer({"minimum":1,"maximum":64}),"resources":/*#__PURE__*/ l.ref<SchedulerDefs.Resources>((() => SchedulerDefs.resources) as any),"command":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":4096}), {"maxLength":64})),"env":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<EnvVar>((() => envVar) as any), {"maxLength":128})),"kind":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["service","batch"]}>(), "service")),"restart":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RestartPolicy>((() => restartPolicy) as any)),"constraints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Constraints>((() => constraints) as any)),"bidWindowMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":100,"maximum":600000})),"delivery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["at-most-once","at-least-once"]}>(), "at-most-once")),"network":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["owner","none"]}>(), "owner")),"writableRoot":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false)),"requires":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Requirements>((() => requirements) as any)),"secrets":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64}), {"maxLength":16})),"registryAuth":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":1,"maxLength":64})),"artifact":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Artifact>((() => artifact) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["low","normal","high"]}>(), "normal")),"window":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<SchedulerDefs.TimeWindow>((() => SchedulerDefs.timeWindow) as any)),"when":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["any","idle"]}>(), "any")),"schedule":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Schedule>((() => schedule) as any)),"health":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<HealthCheck>((() => healthCheck) as any)),"update":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<UpdatePolicy>((() => updatePolicy) as any)),"ports":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Port>((() => port) as any), {"maxLength":16})),"volumes":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Volume>((() => volume) as any), {"maxLength":8})),"createdAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -280,3 +290,38 @@ export type { UpdatePolicy };
 const updatePolicy = /*#__PURE__*/ l.typedObject<UpdatePolicy>($nsid, "updatePolicy", /*#__PURE__*/ l.object({"maxParallel":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1,"maximum":64})),"minHealthyMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":3600000})),"autoRevert":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean())}));
 
 export { updatePolicy };
+
+/** A container port to publish on the holder's host. */
+type Port = { $type?: "commune.scheduler.workload#port";
+
+  /**
+   * a-z, 0-9 and '-', starting with a letter; unique in the workload.
+   */
+  "name":string;"containerPort":number;"protocol"?:"tcp" | "udp" | l.UnknownString };
+
+export type { Port };
+
+/** A container port to publish on the holder's host. */
+const port = /*#__PURE__*/ l.typedObject<Port>($nsid, "port", /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":32}),"containerPort":/*#__PURE__*/ l.integer({"minimum":1,"maximum":65535}),"protocol":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.string<{"knownValues":["tcp","udp"]}>(), "tcp"))}));
+
+export { port };
+
+/** A named volume mounted into the container. */
+type Volume = { $type?: "commune.scheduler.workload#volume";
+
+  /**
+   * a-z, 0-9, '-' and '_', starting with a letter or digit; unique in the workload.
+   */
+  "name":string;
+
+  /**
+   * Absolute path inside the container.
+   */
+  "target":string;"readOnly"?:boolean };
+
+export type { Volume };
+
+/** A named volume mounted into the container. */
+const volume = /*#__PURE__*/ l.typedObject<Volume>($nsid, "volume", /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":48}),"target":/*#__PURE__*/ l.string({"minLength":2,"maxLength":256}),"readOnly":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.withDefault(/*#__PURE__*/ l.boolean(), false))}));
+
+export { volume };

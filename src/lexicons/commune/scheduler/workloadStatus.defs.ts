@@ -27,7 +27,7 @@ type Main = { $type: "commune.scheduler.workloadStatus";"workload":RepoStrongRef
   /**
    * The claim lapses when updatedAt + leaseMs passes without renewal.
    */
-  "leaseMs"?:number;"startedAt"?:l.DatetimeString;"updatedAt":l.DatetimeString;
+  "leaseMs"?:number;"startedAt"?:l.DatetimeString;
 
   /**
    * Earlier versions of the workload this meshlet claimed and ran (oldest first): the claim each stood on and its interval, so a new version's claim does not erase the old one's usage from the ledger. Each entry counts only against its own bid, which the meshlet keeps while referenced.
@@ -37,12 +37,17 @@ type Main = { $type: "commune.scheduler.workloadStatus";"workload":RepoStrongRef
   /**
    * Issue 12 (health): the replica's health check, when its workload declares one.
    */
-  "health"?:Health };
+  "health"?:Health;
+
+  /**
+   * Services (issue 12): where this replica's published ports answer (the meshlet's advertised address and the host port).
+   */
+  "endpoints"?:(Endpoint)[];"updatedAt":l.DatetimeString };
 
 export type { Main };
 
 /** In the running meshlet's repo: its claim on, and the state of, its replica of a workload. The record key is derived from the workload URI, so updates overwrite. */
-const main = /*#__PURE__*/ l.record<"any", Main>("any", $nsid, /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"state":/*#__PURE__*/ l.string<{"knownValues":["pending","pulling","starting","running","exited","failed","stopped"]}>(),"bid":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000})),"replica":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":128})),"imageDigest":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":256})),"exitCode":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"oomKilled":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"message":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":2048})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"startedAt":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"format":"datetime"})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"}),"history":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Version>((() => version) as any), {"maxLength":32})),"health":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Health>((() => health) as any))}));
+const main = /*#__PURE__*/ l.record<"any", Main>("any", $nsid, /*#__PURE__*/ l.object({"workload":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"state":/*#__PURE__*/ l.string<{"knownValues":["pending","pulling","starting","running","exited","failed","stopped"]}>(),"bid":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any)),"priority":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000})),"replica":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":128})),"imageDigest":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":256})),"exitCode":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"oomKilled":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"message":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":2048})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"startedAt":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"format":"datetime"})),"history":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Version>((() => version) as any), {"maxLength":32})),"health":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Health>((() => health) as any)),"endpoints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<Endpoint>((() => endpoint) as any), {"maxLength":16})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
@@ -113,3 +118,11 @@ export type { Version };
 const version = /*#__PURE__*/ l.typedObject<Version>($nsid, "version", /*#__PURE__*/ l.object({"cid":/*#__PURE__*/ l.string({"format":"cid"}),"bid":/*#__PURE__*/ l.ref<RepoStrongRef.Main>((() => RepoStrongRef.main) as any),"priority":/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000000}),"replica":/*#__PURE__*/ l.integer({"minimum":0}),"state":/*#__PURE__*/ l.string<{"knownValues":["pending","pulling","starting","running","exited","failed","stopped"]}>(),"startedAt":/*#__PURE__*/ l.string({"format":"datetime"}),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { version };
+
+type Endpoint = { $type?: "commune.scheduler.workloadStatus#endpoint";"name":string;"url":l.UriString };
+
+export type { Endpoint };
+
+const endpoint = /*#__PURE__*/ l.typedObject<Endpoint>($nsid, "endpoint", /*#__PURE__*/ l.object({"name":/*#__PURE__*/ l.string({"minLength":1,"maxLength":32}),"url":/*#__PURE__*/ l.string({"format":"uri","maxLength":512})}));
+
+export { endpoint };

@@ -3,6 +3,7 @@
  */
 
 import { l } from "@atproto/lex";
+import * as SchedulerWorkloadStatus from "../../commune/scheduler/workloadStatus.defs.js";
 
 const $nsid = "farm.meshlet.defs";
 
@@ -31,11 +32,16 @@ const bidOutcome = /*#__PURE__*/ l.typedObject<BidOutcome>($nsid, "bidOutcome", 
 
 export { bidOutcome };
 
-type ReplicaView = { $type?: "farm.meshlet.defs#replicaView";"meshlet":l.DidString;"state":string;"containerId"?:string;"message"?:string;"updatedAt"?:l.DatetimeString };
+type ReplicaView = { $type?: "farm.meshlet.defs#replicaView";"meshlet":l.DidString;"state":string;"containerId"?:string;"message"?:string;"updatedAt"?:l.DatetimeString;
+
+  /**
+   * Services (issue 12): where this replica's published ports answer, from its status record.
+   */
+  "endpoints"?:(SchedulerWorkloadStatus.Endpoint)[] };
 
 export type { ReplicaView };
 
-const replicaView = /*#__PURE__*/ l.typedObject<ReplicaView>($nsid, "replicaView", /*#__PURE__*/ l.object({"meshlet":/*#__PURE__*/ l.string({"format":"did"}),"state":/*#__PURE__*/ l.string(),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string()),"message":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string()),"updatedAt":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"format":"datetime"}))}));
+const replicaView = /*#__PURE__*/ l.typedObject<ReplicaView>($nsid, "replicaView", /*#__PURE__*/ l.object({"meshlet":/*#__PURE__*/ l.string({"format":"did"}),"state":/*#__PURE__*/ l.string(),"containerId":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string()),"message":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string()),"updatedAt":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"format":"datetime"})),"endpoints":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerWorkloadStatus.Endpoint>((() => SchedulerWorkloadStatus.endpoint) as any), ))}));
 
 export { replicaView };
 
