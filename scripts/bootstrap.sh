@@ -31,6 +31,9 @@ stamp="$ROOT/node_modules/.meshlet-install-stamp"
 want="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)-$(node_major node)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   log "npm dependencies up to date"
+elif [ -L "$ROOT/node_modules" ]; then
+  # A worktree sharing another checkout's install: npm ci here would delete that install under it.
+  log "node_modules is a link to a shared install; not reinstalling it (run npm ci where it lives if the lock changed)"
 else
   log "installing npm dependencies (npm ci)"
   (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
