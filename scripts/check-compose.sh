@@ -121,7 +121,7 @@ build_peer() {
   # The image runs the compiled dist/ (no tsx): build it when a source changed.
   PATH="$(dirname "$NODE_BIN"):$PATH" node scripts/build.mjs --if-stale || die "npm run build failed"
   [ -f dist/cli.js ] || die "dist/cli.js is missing after the build"
-  printf '%s\n' Dockerfile package.json package-lock.json lexicons bin dist node_modules/.bin >> "$list"
+  printf '%s\n' Dockerfile package.json package-lock.json lexicons web bin dist node_modules/.bin >> "$list"
   log "context: $(wc -l < "$list") paths"
   local old; old=$($DOCKER image inspect -f '{{.Id}}' "$PEER_IMAGE" 2>/dev/null || true)
   tar -C "$ROOT" -c --exclude='node_modules/.cache' --exclude='*.log' -T "$list" \
