@@ -274,13 +274,22 @@ export class ReplicaStarter {
     if (this.starting.has(w.uri)) return // startReplica is between its create and start
     this.starting.add(w.uri)
     try {
+      // `c` comes from a container list taken before this pass: startReplica may have started the
+      // container since (and a short batch job may already have exited). Starting it again would run
+      // the job twice, so only a container the engine says NOW never started is started here.
+      const now = await runtime.inspect(c.id)
+      if (!now || now.state !== 'created' || now.startedAt !== undefined) return
       await runtime.start(c.id)
       log.info({ workload: w.uri, container: c.id.slice(0, 12) }, `running ${w.name} (its container was created but never started)`)
       await status.update(w, { state: 'running', containerId: c.id, message: `running ${w.image}`, ...(c.ports ? { ports: c.ports } : {}) })
     } catch (err) {
-      log.warn({ err: describeError(err), workload: w.uri }, 'cannot start a container left created; replacing it')
-      await runtime.remove(c.id).catch(() => {})
-      this.o.mark()
+      // Replace it only if it provably never ran: a start that timed out may have started it.
+      const after = await runtime.inspect(c.id).catch(() => undefined)
+      if (after?.state === 'created' && after.startedAt === undefined) {
+        log.warn({ err: describeError(err), workload: w.uri }, 'cannot start a container left created; replacing it')
+        await runtime.remove(c.id).catch(() => {})
+        this.o.mark()
+      } else log.warn({ err: describeError(err), workload: w.uri }, 'cannot tell whether a container left created started; looking again next pass')
     } finally {
       this.starting.delete(w.uri)
     }

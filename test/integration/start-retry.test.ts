@@ -109,4 +109,25 @@ describe('pre-start retries with a real registry and engine', () => {
     console.info(`start-retry: never-appearing image: ${JSON.stringify(messages)}`)
     await c.deleteRecord(solo.owner.agent, ref.uri)
   }, 90_000)
+  test('a stale container list that says "created" never starts a finished batch job again', async () => {
+    // The reconcile pass works from a list taken before startReplica started the container; on a
+    // loaded machine a short job has run and exited by the time the pass reaches it (CI saw one
+    // container start twice). The pass must ask the engine again, not trust the list.
+    const solo = c.member('solo')
+    const ref = await c.publishWorkload(solo, { name: 'short-job', image: TEST_IMAGE, command: ['true'], kind: 'batch', replicas: 1, resources: { cpuMillis: 100, memoryMb: 32 } })
+    await waitFor(() => peer.status.own(ref.uri)?.state === 'exited', { what: 'the job to finish', timeoutMs: 60_000 })
+    const id = peer.status.own(ref.uri)!.containerId!
+    const since = Math.floor(Date.now() / 1000) - 120
+    const info = (await peer.ports.runtime.inspect(id))!
+    const w = peer.view.workload(ref.uri)!
+    const starter = (peer.runner as unknown as { starter: { startCreated(w: unknown, c: unknown): Promise<void> } }).starter
+    await starter.startCreated(w, { ...info, state: 'created', startedAt: undefined, exitCode: undefined })
+    const events = await docker.getEvents({ since, until: Math.ceil(Date.now() / 1000) + 1, filters: { type: ['container'], event: ['start'], container: [id] } })
+    const starts = (await new Promise<string>((resolve) => {
+      let out = ''
+      ;(events as unknown as NodeJS.ReadableStream).on('data', (d: Buffer) => (out += d.toString())).on('end', () => resolve(out))
+    })).split('\n').filter(Boolean)
+    expect(starts).toHaveLength(1)
+    expect((await docker.getContainer(id).inspect()).State.Status).toBe('exited')
+  }, 90_000)
 })
