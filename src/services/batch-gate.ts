@@ -24,6 +24,7 @@ export interface BatchGateOptions {
 export class BatchGate {
   /** Batch replicas killed by fencing, with the `lost:` message still to report once a write lands. */
   private readonly fenced = new Map<AtUri, string>()
+  private watchdog: NodeJS.Timeout | undefined
 
   constructor(private readonly o: BatchGateOptions) {}
 
@@ -58,18 +59,8 @@ export class BatchGate {
    * a completion) once a write lands again.
    */
   async apply(containers: ContainerInfo[]): Promise<void> {
-    const { view, runtime, status, log } = this.o
-    const problem = this.fenceProblem()
-    if (problem) {
-      for (const c of containers) {
-        const w = view.workload(c.labels.workloadUri)
-        if (!w || w.kind !== 'batch' || c.state !== 'running' || this.fenced.has(w.uri)) continue
-        log.warn({ workload: w.uri, container: c.id.slice(0, 12) }, `fencing ${w.name}: ${problem}`)
-        this.fenced.set(w.uri, `lost: killed by fencing: ${problem}`)
-        await runtime.stop(c.id, 0).catch((err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not kill fenced container'))
-      }
-      return
-    }
+    const { view, status, log } = this.o
+    if (await this.fence(containers)) return
     for (const [uri, message] of this.fenced) {
       const w = view.workload(uri)
       if (!w) {
@@ -81,5 +72,45 @@ export class BatchGate {
         (err) => log.debug({ err: describeError(err), workload: uri }, 'fenced: report not written yet'),
       )
     }
+  }
+
+  /** Kills running batch containers while the lease is in doubt; true when fencing is on. Engine calls only, never a PDS write. */
+  private async fence(containers: ContainerInfo[]): Promise<boolean> {
+    const { view, runtime, log } = this.o
+    const problem = this.fenceProblem()
+    if (!problem) return false
+    for (const c of containers) {
+      const w = view.workload(c.labels.workloadUri)
+      if (!w || w.kind !== 'batch' || c.state !== 'running' || this.fenced.has(w.uri)) continue
+      log.warn({ workload: w.uri, container: c.id.slice(0, 12) }, `fencing ${w.name}: ${problem}`)
+      this.fenced.set(w.uri, `lost: killed by fencing: ${problem}`)
+      await runtime.stop(c.id, 0).catch((err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not kill fenced container'))
+    }
+    return true
+  }
+
+  /**
+   * The fence on a clock of its own: the reconcile pass can be stuck for a PDS timeout on a status
+   * write that a dead link swallows, and the kill must not wait for it (a partition is exactly when
+   * writes hang). Checks the lease every lease/10 and, only when it is in doubt, lists and kills.
+   */
+  startWatchdog(list: () => Promise<ContainerInfo[]>): void {
+    const f = this.o.fence
+    if (!f || this.watchdog) return
+    let busy = false
+    this.watchdog = setInterval(() => {
+      if (busy || !this.fenceProblem()) return
+      busy = true
+      list()
+        .then((containers) => this.fence(containers))
+        .catch((err) => this.o.log.debug({ err: describeError(err) }, 'fence watchdog: cannot list containers'))
+        .finally(() => (busy = false))
+    }, Math.max(100, Math.floor(f.leaseMs / 10)))
+    this.watchdog.unref()
+  }
+
+  stopWatchdog(): void {
+    if (this.watchdog) clearInterval(this.watchdog)
+    this.watchdog = undefined
   }
 }

@@ -157,6 +157,7 @@ export class RunnerService {
     void this.watchLoop()
     this.sweep = setInterval(() => this.mark(), this.opts.sweepMs ?? 3000)
     this.sweep.unref()
+    this.gate.startWatchdog(() => this.runtime.list({ meshletDid: this.opts.meshlet }))
     this.mark()
   }
 
@@ -164,6 +165,7 @@ export class RunnerService {
     this.stopped = true
     this.abort.abort()
     if (this.sweep) clearInterval(this.sweep)
+    this.gate.stopWatchdog()
     this.restarts.stop()
     this.health?.stop()
     this.starter.stop()
