@@ -8,6 +8,7 @@ import Docker from 'dockerode'
 import { describeError } from '../src/errors.js'
 import { benchLogger, startBenchCommune, type BenchCommune } from './bench-commune.js'
 import { measureBatch, type BatchResult } from './batch-phase.js'
+import { meshletEndpointOnce, swarmEndpointOnce, type EndpointResult } from './endpoint-phase.js'
 import { measureCliStart, type CliStartResult } from './cli-start.js'
 import { measureFootprint, measureIntake, startChild, stopAllChildren, stopChild, type FootprintResult, type IntakeResult } from './child-phases.js'
 import { buildCompiledPeer, removeCompiledPeer } from './compiled.js'
@@ -19,14 +20,16 @@ import { PdsWake } from './pds-wake.js'
 import { RawDocker } from './raw.js'
 import { SwarmBaseline } from './swarm.js'
 
-export type Phase = 'latency' | 'burst' | 'batch' | 'window' | 'footprint' | 'intake' | 'cli'
-export const ALL_PHASES: readonly Phase[] = ['latency', 'burst', 'batch', 'window', 'footprint', 'intake', 'cli']
+export type Phase = 'latency' | 'burst' | 'endpoint' | 'batch' | 'window' | 'footprint' | 'intake' | 'cli'
+export const ALL_PHASES: readonly Phase[] = ['latency', 'burst', 'endpoint', 'batch', 'window', 'footprint', 'intake', 'cli']
 
 export interface BenchOptions {
   /** Runs per command of the cli phase (default: n, within 5..15). */
   cliRuns?: number
   /** Latency samples per contender. */
   n: number
+  /** Endpoint phase: samples per contender (default n). */
+  endpointN?: number
   /** Workloads / services / containers per burst. */
   burst: number
   burstReps: number
@@ -94,6 +97,8 @@ export interface BenchResults {
   /** meshletWoken: the same peers with the devnet PDSes waking their firehose on every commit (bench/pds-wake.ts). */
   latency?: { meshlet: LatencySample[]; meshletWoken: LatencySample[]; swarm: number[]; raw: number[] }
   burst?: { meshlet: BurstRun[]; swarm: BurstRun[]; raw: BurstRun[] }
+  /** Record -> first HTTP 200 from a healthy endpoint: meshlet (status record's URL) and Swarm (published port), interleaved. */
+  endpoint?: EndpointResult
   /** Publish -> running of batch (at-most-once, ack-gated), services and at-least-once batch, interleaved. */
   batch?: BatchResult
   window?: { windowMs: number; woken: boolean; samples: LatencySample[] }[]
@@ -185,14 +190,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       }
     }
     const mb = new MeshletBench(bc, docker, watcher, { image, bidWindowMs: opts.bidWindowMs, cpuMillis: opts.cpuMillis, memoryMb: opts.memoryMb }, runId)
-    if (swarm && (has('latency') || has('burst'))) {
+    const swarmPhases = has('latency') || has('burst') || has('endpoint')
+    if (swarm && swarmPhases) {
       say('swarm: init on 127.0.0.1:2377')
       await swarm.init()
     }
     // Warm-up, not counted: first container on a fresh bridge, first Swarm task, first resolutions.
     await mb.once()
     await raw.once()
-    if (swarm && (has('latency') || has('burst'))) await swarm.once()
+    if (swarm && swarmPhases) await swarm.once()
 
     if (has('latency')) {
       await phase('latency', async () => {
@@ -227,6 +233,22 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
             into.push(r)
             say(`burst ${i + 1}/${opts.burstReps}: ${name} ${opts.burst} running after ${Math.round(r.allMs)} ms`)
           }
+        }
+      })
+    }
+    if (has('endpoint')) {
+      await phase('endpoint', async () => {
+        const out: EndpointResult = { meshlet: [], swarm: [] }
+        res.endpoint = out
+        const n = opts.endpointN ?? opts.n
+        let seq = 0
+        const contenders: (() => Promise<void>)[] = [
+          async () => void out.meshlet.push(await meshletEndpointOnce(bc!, mb, watcher, `bench-${runId}-e${++seq}`, seq, { image, bidWindowMs: opts.bidWindowMs })),
+        ]
+        if (swarm) contenders.push(async () => void out.swarm.push(await swarmEndpointOnce(swarm, docker)))
+        for (let i = 0; i < n; i++) {
+          for (let k = 0; k < contenders.length; k++) await contenders[(i + k) % contenders.length]!()
+          say(`endpoint ${i + 1}/${n}: meshlet ${Math.round(out.meshlet.at(-1)!.totalMs)} ms${swarm ? `, swarm ${Math.round(out.swarm.at(-1)!.totalMs)} ms` : ''}`)
         }
       })
     }

@@ -1,6 +1,7 @@
 // BENCHMARKS.md from one run's results: the figures, the ratios against the baselines measured in
 // the same run, the targets, and for every missed target the stage that costs the time.
 import { renderBatch } from './batch-report.js'
+import { renderEndpoint } from './endpoint-report.js'
 import type { BenchResults, BurstRun } from './harness.js'
 import type { LatencySample } from './meshlet-phases.js'
 import { fmtMs, fmtRatio, ratio, summarize, type Summary } from './stats.js'
@@ -312,6 +313,8 @@ export function renderMarkdown(r: BenchResults, command: string, notes: string[]
     }
     L.push('')
   }
+
+  if (r.endpoint) L.push(...renderEndpoint(r.endpoint))
 
   if (r.batch) L.push(...renderBatch(r.batch, o.batchN, o.batchHoldMs))
 

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --n 20 --burst 50 --batch-n 20 --no-swarm --phases latency,burst,batch --out FILE]`
+// `npm run bench [-- --quick] [-- --n 20 --endpoint-n 10 --burst 50 --batch-n 20 --no-swarm --phases latency,burst,batch --out FILE]`
 // Starts the real local commune (PLC + PDS + 3 peers + this machine's Docker engine), measures
 // meshlet against Docker Swarm and raw dockerode side by side, and writes BENCHMARKS.md.
 // Swarm is always left and its docker_gwbridge removed, also on failure or Ctrl-C.
@@ -16,6 +16,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     n: { type: 'string' },
+    'endpoint-n': { type: 'string' },
     burst: { type: 'string' },
     'burst-reps': { type: 'string' },
     'window-reps': { type: 'string' },
@@ -29,7 +30,7 @@ const { values } = parseArgs({
 })
 
 if (values.help) {
-  console.log('usage: npm run bench -- [--quick] [--n N] [--burst N] [--burst-reps N] [--window-reps N] [--batch-n N] [--no-swarm] [--phases latency,burst,batch,window,footprint,intake,cli] [--out BENCHMARKS.md] [--json results.json]')
+  console.log('usage: npm run bench -- [--quick] [--n N] [--burst N] [--burst-reps N] [--window-reps N] [--batch-n N] [--no-swarm] [--endpoint-n N] [--phases latency,burst,endpoint,batch,window,footprint,intake,cli] [--out BENCHMARKS.md] [--json results.json]')
   process.exit(0)
 }
 
@@ -47,6 +48,7 @@ const logFile = path.join(os.tmpdir(), `meshlet-bench-${Date.now()}`, 'peers.log
 const opts: BenchOptions = {
   ...base,
   n: int(values.n, base.n),
+  ...(values['endpoint-n'] ? { endpointN: int(values['endpoint-n'], 1) } : {}),
   burst: int(values.burst, base.burst),
   burstReps: int(values['burst-reps'], base.burstReps),
   windowReps: int(values['window-reps'], base.windowReps),

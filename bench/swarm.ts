@@ -4,6 +4,7 @@
 // leaves the swarm and removes the docker_gwbridge network Swarm leaves behind, so tests that run
 // later see a plain engine.
 import { execFile } from 'node:child_process'
+import { createServer } from 'node:net'
 import { promisify } from 'node:util'
 import type Docker from 'dockerode'
 import { monotonicNow } from '../src/services/timeline.js'
@@ -49,6 +50,54 @@ export class SwarmBaseline {
     return ev.at - t0
   }
 
+  /**
+   * A service with a published port and a health check (Swarm's HEALTHCHECK options) -> the first
+   * HTTP 200 on the published port, on loopback, once the task's container is `healthy`. The port
+   * is published in host mode: Swarm's ingress routing mesh does not answer on 127.0.0.1 (its DNAT
+   * needs a routable source), and host mode binds it directly, like meshlet does. Host mode does not
+   * wait for health, so healthy is read from the container (polled) and the 200 counted after it.
+   */
+  async endpointOnce(
+    docker: Docker,
+    command: string[],
+    containerPort: number,
+    health: { intervalMs: number; timeoutMs: number; retries: number },
+    pollMs: number,
+    timeoutMs = 90_000,
+  ): Promise<{ totalMs: number; startedMs: number; healthyMs: number }> {
+    const name = `meshlet-bench-${this.runId}-${++this.seq}`
+    const port = await freeTcpPort()
+    const t0 = monotonicNow()
+    try {
+      const { stdout } = await pexec(DOCKER, [
+        'service', 'create', '--detach', '--quiet', '--name', name, '--label', `${SWARM_LABEL}=${this.runId}`,
+        '--stop-grace-period', '1s',
+        '--publish', `mode=host,published=${port},target=${containerPort},protocol=tcp`,
+        '--health-cmd', `wget -q -O /dev/null http://127.0.0.1:${containerPort}/ || exit 1`,
+        '--health-interval', `${health.intervalMs}ms`, '--health-timeout', `${health.timeoutMs}ms`, '--health-retries', String(health.retries), '--health-start-period', '0s',
+        this.image, ...command,
+      ])
+      const ev = await this.watcher.byLabel(SERVICE_ID, stdout.trim(), timeoutMs)
+      const deadline = monotonicNow() + timeoutMs
+      let healthyAt = 0
+      while (!healthyAt) {
+        const info = await docker.getContainer(ev.id).inspect().catch(() => undefined)
+        if (info?.State?.Health?.Status === 'healthy') healthyAt = monotonicNow()
+        else if (monotonicNow() > deadline) throw new Error(`swarm service ${name}: not healthy after ${timeoutMs} ms`)
+        else await new Promise((r) => setTimeout(r, pollMs))
+      }
+      const url = `http://127.0.0.1:${port}/`
+      for (;;) {
+        const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(async (r) => (await r.arrayBuffer(), r.status === 200), () => false)
+        if (ok) return { totalMs: monotonicNow() - t0, startedMs: ev.at - t0, healthyMs: healthyAt - t0 }
+        if (monotonicNow() > deadline) throw new Error(`swarm service ${name}: ${url} did not answer 200`)
+        await new Promise((r) => setTimeout(r, pollMs))
+      }
+    } finally {
+      await this.removeServices()
+    }
+  }
+
   /** n services created at once through the Engine API -> the last task's container started. */
   async burst(n: number, timeoutMs = 180_000): Promise<{ allMs: number; each: number[] }> {
     const t0 = monotonicNow()
@@ -88,6 +137,18 @@ export class SwarmBaseline {
     await this.removeServices(20_000).catch(() => {})
     await leaveSwarm()
   }
+}
+
+/** A TCP port free on every interface right now (Swarm's host-mode publish binds 0.0.0.0); the OS picks it, outside meshlet's range. */
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, () => {
+      const port = (srv.address() as { port: number }).port
+      srv.close(() => resolve(port))
+    })
+  })
 }
 
 /** `swarm leave --force` and the docker_gwbridge network it leaves behind. */

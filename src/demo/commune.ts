@@ -2,17 +2,20 @@
 //   PLC + 2 PDS on loopback, three members (alice, bob, carol) each with an owner account and a
 //   meshlet account linked both ways, three real peers, a workload published by alice from a plain
 //   AT client, the peers bid, agree on winners, run the containers, and report status records;
-//   then alice deletes the record and every container goes away.
+//   then alice deletes the record and every container goes away. Then a web service: alice
+//   publishes busybox httpd with a port and an http health check, its status record says running
+//   (healthy) with an endpoint, the demo fetches that URL on loopback, and deletes it too.
 import Docker from 'dockerode'
-import { DevCommune, waitFor } from '../devnet/commune.js'
+import { DevCommune, waitFor, type Member } from '../devnet/commune.js'
 import { NSID } from '../core/types.js'
 import { consoleLogger } from './console-logger.js'
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(`usage: bash scripts/demo.sh
 
-Starts a throwaway commune (PLC, 2 PDS, 3 peers), runs one workload end to end, prints what each
-peer does, and tears everything down (a few seconds). For a commune that stays up until Ctrl-C,
+Starts a throwaway commune (PLC, 2 PDS, 3 peers), runs one workload end to end, then a web service
+(a port and a health check) whose endpoint it fetches, prints what each peer does, and tears
+everything down (a few seconds). For a commune that stays up until Ctrl-C,
 with the variables to use it from the CLI: bash scripts/devnet.sh (meshlet dev; see README.md).
 MESHLET_DEMO_IMAGE sets the image, MESHLET_LOG_LEVEL the peers' log level.
 `)
@@ -84,6 +87,8 @@ try {
     what: 'containers to go',
   })
   say(`all containers gone ${((Date.now() - tDel) / 1000).toFixed(2)}s after the delete`)
+
+  await webService(alice, docker)
   say(`demo complete in ${((Date.now() - t0) / 1000).toFixed(1)}s`)
 } catch (err) {
   failed = true
@@ -92,3 +97,45 @@ try {
   await commune.close()
 }
 process.exit(failed ? 1 : 0)
+
+/**
+ * A web service as a person would run one (examples/static-site.yaml plus a health check): alice
+ * publishes it, the demo reads the status records as any AT client would until one says running
+ * with an endpoint (running means healthy), and GETs that URL on loopback.
+ */
+async function webService(alice: Member, docker: Docker): Promise<void> {
+  const tPub = Date.now()
+  const ref = await commune.publishWorkload(alice, {
+    name: 'site',
+    image,
+    command: ['sh', '-c', 'mkdir -p /tmp/www && echo "<h1>Hello from $(hostname)</h1><p>served by a friend\'s machine</p>" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www'],
+    replicas: 1,
+    resources: { cpuMillis: 100, memoryMb: 32 },
+    ports: [{ name: 'http', containerPort: 8080, protocol: 'tcp' }],
+    health: { type: 'http', port: 8080, path: '/', intervalMs: 500, timeoutMs: 500, retries: 3 },
+  })
+  say(`alice published ${ref.uri}: busybox httpd, port http 8080/tcp, http health check on /`)
+  const live = await waitFor(
+    async () => {
+      for (const m of commune.members) {
+        const recs = await m.meshlet.agent.com.atproto.repo.listRecords({ repo: m.meshlet.did, collection: NSID.workloadStatus })
+        for (const r of recs.data.records) {
+          const v = r.value as { state: string; workload: { uri: string }; endpoints?: { name: string; url: string }[] }
+          if (v.workload.uri === ref.uri && v.state === 'running' && v.endpoints?.length) return { who: m.name, url: v.endpoints[0]!.url }
+        }
+      }
+      return false
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: 'a running status with an endpoint' },
+  )
+  say(`${live.who}'s status record says running (healthy) ${((Date.now() - tPub) / 1000).toFixed(2)}s after publishing, endpoint ${live.url}`)
+  const res = await fetch(live.url, { signal: AbortSignal.timeout(5000) })
+  const page = await res.text()
+  say(`GET ${live.url} -> ${res.status}: ${page.split('\n')[0]}`)
+  await commune.deleteRecord(alice.owner.agent, ref.uri)
+  await waitFor(async () => (await docker.listContainers({ all: true, filters: { label: [`farm.meshlet.workload=${ref.uri}`] } })).length === 0, {
+    timeoutMs: 30_000,
+    what: 'the site container to go',
+  })
+  say('alice deleted the site; its container is gone')
+}

@@ -26,6 +26,8 @@ describe('bench harness (tiny mode)', () => {
     r = await runBench({
       ...FULL,
       n: 2,
+      // One web service with a health check: a few seconds, not n of them.
+      endpointN: 1,
       cliRuns: 1,
       burst: 3,
       burstReps: 1,
@@ -65,6 +67,16 @@ describe('bench harness (tiny mode)', () => {
     expect(Object.values(b.perPeer!).reduce((x, y) => x + y, 0)).toBe(3)
     expect(r.burst!.raw[0]!.each).toHaveLength(3)
 
+    // Endpoint: the service was started, then healthy, then answered, in that order.
+    expect(r.endpoint!.swarm).toHaveLength(0)
+    expect(r.endpoint!.meshlet).toHaveLength(1)
+    for (const s of r.endpoint!.meshlet) {
+      expect(s.startedMs).toBeGreaterThan(0)
+      expect(s.healthyMs).toBeGreaterThan(s.startedMs)
+      expect(s.totalMs).toBeGreaterThanOrEqual(s.healthyMs)
+      expect(['ann', 'ben', 'cat']).toContain(s.winner)
+    }
+
     // Window path: with a silent peer the window cannot close early, so nothing runs before it ends.
     for (const w of r.window!) {
       expect(w.samples).toHaveLength(1)
@@ -84,7 +96,7 @@ describe('bench harness (tiny mode)', () => {
 
     // The report renders every section.
     const md = renderMarkdown(r, 'npm run bench (smoke)')
-    for (const h of ['## Machine', '## Targets', '## 1. Latency', '## 2. Burst', '## 3. Window path', '## 4. Intake', '## 5. Footprint', '## 6. Where the time goes']) expect(md).toContain(h)
+    for (const h of ['## Machine', '## Targets', '## 1. Latency', '## 2. Burst', '## 3. Window path', '## 4. Intake', '## 5. Footprint', '## 6. Where the time goes', '## 15. Record to a healthy endpoint']) expect(md).toContain(h)
 
     // Nothing left behind.
     const raw = await docker.listContainers({ all: true, filters: { label: [RAW_LABEL] } })
