@@ -71,6 +71,15 @@ test('an owner signs in with OAuth, publishes a workload from the page, sees it 
   await waitFor(async () => (await row.getAttribute('data-summary').catch(() => null)) === 'running', { what: 'the row to say running', timeoutMs: 30_000 })
   await page.screenshot({ path: path.join(IMG, 'signed-in.png'), fullPage: true })
 
+  // The server checks ownership itself, not just the page: another DID's workload is refused.
+  const other = `at://${m.meshlet.did}/commune.scheduler.workload/x`
+  const refused = await page.evaluate(async (uri) => {
+    const r = await fetch('/oauth/delete', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `uri=${encodeURIComponent(uri)}` })
+    return { status: r.status, text: await r.text() }
+  }, other)
+  expect(refused.status).toBe(403)
+  expect(refused.text).toMatch(/not yours/)
+
   // Delete from the page: the record goes from the owner's repo and the container from the engine.
   await row.locator('form.delete button').click()
   await waitFor(async () => (await copiesOf(uri, true)).length === 0, { what: 'the container to go', timeoutMs: 40_000 })
