@@ -62,6 +62,7 @@ export const RUN_OPTIONS = {
   logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
   // appview (issue 15): /metrics
   metricsAllow: { flag: 'metrics-allow', env: 'MESHLET_METRICS_ALLOW', type: 'string', help: "who may read GET /metrics: comma-separated addresses or CIDR ranges (IPv4 or IPv6), or 'any'", default: '127.0.0.0/8,::1/128' },
+  oauthHandleResolver: { flag: 'oauth-handle-resolver', env: 'MESHLET_OAUTH_HANDLE_RESOLVER', type: 'string', help: 'web sign-in: a service answering com.atproto.identity.resolveHandle (e.g. a PDS URL); default DNS and /.well-known' },
   pdsDailyWriteBudget: { flag: 'pds-daily-write-budget', env: 'MESHLET_PDS_DAILY_WRITE_BUDGET', type: 'string', help: "PDS rate-limit points a day this meshlet's writes may use, shown in /metrics (create 3, update 2, delete 1)", default: '35000' },
   // Secrets (issue 13)
   secretsDir: { flag: 'secrets-dir', env: 'MESHLET_SECRETS_DIR', type: 'string', help: "host tmpfs directory for containers' /run/secrets files (the same path for the engine; in memory or refused)", default: '/dev/shm/meshlet-secrets' },
@@ -136,6 +137,7 @@ export const runConfigSchema = z.object({
   // appview (issue 15); optional so code that builds a config by hand need not name them
   metricsAllow: csv.pipe(z.array(z.string().refine((a) => a === 'any' || allowEntryProblem(a) === undefined, "must be addresses or CIDR ranges like 127.0.0.0/8 or ::1/128, or 'any'"))).optional(),
   pdsDailyWriteBudget: intIn(0, 1_000_000_000).optional(),
+  oauthHandleResolver: z.string().url('must be an http(s) URL, like https://bsky.social').optional(),
   // Secrets (issue 13); optional in the type like the others above.
   secretsDir: z.string().regex(/^\/[^:,]*$/, 'must be an absolute path (no ":" or ",")').optional(),
   // when (issue 14)

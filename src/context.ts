@@ -48,6 +48,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     storageCheckMs: cfg.storageCheckMs,
     // appview (issue 15)
     metricsAllow: cfg.metricsAllow,
+    oauth: { plcUrl: cfg.plc, handleResolver: cfg.oauthHandleResolver },
     guestPolicy: guestPolicyFromConfig(cfg), // when (issue 14)
     advertiseAddress: cfg.advertiseAddress,
   }

@@ -35,6 +35,7 @@ import { noMetrics, type PeerMetrics } from './ports/metrics.js'
 import { MetricsObserver } from './services/metrics-observer.js'
 import { mountMetrics } from './web/routes.js'
 import { mountWebView } from './web/web-routes.js'
+import { mountOwnerOAuth, OwnerOAuth } from './web/owner-oauth.js'
 import { RecordFeed } from './services/record-feed.js'
 import { CommuneSnapshots } from './services/commune-snapshot.js'
 import { missingSecret } from './core/secrets.js'
@@ -286,7 +287,10 @@ export class Meshlet implements AsyncDisposable {
       isolated: (isolation) => (this.isolation = isolation),
       routes: (app) => {
         if (this.ports.metrics) mountMetrics(app, { metrics: this.metrics, allow: this.settings.metricsAllow })
-        mountWebView(app, { snapshots: this.snapshots, feed: this.feed })
+        const o = this.settings.oauth
+        const oauth = o ? new OwnerOAuth({ baseUrl: () => this.url, plcUrl: o.plcUrl, handleResolver: o.handleResolver, allowHttp: this.settings.allowHttp, log: this.log }) : undefined
+        if (oauth) mountOwnerOAuth(app, oauth)
+        mountWebView(app, { snapshots: this.snapshots, feed: this.feed, oauth })
       },
     })
     return this

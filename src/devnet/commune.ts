@@ -145,6 +145,8 @@ export class DevCommune implements AsyncDisposable {
       password: m.meshlet.password,
       pds: m.meshlet.pds,
       plc: this.net.plcUrl,
+      // Web sign-in: .test handles resolve only at the PDS that holds them.
+      oauthHandleResolver: m.owner.pds,
       firehose: undefined,
       port: 0,
       host: '127.0.0.1',

@@ -54,6 +54,8 @@ export interface PeerSettings {
   // appview (issue 15)
   /** Who may read /metrics: addresses or CIDR ranges (IPv4/IPv6), or 'any' (default loopback only). */
   metricsAllow?: string[]
+  /** Owner sign-in on the web view (atproto OAuth): where identities resolve. Absent: no sign-in. */
+  oauth?: { plcUrl: string; handleResolver?: string }
   // when (issue 14)
   /** When this meshlet takes guests' work (published in the profile); absent = any time. */
   guestPolicy?: GuestPolicy

@@ -14,14 +14,40 @@ export function shortDid(did: string): string {
 
 const did = (d: string) => html`<code class="did" title="${d}">${shortDid(d)}</code>`
 
-export function page(title: string, main: SafeHtml, opts: { servedBy: CommuneSnapshot['servedBy']; view: 'commune' | 'workload'; uri?: string }): string {
+/** Who looks at the page: whether this server offers owner sign-in, and who signed in (owner-oauth.ts). */
+export interface Viewer {
+  signIn: boolean
+  owner?: { did: string; handle: string }
+}
+
+function account(v: Viewer | undefined): SafeHtml {
+  if (v?.owner) return html`<span class="account">signed in as <b class="signed-in" data-did="${v.owner.did}">${v.owner.handle}</b> <form method="post" action="/oauth/logout" class="inline"><button type="submit">sign out</button></form></span>`
+  if (v?.signIn) return html`<form method="get" action="/oauth/login" class="inline signin"><input name="handle" placeholder="your handle" aria-label="your handle" autocomplete="username" required> <button type="submit">sign in</button></form>`
+  return html``
+}
+
+/** The signed-in owner's publish form: outside <main>, so live refreshes do not wipe what they type. */
+function publishForm(v: Viewer | undefined): SafeHtml {
+  if (!v?.owner) return html``
+  return html`<section class="owner-actions"><h2>Publish a workload <span class="muted">to your repo, as ${v.owner.handle}</span></h2>
+<form method="post" action="/oauth/publish" class="publish">
+<label>name <input name="name" required maxlength="64" pattern="[a-z0-9][a-z0-9-]*"></label>
+<label>image <input name="image" required placeholder="docker.io/library/nginx:1.27"></label>
+<label>command <input name="command" placeholder="sleep 3600"></label>
+<label>replicas <input name="replicas" type="number" min="1" max="32" value="1"></label>
+<label>CPU (millicores) <input name="cpuMillis" type="number" min="1" value="100"></label>
+<label>memory (MiB) <input name="memoryMb" type="number" min="4" value="64"></label>
+<button type="submit">publish</button></form></section>`
+}
+
+export function page(title: string, main: SafeHtml, opts: { servedBy: CommuneSnapshot['servedBy']; view: 'commune' | 'workload'; uri?: string; viewer?: Viewer }): string {
   const who = opts.servedBy.kind === 'peer' ? html`served by meshlet ${did(opts.servedBy.meshlet ?? '')}` : html`standalone appview (read-only)`
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title><link rel="stylesheet" href="/assets/app.css"></head>
 <body data-view="${opts.view}" data-uri="${opts.uri ?? ''}">
-<header><a href="/" class="brand">meshlet</a> <span class="who">${who}</span> <span id="live" class="live" data-state="connecting">connecting…</span></header>
-<main id="main">${main}</main>
+<header><a href="/" class="brand">meshlet</a> <span class="who">${who}</span> <span id="live" class="live" data-state="connecting">connecting…</span> ${account(opts.viewer)}</header>
+${opts.view === 'commune' ? publishForm(opts.viewer) : ''}<main id="main">${main}</main>
 <footer>Records are public AT records; this page shows them as this ${opts.servedBy.kind} sees them. JSON: <a href="/api/commune">/api/commune</a></footer>
 <script src="/assets/app.js" defer></script>
 </body></html>
@@ -58,10 +84,16 @@ function holders(w: WorkloadRow): SafeHtml {
   return html`${w.holders.map((h) => html`<span class="holder" data-holder="${h.meshlet}">${did(h.meshlet)} <span class="state s-${h.state}">${h.state}</span></span> `)}`
 }
 
-function workloadRows(ws: WorkloadRow[]): SafeHtml {
+/** Delete, for the signed-in owner's own workloads only (the server checks again: owner-oauth.ts). */
+function actions(w: WorkloadRow, owner: string): SafeHtml {
+  if (w.owner !== owner) return html`<td></td>`
+  return html`<td><form method="post" action="/oauth/delete" class="inline delete"><input type="hidden" name="uri" value="${w.uri}"><button type="submit" class="danger">delete</button></form></td>`
+}
+
+function workloadRows(ws: WorkloadRow[], owner?: string): SafeHtml {
   if (!ws.length) return html`<p class="muted">No workloads yet. Publish one from any AT client (<code>meshlet submit</code>).</p>`
-  return html`<table class="workloads"><thead><tr><th>name</th><th>owner</th><th>state</th><th>holders</th><th>image</th></tr></thead><tbody>
-${ws.map((w) => html`<tr data-workload="${w.uri}" data-summary="${w.summary}"><td><a href="${href('/workload', { uri: w.uri })}" class="wname">${w.name}</a><br><span class="muted">${w.kind} · ${w.replicas} replica${w.replicas === 1 ? '' : 's'}</span></td><td>${did(w.owner)}</td><td><span class="state s-${w.summary}">${w.summary}</span></td><td>${holders(w)}</td><td><code>${w.image}</code></td></tr>`)}
+  return html`<table class="workloads"><thead><tr><th>name</th><th>owner</th><th>state</th><th>holders</th><th>image</th>${owner ? html`<th></th>` : ''}</tr></thead><tbody>
+${ws.map((w) => html`<tr data-workload="${w.uri}" data-summary="${w.summary}"><td><a href="${href('/workload', { uri: w.uri })}" class="wname">${w.name}</a><br><span class="muted">${w.kind} · ${w.replicas} replica${w.replicas === 1 ? '' : 's'}</span></td><td>${did(w.owner)}</td><td><span class="state s-${w.summary}">${w.summary}</span></td><td>${holders(w)}</td><td><code>${w.image}</code></td>${owner ? actions(w, owner) : ''}</tr>`)}
 </tbody></table>`
 }
 
@@ -92,12 +124,12 @@ export function feedItem(f: FeedItem): SafeHtml {
   return html`<li data-seq="${f.seq}"><time>${new Date(f.at).toISOString().slice(11, 19)}</time> <span class="op op-${f.op}">${f.op}</span> ${coll} ${did(f.did)}${f.reason ? html` <span class="bad">${f.reason}</span>` : ''}</li>`
 }
 
-export function communeMain(s: CommuneSnapshot, feed: FeedItem[]): SafeHtml {
+export function communeMain(s: CommuneSnapshot, feed: FeedItem[], owner?: string): SafeHtml {
   return html`<section><h2>Meshlets <span class="muted">${s.meshlets.length} of ${s.owners.length} owner${s.owners.length === 1 ? '' : 's'}</span></h2>
 <div class="cards">${s.meshlets.map(meshletCard)}</div>
 ${s.problems.length ? html`<details class="problems" open><summary>${s.problems.length} link${s.problems.length === 1 ? '' : 's'} not verified</summary><ul>${s.problems.map((p) => html`<li>${did(p.did)}: ${p.reason}</li>`)}</ul></details>` : ''}
 </section>
-<section><h2>Workloads <span class="muted">${s.workloads.length}</span></h2>${workloadRows(s.workloads)}
+<section><h2>Workloads <span class="muted">${s.workloads.length}</span></h2>${workloadRows(s.workloads, owner)}
 ${s.rejected.length ? html`<h3>Rejected records</h3><ul class="rejected">${s.rejected.map((r) => html`<li><code>${r.uri}</code>: <span class="bad">${r.reason}</span></li>`)}</ul>` : ''}
 </section>
 <section><h2>Ledger</h2>${ledger(s.balances)}</section>

@@ -4,6 +4,7 @@
 //   GET /api/commune       the same data as JSON; /api/workload?uri= likewise
 //   GET /events            server-sent events, one per record as it arrives
 //   GET /assets/*          app.js and app.css from web/ (shipped in the package; no CDN)
+//   /oauth/*               owner sign-in and actions, on a meshlet only (owner-oauth.ts)
 // ?part=main returns only the <main> of a page, which app.js swaps in on each event.
 import fs from 'node:fs'
 import path from 'node:path'
@@ -11,7 +12,8 @@ import { fileURLToPath } from 'node:url'
 import type express from 'express'
 import type { CommuneSnapshots } from '../services/commune-snapshot.js'
 import type { RecordFeed } from '../services/record-feed.js'
-import { communeMain, page, workloadMain } from './render.js'
+import { communeMain, page, workloadMain, type Viewer } from './render.js'
+import type { OwnerOAuth } from './owner-oauth.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** Resolved from this file (src/web or dist/web), so it works from any cwd. */
@@ -24,11 +26,13 @@ const MAX_URI = 1024
 export interface WebViewOptions {
   snapshots: CommuneSnapshots
   feed: RecordFeed
+  /** Owner sign-in and actions (owner-oauth.ts); absent on the standalone appview. */
+  oauth?: OwnerOAuth
 }
 
 const SECURITY_HEADERS = {
   // Scripts and styles from this origin only: an injected <script> would not run even if escaping failed.
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'Cache-Control': 'no-store',
@@ -41,6 +45,7 @@ function uriParam(req: express.Request): string | undefined {
 
 export function mountWebView(app: express.Express, opts: WebViewOptions): void {
   const { snapshots, feed } = opts
+  const viewer = (req: express.Request): Viewer => ({ signIn: opts.oauth !== undefined, owner: opts.oauth?.whoIs(req) })
   const sendHtml = (res: express.Response, body: string) => {
     res.set(SECURITY_HEADERS).type('text/html; charset=utf-8').send(body)
   }
@@ -49,9 +54,10 @@ export function mountWebView(app: express.Express, opts: WebViewOptions): void {
     // Browsers prefer HTML; fetch() and curl (*/*) keep getting the JSON about (xrpc/server.ts).
     if (req.accepts(['application/json', 'text/html']) !== 'text/html' && req.query.part !== 'main') return next()
     const s = snapshots.snapshot()
-    const main = communeMain(s, feed.recent(30))
+    const v = viewer(req)
+    const main = communeMain(s, feed.recent(30), v.owner?.did)
     if (req.query.part === 'main') return sendHtml(res, main.value)
-    sendHtml(res, page('meshlet · commune', main, { servedBy: s.servedBy, view: 'commune' }))
+    sendHtml(res, page('meshlet · commune', main, { servedBy: s.servedBy, view: 'commune', viewer: v }))
   })
 
   app.get('/workload', (req, res) => {
@@ -63,7 +69,7 @@ export function mountWebView(app: express.Express, opts: WebViewOptions): void {
     const d = snapshots.detail(uri)
     const main = workloadMain(d)
     if (req.query.part === 'main') return sendHtml(res, main.value)
-    sendHtml(res, page(`meshlet · ${d.workload?.name ?? 'workload'}`, main, { servedBy: snapshots.snapshot().servedBy, view: 'workload', uri }))
+    sendHtml(res, page(`meshlet · ${d.workload?.name ?? 'workload'}`, main, { servedBy: snapshots.snapshot().servedBy, view: 'workload', uri, viewer: viewer(req) }))
   })
 
   app.get('/api/commune', (_req, res) => {
