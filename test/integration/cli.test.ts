@@ -242,7 +242,7 @@ describe('the meshlet CLI against a local commune', () => {
     const again = await meshlet(['rm', rkey, '--allow-http'], asAnn)
     expect(again.code).toBe(1)
     expect(again.stderr).toMatch(/no workload .* in your repo \(already removed\?\)/)
-  })
+  }, 180_000)
 
   test('link writes the owner\'s commune.scheduler.meshlet record', async () => {
     const dan = await c.net.createAccount('dan', 1)
