@@ -6,7 +6,7 @@ import { claimPriority, isClaimState, isYielded, replicaIndexFor, resolvePlaceme
 import { bidWindow, classifyBids, compareStrings, dedupeByUri, slotCount, type BidOutcome, type BidVerifier, type EligibleMeshlet } from './selection.js'
 import type { Ack, Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStatus } from './types.js'
 import { statusBidUris } from './status-history.js'
-import { rolloutDecision } from './rollout.js'
+import { oldVersionHolders, rolloutDecision } from './rollout.js'
 
 export interface DecideSelf {
   meshlet: Did
@@ -201,7 +201,10 @@ export function decideWorkload(input: DecideInput): Decision {
   // No status, or only one saying the protocol took its replica away: it may still offer.
   const mayOffer = ownStatuses.every(isYielded)
 
-  const placement = resolvePlacement(w, bids, statuses, eligible, input.verifyBid, electorate, input.preferred)
+  // Asked first: volume holders (input.preferred) and, while a version rolls, the holders of the old one.
+  const oldHolders = oldVersionHolders(w, statuses, bids, eligible)
+  const preferred = oldHolders.size > 0 ? new Set([...(input.preferred ?? []), ...oldHolders]) : input.preferred
+  const placement = resolvePlacement(w, bids, statuses, eligible, input.verifyBid, electorate, preferred)
   const holders = placement.kept.map((s) => s.meshlet)
   const result = (phase: DecisionPhase, outcomes: BidOutcome[], wakeAt?: number): Decision => {
     const d: Decision = { phase, actions, holders, outcomes }

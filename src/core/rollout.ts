@@ -69,6 +69,17 @@ function isOldHolder(s: WorkloadStatus, input: RolloutInput): boolean {
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
+/**
+ * The meshlets that hold an older version of a rolling workload (live claim, canonical, backed by
+ * their own bid for that version, eligible). Placement asks them first for the new version, so a
+ * version rolls in place where it still fits: no needless moves. Empty without an `update` policy.
+ */
+export function oldVersionHolders(w: RolloutWorkload, statuses: readonly WorkloadStatus[], bids: readonly Bid[], eligible: ReadonlyMap<Did, unknown>): Set<Did> {
+  if (!w.update) return new Set()
+  const input: RolloutInput = { workload: w, statuses, bids, eligible, kept: [], now: 0 }
+  return new Set(statuses.filter((s) => isOldHolder(s, input)).map((s) => s.meshlet))
+}
+
 /** The rollout as every peer computes it. Undefined when the workload has no `update` policy. */
 export function rolloutOf(input: RolloutInput): Rollout | undefined {
   const w = input.workload

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import fc from 'fast-check'
-import { isHealthy, oldHolderStep, revertClaim, rolloutDecision, rolloutOf, type RolloutInput } from '../../src/core/rollout.js'
+import { isHealthy, oldHolderStep, oldVersionHolders, revertClaim, rolloutDecision, rolloutOf, type RolloutInput } from '../../src/core/rollout.js'
+import { decideWorkload } from '../../src/core/decide.js'
 import type { Bid, WorkloadStatus } from '../../src/core/types.js'
 import { W_CID, bid, status, workload } from './fixtures.js'
 
@@ -187,5 +188,31 @@ describe('autoRevert', () => {
     const parts = [old(A, 0), fresh(C, 1, 'failed')]
     expect(rolloutDecision({ ...input(parts), workload: wr(), self: D, inNext: true })!.holdClaim).toMatch(/^rollout: not claiming a failed version \(autoRevert\)/)
     expect(rolloutDecision({ ...input(parts), workload: w(), self: D, inNext: true })!.holdClaim).toBeUndefined()
+  })
+})
+
+describe('no needless moves: the old version’s holders are asked first for the new one', () => {
+  test('oldVersionHolders: the backed old holders, only while the workload rolls', () => {
+    const a = old(A, 0)
+    const b = old(B, 1)
+    const unbacked = { s: status(C, 'running', { workload: { uri: workload().uri, cid: OLD }, replica: 0 }), b: bid('did:plc:zzz', 1) }
+    expect([...oldVersionHolders(w(), [a.s, b.s, unbacked.s], [a.b, b.b, unbacked.b], eligible)].sort()).toEqual([A, B])
+    expect(oldVersionHolders(w({ update: undefined }), [a.s, b.s], [a.b, b.b], eligible).size).toBe(0)
+    expect(oldVersionHolders(w(), [a.s], [a.b], new Map([[B, {}]])).size).toBe(0) // not eligible any more
+  })
+
+  test('decideWorkload: an old holder with a lower bid takes the new version’s free slot before a higher bidder', () => {
+    // replicas 1: D holds the old version; C bids higher for the new one. D stays where it is.
+    const one = w({ replicas: 1, bidWindowMs: 1000 })
+    const d = old(D, 0)
+    const bids = [d.b, bid(D, 100, { rkey: '3kbnew' }), bid(C, 900, { rkey: '3kbnew' })]
+    const at = (self: string) =>
+      decideWorkload({ workload: one, bids, statuses: [d.s], eligible, electorate: eligible, firstSeenAt: T - 60_000, now: T, self: { meshlet: self, owner: `${self}-owner`, draining: false, recovering: false }, offer: { kind: 'bid', priority: self === C ? 900 : 100, capacity: { cpuMillisFree: 4000, memoryMbFree: 4000 } } })
+    expect(at(D).actions.filter((x) => x.type === 'claim')).toHaveLength(1)
+    expect(at(C).actions.filter((x) => x.type === 'claim')).toEqual([])
+    // without a rolling policy the higher bid wins as always
+    const plain = { ...one, update: undefined }
+    const c = decideWorkload({ workload: plain, bids, statuses: [d.s], eligible, electorate: eligible, firstSeenAt: T - 60_000, now: T, self: { meshlet: C, owner: 'o', draining: false, recovering: false }, offer: { kind: 'bid', priority: 900, capacity: { cpuMillisFree: 4000, memoryMbFree: 4000 } } })
+    expect(c.actions.filter((x) => x.type === 'claim')).toHaveLength(1)
   })
 })
