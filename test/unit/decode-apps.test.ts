@@ -47,6 +47,8 @@ describe('workload ports and volumes', () => {
     expect(reason(decodeWorkload({ ports: [{ name: 'http', containerPort: 0 }] }))).toMatch(/containerPort/)
     expect(reason(decodeWorkload({ volumes: [{ name: 'data', target: '/data/../../etc' }] }))).toContain('volumes[0].target')
     expect(reason(decodeWorkload({ volumes: [{ name: 'data', target: '/a' }, { name: 'data', target: '/b' }] }))).toContain('is used twice')
+    // a Docker-style host bind in `volumes` is no volume: the record is refused, nothing is mounted
+    expect(reason(decodeWorkload({ volumes: ['/var/run/docker.sock:/var/run/docker.sock'] }))).toMatch(/volumes/)
   })
 
   test('encode then decode gives the same fields', () => {
