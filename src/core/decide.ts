@@ -273,7 +273,7 @@ export function decideWorkload(input: DecideInput): Decision {
     actions.push({ type: 'release', reason: `lost claim conflict: renounced replica ${renounce} to ${yieldTo} (split acks ${ackCount(t, renounce, yieldTo!)} vs ${ackCount(t, renounce, self.meshlet)} of ${t.electorateSize}), still unsettled after ${splitGraceMs(w)} ms` })
   } else if (nextPos >= 0) {
     const bid = placement.next[nextPos]
-    const late = offer.kind === 'bid' ? lateOfferWait(w, bid, bids, eligible, input.firstSeenAt, input.now, input.verifyBid) : undefined
+    const late = offer.kind === 'bid' ? (lateOfferWait(w, bid, bids, eligible, input.firstSeenAt, input.now, input.verifyBid) ?? holderWait(w, preferred, bids, eligible, self.meshlet, window.closesAt, input.now)) : undefined
     if (late !== undefined) {
       wakeAt = wakeAt === undefined ? late : Math.min(wakeAt, late)
     } else if (roll?.holdClaim !== undefined) {
@@ -326,6 +326,23 @@ function lateOfferWait(w: Workload, own: Bid, bids: Bid[], eligible: ReadonlyMap
   const until = offeredAt + windowMs
   if (now >= until) return undefined
   return bidWindow(w, bids, eligible, offeredAt, now, verify).reason === 'all-answered' ? undefined : until
+}
+
+/**
+ * A PREFERRED HOLDER's offer (volume holder, old-version holder: the candidates placement asks
+ * first) may land after this peer's window closed on a loaded network; a claim made meanwhile is
+ * kept and the holder's data or running version would be moved for nothing. So a candidate that is
+ * not itself a preferred holder waits, up to a grace past its window ({@link splitGraceMs}), until
+ * every eligible preferred holder has an offer (bid or decline) for the cid. Local restraint only.
+ */
+function holderWait(w: Workload, preferred: ReadonlySet<Did> | undefined, bids: Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>, self: Did, windowClosesAt: number, now: number): number | undefined {
+  if (!preferred || preferred.size === 0 || preferred.has(self)) return undefined
+  const until = windowClosesAt + splitGraceMs(w)
+  if (!Number.isFinite(until) || now >= until) return undefined
+  for (const m of preferred) {
+    if (eligible.has(m) && !bids.some((b) => b.meshlet === m && b.workload?.cid === w.cid)) return until
+  }
+  return undefined
 }
 
 /**

@@ -121,7 +121,8 @@ describe('replica numbers assigned by placement', () => {
           const bids = [...new Map(bs.map((b) => [b.m, bid(b.m, b.p, { acks: b.acks })])).values()]
           const statuses = [...new Map(ss.map((s) => [s.m, status(s.m, s.state, { priority: s.p, replica: s.r, containerId: s.state === 'failed' ? 'c' : undefined })])).values()]
           const p = resolvePlacement(workload({ replicas, kind, delivery }), bids, statuses, eligibleOf(...elig), undefined, all)
-          const numbers = p.kept.map((s) => s.replica!)
+          // (a renumbered service claim is kept under its assigned number, not the one it wrote)
+          const numbers = p.kept.map((s) => p.assigned.get(s.meshlet) ?? s.replica!)
           expect(new Set(numbers).size).toBe(numbers.length)
           for (const r of numbers) expect(r >= 0 && r < replicas).toBe(true)
           const used = [...numbers, ...p.completed.map((s) => s.replica!), ...p.lost.map((l) => l.replica)]

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { isHealthy, oldHolderStep, oldVersionHolders, revertClaim, rolloutDecision, rolloutOf, type RolloutInput } from '../../src/core/rollout.js'
 import { decideWorkload } from '../../src/core/decide.js'
 import type { Bid, WorkloadStatus } from '../../src/core/types.js'
-import { W_CID, bid, status, workload } from './fixtures.js'
+import { W_CID, bid, eligibleOf, status, workload } from './fixtures.js'
 
 const OLD = 'bafyold'
 const T = Date.parse('2025-01-01T01:00:00.000Z')
@@ -207,12 +207,12 @@ describe('no needless moves: the old version’s holders are asked first for the
     const d = old(D, 0)
     const bids = [d.b, bid(D, 100, { rkey: '3kbnew' }), bid(C, 900, { rkey: '3kbnew' })]
     const at = (self: string) =>
-      decideWorkload({ workload: one, bids, statuses: [d.s], eligible, electorate: eligible, firstSeenAt: T - 60_000, now: T, self: { meshlet: self, owner: `${self}-owner`, draining: false, recovering: false }, offer: { kind: 'bid', priority: self === C ? 900 : 100, capacity: { cpuMillisFree: 4000, memoryMbFree: 4000 } } })
+      decideWorkload({ workload: one, bids, statuses: [d.s], eligible: eligibleOf(A, B, C, D), electorate: eligibleOf(A, B, C, D), firstSeenAt: T - 60_000, now: T, self: { meshlet: self, owner: `${self}-owner`, draining: false, recovering: false }, offer: { kind: 'bid', priority: self === C ? 900 : 100, capacity: { cpuMillisFree: 4000, memoryMbFree: 4000 } } })
     expect(at(D).actions.filter((x) => x.type === 'claim')).toHaveLength(1)
     expect(at(C).actions.filter((x) => x.type === 'claim')).toEqual([])
     // without a rolling policy the higher bid wins as always
     const plain = { ...one, update: undefined }
-    const c = decideWorkload({ workload: plain, bids, statuses: [d.s], eligible, electorate: eligible, firstSeenAt: T - 60_000, now: T, self: { meshlet: C, owner: 'o', draining: false, recovering: false }, offer: { kind: 'bid', priority: 900, capacity: { cpuMillisFree: 4000, memoryMbFree: 4000 } } })
+    const c = decideWorkload({ workload: plain, bids, statuses: [d.s], eligible: eligibleOf(A, B, C, D), electorate: eligibleOf(A, B, C, D), firstSeenAt: T - 60_000, now: T, self: { meshlet: C, owner: 'o', draining: false, recovering: false }, offer: { kind: 'bid', priority: 900, capacity: { cpuMillisFree: 4000, memoryMbFree: 4000 } } })
     expect(c.actions.filter((x) => x.type === 'claim')).toHaveLength(1)
   })
 })

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { heldVolumesList, preferHolders, volumeHolders, volumeName, volumesProblem } from '../../src/core/volumes.js'
 import { resolvePlacement } from '../../src/core/placement.js'
+import { decideWorkload, splitGraceMs } from '../../src/core/decide.js'
 import type { Profile } from '../../src/core/types.js'
 import { W_URI, bid, eligibleOf, status, workload } from './fixtures.js'
 
@@ -113,5 +114,30 @@ describe('boundaries (from mutation testing)', () => {
     const msg = volumesProblem([{ name: 'X'.repeat(100), target: '/d' }])!
     expect(msg).toContain(`"${'X'.repeat(60)}"`)
     expect(msg).not.toContain('X'.repeat(61))
+  })
+})
+
+describe('a candidate waits for the volume holder’s offer before it claims', () => {
+  // A loaded network: the holder's bid lands after the others' windows closed. Claiming meanwhile
+  // would move the data for nothing (a kept claim is never moved), so the others wait a grace.
+  const T0 = 1_000_000
+  const w = workload({ bidWindowMs: 1000, volumes: [{ name: 'data', target: '/data' }] })
+  const elig = eligibleOf('did:plc:holder', 'did:plc:other')
+  const decide = (bids: ReturnType<typeof bid>[], now: number, self = 'did:plc:other') =>
+    decideWorkload({ workload: w, bids, statuses: [], eligible: elig, electorate: elig, firstSeenAt: T0, now, self: { meshlet: self, owner: 'o', draining: false, recovering: false }, offer: { kind: 'bid', priority: 900, capacity: { cpuMillisFree: 4000, memoryMbFree: 4000 } }, preferred: new Set(['did:plc:holder']) })
+  const grace = splitGraceMs(w)
+
+  test('the holder has not offered yet: no claim, and a wake-up at the end of the grace', () => {
+    const d = decide([bid('did:plc:other', 900)], T0 + 1500)
+    expect(d.actions.filter((a) => a.type === 'claim')).toEqual([])
+    expect(d.wakeAt).toBe(T0 + 1000 + grace)
+  })
+  test('once the holder offered, it takes the slot and the other does not claim', () => {
+    const bids = [bid('did:plc:other', 900), bid('did:plc:holder', 100)]
+    expect(decide(bids, T0 + 1500).actions.filter((a) => a.type === 'claim')).toEqual([])
+    expect(decide(bids, T0 + 1500, 'did:plc:holder').actions.filter((a) => a.type === 'claim')).toHaveLength(1)
+  })
+  test('a holder that never offers holds nothing up past the grace', () => {
+    expect(decide([bid('did:plc:other', 900)], T0 + 1000 + grace).actions.filter((a) => a.type === 'claim')).toHaveLength(1)
   })
 })
