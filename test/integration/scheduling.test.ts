@@ -39,8 +39,12 @@ describe('scheduling on a real AT network', () => {
         // Two peers may claim at once when one did not hear the other's bid in time (contract
         // §3: transient double claims resolve by rank); what must hold is that every peer settles
         // on the same single holder. Two holders for good would time out here.
+        // A lone early claim can also be overtaken by a better-ranked one that lands a moment later:
+        // settled means every peer's explanation names that same holder as the winner too.
         const views = peers.map((p) => holders(p, ref.uri).join(','))
-        return views[0] && !views[0].includes(',') && views.every((v) => v === views[0]) ? views[0]!.split(',') : false
+        if (!views[0] || views[0].includes(',') || !views.every((v) => v === views[0])) return false
+        const won = peers.map((p) => p.control.workloadStatus(ref.uri).bids.filter((b) => b.outcome === 'won').map((b) => b.meshlet).sort().join(','))
+        return won.every((x) => x === views[0]) ? views[0].split(',') : false
       },
       { what: 'peers to agree', timeoutMs: 30_000 },
     )
