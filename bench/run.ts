@@ -76,12 +76,15 @@ const out = path.resolve(ROOT, values.out ?? 'BENCHMARKS.md')
 if (values.json) await fs.writeFile(path.resolve(values.json), JSON.stringify(results, null, 2))
 const notesFile = path.join(ROOT, 'bench', 'notes.md')
 const notes = await fs.readFile(notesFile, 'utf8').then((s) => [s.trim()], () => [])
+// Sections measured by other commands (failover, CLI start, sims, mutation...): appended verbatim
+// after the notes, so regenerating the bench keeps them.
+const measured = await fs.readFile(path.join(ROOT, 'bench', 'measured.md'), 'utf8').then((s) => s.replace(/^<!--[\s\S]*?-->\s*/, '').trim(), () => '')
 if (results.errors.length) {
   const failed = out.replace(/\.md$/, '') + '.failed.md'
-  await fs.writeFile(failed, renderMarkdown(results, command, notes))
+  await fs.writeFile(failed, renderMarkdown(results, command, notes) + (measured ? `\n${measured}\n` : ''))
   console.error(`[bench] ${results.errors.length} phase(s) failed; ${path.relative(ROOT, out)} left as it was, partial report in ${failed}:\n${results.errors.join('\n')}`)
   process.exit(1)
 }
-await fs.writeFile(out, renderMarkdown(results, command, notes))
+await fs.writeFile(out, renderMarkdown(results, command, notes) + (measured ? `\n${measured}\n` : ''))
 console.log(`[bench] wrote ${path.relative(process.cwd(), out) || out} in ${results.durationS} s`)
 process.exit(0)
