@@ -40,14 +40,14 @@ function publishForm(v: Viewer | undefined): SafeHtml {
 <button type="submit">publish</button></form></section>`
 }
 
-export function page(title: string, main: SafeHtml, opts: { servedBy: CommuneSnapshot['servedBy']; view: 'commune' | 'workload'; uri?: string; viewer?: Viewer }): string {
+export function page(title: string, main: SafeHtml, opts: { servedBy: CommuneSnapshot['servedBy']; view: 'commune' | 'workload'; uri?: string; viewer?: Viewer; ownerPanel?: SafeHtml }): string {
   const who = opts.servedBy.kind === 'peer' ? html`served by meshlet ${did(opts.servedBy.meshlet ?? '')}` : html`standalone appview (read-only)`
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title><link rel="stylesheet" href="/assets/app.css"></head>
 <body data-view="${opts.view}" data-uri="${opts.uri ?? ''}">
 <header><a href="/" class="brand">meshlet</a> <span class="who">${who}</span> <span id="live" class="live" data-state="connecting">connecting…</span> ${account(opts.viewer)}</header>
-${opts.view === 'commune' ? publishForm(opts.viewer) : ''}<main id="main">${main}</main>
+${opts.view === 'commune' ? publishForm(opts.viewer) : (opts.ownerPanel ?? '')}<main id="main">${main}</main>
 <footer>Records are public AT records; this page shows them as this ${opts.servedBy.kind} sees them. JSON: <a href="/api/commune">/api/commune</a></footer>
 <script src="/assets/app.js" defer></script>
 </body></html>
