@@ -249,6 +249,7 @@ export class Meshlet implements AsyncDisposable {
       now: () => clock.now(),
       servedBy: { kind: 'peer', ...self },
       peerStatus: (uri) => this.control.workloadStatus(uri),
+      energy: settings.energy, // appview (issue 15)
     })
     metrics.gauges({
       firehoseLag: () => ports.source.lag?.() ?? [],

@@ -4,6 +4,7 @@
 import type { CommuneSnapshot, MeshletRow, WorkloadDetail, WorkloadRow, BalanceRow } from '../services/commune-snapshot.js'
 import type { FeedItem } from '../services/record-feed.js'
 import { html, href, type SafeHtml } from './html.js'
+import { energyText } from '../core/energy.js'
 
 /** A DID short enough for a phone: the method and the first characters of its id. */
 export function shortDid(did: string): string {
@@ -108,9 +109,10 @@ function spark(b: BalanceRow): SafeHtml {
 }
 
 function ledger(bs: BalanceRow[]): SafeHtml {
-  return html`<table class="ledger"><thead><tr><th>owner</th><th>contributed</th><th>consumed</th><th>balance</th><th>last 24 h</th></tr></thead><tbody>
-${bs.map((b) => html`<tr data-owner="${b.owner}"><td>${did(b.owner)}</td><td class="num">${b.contributed}</td><td class="num">${b.consumed}</td><td class="num ${b.balance.startsWith('-') ? 'bad' : 'ok'}">${b.balance}</td><td>${spark(b)}</td></tr>`)}
-</tbody></table><p class="muted">Unit-seconds (1 unit = 1 CPU core or 1 GiB), decayed; a running replica counts to the end of its lease.</p>`
+  const energy = bs.some((b) => b.energy) // appview (issue 15): --watts-per-core
+  return html`<table class="ledger"><thead><tr><th>owner</th><th>contributed</th><th>consumed</th><th>balance</th><th>last 24 h</th>${energy ? html`<th>energy contributed</th><th>energy consumed</th>` : ''}</tr></thead><tbody>
+${bs.map((b) => html`<tr data-owner="${b.owner}"><td>${did(b.owner)}</td><td class="num">${b.contributed}</td><td class="num">${b.consumed}</td><td class="num ${b.balance.startsWith('-') ? 'bad' : 'ok'}">${b.balance}</td><td>${spark(b)}</td>${energy ? html`<td class="num energy-contributed">${b.energy ? energyText(b.energy.contributed) : ''}</td><td class="num energy-consumed">${b.energy ? energyText(b.energy.consumed) : ''}</td>` : ''}</tr>`)}
+</tbody></table><p class="muted">Unit-seconds (1 unit = 1 CPU core or 1 GiB), decayed; a running replica counts to the end of its lease.${energy ? ' Energy: the CPU core-time behind it (undecayed, the ledger\'s whole window) at the configured watts per core and price.' : ''}</p>`
 }
 
 function advice(a: CommuneSnapshot['advice']): SafeHtml {
