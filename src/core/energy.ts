@@ -44,7 +44,7 @@ export function parseDecimal(s: string): Decimal | string {
   return { units: BigInt(m[1]! + frac), scale: frac.length }
 }
 
-const PRICE = /^(?:([^\d\s.]{1,8})\s*)?(\d[\d.]*)(?:\s*([^\d\s.]{1,8}))?$/
+const PRICE = /^(?:([^\d\s.+-]{1,8})\s*)?(\d[\d.]*)(?:\s*([^\d\s.+-]{1,8}))?$/
 
 /** "0.32", "0.32 EUR", "EUR0.32", "$0.15": a price per kWh and an optional currency label. */
 export function parseKwhPrice(s: string): { price: Decimal; currency?: string } | string {
