@@ -76,7 +76,7 @@ function meshletCard(m: MeshletRow): SafeHtml {
 <p>CPU ${bar(m.cpuMillisUsed, m.cpuMillis, 'm')}<br>memory ${bar(m.memoryMbUsed, m.memoryMb, 'MiB')}</p>
 <p>heartbeat ${age(m.heartbeatAgeSec)}${m.version ? html` · v${m.version}` : ''}</p>
 <p class="chips">${m.roles.map((r) => html`<span class="chip role">${r}</span>`)}${m.labels.map((l) => html`<span class="chip">${l}</span>`)}${m.capabilities.map((c) => html`<span class="chip cap">${c}</span>`)}</p>
-${m.runs.length ? html`<ul class="runs">${m.runs.map((r) => html`<li><a href="${href('/workload', { uri: r.uri })}">${r.name}</a> <span class="state s-${r.state}">${r.state}</span>${r.replica !== undefined ? html` #${r.replica}` : ''}</li>`)}</ul>` : html`<p class="muted">runs nothing</p>`}
+${m.runs.length ? html`<ul class="runs">${m.runs.slice(0, RUNS_SHOWN).map((r) => html`<li><a href="${href('/workload', { uri: r.uri })}">${r.name}</a> <span class="state s-${r.state}">${r.state}</span>${r.replica !== undefined ? html` #${r.replica}` : ''}</li>`)}${m.runs.length > RUNS_SHOWN ? html`<li class="muted more">and ${m.runs.length - RUNS_SHOWN} more</li>` : ''}</ul>` : html`<p class="muted">runs nothing</p>`}
 </article>`
 }
 
@@ -91,11 +91,31 @@ function actions(w: WorkloadRow, owner: string): SafeHtml {
   return html`<td><form method="post" action="/oauth/delete" class="inline delete"><input type="hidden" name="uri" value="${w.uri}"><button type="submit" class="danger">delete</button></form></td>`
 }
 
-function workloadRows(ws: WorkloadRow[], owner?: string): SafeHtml {
-  if (!ws.length) return html`<p class="muted">No workloads yet. Publish one from any AT client (<code>meshlet submit</code>).</p>`
+// A large commune's page stays light (bench/web-render.ts, BENCHMARKS §14): every live update
+// replaces <main>, so its size is what each update costs the browser. Workloads come a page at a
+// time (newest first, ?page=N kept across live refreshes) and a meshlet card names its first runs.
+export const WORKLOADS_PER_PAGE = 50
+export const RUNS_SHOWN = 8
+
+/** The page of workloads asked for (1-based, clamped), and the pager under the table. */
+function pageOf(ws: WorkloadRow[], pageNo: number): { rows: WorkloadRow[]; pager: SafeHtml } {
+  const pages = Math.max(1, Math.ceil(ws.length / WORKLOADS_PER_PAGE))
+  const p = Math.min(Math.max(1, pageNo), pages)
+  const rows = ws.slice((p - 1) * WORKLOADS_PER_PAGE, p * WORKLOADS_PER_PAGE)
+  if (pages === 1) return { rows, pager: html`` }
+  const link = (n: number, text: string) => html`<a href="${href('/', { page: String(n) })}" rel="${n < p ? 'prev' : 'next'}">${text}</a>`
+  return {
+    rows,
+    pager: html`<nav class="pager" data-page="${p}" data-pages="${pages}">${p > 1 ? link(p - 1, '← newer') : ''} workloads ${(p - 1) * WORKLOADS_PER_PAGE + 1}–${(p - 1) * WORKLOADS_PER_PAGE + rows.length} of ${ws.length} (page ${p} of ${pages}) ${p < pages ? link(p + 1, 'older →') : ''}</nav>`,
+  }
+}
+
+function workloadRows(all: WorkloadRow[], owner?: string, pageNo = 1): SafeHtml {
+  if (!all.length) return html`<p class="muted">No workloads yet. Publish one from any AT client (<code>meshlet submit</code>).</p>`
+  const { rows: ws, pager } = pageOf(all, pageNo)
   return html`<table class="workloads"><thead><tr><th>name</th><th>owner</th><th>state</th><th>holders</th><th>image</th>${owner ? html`<th></th>` : ''}</tr></thead><tbody>
 ${ws.map((w) => html`<tr data-workload="${w.uri}" data-summary="${w.summary}"><td><a href="${href('/workload', { uri: w.uri })}" class="wname">${w.name}</a><br><span class="muted">${w.kind} · ${w.replicas} replica${w.replicas === 1 ? '' : 's'}</span></td><td>${did(w.owner)}</td><td><span class="state s-${w.summary}">${w.summary}</span></td><td>${holders(w)}</td><td><code>${w.image}</code></td>${owner ? actions(w, owner) : ''}</tr>`)}
-</tbody></table>`
+</tbody></table>${pager}`
 }
 
 /** A line of the owner's balance over the last hours (inline SVG, no library). */
@@ -126,12 +146,12 @@ export function feedItem(f: FeedItem): SafeHtml {
   return html`<li data-seq="${f.seq}"><time>${new Date(f.at).toISOString().slice(11, 19)}</time> <span class="op op-${f.op}">${f.op}</span> ${coll} ${did(f.did)}${f.reason ? html` <span class="bad">${f.reason}</span>` : ''}</li>`
 }
 
-export function communeMain(s: CommuneSnapshot, feed: FeedItem[], owner?: string): SafeHtml {
+export function communeMain(s: CommuneSnapshot, feed: FeedItem[], owner?: string, pageNo = 1): SafeHtml {
   return html`<section><h2>Meshlets <span class="muted">${s.meshlets.length} of ${s.owners.length} owner${s.owners.length === 1 ? '' : 's'}</span></h2>
 <div class="cards">${s.meshlets.map(meshletCard)}</div>
 ${s.problems.length ? html`<details class="problems" open><summary>${s.problems.length} link${s.problems.length === 1 ? '' : 's'} not verified</summary><ul>${s.problems.map((p) => html`<li>${did(p.did)}: ${p.reason}</li>`)}</ul></details>` : ''}
 </section>
-<section><h2>Workloads <span class="muted">${s.workloads.length}</span></h2>${workloadRows(s.workloads, owner)}
+<section><h2>Workloads <span class="muted">${s.workloads.length}</span></h2>${workloadRows(s.workloads, owner, pageNo)}
 ${s.rejected.length ? html`<h3>Rejected records</h3><ul class="rejected">${s.rejected.map((r) => html`<li><code>${r.uri}</code>: <span class="bad">${r.reason}</span></li>`)}</ul>` : ''}
 </section>
 <section><h2>Ledger</h2>${ledger(s.balances)}</section>

@@ -59,7 +59,8 @@ export function mountWebView(app: express.Express, opts: WebViewOptions): void {
     if (req.accepts(['application/json', 'text/html']) !== 'text/html' && req.query.part !== 'main') return next()
     const s = snapshots.snapshot()
     const v = viewer(req)
-    const main = communeMain(s, feed.recent(30), v.owner?.did)
+    const pageNo = typeof req.query.page === 'string' && /^\d{1,6}$/.test(req.query.page) ? Number(req.query.page) : 1
+    const main = communeMain(s, feed.recent(30), v.owner?.did, pageNo)
     if (req.query.part === 'main') return sendHtml(res, main.value)
     sendHtml(res, page('meshlet · commune', main, { servedBy: s.servedBy, view: 'commune', viewer: v }))
   })
