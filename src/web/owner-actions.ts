@@ -109,9 +109,12 @@ export function mountOwnerActions(app: express.Express, oauth: OwnerOAuth, deps:
       const cur = await agent.com.atproto.repo.getRecord({ repo: owner.did, collection: NSID.workload, rkey }).catch((err: unknown) => {
         throw new OwnerOAuthError(`cannot read ${uri} from your repo: ${describeError(err)}`, 404, { cause: err })
       })
+      // The version the form was filled from (hidden cid): a record changed since (elsewhere, or a save
+      // whose new version this page had not seen yet) is refused rather than overwritten with stale values.
+      const seen = typeof body(req).cid === 'string' && body(req).cid !== '' ? (body(req).cid as string) : cur.data.cid
+      if (seen && cur.data.cid && seen !== cur.data.cid) throw new OwnerOAuthError(`${uri} changed since this page was loaded (it is now version ${cur.data.cid}); reload the page and make your change again`, 409)
       const record = changedWorkload(cur.data.value as Record<string, unknown>, body(req), new Date())
-      // swapRecord: a change made elsewhere since the page read the record is not overwritten blindly.
-      await agent.com.atproto.repo.putRecord({ repo: owner.did, collection: NSID.workload, rkey, record, ...(cur.data.cid ? { swapRecord: cur.data.cid } : {}) })
+      await agent.com.atproto.repo.putRecord({ repo: owner.did, collection: NSID.workload, rkey, record, ...(seen ? { swapRecord: seen } : {}) })
       res.redirect(303, href('/workload', { uri, changed: '1' }))
     } catch (err) {
       problemPage(res, err)

@@ -19,7 +19,7 @@ export function ownerPanel(deps: OwnerPanelDeps, owner: { did: string; handle: s
   if (!w) return html``
   if (w.owner === owner.did) {
     return html`<section class="owner-actions" id="owner-actions"><h2>Change <span class="muted">${w.name}, in your repo, as ${owner.handle}</span></h2>
-<form method="post" action="/oauth/change" class="change">${hidden(uri)}
+<form method="post" action="/oauth/change" class="change">${hidden(uri)}<input type="hidden" name="cid" value="${w.cid}">
 <label>image <input name="image" required value="${w.image}"></label>
 <label>command <input name="command" value="${(w.command ?? []).join(' ')}" placeholder="the image's own"></label>
 <label>replicas <input name="replicas" type="number" min="1" max="32" required value="${w.replicas}"></label>

@@ -115,6 +115,14 @@ test("a signed-in owner changes replicas, pauses, resumes and stops from the pag
   const rec = (await m.owner.agent.com.atproto.repo.getRecord({ repo: m.owner.did, collection: 'commune.scheduler.workload', rkey: w.uri.split('/').pop()! })).data.value as Record<string, unknown>
   expect(rec).toMatchObject({ replicas: 2, image: IMAGE, command: ['sleep', '3600'], constraints: { roles: ['worker'] } })
   await waitFor(async () => new Set((await running(w.uri)).map((x) => x.meshlet)).size === 2, { what: 'two replicas running, one per meshlet', timeoutMs: 60_000 })
+  // The form was filled from the old version: saving it again now is refused, not applied over the change.
+  const stale = await page.evaluate(async (uri) => {
+    const r = await fetch('/oauth/change', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ uri, cid: 'bafy-old-version', image: 'x', command: '', replicas: '1', cpuMillis: '100', memoryMb: '32' }).toString() })
+    return { status: r.status, text: await r.text() }
+  }, w.uri)
+  expect(stale.status).toBe(409)
+  expect(stale.text).toContain('changed since this page was loaded')
+  await waitFor(async () => (await page.reload(), await page.locator('form.change input[name=replicas]').inputValue()) === '2', { what: 'the form to show the new version', timeoutMs: 30_000, intervalMs: 1000 })
   await page.screenshot({ path: path.join(IMG, 'owner-actions.png'), fullPage: true })
 
   // Pause, then resume, once this page's meshlet sees both replicas running under the new record.
