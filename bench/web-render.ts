@@ -1,7 +1,12 @@
 // The web view's first paint on a large commune (issue 15): 20 meshlets (10 owners), 500 workloads
 // each with 3 bids and a running claim, served by the real routes; measures GET / (snapshot + HTML)
-// and GET /api/commune as a browser's first request would see them. `npx tsx bench/web-render.ts`
+// and GET /api/commune as a browser's first request would see them; then drives /usr/bin/chromium
+// (playwright-core) on the same page: first-contentful-paint, DOMContentLoaded and load, median of 7
+// after a warm-up, on a desktop and a phone viewport, and what one SSE-driven update costs the page.
+// `npx tsx bench/web-render.ts` (no chromium there: the browser part is skipped, saying so)
+import fs from 'node:fs'
 import express from 'express'
+import { chromium } from 'playwright-core'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { CommuneView } from '../src/core/view.js'
@@ -42,7 +47,8 @@ for (let i = 0; i < 500; i++) {
 }
 const snapshots = new CommuneSnapshots({ view, graph: () => buildClusterGraph({ links: view.links(), owners: view.owners(), memberships: view.memberships() }), owners: () => owners, now: () => Date.now(), servedBy: { kind: 'appview' } })
 const app = express()
-mountWebView(app, { snapshots, feed: new RecordFeed(Date.now) })
+const feed = new RecordFeed(Date.now)
+mountWebView(app, { snapshots, feed })
 const server = http.createServer(app)
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -65,6 +71,7 @@ await time('/', 'text/html')
 console.log(JSON.stringify(await time('/', 'text/html')))
 console.log(JSON.stringify(await time('/?part=main', 'text/html')))
 console.log(JSON.stringify(await time('/api/commune', 'application/json')))
+await browserFigures()
 server.closeAllConnections()
 server.close()
 {
@@ -83,4 +90,75 @@ server.close()
   }
   const med = (k: number) => Math.round(runs.map((r) => r[k]!).sort((a, b) => a - b)[3]!)
   console.log(JSON.stringify({ snapshotMs: med(0), mainMs: med(1), pageMs: med(2) }))
+}
+
+/** Chromium's own figures for GET / (issue 15 part 3). Page code runs as strings: no DOM types here. */
+async function browserFigures(): Promise<void> {
+  const CHROMIUM = '/usr/bin/chromium'
+  if (!fs.existsSync(CHROMIUM)) {
+    console.log(JSON.stringify({ browser: `skipped: ${CHROMIUM} is missing` }))
+    return
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] })
+  try {
+    const viewports = [
+      { name: 'desktop 1280x800', viewport: { width: 1280, height: 800 } },
+      { name: 'phone 390x844', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 3 },
+    ]
+    for (const v of viewports) {
+      const { name, ...opts } = v
+      const ctx = await browser.newContext(opts)
+      const page = await ctx.newPage()
+      const load = async () => {
+        await page.goto(`${base}/`, { waitUntil: 'load' })
+        await page.waitForFunction('performance.getEntriesByType("navigation")[0].loadEventEnd > 0')
+        return (await page.evaluate(`(() => {
+          const nav = performance.getEntriesByType('navigation')[0]
+          const fcp = performance.getEntriesByName('first-contentful-paint')[0]
+          return { fcp: fcp ? fcp.startTime : -1, dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, nodes: document.getElementsByTagName('*').length }
+        })()`)) as { fcp: number; dcl: number; load: number; nodes: number }
+      }
+      await load() // warm-up: server JIT, browser cache of app.js/app.css
+      const runs: { fcp: number; dcl: number; load: number; nodes: number }[] = []
+      for (let i = 0; i < 7; i++) runs.push(await load())
+      const med = (k: 'fcp' | 'dcl' | 'load') => Math.round(runs.map((r) => r[k]).sort((a, b) => a - b)[3]!)
+      // One SSE-driven update: a record arrives, app.js waits 300 ms for the burst, fetches ?part=main
+      // and swaps it in. Measured in the page: event -> swapped (MutationObserver), and the main-thread
+      // time of the fetch + swap + layout done by hand the same way (median of 7).
+      const updates: { eventToSwapMs: number; fetchMs: number; swapLayoutMs: number }[] = []
+      for (let i = 0; i < 7; i++) {
+        // Resolves once this listener's EventSource is connected, so the record cannot pass it by; the
+        // swap promise gives up after 30 s (a loaded machine) rather than hang the bench.
+        await page.evaluate(`new Promise((ready) => {
+          window.__swap = new Promise((resolve, reject) => {
+            const es = new EventSource('/events')
+            let at = -1
+            es.onopen = () => ready(true)
+            es.addEventListener('record', () => { if (at < 0) at = performance.now() })
+            const main = document.getElementById('main')
+            new MutationObserver(() => { if (at >= 0) { es.close(); resolve(performance.now() - at) } }).observe(main, { childList: true })
+            setTimeout(() => { es.close(); reject(new Error('no swap within 30 s of the record')) }, 30000)
+          })
+        })`)
+        const n = 10_000 + i
+        feed.publish(put(owners[0]!, `3kx${n}`, { collection: NSID.workload, value: { name: `new-${n}` } as never }))
+        const eventToSwapMs = (await page.evaluate('window.__swap')) as number
+        const byHand = (await page.evaluate(`(async () => {
+          const t0 = performance.now()
+          const html = await (await fetch('/?part=main', { headers: { Accept: 'text/html' }, cache: 'no-store' })).text()
+          const t1 = performance.now()
+          const main = document.getElementById('main')
+          main.innerHTML = html
+          void main.offsetHeight
+          return { fetchMs: t1 - t0, swapLayoutMs: performance.now() - t1 }
+        })()`)) as { fetchMs: number; swapLayoutMs: number }
+        updates.push({ eventToSwapMs, ...byHand })
+      }
+      const umed = (k: 'eventToSwapMs' | 'fetchMs' | 'swapLayoutMs') => Math.round(updates.map((u) => u[k]).sort((a, b) => a - b)[3]!)
+      console.log(JSON.stringify({ browser: name, fcpMs: med('fcp'), domContentLoadedMs: med('dcl'), loadMs: med('load'), domNodes: runs[0]!.nodes, update: { eventToSwapMs: umed('eventToSwapMs'), fetchMs: umed('fetchMs'), swapLayoutMs: umed('swapLayoutMs') } }))
+      await ctx.close()
+    }
+  } finally {
+    await browser.close()
+  }
 }

@@ -18,6 +18,8 @@ import { AtprotoRecordSource } from './adapters/atproto/record-source.js'
 import { MemoryCursorStore } from './adapters/memory/memory-cursor-store.js'
 import { mountWebView } from './web/web-routes.js'
 import { ConfigError } from './errors.js'
+import { loadEnergyOptions } from './config.js'
+import type { EnergyPrice } from './core/energy.js'
 import { createLogger, type Logger } from './logger.js'
 
 export interface AppviewOptions {
@@ -28,6 +30,8 @@ export interface AppviewOptions {
   port: number
   host: string
   allowHttp: boolean
+  /** --watts-per-core / --kwh-price: the energy cost column of the ledger (issue 15). */
+  energy?: EnergyPrice
   logger?: Logger
 }
 
@@ -83,7 +87,7 @@ export async function startAppview(opts: AppviewOptions): Promise<RunningAppview
     await following
     if (round > 0 && view.size().records === before) break
   }
-  const snapshots = new CommuneSnapshots({ view, graph: () => graph, owners: () => opts.members, now: () => systemClock.now(), servedBy: { kind: 'appview' } })
+  const snapshots = new CommuneSnapshots({ view, graph: () => graph, owners: () => opts.members, now: () => systemClock.now(), servedBy: { kind: 'appview' }, energy: opts.energy })
   const app = express()
   app.disable('x-powered-by')
   app.get('/health', (_req, res) => res.json({ status: 'ok', appview: true, members: opts.members }))
@@ -130,6 +134,8 @@ export function appviewOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proc
       port: { type: 'string' },
       host: { type: 'string' },
       'allow-http': { type: 'boolean' },
+      'watts-per-core': { type: 'string' },
+      'kwh-price': { type: 'string' },
     },
   })
   const members = (values.members ?? env.MESHLET_APPVIEW_MEMBERS ?? env.MESHLET_CLUSTER_MEMBERS ?? '').split(',').map((s) => s.trim()).filter(Boolean)
@@ -145,11 +151,15 @@ export function appviewOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proc
     port,
     host: values.host ?? env.MESHLET_APPVIEW_HOST ?? '127.0.0.1',
     allowHttp: values['allow-http'] ?? /^(1|true|yes)$/i.test(env.MESHLET_ALLOW_HTTP ?? ''),
+    energy: loadEnergyOptions(values, env),
   }
 }
 
 export const APPVIEW_HELP = `usage: meshlet appview --members did:a,did:b [--port 2600] [--host 127.0.0.1] [--plc URL] [--firehose URL] [--allow-http]
+       [--watts-per-core W [--kwh-price 'P [CUR]']]
 
 A read-only web view of a commune from its members' public repos: no account, no password.
-Open http://<host>:<port>/ in a browser; JSON at /api/commune.
+Open http://<host>:<port>/ in a browser; JSON at /api/commune. With --watts-per-core (power of one
+busy core) the ledger shows the energy of each owner's CPU time consumed and contributed, and with
+--kwh-price (e.g. 0.32 EUR) its cost; both also from MESHLET_WATTS_PER_CORE / MESHLET_KWH_PRICE.
 `

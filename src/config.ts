@@ -11,6 +11,7 @@ import { parseCidr } from './adapters/host-net/cidr.js'
 import { allowEntryProblem } from './web/address-allow.js'
 import { isIP } from 'node:net'
 import { parsePortRange } from './core/host-ports.js'
+import { parseDecimal, parseKwhPrice, type EnergyPrice } from './core/energy.js'
 
 interface OptionDecl {
   flag: string
@@ -64,6 +65,9 @@ export const RUN_OPTIONS = {
   metricsAllow: { flag: 'metrics-allow', env: 'MESHLET_METRICS_ALLOW', type: 'string', help: "who may read GET /metrics: comma-separated addresses or CIDR ranges (IPv4 or IPv6), or 'any'", default: '127.0.0.0/8,::1/128' },
   oauthHandleResolver: { flag: 'oauth-handle-resolver', env: 'MESHLET_OAUTH_HANDLE_RESOLVER', type: 'string', help: 'web sign-in: a service answering com.atproto.identity.resolveHandle (e.g. a PDS URL); default DNS and /.well-known' },
   pdsDailyWriteBudget: { flag: 'pds-daily-write-budget', env: 'MESHLET_PDS_DAILY_WRITE_BUDGET', type: 'string', help: "PDS rate-limit points a day this meshlet's writes may use, shown in /metrics (create 3, update 2, delete 1)", default: '35000' },
+  // appview (issue 15): energy cost on the ledger page (also `meshlet appview` and `meshlet advise`)
+  wattsPerCore: { flag: 'watts-per-core', env: 'MESHLET_WATTS_PER_CORE', type: 'string', help: 'power one busy CPU core draws, watts (e.g. 12 or 7.5): the ledger page shows the energy of the CPU time each owner consumed and contributed' },
+  kwhPrice: { flag: 'kwh-price', env: 'MESHLET_KWH_PRICE', type: 'string', help: "price of a kWh, with an optional currency label (e.g. 0.32 EUR or $0.15): the energy's cost beside it (needs --watts-per-core)" },
   // Secrets (issue 13)
   secretsDir: { flag: 'secrets-dir', env: 'MESHLET_SECRETS_DIR', type: 'string', help: "host tmpfs directory for containers' /run/secrets files (the same path for the engine; in memory or refused)", default: '/dev/shm/meshlet-secrets' },
   // when (issue 14): when this meshlet takes guests' work (published in the profile)
@@ -85,6 +89,47 @@ const wsOrHttp = z.string().url('must be a URL').refine((u) => /^(wss?|https?):\
 const intIn = (min: number, max: number) =>
   z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max))
 const csv = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+
+// appview (issue 15): energy cost. Decimal strings parsed exactly (core/energy.ts), never through a float.
+const decimalText = z.string().transform((s, ctx) => {
+  const d = parseDecimal(s)
+  if (typeof d === 'string') {
+    ctx.addIssue({ code: 'custom', message: d })
+    return z.NEVER
+  }
+  return d
+})
+const priceText = z.string().transform((s, ctx) => {
+  const p = parseKwhPrice(s)
+  if (typeof p === 'string') {
+    ctx.addIssue({ code: 'custom', message: p })
+    return z.NEVER
+  }
+  return p
+})
+const energyFields = { wattsPerCore: decimalText.optional(), kwhPrice: priceText.optional() }
+export const energyOptionsSchema = z.object(energyFields)
+
+/** The validated energy options as core/energy.ts takes them; undefined without --watts-per-core. A price alone is an error. */
+export function energyPrice(o: z.infer<typeof energyOptionsSchema>): EnergyPrice | undefined {
+  if (!o.wattsPerCore) {
+    if (o.kwhPrice) throw new ConfigError('invalid configuration: --kwh-price (MESHLET_KWH_PRICE) needs --watts-per-core (MESHLET_WATTS_PER_CORE): the price is per kWh, and the kWh come from the power per core', 'kwhPrice')
+    return undefined
+  }
+  return { wattsPerCore: o.wattsPerCore, ...(o.kwhPrice ? { kwhPrice: o.kwhPrice.price, ...(o.kwhPrice.currency ? { currency: o.kwhPrice.currency } : {}) } : {}) }
+}
+
+/** `meshlet appview` and `meshlet advise`: --watts-per-core / --kwh-price (or MESHLET_*), validated like `meshlet run`'s. */
+export function loadEnergyOptions(values: { 'watts-per-core'?: string; 'kwh-price'?: string }, env: NodeJS.ProcessEnv): EnergyPrice | undefined {
+  const raw = { wattsPerCore: values['watts-per-core'] ?? (env.MESHLET_WATTS_PER_CORE || undefined), kwhPrice: values['kwh-price'] ?? (env.MESHLET_KWH_PRICE || undefined) }
+  const res = energyOptionsSchema.safeParse(raw)
+  if (!res.success) {
+    const issue = res.error.issues[0]!
+    const o = RUN_OPTIONS[String(issue.path[0]) as 'wattsPerCore' | 'kwhPrice']
+    throw new ConfigError(`invalid configuration: --${o.flag} (${o.env}) ${issue.message}`, String(issue.path[0]))
+  }
+  return energyPrice(res.data)
+}
 
 export const runConfigSchema = z.object({
   did,
@@ -138,6 +183,7 @@ export const runConfigSchema = z.object({
   metricsAllow: csv.pipe(z.array(z.string().refine((a) => a === 'any' || allowEntryProblem(a) === undefined, "must be addresses or CIDR ranges like 127.0.0.0/8 or ::1/128, or 'any'"))).optional(),
   pdsDailyWriteBudget: intIn(0, 1_000_000_000).optional(),
   oauthHandleResolver: z.string().url('must be an http(s) URL, like https://bsky.social').optional(),
+  ...energyFields,
   // Secrets (issue 13); optional in the type like the others above.
   secretsDir: z.string().regex(/^\/[^:,]*$/, 'must be an absolute path (no ":" or ",")').optional(),
   // when (issue 14)
@@ -205,6 +251,7 @@ export function toRunConfig(raw: RawConfig): RunConfig {
   if (res.success) {
     const problem = endpointProblem(res.data)
     if (problem) throw new ConfigError(`invalid configuration: --endpoint (MESHLET_ENDPOINT) ${problem}`, 'endpoint')
+    energyPrice(res.data) // appview (issue 15): a price without a power per core is refused here
     return res.data
   }
   const lines = res.error.issues.map((issue) => {

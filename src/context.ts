@@ -1,7 +1,7 @@
 // The composition root: the one place that builds real adapters from config and hands them to the
 // peer. Every check that can fail fast does, before anything starts, with one line that says what to fix.
 import type { GuestPolicy } from './core/types.js'
-import type { RunConfig } from './config.js'
+import { energyPrice, type RunConfig } from './config.js'
 import { Meshlet, type PeerPorts, type PeerSettings } from './meshlet.js'
 import { AtprotoIdentityResolver, getIdResolver } from './adapters/atproto/identity.js'
 import { AtprotoPublisher } from './adapters/atproto/publisher.js'
@@ -49,6 +49,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     // appview (issue 15)
     metricsAllow: cfg.metricsAllow,
     oauth: { plcUrl: cfg.plc, handleResolver: cfg.oauthHandleResolver },
+    energy: energyPrice(cfg), // appview (issue 15): energy cost on the ledger page
     guestPolicy: guestPolicyFromConfig(cfg), // when (issue 14)
     advertiseAddress: cfg.advertiseAddress,
   }

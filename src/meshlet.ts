@@ -21,7 +21,7 @@ import { PeerControl } from './services/control.js'
 import { Timeline } from './services/timeline.js'
 import { GuestImagePulls } from './services/guest-image-pulls.js'
 import { HostUpkeep } from './services/host-upkeep.js'
-import type { Isolation } from './core/types.js'
+import type { AtUri, Did, Isolation } from './core/types.js'
 import { CatchUp } from './services/catch-up.js'
 import { OrphanSweep } from './services/orphan-sweep.js'
 import { DrainService } from './services/drain.js'
@@ -36,6 +36,7 @@ import { MetricsObserver } from './services/metrics-observer.js'
 import { mountMetrics } from './web/routes.js'
 import { mountWebView } from './web/web-routes.js'
 import { mountOwnerOAuth, OwnerOAuth } from './web/owner-oauth.js'
+import { mountOwnerActions } from './web/owner-actions.js'
 import { RecordFeed } from './services/record-feed.js'
 import { CommuneSnapshots } from './services/commune-snapshot.js'
 import { missingSecret } from './core/secrets.js'
@@ -248,6 +249,7 @@ export class Meshlet implements AsyncDisposable {
       now: () => clock.now(),
       servedBy: { kind: 'peer', ...self },
       peerStatus: (uri) => this.control.workloadStatus(uri),
+      energy: settings.energy, // appview (issue 15)
     })
     metrics.gauges({
       firehoseLag: () => ports.source.lag?.() ?? [],
@@ -290,7 +292,10 @@ export class Meshlet implements AsyncDisposable {
         const o = this.settings.oauth
         const oauth = o ? new OwnerOAuth({ baseUrl: () => this.url, plcUrl: o.plcUrl, handleResolver: o.handleResolver, allowHttp: this.settings.allowHttp, log: this.log }) : undefined
         if (oauth) mountOwnerOAuth(app, oauth)
-        mountWebView(app, { snapshots: this.snapshots, feed: this.feed, oauth })
+        // appview (issue 15): change/stop/pause/resume/evict from the page
+        if (oauth) mountOwnerActions(app, oauth, { ownerOf: (m) => this.cluster.current().ownerOf(m), replicas: (uri) => this.control.workloadStatus(uri).replicas, idResolver: this.ports.idResolver, allowHttp: this.settings.allowHttp })
+        const ownerPanel = { workload: (uri: AtUri) => this.view.workload(uri), meshletsOf: (o: Did) => this.cluster.current().meshletsOf(o) }
+        mountWebView(app, { snapshots: this.snapshots, feed: this.feed, oauth, ownerPanel })
       },
     })
     return this

@@ -1,7 +1,7 @@
 // Calls a meshlet's XRPC methods as the logged-in caller, with atproto service auth: a token per
 // (meshlet, method) from the caller's own PDS, reused until shortly before it expires. The
 // meshlet's endpoint comes from its `commune.scheduler.profile` record, read from its PDS.
-import type { AtpAgent } from '@atproto/api'
+import type { Agent } from '@atproto/api'
 import type { IdResolver } from '@atproto/identity'
 import type { AtUri, Did } from '../core/types.js'
 import { NSID } from '../core/types.js'
@@ -34,8 +34,8 @@ export const METHOD = {
 } as const
 
 export interface MeshletClientOptions {
-  /** The caller, logged in to its own PDS: tokens are minted there. */
-  agent: AtpAgent
+  /** The caller, logged in to its own PDS (a password session or an OAuth session's Agent): tokens are minted there. */
+  agent: Agent & { serviceUrl?: URL }
   /** Finds a meshlet's PDS from its DID document. */
   idResolver: IdResolver
   /** Allow http:// meshlet endpoints (dev networks on loopback). Default false: https only. */

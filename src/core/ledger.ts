@@ -170,6 +170,8 @@ export class Ledger {
   private readonly contributed = new Map<Did, Map<number, number>>()
   private readonly consumed = new Map<Did, Map<number, number>>()
   private readonly memo = new Map<string, Balance>()
+  // appview (issue 15): energy cost; CPU milli-core-ms per owner, undecayed, over the counted intervals
+  private readonly cpu = new Map<Did, { contributed: bigint; consumed: bigint }>()
   private readonly accounts = new Map<AtUri, StatusAccount>()
   private readonly floor: number
   private readonly horizon: number
@@ -291,6 +293,7 @@ export class Ledger {
         above.push([c.start, c.end])
         let total = 0
         for (const [s, e] of pieces) {
+          addCpu(this.cpu, c.runnerOwner, c.workloadOwner, BigInt(c.bid.resources?.cpuMillis ?? 0) * BigInt(e - s)) // appview (issue 15): energy
           for (const [j, u] of usagePerEpoch(c.units, s, e)) {
             add(this.contributed, c.runnerOwner, j, u)
             add(this.consumed, c.workloadOwner, j, u)
@@ -335,6 +338,13 @@ export class Ledger {
     return new Map(owners.map((o) => [o, this.balanceAt(o, k)]))
   }
 
+  /** appview (issue 15): CPU core-ms an owner's meshlets gave others, and its workloads took on others' (every counted interval, undecayed). */
+  cpuUse(owner: Did): { contributedCoreMs: bigint; consumedCoreMs: bigint } {
+    this.ensureBelow(Infinity)
+    const u = this.cpu.get(owner)
+    return { contributedCoreMs: (u?.contributed ?? 0n) / 1000n, consumedCoreMs: (u?.consumed ?? 0n) / 1000n }
+  }
+
   /** Why each status counts or not (all epoch groups replayed). */
   statusAccounts(): StatusAccount[] {
     this.ensureBelow(Infinity)
@@ -354,4 +364,11 @@ function add(map: Map<Did, Map<number, number>>, owner: Did, epoch: number, u: n
   let m = map.get(owner)
   if (!m) map.set(owner, (m = new Map()))
   m.set(epoch, (m.get(epoch) ?? 0) + u)
+}
+
+/** appview (issue 15): milli-core-ms of one counted piece, to the runner's owner and the workload's. */
+function addCpu(map: Map<Did, { contributed: bigint; consumed: bigint }>, runner: Did, owner: Did, milliCoreMs: bigint): void {
+  const get = (d: Did) => map.get(d) ?? (map.set(d, { contributed: 0n, consumed: 0n }), map.get(d)!)
+  get(runner).contributed += milliCoreMs
+  get(owner).consumed += milliCoreMs
 }

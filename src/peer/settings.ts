@@ -20,6 +20,7 @@ import type { Logger } from '../logger.js'
 import type { PeerMetrics } from '../ports/metrics.js'
 import type { SecretKeys } from '../ports/secret-keys.js'
 import type { ArtifactStore } from '../ports/artifact-store.js'
+import type { EnergyPrice } from '../core/energy.js'
 
 export const VERSION = '0.1.0'
 
@@ -56,6 +57,8 @@ export interface PeerSettings {
   metricsAllow?: string[]
   /** Owner sign-in on the web view (atproto OAuth): where identities resolve. Absent: no sign-in. */
   oauth?: { plcUrl: string; handleResolver?: string }
+  /** Energy cost of each owner's CPU time on the ledger page (--watts-per-core, --kwh-price); absent: none. */
+  energy?: EnergyPrice
   // when (issue 14)
   /** When this meshlet takes guests' work (published in the profile); absent = any time. */
   guestPolicy?: GuestPolicy

@@ -5,6 +5,7 @@
 // services/explain.ts on the same view, and a peer adds its own last decision (control.ts).
 import type { ClusterGraph } from '../core/cluster.js'
 import { Ledger } from '../core/ledger.js'
+import { energyRows, type EnergyFigure, type EnergyPrice } from '../core/energy.js'
 import { epochOf, epochStart } from '../core/epoch.js'
 import { CLAIM_STATES, type AtUri, type Did, type Workload, type WorkloadStatus } from '../core/types.js'
 import type { CommuneView } from '../core/view.js'
@@ -25,6 +26,8 @@ export interface SnapshotDeps {
   servedBy: { kind: 'peer' | 'appview'; meshlet?: Did; owner?: Did }
   /** A peer's own last decision for a workload ("why not me?"); absent on the appview. */
   peerStatus?: (uri: AtUri) => WorkloadStatusView | undefined
+  /** appview (issue 15): --watts-per-core / --kwh-price; absent = no energy column. */
+  energy?: EnergyPrice
 }
 
 export interface MeshletRow {
@@ -78,6 +81,8 @@ export interface BalanceRow {
   balance: string
   /** Balance at each of the last hours (epochs), oldest first. */
   history: { epoch: number; balance: string }[]
+  /** appview (issue 15): the energy of the CPU time consumed and contributed (with --watts-per-core). */
+  energy?: { consumed: EnergyFigure; contributed: EnergyFigure }
 }
 
 export interface CommuneSnapshot {
@@ -214,7 +219,9 @@ export class CommuneSnapshots {
       const b = ledger.balanceAt(owner, k)
       const history = []
       for (let e = k - HISTORY_EPOCHS + 1; e <= k; e++) history.push({ epoch: e, balance: String(ledger.balanceAt(owner, e).balance) })
-      return { owner, contributed: String(b.contributed), consumed: String(b.consumed), balance: String(b.balance), history }
+      // appview (issue 15): energy cost of the CPU time behind the balance, when a draw is configured
+      const energy = this.d.energy ? energyRows([owner], (o) => ledger.cpuUse(o), this.d.energy)[0] : undefined
+      return { owner, contributed: String(b.contributed), consumed: String(b.consumed), balance: String(b.balance), history, ...(energy ? { energy: { consumed: energy.consumed, contributed: energy.contributed } } : {}) }
     })
   }
 

@@ -134,7 +134,7 @@ export class OwnerOAuth {
   }
 
   /** An Agent writing to the owner's repo with the OAuth session (tokens refreshed as needed). */
-  private async agent(owner: Owner): Promise<Agent> {
+  async agentFor(owner: Owner): Promise<Agent> {
     try {
       return new Agent(await this.oauth().restore(owner.did))
     } catch (err) {
@@ -144,7 +144,7 @@ export class OwnerOAuth {
 
   async publish(owner: Owner, form: Record<string, unknown>): Promise<string> {
     const record = workloadFromForm(form)
-    const agent = await this.agent(owner)
+    const agent = await this.agentFor(owner)
     const res = await agent.com.atproto.repo.createRecord({ repo: owner.did, collection: NSID.workload, record })
     return res.data.uri
   }
@@ -153,7 +153,7 @@ export class OwnerOAuth {
     const m = typeof uri === 'string' ? /^at:\/\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(uri) : null
     if (!m || m[2] !== NSID.workload) throw new OwnerOAuthError('uri must be the at:// URI of a workload')
     if (m[1] !== owner.did) throw new OwnerOAuthError('that workload is not yours: only its owner may delete it', 403)
-    const agent = await this.agent(owner)
+    const agent = await this.agentFor(owner)
     await agent.com.atproto.repo.deleteRecord({ repo: owner.did, collection: NSID.workload, rkey: m[3]! })
   }
 }
@@ -190,14 +190,14 @@ function cookie(req: express.Request, name: string): string | undefined {
   return undefined
 }
 
-const PLAIN_PAGE_HEADERS = {
+export const PLAIN_PAGE_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'Cache-Control': 'no-store',
 }
 
-function problemPage(res: express.Response, err: unknown): void {
+export function problemPage(res: express.Response, err: unknown): void {
   const status = err instanceof OwnerOAuthError ? err.status : 500
   const msg = err instanceof OwnerOAuthError ? err.message : `unexpected error: ${describeError(err)}`
   res
@@ -207,25 +207,31 @@ function problemPage(res: express.Response, err: unknown): void {
     .send(html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>meshlet · sign-in</title><link rel="stylesheet" href="/assets/app.css"></head><body><main><p class="bad" id="problem">${msg}</p><p><a href="/">← commune</a></p></main></body></html>`.value)
 }
 
-export function mountOwnerOAuth(app: express.Express, oauth: OwnerOAuth): void {
-  const form = express.urlencoded({ extended: false, limit: '16kb' })
-  const cookieAttrs = (maxAge?: number) => `Path=/; HttpOnly; SameSite=Lax${maxAge === undefined ? '' : `; Max-Age=${maxAge}`}`
-
-  // Same-origin check for every state-changing request (CSRF): browsers send Origin on POST (as
-  // "null" under Referrer-Policy no-referrer) and Sec-Fetch-Site, and another page can forge
-  // neither. A request with neither header is refused. SameSite=Lax on the cookie is the second line.
-  const sameOrigin: express.RequestHandler = (req, res, next) => {
+// Same-origin check for every state-changing request (CSRF): browsers send Origin on POST (as
+// "null" under Referrer-Policy no-referrer) and Sec-Fetch-Site, and another page can forge
+// neither. A request with neither header is refused. SameSite=Lax on the cookie is the second line.
+export function sameOriginCheck(oauth: OwnerOAuth): express.RequestHandler {
+  return (req, res, next) => {
     const origin = req.headers.origin
     const site = req.headers['sec-fetch-site']
     const ok = site !== undefined ? site === 'same-origin' && (origin === undefined || origin === 'null' || origin === oauth.origin()) : origin === oauth.origin()
     if (!ok) return problemPage(res, new OwnerOAuthError(`refused: this form must be sent from a page of ${oauth.origin()} (Origin ${origin ?? 'missing'}, Sec-Fetch-Site ${String(site ?? 'missing')})`, 403))
     next()
   }
-  const signedIn = (req: express.Request): Owner => {
-    const owner = oauth.whoIs(req)
-    if (!owner) throw new OwnerOAuthError('sign in first', 401)
-    return owner
-  }
+}
+
+export function signedInOwner(oauth: OwnerOAuth, req: express.Request): Owner {
+  const owner = oauth.whoIs(req)
+  if (!owner) throw new OwnerOAuthError('sign in first', 401)
+  return owner
+}
+
+export function mountOwnerOAuth(app: express.Express, oauth: OwnerOAuth): void {
+  const form = express.urlencoded({ extended: false, limit: '16kb' })
+  const cookieAttrs = (maxAge?: number) => `Path=/; HttpOnly; SameSite=Lax${maxAge === undefined ? '' : `; Max-Age=${maxAge}`}`
+
+  const sameOrigin = sameOriginCheck(oauth)
+  const signedIn = (req: express.Request): Owner => signedInOwner(oauth, req)
 
   app.get('/oauth/login', async (req, res) => {
     try {

@@ -4,6 +4,7 @@
 import type { CommuneSnapshot, MeshletRow, WorkloadDetail, WorkloadRow, BalanceRow } from '../services/commune-snapshot.js'
 import type { FeedItem } from '../services/record-feed.js'
 import { html, href, type SafeHtml } from './html.js'
+import { energyText } from '../core/energy.js'
 
 /** A DID short enough for a phone: the method and the first characters of its id. */
 export function shortDid(did: string): string {
@@ -40,14 +41,14 @@ function publishForm(v: Viewer | undefined): SafeHtml {
 <button type="submit">publish</button></form></section>`
 }
 
-export function page(title: string, main: SafeHtml, opts: { servedBy: CommuneSnapshot['servedBy']; view: 'commune' | 'workload'; uri?: string; viewer?: Viewer }): string {
+export function page(title: string, main: SafeHtml, opts: { servedBy: CommuneSnapshot['servedBy']; view: 'commune' | 'workload'; uri?: string; viewer?: Viewer; ownerPanel?: SafeHtml }): string {
   const who = opts.servedBy.kind === 'peer' ? html`served by meshlet ${did(opts.servedBy.meshlet ?? '')}` : html`standalone appview (read-only)`
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title><link rel="stylesheet" href="/assets/app.css"></head>
 <body data-view="${opts.view}" data-uri="${opts.uri ?? ''}">
 <header><a href="/" class="brand">meshlet</a> <span class="who">${who}</span> <span id="live" class="live" data-state="connecting">connecting…</span> ${account(opts.viewer)}</header>
-${opts.view === 'commune' ? publishForm(opts.viewer) : ''}<main id="main">${main}</main>
+${opts.view === 'commune' ? publishForm(opts.viewer) : (opts.ownerPanel ?? '')}<main id="main">${main}</main>
 <footer>Records are public AT records; this page shows them as this ${opts.servedBy.kind} sees them. JSON: <a href="/api/commune">/api/commune</a></footer>
 <script src="/assets/app.js" defer></script>
 </body></html>
@@ -75,7 +76,7 @@ function meshletCard(m: MeshletRow): SafeHtml {
 <p>CPU ${bar(m.cpuMillisUsed, m.cpuMillis, 'm')}<br>memory ${bar(m.memoryMbUsed, m.memoryMb, 'MiB')}</p>
 <p>heartbeat ${age(m.heartbeatAgeSec)}${m.version ? html` · v${m.version}` : ''}</p>
 <p class="chips">${m.roles.map((r) => html`<span class="chip role">${r}</span>`)}${m.labels.map((l) => html`<span class="chip">${l}</span>`)}${m.capabilities.map((c) => html`<span class="chip cap">${c}</span>`)}</p>
-${m.runs.length ? html`<ul class="runs">${m.runs.map((r) => html`<li><a href="${href('/workload', { uri: r.uri })}">${r.name}</a> <span class="state s-${r.state}">${r.state}</span>${r.replica !== undefined ? html` #${r.replica}` : ''}</li>`)}</ul>` : html`<p class="muted">runs nothing</p>`}
+${m.runs.length ? html`<ul class="runs">${m.runs.slice(0, RUNS_SHOWN).map((r) => html`<li><a href="${href('/workload', { uri: r.uri })}">${r.name}</a> <span class="state s-${r.state}">${r.state}</span>${r.replica !== undefined ? html` #${r.replica}` : ''}</li>`)}${m.runs.length > RUNS_SHOWN ? html`<li class="muted more">and ${m.runs.length - RUNS_SHOWN} more</li>` : ''}</ul>` : html`<p class="muted">runs nothing</p>`}
 </article>`
 }
 
@@ -90,11 +91,31 @@ function actions(w: WorkloadRow, owner: string): SafeHtml {
   return html`<td><form method="post" action="/oauth/delete" class="inline delete"><input type="hidden" name="uri" value="${w.uri}"><button type="submit" class="danger">delete</button></form></td>`
 }
 
-function workloadRows(ws: WorkloadRow[], owner?: string): SafeHtml {
-  if (!ws.length) return html`<p class="muted">No workloads yet. Publish one from any AT client (<code>meshlet submit</code>).</p>`
+// A large commune's page stays light (bench/web-render.ts, BENCHMARKS §14): every live update
+// replaces <main>, so its size is what each update costs the browser. Workloads come a page at a
+// time (newest first, ?page=N kept across live refreshes) and a meshlet card names its first runs.
+export const WORKLOADS_PER_PAGE = 50
+export const RUNS_SHOWN = 8
+
+/** The page of workloads asked for (1-based, clamped), and the pager under the table. */
+function pageOf(ws: WorkloadRow[], pageNo: number): { rows: WorkloadRow[]; pager: SafeHtml } {
+  const pages = Math.max(1, Math.ceil(ws.length / WORKLOADS_PER_PAGE))
+  const p = Math.min(Math.max(1, pageNo), pages)
+  const rows = ws.slice((p - 1) * WORKLOADS_PER_PAGE, p * WORKLOADS_PER_PAGE)
+  if (pages === 1) return { rows, pager: html`` }
+  const link = (n: number, text: string) => html`<a href="${href('/', { page: String(n) })}" rel="${n < p ? 'prev' : 'next'}">${text}</a>`
+  return {
+    rows,
+    pager: html`<nav class="pager" data-page="${p}" data-pages="${pages}">${p > 1 ? link(p - 1, '← newer') : ''} workloads ${(p - 1) * WORKLOADS_PER_PAGE + 1}–${(p - 1) * WORKLOADS_PER_PAGE + rows.length} of ${ws.length} (page ${p} of ${pages}) ${p < pages ? link(p + 1, 'older →') : ''}</nav>`,
+  }
+}
+
+function workloadRows(all: WorkloadRow[], owner?: string, pageNo = 1): SafeHtml {
+  if (!all.length) return html`<p class="muted">No workloads yet. Publish one from any AT client (<code>meshlet submit</code>).</p>`
+  const { rows: ws, pager } = pageOf(all, pageNo)
   return html`<table class="workloads"><thead><tr><th>name</th><th>owner</th><th>state</th><th>holders</th><th>image</th>${owner ? html`<th></th>` : ''}</tr></thead><tbody>
 ${ws.map((w) => html`<tr data-workload="${w.uri}" data-summary="${w.summary}"><td><a href="${href('/workload', { uri: w.uri })}" class="wname">${w.name}</a><br><span class="muted">${w.kind} · ${w.replicas} replica${w.replicas === 1 ? '' : 's'}</span></td><td>${did(w.owner)}</td><td><span class="state s-${w.summary}">${w.summary}</span></td><td>${holders(w)}</td><td><code>${w.image}</code></td>${owner ? actions(w, owner) : ''}</tr>`)}
-</tbody></table>`
+</tbody></table>${pager}`
 }
 
 /** A line of the owner's balance over the last hours (inline SVG, no library). */
@@ -108,9 +129,10 @@ function spark(b: BalanceRow): SafeHtml {
 }
 
 function ledger(bs: BalanceRow[]): SafeHtml {
-  return html`<table class="ledger"><thead><tr><th>owner</th><th>contributed</th><th>consumed</th><th>balance</th><th>last 24 h</th></tr></thead><tbody>
-${bs.map((b) => html`<tr data-owner="${b.owner}"><td>${did(b.owner)}</td><td class="num">${b.contributed}</td><td class="num">${b.consumed}</td><td class="num ${b.balance.startsWith('-') ? 'bad' : 'ok'}">${b.balance}</td><td>${spark(b)}</td></tr>`)}
-</tbody></table><p class="muted">Unit-seconds (1 unit = 1 CPU core or 1 GiB), decayed; a running replica counts to the end of its lease.</p>`
+  const energy = bs.some((b) => b.energy) // appview (issue 15): --watts-per-core
+  return html`<table class="ledger"><thead><tr><th>owner</th><th>contributed</th><th>consumed</th><th>balance</th><th>last 24 h</th>${energy ? html`<th>energy contributed</th><th>energy consumed</th>` : ''}</tr></thead><tbody>
+${bs.map((b) => html`<tr data-owner="${b.owner}"><td>${did(b.owner)}</td><td class="num">${b.contributed}</td><td class="num">${b.consumed}</td><td class="num ${b.balance.startsWith('-') ? 'bad' : 'ok'}">${b.balance}</td><td>${spark(b)}</td>${energy ? html`<td class="num energy-contributed">${b.energy ? energyText(b.energy.contributed) : ''}</td><td class="num energy-consumed">${b.energy ? energyText(b.energy.consumed) : ''}</td>` : ''}</tr>`)}
+</tbody></table><p class="muted">Unit-seconds (1 unit = 1 CPU core or 1 GiB), decayed; a running replica counts to the end of its lease.${energy ? ' Energy: the CPU core-time behind it (undecayed, the ledger\'s whole window) at the configured watts per core and price.' : ''}</p>`
 }
 
 function advice(a: CommuneSnapshot['advice']): SafeHtml {
@@ -124,12 +146,12 @@ export function feedItem(f: FeedItem): SafeHtml {
   return html`<li data-seq="${f.seq}"><time>${new Date(f.at).toISOString().slice(11, 19)}</time> <span class="op op-${f.op}">${f.op}</span> ${coll} ${did(f.did)}${f.reason ? html` <span class="bad">${f.reason}</span>` : ''}</li>`
 }
 
-export function communeMain(s: CommuneSnapshot, feed: FeedItem[], owner?: string): SafeHtml {
+export function communeMain(s: CommuneSnapshot, feed: FeedItem[], owner?: string, pageNo = 1): SafeHtml {
   return html`<section><h2>Meshlets <span class="muted">${s.meshlets.length} of ${s.owners.length} owner${s.owners.length === 1 ? '' : 's'}</span></h2>
 <div class="cards">${s.meshlets.map(meshletCard)}</div>
 ${s.problems.length ? html`<details class="problems" open><summary>${s.problems.length} link${s.problems.length === 1 ? '' : 's'} not verified</summary><ul>${s.problems.map((p) => html`<li>${did(p.did)}: ${p.reason}</li>`)}</ul></details>` : ''}
 </section>
-<section><h2>Workloads <span class="muted">${s.workloads.length}</span></h2>${workloadRows(s.workloads, owner)}
+<section><h2>Workloads <span class="muted">${s.workloads.length}</span></h2>${workloadRows(s.workloads, owner, pageNo)}
 ${s.rejected.length ? html`<h3>Rejected records</h3><ul class="rejected">${s.rejected.map((r) => html`<li><code>${r.uri}</code>: <span class="bad">${r.reason}</span></li>`)}</ul>` : ''}
 </section>
 <section><h2>Ledger</h2>${ledger(s.balances)}</section>

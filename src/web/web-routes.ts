@@ -10,10 +10,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type express from 'express'
+import type { AtUri } from '../core/types.js'
 import type { CommuneSnapshots } from '../services/commune-snapshot.js'
 import type { RecordFeed } from '../services/record-feed.js'
 import { communeMain, page, workloadMain, type Viewer } from './render.js'
 import type { OwnerOAuth } from './owner-oauth.js'
+import { ownerPanel, type OwnerPanelDeps } from './owner-panel.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** Resolved from this file (src/web or dist/web), so it works from any cwd. */
@@ -28,6 +30,8 @@ export interface WebViewOptions {
   feed: RecordFeed
   /** Owner sign-in and actions (owner-oauth.ts); absent on the standalone appview. */
   oauth?: OwnerOAuth
+  /** The signed-in owner's forms on a workload's page (owner-panel.ts); with oauth only. */
+  ownerPanel?: OwnerPanelDeps
 }
 
 const SECURITY_HEADERS = {
@@ -55,7 +59,8 @@ export function mountWebView(app: express.Express, opts: WebViewOptions): void {
     if (req.accepts(['application/json', 'text/html']) !== 'text/html' && req.query.part !== 'main') return next()
     const s = snapshots.snapshot()
     const v = viewer(req)
-    const main = communeMain(s, feed.recent(30), v.owner?.did)
+    const pageNo = typeof req.query.page === 'string' && /^\d{1,6}$/.test(req.query.page) ? Number(req.query.page) : 1
+    const main = communeMain(s, feed.recent(30), v.owner?.did, pageNo)
     if (req.query.part === 'main') return sendHtml(res, main.value)
     sendHtml(res, page('meshlet · commune', main, { servedBy: s.servedBy, view: 'commune', viewer: v }))
   })
@@ -69,7 +74,9 @@ export function mountWebView(app: express.Express, opts: WebViewOptions): void {
     const d = snapshots.detail(uri)
     const main = workloadMain(d)
     if (req.query.part === 'main') return sendHtml(res, main.value)
-    sendHtml(res, page(`meshlet · ${d.workload?.name ?? 'workload'}`, main, { servedBy: snapshots.snapshot().servedBy, view: 'workload', uri, viewer: viewer(req) }))
+    const v = viewer(req)
+    const panel = v.owner && opts.ownerPanel ? ownerPanel(opts.ownerPanel, v.owner, uri as AtUri) : undefined
+    sendHtml(res, page(`meshlet · ${d.workload?.name ?? 'workload'}`, main, { servedBy: snapshots.snapshot().servedBy, view: 'workload', uri, viewer: v, ownerPanel: panel }))
   })
 
   app.get('/api/commune', (_req, res) => {

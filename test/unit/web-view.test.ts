@@ -162,3 +162,21 @@ describe('the commune page', () => {
     ctl.abort()
   })
 })
+
+describe('energy cost on the ledger (issue 15, --watts-per-core / --kwh-price)', () => {
+  test('a column per direction when a draw is configured, none otherwise', async () => {
+    const { communeMain } = await import('../../src/web/render.js')
+    const priced = new CommuneSnapshots({ ...snapshotDeps(), energy: { wattsPerCore: { units: 12n, scale: 0 }, kwhPrice: { units: 32n, scale: 2 }, currency: 'EUR' } })
+    const s = priced.snapshot()
+    // Statuses here carry no bids, so the ledger counts nothing: zero, printed exactly.
+    expect(s.balances[0]!.energy).toEqual({ consumed: { kwh: '0.000', cost: '0.0000 EUR' }, contributed: { kwh: '0.000', cost: '0.0000 EUR' } })
+    const text = communeMain(s, []).value
+    expect(text).toContain('<th>energy contributed</th><th>energy consumed</th>')
+    expect(text).toContain(`<td class="num energy-consumed">0.000 kWh (0.0000 EUR)</td>`)
+    expect(await page('/')).not.toContain('energy consumed')
+  })
+})
+
+function snapshotDeps() {
+  return { view, graph: () => buildClusterGraph({ links: view.links(), owners: view.owners(), memberships: view.memberships() }), owners: () => [ANN], now: () => NOW, servedBy: { kind: 'appview' as const } }
+}
