@@ -26,6 +26,7 @@ import { ConfigError, MeshletError, describeError } from '../../errors.js'
 import { createLogger, type Logger } from '../../logger.js'
 import type { CursorStore } from '../../ports/cursor-store.js'
 import type { RecordHandler, RecordSource } from '../../ports/record-source.js'
+import type { HintApplied, ProvenRecord } from '../../ports/record-hints.js'
 import type { DecodeOptions } from './decode.js'
 import { FirehoseStream, type StreamOwner } from './firehose-stream.js'
 import type { AtprotoIdentityResolver } from './identity.js'
@@ -351,8 +352,8 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
         if (!this.accepts(src, evt.did)) return
         this.lagMs.set(src.key, Date.now() - Date.parse(evt.time))
         if (this.floors.covers(evt.did, evt.rev)) return
-        if (evt.event === 'delete') await this.emitter.delete(evt.did, evt.collection, evt.rkey)
-        else await this.emitter.put(evt.did, evt.collection, evt.rkey, evt.cid.toString(), evt.record)
+        if (evt.event === 'delete') await this.emitter.delete(evt.did, evt.collection, evt.rkey, evt.rev)
+        else await this.emitter.put(evt.did, evt.collection, evt.rkey, evt.cid.toString(), evt.record, evt.rev)
         // Ops of one commit share its rev: the floor rises once the whole commit is handled (eventHandled).
         this.floors.handlingOp(evt.did, evt.rev)
         return
@@ -368,6 +369,30 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
         }
         return
     }
+  }
+
+  // ---- notify (issue 16): hinted records --------------------------------------------------------
+
+  tracks(did: Did): boolean {
+    return this.tracked.has(did)
+  }
+
+  /**
+   * A proven record from a hint, on its repo's serial queue so it is ordered with the stream's
+   * events and backfills of that repo, then through the same emitter (dedup by uri+cid, decoding).
+   */
+  async hinted(r: ProvenRecord): Promise<HintApplied> {
+    const info = this.repos.get(r.did)
+    const src = info?.sourceKey ? this.sources.get(info.sourceKey) : undefined
+    if (!this.tracked.has(r.did) || !src || src.closed || this.stopped) return 'untracked'
+    let out: HintApplied = 'untracked'
+    await src.queue.add(async () => {
+      if (!this.tracked.has(r.did) || this.repos.get(r.did) !== info) return
+      const verdict = await this.emitter.hint(r.did, r.collection, r.rkey, r.cid, r.value, r.rev, this.floors.floor(r.did))
+      out = verdict === 'apply' ? 'applied' : verdict
+      await this.known.flush()
+    })
+    return out
   }
 
   // ---- backfill -------------------------------------------------------------------------------
