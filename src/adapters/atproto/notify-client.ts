@@ -50,6 +50,11 @@ export class NotifyClient implements PeerNotifier {
     }
   }
 
+  /** Mints `aud`'s token ahead of the first hint (meshlet submit, while the record is written). */
+  async warm(aud: Did): Promise<void> {
+    await this.token(aud, false)
+  }
+
   private async token(aud: Did, force: boolean): Promise<string> {
     const nowSec = Math.floor(this.now() / 1000)
     const cached = this.tokens.get(aud)
