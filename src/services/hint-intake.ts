@@ -73,8 +73,8 @@ export class HintIntake {
       this.recent.set(key, true)
       this.queue.push({ caller, did, collection, rkey, ref })
       accepted++
+      this.pump()
     }
-    this.pump()
     return accepted
   }
 
