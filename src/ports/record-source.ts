@@ -25,6 +25,8 @@ export interface RecordSource {
   // notify (issue 16): hinted records
   /** Whether `did`'s repo is followed (a hint for any other repo is refused before any fetch). */
   tracks?(did: Did): boolean
+  /** Whether the handler was already told this version of the record (a hint for it costs no fetch). */
+  knows?(did: Did, collection: string, rkey: string, cid: string): boolean
   /** Applies a proven record from a hint through the same path as stream events (dedup, order). */
   hinted?(record: ProvenRecord): Promise<HintApplied>
 }

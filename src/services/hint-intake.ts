@@ -62,7 +62,7 @@ export class HintIntake {
         continue
       }
       const key = `${ref.uri} ${ref.cid}`
-      if (this.recent.has(key)) {
+      if (this.recent.has(key) || this.d.source.knows?.(did, collection, rkey, ref.cid)) {
         this.count('duplicate')
         continue
       }

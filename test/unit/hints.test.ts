@@ -205,3 +205,15 @@ describe('--notify', () => {
     expect(() => loadRunConfig([...base, '--notify', 'maybe'], {})).toThrow(/notify.*on or off/)
   })
 })
+
+describe('HintIntake and what the view holds', () => {
+  it('a record the source already delivered (the firehose was first) costs no fetch', async () => {
+    const proofs = new FakeProofs()
+    const source = { ...fakeSource([ANN]), knows: (_d: string, _c: string, rkey: string, cid: string) => rkey === '1' && cid === 'c1' }
+    const intake = new HintIntake({ proofs, source, log })
+    expect(intake.receive(BEN, [{ uri: wl('1'), cid: 'c1' }, { uri: wl('1'), cid: 'c0' }])).toBe(1)
+    await intake.idle()
+    expect(proofs.calls).toEqual([`${wl('1')} c0`])
+    expect(intake.counts.duplicate).toBe(1)
+  })
+})

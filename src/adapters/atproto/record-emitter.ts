@@ -82,6 +82,11 @@ export class RecordEmitter {
     return 'apply'
   }
 
+  /** The cid last told for a record ('' when deleted), if any. */
+  told(did: Did, collection: string, rkey: string): Cid | undefined {
+    return this.seen.get(did)?.get(`${collection}/${rkey}`)
+  }
+
   private seenOf(did: Did): Map<string, Cid> {
     let m = this.seen.get(did)
     if (!m) {

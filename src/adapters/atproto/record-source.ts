@@ -377,6 +377,10 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
     return this.tracked.has(did)
   }
 
+  knows(did: Did, collection: string, rkey: string, cid: string): boolean {
+    return this.emitter.told(did, collection, rkey) === cid
+  }
+
   /**
    * A proven record from a hint, on its repo's serial queue so it is ordered with the stream's
    * events and backfills of that repo, then through the same emitter (dedup by uri+cid, decoding).
