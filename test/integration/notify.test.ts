@@ -32,7 +32,7 @@ describe('notify: direct hints between peers', () => {
   }, 120_000)
   afterAll(async () => c?.close())
 
-  test('a genuine hint is applied once (the firehose copy is deduplicated); its token is reused', async () => {
+  test('a genuine hint and the firehose copy of the record reach the view once; the token is reused', async () => {
     const notifier = ownerNotifier(ann)
     const peer = ben.peer!
     const target = { did: ben.meshlet.did, endpoint: peer.url }
@@ -111,6 +111,11 @@ describe('notify: direct hints between peers', () => {
     // The hint, not the firehose, delivered most hinted records: they did not wait for the PDS's poll.
     // (No absolute or relative time is asserted on a shared machine; the bench reports the ratio.)
     expect(firstByHint).toBeGreaterThanOrEqual(3)
+    // Ben applied hints from the records' own repo (ann, as meshlet submit does), so it forwarded them
+    // once to ann's meshlet, with tokens from its own PDS; ann's meshlet took them (applied or known).
+    const annPeer = ann.peer!
+    await waitFor(() => peer.hints.sender!.counts.sent > 0 && Object.values(counts(annPeer)).reduce((a, b) => a + b, 0) > 0, { what: "the forwarded hint at ann's meshlet", onTimeout: () => JSON.stringify({ ben: counts(peer), sent: peer.hints.sender!.counts, ann: counts(annPeer), active: peer.cluster.activeOwners(), meshlets: peer.cluster.activeOwners().map((o) => peer.cluster.current().meshletsOf(o)), endpoints: peer.view.profiles().map((p) => [p.meshlet, p.endpoint]) }) })
+    expect(peer.hints.sender!.counts.failed).toBe(0)
     expect(plain.length + hinted.length).toBe(10)
   }, 120_000)
 })
