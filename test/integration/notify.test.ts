@@ -1,9 +1,10 @@
 // notify (issue 16 part 1) on a real PLC + 2 stock PDSes and real peers: a hint is only a reason to
 // look now. A genuine one is fetched, proven and applied once; forged or mismatched ones are dropped
-// with their reason and the peer keeps running; and with the stock PDS's firehose back-off, a hinted
-// record is seen sooner than one left to the firehose (measured side by side, interleaved).
+// with their reason and the peer keeps running; and while the PDS's firehose has not polled yet, a
+// hinted record is already seen (the bench measures the speed-up against the stock back-off).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { DevCommune, waitFor, type Member } from '../../src/devnet/commune.js'
+import type { DevPds } from '../../src/devnet/network.js'
 import { NotifyClient } from '../../src/adapters/atproto/notify-client.js'
 import { NSID } from '../../src/core/types.js'
 import type { Meshlet } from '../../src/meshlet.js'
@@ -13,12 +14,50 @@ import { sleeper } from '../helpers/faults.js'
 const unplaceable = (name: string) => sleeper(name, { constraints: { roles: ['notify-test-none'] } })
 
 function ownerNotifier(m: Member): NotifyClient {
-  return new NotifyClient({ mint: async (aud, lxm, exp) => (await m.owner.agent.com.atproto.server.getServiceAuth({ aud, lxm, exp })).data.token })
+  // A notify call may take a while on a loaded machine: these tests are about what happens, not speed.
+  return new NotifyClient({ mint: async (aud, lxm, exp) => (await m.owner.agent.com.atproto.server.getServiceAuth({ aud, lxm, exp })).data.token, timeoutMs: 20_000 })
 }
 
 const counts = (p: Meshlet) => p.hints.intake!.counts
 const puts = (p: Meshlet, uri: string) => p.feed.recent().filter((i) => i.uri === uri && i.op === 'put').length
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+interface SequencerInternals {
+  exponentialBackoff(): Promise<void>
+}
+
+/**
+ * Holds a PDS's firehose back: its sequencer finds new commits by polling and waits between polls
+ * (up to 1 s when idle); while held it waits until released, as an idle PDS does between two polls.
+ * `hold` resolves once the poller is parked, so no commit written after it reaches the firehose.
+ */
+function holdFirehose(pds: DevPds) {
+  const seq = pds.server.ctx.sequencer as unknown as SequencerInternals
+  const original = seq.exponentialBackoff.bind(seq)
+  let gate: Promise<void> | undefined
+  let open: (() => void) | undefined
+  let parked = false
+  seq.exponentialBackoff = async () => {
+    await original()
+    while (gate) {
+      parked = true
+      await gate
+    }
+    parked = false
+  }
+  return {
+    async hold() {
+      gate = new Promise((r) => (open = r))
+      await waitFor(() => parked, { what: 'the PDS poller to park', intervalMs: 5 })
+    },
+    release() {
+      gate = undefined
+      open?.()
+    },
+    restore() {
+      seq.exponentialBackoff = original
+    },
+  }
+}
 
 describe('notify: direct hints between peers', () => {
   let c: DevCommune
@@ -81,41 +120,39 @@ describe('notify: direct hints between peers', () => {
     await c.deleteRecord(ann.owner.agent, other.uri)
   })
 
-  test('with the stock PDS back-off, a hinted workload is seen sooner than one left to the firehose', async () => {
+  test('while the firehose is held back (an idle PDS between polls), a hinted workload is seen and a plain one waits', async () => {
     const peer = ben.peer!
+    const annPeer = ann.peer!
     const notifier = ownerNotifier(ann)
     const target = { did: ben.meshlet.did, endpoint: peer.url }
-    await notifier.warm(target.did)
-    const plain: number[] = []
-    const hinted: number[] = []
-    let firstByHint = 0
-    for (let i = 0; i < 5; i++) {
-      for (const hint of [false, true]) {
-        // Let the PDS go idle (its poll back-off grows towards 1 s), as a member's small PDS is.
-        await new Promise((r) => setTimeout(r, 1200))
-        const t0 = Date.now()
+    const hold = holdFirehose(c.net.pdses[0]!) // ann's PDS
+    const seenMs: number[] = []
+    try {
+      for (let i = 0; i < 3; i++) {
+        await hold.hold()
         const applied = counts(peer).applied ?? 0
-        const ref = await c.publishWorkload(ann, unplaceable(`lat-${i}-${hint ? 'h' : 'p'}`))
-        const t1 = Date.now()
-        if (hint) await notifier.notify(target, [ref])
-        const t2 = Date.now()
-        const seen = await waitFor(() => peer.timeline.get(ref.uri)?.seen, { what: 'ben to see the workload', intervalMs: 5 })
-        ;(hint ? hinted : plain).push(seen - t0)
-        const byHint = (counts(peer).applied ?? 0) > applied
-        if (hint && byHint) firstByHint++
-        if (process.env.NOTIFY_DEBUG) console.log({ hint, write: t1 - t0, notify: t2 - t1, seen: seen - t0, byHint })
-        await c.deleteRecord(ann.owner.agent, ref.uri)
+        const plain = await c.publishWorkload(ann, unplaceable(`held-${i}-p`))
+        const t0 = Date.now()
+        const hinted = await c.publishWorkload(ann, unplaceable(`held-${i}-h`))
+        await notifier.notify(target, [hinted])
+        const seen = await waitFor(() => peer.timeline.get(hinted.uri)?.seen, { what: 'ben to see the hinted workload with the firehose held', intervalMs: 5, timeoutMs: 20_000 })
+        seenMs.push(seen - t0)
+        await peer.hints.intake!.idle()
+        expect(counts(peer).applied).toBe(applied + 1)
+        // The plain one is in the PDS but not on its firehose yet: nobody told ben.
+        expect(peer.view.workload(plain.uri)).toBeUndefined()
+        hold.release()
+        await waitFor(() => peer.view.workload(plain.uri), { what: 'the plain workload once the firehose polls again' })
+        await c.deleteRecord(ann.owner.agent, plain.uri)
+        await c.deleteRecord(ann.owner.agent, hinted.uri)
       }
+    } finally {
+      hold.release()
+      hold.restore()
     }
-    console.log(`record -> seen at ben: firehose only ${JSON.stringify(plain)} ms (median ${median(plain)}), with a hint ${JSON.stringify(hinted)} ms (median ${median(hinted)})`)
-    // The hint, not the firehose, delivered most hinted records: they did not wait for the PDS's poll.
-    // (No absolute or relative time is asserted on a shared machine; the bench reports the ratio.)
-    expect(firstByHint).toBeGreaterThanOrEqual(3)
+    console.log(`record -> seen at ben through a hint, firehose held: ${JSON.stringify(seenMs.map(Math.round))} ms`)
     // Ben applied hints from the records' own repo (ann, as meshlet submit does), so it forwarded them
     // once to ann's meshlet, with tokens from its own PDS; ann's meshlet took them (applied or known).
-    const annPeer = ann.peer!
-    await waitFor(() => peer.hints.sender!.counts.sent > 0 && Object.values(counts(annPeer)).reduce((a, b) => a + b, 0) > 0, { what: "the forwarded hint at ann's meshlet", onTimeout: () => JSON.stringify({ ben: counts(peer), sent: peer.hints.sender!.counts, ann: counts(annPeer), active: peer.cluster.activeOwners(), meshlets: peer.cluster.activeOwners().map((o) => peer.cluster.current().meshletsOf(o)), endpoints: peer.view.profiles().map((p) => [p.meshlet, p.endpoint]) }) })
-    expect(peer.hints.sender!.counts.failed).toBe(0)
-    expect(plain.length + hinted.length).toBe(10)
-  }, 120_000)
+    await waitFor(() => peer.hints.sender!.counts.sent > 0 && Object.values(counts(annPeer)).reduce((a, b) => a + b, 0) > 0, { what: "the forwarded hint at ann's meshlet", onTimeout: () => JSON.stringify({ ben: counts(peer), sent: peer.hints.sender!.counts, ann: counts(annPeer) }) })
+  }, 180_000)
 })
