@@ -28,7 +28,7 @@ export const STAGE_DEFS: StageDef[] = [
     to: 'seen',
     what: "createRecord commits on the owner's PDS, the PDS firehose delivers the commit, the winner verifies and decodes it",
     remedy:
-      "the stock PDS finds new commits by polling its database and, while idle, backs off to one poll per second, so on a quiet PDS a commit reaches the firehose 0-1000 ms after it was written (compare the 'PDS woken on commit' rows). Removing it is a PDS change (wake the firehose when a commit is sequenced, a few lines in @atproto/pds's Sequencer) or a PDS busy enough never to back off; a relay would add a hop, not remove one",
+      "the stock PDS finds new commits by polling its database and, while idle, backs off to one poll per second, so on a quiet PDS a commit reaches the firehose 0-1000 ms after it was written (compare the 'PDS woken on commit' rows). A hint removes it (issue 16: `meshlet submit` tells the owner's meshlets, which fetch and verify the record at once; compare the 'createRecord + notify' rows), as would a PDS that woke its firehose when a commit is sequenced; a relay would add a hop, not remove one",
   },
   {
     key: 'bid',
