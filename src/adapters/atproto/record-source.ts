@@ -27,6 +27,7 @@ import { createLogger, type Logger } from '../../logger.js'
 import type { CursorStore } from '../../ports/cursor-store.js'
 import type { RecordHandler, RecordSource } from '../../ports/record-source.js'
 import type { HintApplied, ProvenRecord } from '../../ports/record-hints.js'
+import { applyHinted } from './hinted-records.js'
 import type { DecodeOptions } from './decode.js'
 import { FirehoseStream, type StreamOwner } from './firehose-stream.js'
 import type { AtprotoIdentityResolver } from './identity.js'
@@ -371,32 +372,21 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
     }
   }
 
-  // ---- notify (issue 16): hinted records --------------------------------------------------------
-
+  // ---- notify (issue 16): hinted records ------------------------------------------------------
   tracks(did: Did): boolean {
     return this.tracked.has(did)
   }
-
   knows(did: Did, collection: string, rkey: string, cid: string): boolean {
     return this.emitter.told(did, collection, rkey) === cid
   }
 
-  /**
-   * A proven record from a hint, on its repo's serial queue so it is ordered with the stream's
-   * events and backfills of that repo, then through the same emitter (dedup by uri+cid, decoding).
-   */
+  /** A proven record from a hint, through the same emitter on the repo's queue (hinted-records.ts). */
   async hinted(r: ProvenRecord): Promise<HintApplied> {
     const info = this.repos.get(r.did)
     const src = info?.sourceKey ? this.sources.get(info.sourceKey) : undefined
     if (!this.tracked.has(r.did) || !src || src.closed || this.stopped) return 'untracked'
-    let out: HintApplied = 'untracked'
-    await src.queue.add(async () => {
-      if (!this.tracked.has(r.did) || this.repos.get(r.did) !== info) return
-      const verdict = await this.emitter.hint(r.did, r.collection, r.rkey, r.cid, r.value, r.rev, this.floors.floor(r.did))
-      out = verdict === 'apply' ? 'applied' : verdict
-      await this.known.flush()
-    })
-    return out
+    const wanted = () => this.tracked.has(r.did) && this.repos.get(r.did) === info
+    return applyHinted({ queue: src.queue, emitter: this.emitter, wanted, floor: () => this.floors.floor(r.did), flush: () => this.known.flush() }, r)
   }
 
   // ---- backfill -------------------------------------------------------------------------------
