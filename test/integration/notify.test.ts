@@ -9,6 +9,10 @@ import { NotifyClient } from '../../src/adapters/atproto/notify-client.js'
 import { NSID } from '../../src/core/types.js'
 import type { Meshlet } from '../../src/meshlet.js'
 import { sleeper } from '../helpers/faults.js'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { cmdSubmit, createClientContext } from '../../src/client/commands.js'
 
 // No meshlet offers this role: the workload is seen and judged, never bid on or run.
 const unplaceable = (name: string) => sleeper(name, { constraints: { roles: ['notify-test-none'] } })
@@ -155,4 +159,28 @@ describe('notify: direct hints between peers', () => {
     // once to ann's meshlet, with tokens from its own PDS; ann's meshlet took them (applied or known).
     await waitFor(() => peer.hints.sender!.counts.sent > 0 && Object.values(counts(annPeer)).reduce((a, b) => a + b, 0) > 0, { what: "the forwarded hint at ann's meshlet", onTimeout: () => JSON.stringify({ ben: counts(peer), sent: peer.hints.sender!.counts, ann: counts(annPeer) }) })
   }, 180_000)
+
+  test('meshlet submit hints the owner\'s meshlet: with the firehose held, the workload is seen', async () => {
+    const ctx = await createClientContext({ service: ann.owner.pds, identifier: ann.owner.handle, password: ann.owner.password, plcUrl: c.net.plcUrl, allowInsecureHttp: true })
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshlet-notify-'))
+    const file = path.join(dir, 'held-submit.json')
+    await fs.writeFile(file, JSON.stringify(unplaceable('held-submit')))
+    const hold = holdFirehose(c.net.pdses[0]!)
+    let uri = ''
+    try {
+      await hold.hold()
+      const res = await cmdSubmit(ctx, file, { json: true })
+      const out = JSON.parse(res.text) as { uri: string; notified: string[] }
+      uri = out.uri
+      expect(out.notified).toEqual([ann.meshlet.did])
+      // Ann's meshlet heard it from its owner, checked it, and forwarded it to ben: both see it
+      // although the record has not been on the firehose yet.
+      await waitFor(() => ann.peer!.view.workload(uri) && ben.peer!.view.workload(uri), { what: 'both meshlets to see the submitted workload', timeoutMs: 20_000 })
+    } finally {
+      hold.release()
+      hold.restore()
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+    if (uri) await c.deleteRecord(ann.owner.agent, uri)
+  }, 60_000)
 })
