@@ -17,6 +17,7 @@ import { BENCH_IMAGE, prepareImage, releaseImage } from './image.js'
 import { machineInfo, type MachineInfo } from './machine.js'
 import { MeshletBench, type LatencySample } from './meshlet-phases.js'
 import { PdsWake } from './pds-wake.js'
+import { SubmitHints } from './submit-hints.js'
 import { RawDocker } from './raw.js'
 import { SwarmBaseline } from './swarm.js'
 
@@ -95,7 +96,7 @@ export interface BenchResults {
   /** DIDs of the commune's meshlets (to check that none of their containers is left). */
   meshlets: string[]
   /** meshletWoken: the same peers with the devnet PDSes waking their firehose on every commit (bench/pds-wake.ts). */
-  latency?: { meshlet: LatencySample[]; meshletWoken: LatencySample[]; swarm: number[]; raw: number[] }
+  latency?: { meshlet: LatencySample[]; meshletWoken: LatencySample[]; swarm: number[]; raw: number[]; meshletNotify?: LatencySample[] }
   burst?: { meshlet: BurstRun[]; swarm: BurstRun[]; raw: BurstRun[] }
   /** Record -> first HTTP 200 from a healthy endpoint: meshlet (status record's URL) and Swarm (published port), interleaved. */
   endpoint?: EndpointResult
@@ -202,17 +203,19 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
 
     if (has('latency')) {
       await phase('latency', async () => {
-        const out = { meshlet: [] as LatencySample[], meshletWoken: [] as LatencySample[], swarm: [] as number[], raw: [] as number[] }
+        const out = { meshlet: [] as LatencySample[], meshletWoken: [] as LatencySample[], swarm: [] as number[], raw: [] as number[], meshletNotify: [] as LatencySample[] }
         res.latency = out
+        const hints = new SubmitHints(bc!.runners) // notify (issue 16): createRecord + notify, as meshlet submit
         const contenders: [string, () => Promise<void>][] = [
           ['meshlet', async () => void out.meshlet.push(await mb.once())],
+          ['meshlet, submit', async () => void out.meshletNotify.push(await mb.once({}, 60_000, 0, hints))],
           ['meshlet, PDS woken', async () => void out.meshletWoken.push(await woken(() => mb.once()))],
           ['raw', async () => void out.raw.push(await raw.once())],
         ]
         if (swarm) contenders.push(['swarm', async () => void out.swarm.push(await swarm.once())])
         for (let i = 0; i < opts.n; i++) {
           for (let k = 0; k < contenders.length; k++) await contenders[(i + k) % contenders.length]![1]()
-          say(`latency ${i + 1}/${opts.n}: meshlet ${Math.round(out.meshlet.at(-1)!.totalMs)} ms (PDS woken: ${Math.round(out.meshletWoken.at(-1)!.totalMs)} ms)${swarm ? `, swarm ${Math.round(out.swarm.at(-1)!)} ms` : ''}, raw ${Math.round(out.raw.at(-1)!)} ms`)
+          say(`latency ${i + 1}/${opts.n}: meshlet ${Math.round(out.meshlet.at(-1)!.totalMs)} ms (with notify: ${Math.round(out.meshletNotify.at(-1)!.totalMs)} ms; PDS woken: ${Math.round(out.meshletWoken.at(-1)!.totalMs)} ms)${swarm ? `, swarm ${Math.round(out.swarm.at(-1)!)} ms` : ''}, raw ${Math.round(out.raw.at(-1)!)} ms`)
         }
       })
     }

@@ -8,6 +8,7 @@ import { NSID } from '../src/core/types.js'
 import { monotonicNow, type StageTimes } from '../src/services/timeline.js'
 import type { BenchCommune } from './bench-commune.js'
 import type { EngineStartWatcher } from './engine-events.js'
+import type { SubmitHints } from './submit-hints.js'
 
 export interface LatencySample {
   totalMs: number
@@ -63,11 +64,13 @@ export class MeshletBench {
    * cleaned up. `holdMs` keeps it published that long after the start (the batch phase gives a
    * second claimer the time to start a duplicate, if it ever would).
    */
-  async once(extra: Record<string, unknown> = {}, timeoutMs = 60_000, holdMs = 0): Promise<LatencySample & { uri: string }> {
+  async once(extra: Record<string, unknown> = {}, timeoutMs = 60_000, holdMs = 0, hints?: SubmitHints): Promise<LatencySample & { uri: string }> {
     const owner = this.bc.runners[this.seq % this.bc.runners.length]!
+    await hints?.prepare(owner) // notify (issue 16): as meshlet submit, tokens ready before the write lands
     const t0 = monotonicNow()
     const ref = await this.bc.c.publishWorkload(owner, this.record(`w${++this.seq}`, extra))
     const published = monotonicNow()
+    await hints?.send(owner, ref)
     const ev = await this.watcher.byLabel(LABEL.workload, ref.uri, timeoutMs)
     const winner = this.winnerOf(ev.attributes)
     // The running status lands just after the start: wait for it so the breakdown is complete.

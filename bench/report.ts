@@ -28,7 +28,7 @@ export const STAGE_DEFS: StageDef[] = [
     to: 'seen',
     what: "createRecord commits on the owner's PDS, the PDS firehose delivers the commit, the winner verifies and decodes it",
     remedy:
-      "the stock PDS finds new commits by polling its database and, while idle, backs off to one poll per second, so on a quiet PDS a commit reaches the firehose 0-1000 ms after it was written (compare the 'PDS woken on commit' rows). Removing it is a PDS change (wake the firehose when a commit is sequenced, a few lines in @atproto/pds's Sequencer) or a PDS busy enough never to back off; a relay would add a hop, not remove one",
+      "the stock PDS finds new commits by polling its database and, while idle, backs off to one poll per second, so on a quiet PDS a commit reaches the firehose 0-1000 ms after it was written (compare the 'PDS woken on commit' rows). A hint removes it (issue 16: `meshlet submit` tells the owner's meshlets, which fetch and verify the record at once; compare the 'createRecord + notify' rows), as would a PDS that woke its firehose when a commit is sequenced; a relay would add a hop, not remove one",
   },
   {
     key: 'bid',
@@ -121,7 +121,8 @@ function targets(r: BenchResults): Target[] {
   const out: Target[] = []
   if (r.latency) {
     const s = summarize(r.latency.swarm)
-    for (const [label, samples] of [['', r.latency.meshlet], [' (PDS woken on commit)', r.latency.meshletWoken]] as const) {
+    // notify (issue 16): the row `meshlet submit` gives (createRecord + notify), on the stock PDS
+    for (const [label, samples] of [['', r.latency.meshlet], [' (createRecord + notify, as meshlet submit; stock PDS)', r.latency.meshletNotify ?? []], [' (PDS woken on commit)', r.latency.meshletWoken]] as const) {
       if (!samples.length) continue
       const m = summarize(samples.map((x) => x.totalMs))
       const p50 = ratio(m.p50, s.p50)
@@ -216,6 +217,7 @@ export function renderMarkdown(r: BenchResults, command: string, notes: string[]
     L.push(`One workload at a time, n = ${o.n} per contender, interleaved (the order rotates every round), after one warm-up of each. meshlet: all 3 peers answer, so the window closes early.`, '')
     L.push(row(['contender', 'n', 'p50', 'p95', 'min', 'max']), row(['---', '---:', '---:', '---:', '---:', '---:']))
     L.push(summaryTable('meshlet: `createRecord` -> container started', lat.meshlet.map((x) => x.totalMs)))
+    if (lat.meshletNotify?.length) L.push(summaryTable('meshlet: `createRecord` + notify (as `meshlet submit`) -> container started', lat.meshletNotify.map((x) => x.totalMs))) // notify (issue 16)
     if (lat.meshletWoken.length) L.push(summaryTable('meshlet, PDS woken on commit (experiment, see below)', lat.meshletWoken.map((x) => x.totalMs)))
     if (lat.swarm.length) L.push(summaryTable('Swarm: `docker service create` (CLI) -> task container started', lat.swarm))
     L.push(summaryTable('raw dockerode: create + start -> started', lat.raw))
@@ -234,6 +236,18 @@ export function renderMarkdown(r: BenchResults, command: string, notes: string[]
     L.push("From the winner's stage timeline (`Meshlet.timeline`, monotonic timestamps taken on the peer) against t0 = the `createRecord` call. Each stage runs from the previous milestone to the next, so the stages add up to the total.", '')
     L.push(...stageTable(lat.meshlet.map((x) => x.at)), '')
     L.push('Slowest stages:', '', ...slowest(lat.meshlet.map((x) => x.at)), '')
+    // notify (issue 16)
+    if (lat.meshletNotify?.length) {
+      const h = summarize(lat.meshletNotify.map((x) => x.totalMs))
+      L.push('### The same path with hints (createRecord + notify, as `meshlet submit`)', '')
+      L.push(
+        "The client tells the owner's meshlets about the record directly (`farm.meshlet.notify`); each fetches it from the PDS with its proof (`com.atproto.sync.getRecord`), checks it and forwards the hint once to the others; every peer hints its bids and claims the same way. The stock PDS, same peers, interleaved with the samples above; the firehose still delivers everything and is deduplicated.",
+        '',
+      )
+      L.push(`p50 ${fmtMs(h.p50)} (${fmtRatio(ratio(h.p50, ms.p50))} of the plain-createRecord p50), p95 ${fmtMs(h.p95)}.`, '')
+      L.push(...stageTable(lat.meshletNotify.map((x) => x.at)), '')
+      L.push('Slowest stages with hints:', '', ...slowest(lat.meshletNotify.map((x) => x.at)), '')
+    }
     if (lat.meshletWoken.length) {
       const w = summarize(lat.meshletWoken.map((x) => x.totalMs))
       L.push('### The same path with the PDS woken on commit', '')

@@ -81,6 +81,8 @@ export const RUN_OPTIONS = {
   publishAddress: { flag: 'publish-address', env: 'MESHLET_PUBLISH_ADDRESS', type: 'string', help: "host address workloads' ports are published on (0.0.0.0 or a LAN/VPN address to let other members reach them)", default: '127.0.0.1' },
   publishPorts: { flag: 'publish-ports', env: 'MESHLET_PUBLISH_PORTS', type: 'string', help: 'host port range published ports are chosen from', default: '24000-24999' },
   advertiseAddress: { flag: 'advertise-address', env: 'MESHLET_ADVERTISE_ADDRESS', type: 'string', help: "host name or address endpoint URLs carry (default: the host of --endpoint)" },
+  // notify (issue 16): direct hints between peers
+  notify: { flag: 'notify', env: 'MESHLET_NOTIFY', type: 'string', help: "on: tell the cluster's meshlets directly when this meshlet writes a bid or status, and fetch and check the records they hint at once (farm.meshlet.notify); off: the firehose alone", default: 'on' },
 } as const satisfies Record<string, OptionDecl>
 
 const did = z.string().regex(/^did:(plc|web):[a-zA-Z0-9._:%-]{1,2040}$/, 'must be a did:plc or did:web DID, like did:plc:abc123')
@@ -204,6 +206,8 @@ export const runConfigSchema = z.object({
     return range
   }).optional(),
   advertiseAddress: z.string().regex(/^[a-zA-Z0-9.:-]{1,253}$/, 'must be a host name or IP address').optional(),
+  // notify (issue 16); optional in the type like the ones above (absent = on)
+  notify: z.enum(['on', 'off'], { error: 'must be on or off' }).transform((v) => v === 'on').optional(),
 })
 
 export type RunConfig = z.infer<typeof runConfigSchema>

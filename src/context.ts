@@ -22,6 +22,8 @@ import { SodiumSecretKeys } from './adapters/crypto/sealing.js'
 import { HttpArtifactStore } from './adapters/http/artifact-store.js'
 import { createLogger, type Logger } from './logger.js'
 import { PromMetrics } from './adapters/metrics/prom-metrics.js'
+import { NotifyClient } from './adapters/atproto/notify-client.js'
+import { AtprotoRecordProofs } from './adapters/atproto/record-proof.js'
 
 export function settingsFromConfig(cfg: RunConfig): PeerSettings {
   return {
@@ -52,6 +54,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     energy: energyPrice(cfg), // appview (issue 15): energy cost on the ledger page
     guestPolicy: guestPolicyFromConfig(cfg), // when (issue 14)
     advertiseAddress: cfg.advertiseAddress,
+    notify: cfg.notify ?? true, // notify (issue 16)
   }
 }
 
@@ -131,6 +134,9 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
     artifacts: overrides.artifacts ?? new HttpArtifactStore(path.join(cfg.dataDir, 'artifacts')),
     // issue 12 (health)
     healthProbe: overrides.healthProbe ?? new DockerHealthProbe({ socketPath: cfg.dockerSocket }),
+    // notify (issue 16): hints out with tokens from this meshlet's PDS, hints in checked against proofs
+    notifier: overrides.notifier ?? (publisher instanceof AtprotoPublisher ? new NotifyClient({ mint: (aud, lxm, exp) => publisher.serviceAuth(aud, lxm, exp) }) : undefined),
+    proofs: overrides.proofs ?? new AtprotoRecordProofs({ identity: overrides.identity ?? identity, allowInsecureHttp: cfg.allowHttp }),
   }
 }
 

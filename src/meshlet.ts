@@ -40,6 +40,7 @@ import { mountOwnerActions } from './web/owner-actions.js'
 import { RecordFeed } from './services/record-feed.js'
 import { CommuneSnapshots } from './services/commune-snapshot.js'
 import { missingSecret } from './core/secrets.js'
+import { buildHints, type PeerHints } from './peer/hints.js'
 
 export { VERSION, type PeerPorts, type PeerSettings }
 
@@ -76,6 +77,8 @@ export class Meshlet implements AsyncDisposable {
   readonly snapshots: CommuneSnapshots
   /** when (issue 14): guest hours, activity, windows, owner-first preemption. */
   readonly when: WhenPolicy
+  /** notify (issue 16): hints sent after own writes, hints taken from peers. */
+  readonly hints: PeerHints
   private server: ListeningXrpcServer | undefined
   private stopping: Promise<void> | undefined
   private readonly stopped: Promise<void>
@@ -104,6 +107,7 @@ export class Meshlet implements AsyncDisposable {
       ports.publisher,
       (w) => {
         observer.write(w)
+        this.hints.sender?.written(w.collection, w.uri, w.cid) // notify (issue 16)
         if (w.cid === undefined) {
           this.intake.handle({ op: 'delete', did: w.did, collection: w.collection, rkey: w.rkey, uri: w.uri })
           return
@@ -115,6 +119,8 @@ export class Meshlet implements AsyncDisposable {
     )
     const cluster = (this.cluster = new ClusterService(view, ports.source, { ...self, configuredMembers: settings.clusterMembers }, sub('cluster')))
     const host = (this.hostMonitor = new HostMonitor(ports.hostProbe, clock))
+    // notify (issue 16)
+    this.hints = buildHints({ enabled: settings.notify ?? true, self: settings.did, allowHttp: settings.allowHttp, notifier: ports.notifier, proofs: ports.proofs, source: ports.source, view, cluster, clock, log: sub('hints') })
     const status = (this.status = new StatusReporter(view, this.writer, clock, settings.did, (uri, dropped) =>
       sub('status').warn({ workload: uri, dropped }, 'status history full: the oldest claims leave the ledger (more than 32 versions of one workload ran here within the decay window)'),
       // Services (issue 12, apps): endpoints carry the advertised address (default: the endpoint's host).
@@ -229,6 +235,7 @@ export class Meshlet implements AsyncDisposable {
       runtime: ports.runtime,
       evictions,
       shutdown: (drain) => this.drain.shutdown(drain),
+      hints: () => this.hints.intake, // notify (issue 16)
       now: () => clock.now(), // when (issue 14)
     })
     this.intake = new IntakeService({

@@ -15,12 +15,15 @@ import { EXIT, listAllRecords, ok, pds, run, type ClientContext, type CommandRes
 import { unknownKeys } from './lexicon-schema.js'
 import { nearest } from '../suggest.js'
 import { parseHealthCheck, type HealthCheckInput } from '../core/health.js'
+import { prepareHints } from './submit-notify.js'
 
 export interface SubmitOptions extends OutputOptions {
   /** Refuse keys the lexicon does not define (default: warn and submit). */
   strict?: boolean
   /** Wait until the workload runs (exit 0) or fails (exit 1), at most this many ms. */
   waitMs?: number
+  /** notify (issue 16): tell the own meshlets directly (default true). */
+  notify?: boolean
 }
 
 /**
@@ -102,6 +105,8 @@ export async function cmdSubmit(ctx: ClientContext, file: string, opts: SubmitOp
     if (warnings.length && opts.strict) {
       throw new WorkloadFileError(file, `refused (--strict): ${warnings.join('; ')}`, warnings[0]!.split(' ')[2]!.replace(/:$/, ''))
     }
+    // notify (issue 16): find the own meshlets and mint their tokens while the record is checked and written.
+    const hints = opts.notify === false ? undefined : prepareHints(ctx)
     // Names are how people point at workloads (`meshlet logs web`): one per owner.
     const same = (await listAllRecords(ctx, ctx.did, NSID.workload)).filter((r) => (r.value as { name?: unknown }).name === record.name)
     if (same.length > 0) {
@@ -112,7 +117,9 @@ export async function cmdSubmit(ctx: ClientContext, file: string, opts: SubmitOp
       ctx.agent.com.atproto.repo.createRecord({ repo: ctx.did, collection: NSID.workload, record }),
     )
     const { uri, cid } = res.data
-    if (opts.json) return ok({ uri, cid, name: record.name, warnings })
+    // Best-effort and bounded: a hint that fails only means the firehose brings the record.
+    const hinted = await hints?.send({ uri, cid })
+    if (opts.json) return ok({ uri, cid, name: record.name, warnings, ...(hinted ? { notified: hinted.notified } : {}) })
     const lines = [`submitted ${JSON.stringify(record.name)}: ${uri}`]
     let exitCode: number = EXIT.ok
     if (opts.waitMs) {

@@ -21,6 +21,7 @@ import type { PeerMetrics } from '../ports/metrics.js'
 import type { SecretKeys } from '../ports/secret-keys.js'
 import type { ArtifactStore } from '../ports/artifact-store.js'
 import type { EnergyPrice } from '../core/energy.js'
+import type { PeerNotifier, RecordProofs } from '../ports/record-hints.js'
 
 export const VERSION = '0.1.0'
 
@@ -66,6 +67,9 @@ export interface PeerSettings {
   windowClock?: () => number
   /** Services (issue 12, apps): the host name endpoints carry (default: the host of the endpoint). */
   advertiseAddress?: string
+  // notify (issue 16)
+  /** Hint peers directly about own writes and take their hints (default true; --notify off). */
+  notify?: boolean
 }
 
 export interface PeerPorts {
@@ -94,4 +98,7 @@ export interface PeerPorts {
   artifacts?: ArtifactStore
   // issue 12 (health): probes replicas' health checks (context.ts gives the Docker one; without it checks are not run)
   healthProbe?: HealthProbe
+  // notify (issue 16): without them, no hints are sent (notifier) or taken (proofs)
+  notifier?: PeerNotifier
+  proofs?: RecordProofs
 }

@@ -127,4 +127,7 @@ export interface ControlPlane {
   shutdown(opts: { drain: boolean }): Promise<{ accepted: boolean; handedOver: number }>
   /** Services (issue 12, apps): remove this meshlet's volumes of a deleted workload; refused while its record exists here. */
   purgeVolumes?(uri: AtUri): Promise<{ removed: string[] } | { refused: string }>
+  // notify (issue 16)
+  /** Hints from `caller` that these records were written; returns how many are being fetched. */
+  notify?(caller: Did, records: { uri: string; cid: string }[]): number
 }

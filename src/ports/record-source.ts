@@ -1,4 +1,5 @@
 import type { Did, RecordEvent } from '../core/types.js'
+import type { HintApplied, ProvenRecord } from './record-hints.js'
 
 export type RecordHandler = (event: RecordEvent) => void | Promise<void>
 
@@ -21,4 +22,11 @@ export interface RecordSource {
   // appview (issue 15): metrics
   /** Per stream: handling time minus commit time of the newest event handled (ms). */
   lag?(): { source: string; lagMs: number }[]
+  // notify (issue 16): hinted records
+  /** Whether `did`'s repo is followed (a hint for any other repo is refused before any fetch). */
+  tracks?(did: Did): boolean
+  /** Whether the handler was already told this version of the record (a hint for it costs no fetch). */
+  knows?(did: Did, collection: string, rkey: string, cid: string): boolean
+  /** Applies a proven record from a hint through the same path as stream events (dedup, order). */
+  hinted?(record: ProvenRecord): Promise<HintApplied>
 }

@@ -24,6 +24,7 @@ import type { StatusReporter } from './status-reporter.js'
 import type { HostMonitor } from './host-monitor.js'
 import { EVICTED_REASON, type EvictionStore } from '../ports/eviction-store.js'
 import { purgeVolumes, type PurgeResult } from './volume-purge.js'
+import type { HintIntake } from './hint-intake.js'
 
 /**
  * The status message of a replica its owner paused. The lexicon's states have no "paused" (the
@@ -53,6 +54,8 @@ export interface PeerControlDeps {
   shutdown: (drain: boolean) => Promise<number>
   /** when (issue 14): the wall clock the run history is read on (default Date.now). */
   now?: () => number
+  /** notify (issue 16): where hints go (absent: hints are refused, --notify off). */
+  hints?: () => HintIntake | undefined
 }
 
 export class PeerControl implements ControlPlane {
@@ -210,6 +213,11 @@ export class PeerControl implements ControlPlane {
     this.d.runner.mark()
     await this.d.runner.processAll()
     return { state: 'stopped' }
+  }
+
+  // notify (issue 16)
+  notify(caller: Did, records: { uri: string; cid: string }[]): number {
+    return this.d.hints?.()?.receive(caller, records) ?? 0
   }
 
   purgeVolumes(uri: AtUri): Promise<PurgeResult> {

@@ -47,7 +47,7 @@ export interface ServiceAuthOptions {
 export interface RequestInfo {
   /** Remote address, the key of the first rate limit. */
   address: string
-  /** A procedure (POST): its token is accepted once. */
+  /** A procedure (POST) whose token is accepted once (all but notify's, see verifier). */
   procedure: boolean
 }
 
@@ -70,10 +70,13 @@ export class ServiceAuth {
     return this.opts.serviceDid
   }
 
-  /** An xrpc-server `auth` option for method `nsid`. */
-  verifier(nsid: string): (ctx: MethodAuthContext) => Promise<ServiceAuthResult> {
+  /**
+   * An xrpc-server `auth` option for method `nsid`. `reusable`: a procedure whose token may be used
+   * again until it expires (notify: a hint changes nothing by itself and is idempotent).
+   */
+  verifier(nsid: string, opts: { reusable?: boolean } = {}): (ctx: MethodAuthContext) => Promise<ServiceAuthResult> {
     return async ({ req, res }) => {
-      const info = { address: req.socket?.remoteAddress ?? 'unknown', procedure: req.method === 'POST' }
+      const info = { address: req.socket?.remoteAddress ?? 'unknown', procedure: req.method === 'POST' && !opts.reusable }
       try {
         return { credentials: await this.authenticate(req.headers.authorization, nsid, info) }
       } catch (err) {

@@ -28,6 +28,7 @@ import { resumeWorkload } from './resume-workload.js'
 import { shutdown } from './shutdown.js'
 import { stopWorkload } from './stop-workload.js'
 import { purgeVolumes } from './purge-volumes.js'
+import { notify } from './notify.js'
 
 export interface XrpcServerOptions {
   control: ControlPlane
@@ -115,6 +116,8 @@ export function createXrpcServer(opts: XrpcServerOptions): MeshletXrpcServer {
   evictWorkload(xrpc, ctx)
   // Services (issue 12, apps)
   purgeVolumes(xrpc, ctx)
+  // notify (issue 16): hints that a record was written
+  notify(xrpc, ctx)
 
   const app = express()
   app.disable('x-powered-by')

@@ -48,8 +48,8 @@ describe('bench harness (tiny mode)', () => {
 
     // Latency: both meshlet variants and the raw floor, each with a complete, ordered stage timeline.
     const lat = r.latency!
-    expect([lat.meshlet.length, lat.meshletWoken.length, lat.raw.length, lat.swarm.length]).toEqual([2, 2, 2, 0])
-    for (const s of [...lat.meshlet, ...lat.meshletWoken]) {
+    expect([lat.meshlet.length, lat.meshletWoken.length, lat.raw.length, lat.swarm.length, lat.meshletNotify?.length]).toEqual([2, 2, 2, 0, 2])
+    for (const s of [...lat.meshlet, ...lat.meshletWoken, ...(lat.meshletNotify ?? [])]) {
       expect(s.totalMs).toBeGreaterThan(0)
       for (const k of STAGES) if (k !== 'pulled') expect(s.at[k], k).toBeTypeOf('number')
       // The path in order (the bid and the window's close may land either way round on a slow machine).

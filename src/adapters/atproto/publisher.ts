@@ -101,6 +101,13 @@ export class AtprotoPublisher implements RecordPublisher {
     return new AtprotoPublisher(session, session.serviceUrl, opts)
   }
 
+  // notify (issue 16): tokens for hints to peers, from this account's PDS.
+  /** A service auth token for calling `aud`'s `lxm`, valid until `expSec`. */
+  async serviceAuth(aud: Did, lxm: string, expSec: number): Promise<string> {
+    const res = await this.session.query<{ token: string }>('com.atproto.server.getServiceAuth', { aud, lxm, exp: String(expSec) })
+    return res.token
+  }
+
   async put(collection: string, rkey: string, value: RecordValue): Promise<StrongRef> {
     const res = await this.call('com.atproto.repo.putRecord', true, () =>
       this.session.procedure<{ uri: string; cid: string }>('com.atproto.repo.putRecord', { repo: this.did, collection, rkey, record: value }),

@@ -2,6 +2,7 @@
 // each decoded (validated) here, and the persisted known index kept in step so deletes made while
 // the peer was down can be found by the next listing (reconcile).
 import type { Cid, Did, RecordEvent } from '../../core/types.js'
+import { HintedRevs, type HintVerdict } from '../../core/hint-order.js'
 import { describeError } from '../../errors.js'
 import type { Logger } from '../../logger.js'
 import type { RecordHandler } from '../../ports/record-source.js'
@@ -16,6 +17,8 @@ export class RecordEmitter {
   private readonly seen = new Map<Did, Map<string, Cid>>()
   /** Unset until start and after stop: nothing is delivered then. */
   handler?: RecordHandler
+  /** notify (issue 16): records applied from hints ahead of the stream, so older ops do not undo them. */
+  readonly hinted = new HintedRevs()
 
   constructor(
     private readonly known: KnownIndex,
@@ -27,11 +30,15 @@ export class RecordEmitter {
   forget(did: Did): void {
     this.seen.delete(did)
     this.known.forget(did)
+    this.hinted.forget(did)
   }
 
-  async put(did: Did, collection: string, rkey: string, cid: Cid, value: unknown): Promise<void> {
+  /** `rev`: the commit the op comes from (a backfill: the head it read); older than an applied hint: skipped. */
+  async put(did: Did, collection: string, rkey: string, cid: Cid, value: unknown, rev?: string): Promise<void> {
     const seen = this.seenOf(did)
     const path = `${collection}/${rkey}`
+    // Before the dedup: the stream reaching the hinted commit also ends the hint's entry.
+    if (rev !== undefined && this.hinted.superseded(did, path, rev)) return
     if (seen.get(path) === cid) return
     const event = decodeRecord({ did, collection, rkey, cid, value }, this.decodeOptions)
     if (!event) return
@@ -41,9 +48,10 @@ export class RecordEmitter {
     await this.deliver(event)
   }
 
-  async delete(did: Did, collection: string, rkey: string): Promise<void> {
+  async delete(did: Did, collection: string, rkey: string, rev?: string): Promise<void> {
     const seen = this.seenOf(did)
     const path = `${collection}/${rkey}`
+    if (rev !== undefined && this.hinted.superseded(did, path, rev)) return
     if (seen.get(path) === DELETED) return
     seen.set(path, DELETED)
     await this.known.remove(did, collection, rkey)
@@ -51,14 +59,32 @@ export class RecordEmitter {
   }
 
   /** Emits what changed in one repo+collection (a full listing) against what the handler was told. */
-  async reconcile(did: Did, collection: string, records: ListedRecord[]): Promise<void> {
+  async reconcile(did: Did, collection: string, records: ListedRecord[], rev?: string): Promise<void> {
     const known = await this.known.load(did, collection)
     const listed = new Set<string>()
     for (const r of records) {
       listed.add(r.rkey)
-      await this.put(did, collection, r.rkey, r.cid, r.value)
+      await this.put(did, collection, r.rkey, r.cid, r.value, rev)
     }
-    for (const rkey of [...known]) if (!listed.has(rkey)) await this.delete(did, collection, rkey)
+    for (const rkey of [...known]) if (!listed.has(rkey)) await this.delete(did, collection, rkey, rev)
+  }
+
+  /**
+   * notify (issue 16): a record proven from a hint, delivered like a stream put unless the view has
+   * it already or holds a newer version (`floor`: the rev up to which the repo is complete here).
+   */
+  async hint(did: Did, collection: string, rkey: string, cid: Cid, value: unknown, rev: string, floor: string | undefined): Promise<HintVerdict> {
+    const path = `${collection}/${rkey}`
+    const verdict = this.hinted.judge(did, path, { rev, cid, seenCid: this.seen.get(did)?.get(path), floor })
+    if (verdict !== 'apply') return verdict
+    this.hinted.applied(did, path, rev)
+    await this.put(did, collection, rkey, cid, value)
+    return 'apply'
+  }
+
+  /** The cid last told for a record ('' when deleted), if any. */
+  told(did: Did, collection: string, rkey: string): Cid | undefined {
+    return this.seen.get(did)?.get(`${collection}/${rkey}`)
   }
 
   private seenOf(did: Did): Map<string, Cid> {

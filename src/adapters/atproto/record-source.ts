@@ -26,6 +26,8 @@ import { ConfigError, MeshletError, describeError } from '../../errors.js'
 import { createLogger, type Logger } from '../../logger.js'
 import type { CursorStore } from '../../ports/cursor-store.js'
 import type { RecordHandler, RecordSource } from '../../ports/record-source.js'
+import type { HintApplied, ProvenRecord } from '../../ports/record-hints.js'
+import { applyHinted } from './hinted-records.js'
 import type { DecodeOptions } from './decode.js'
 import { FirehoseStream, type StreamOwner } from './firehose-stream.js'
 import type { AtprotoIdentityResolver } from './identity.js'
@@ -351,8 +353,8 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
         if (!this.accepts(src, evt.did)) return
         this.lagMs.set(src.key, Date.now() - Date.parse(evt.time))
         if (this.floors.covers(evt.did, evt.rev)) return
-        if (evt.event === 'delete') await this.emitter.delete(evt.did, evt.collection, evt.rkey)
-        else await this.emitter.put(evt.did, evt.collection, evt.rkey, evt.cid.toString(), evt.record)
+        if (evt.event === 'delete') await this.emitter.delete(evt.did, evt.collection, evt.rkey, evt.rev)
+        else await this.emitter.put(evt.did, evt.collection, evt.rkey, evt.cid.toString(), evt.record, evt.rev)
         // Ops of one commit share its rev: the floor rises once the whole commit is handled (eventHandled).
         this.floors.handlingOp(evt.did, evt.rev)
         return
@@ -368,6 +370,23 @@ export class AtprotoRecordSource implements RecordSource, StreamOwner {
         }
         return
     }
+  }
+
+  // ---- notify (issue 16): hinted records ------------------------------------------------------
+  tracks(did: Did): boolean {
+    return this.tracked.has(did)
+  }
+  knows(did: Did, collection: string, rkey: string, cid: string): boolean {
+    return this.emitter.told(did, collection, rkey) === cid
+  }
+
+  /** A proven record from a hint, through the same emitter on the repo's queue (hinted-records.ts). */
+  async hinted(r: ProvenRecord): Promise<HintApplied> {
+    const info = this.repos.get(r.did)
+    const src = info?.sourceKey ? this.sources.get(info.sourceKey) : undefined
+    if (!this.tracked.has(r.did) || !src || src.closed || this.stopped) return 'untracked'
+    const wanted = () => this.tracked.has(r.did) && this.repos.get(r.did) === info
+    return applyHinted({ queue: src.queue, emitter: this.emitter, wanted, floor: () => this.floors.floor(r.did), flush: () => this.known.flush() }, r)
   }
 
   // ---- backfill -------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ export class RepoBackfill {
       let count = 0
       for (const [i, collection] of COLLECTIONS.entries()) {
         count += lists[i]!.length
-        await emitter.reconcile(did, collection, lists[i]!)
+        await emitter.reconcile(did, collection, lists[i]!, head.rev)
       }
       floors.raise(did, head.rev)
       repo.backfillFailures = 0

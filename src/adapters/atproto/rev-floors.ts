@@ -12,6 +12,11 @@ export class RevFloors {
     return this.floors.has(did)
   }
 
+  /** notify (issue 16): the rev up to which the view is complete, if read at all. */
+  floor(did: Did): string | undefined {
+    return this.floors.get(did)
+  }
+
   /** The view already reflects this rev of the repo. */
   covers(did: Did, rev: string): boolean {
     const floor = this.floors.get(did)

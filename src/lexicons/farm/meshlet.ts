@@ -9,6 +9,7 @@ export * as getCapacity from "./meshlet/getCapacity.js";
 export * as getLogs from "./meshlet/getLogs.js";
 export * as getWorkloadStatus from "./meshlet/getWorkloadStatus.js";
 export * as listWorkloads from "./meshlet/listWorkloads.js";
+export * as notify from "./meshlet/notify.js";
 export * as pauseWorkload from "./meshlet/pauseWorkload.js";
 export * as purgeVolumes from "./meshlet/purgeVolumes.js";
 export * as resumeWorkload from "./meshlet/resumeWorkload.js";
