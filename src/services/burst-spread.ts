@@ -6,8 +6,18 @@ import type { CommuneView } from '../core/view.js'
 import { CLAIM_STATES, type AtUri, type Did } from '../core/types.js'
 
 /**
+ * Whether an offer of this meshlet still counts as work in hand (committed resources, a pending
+ * replica): a bid in an open window that the bids in view do not already outrank. A bid that is
+ * losing would otherwise make a peer decline the rest of a burst it has room for; if it wins after
+ * all, the claim is checked for feasibility again (the scheduler's offer at claim time).
+ */
+export function openBidCounts(d: { phase: string; offer: { kind: string }; self?: { outcome: string } }): boolean {
+  return d.phase === 'bidding' && d.offer.kind === 'bid' && d.self?.outcome !== 'lost'
+}
+
+/**
  * Workloads (current versions) this meshlet claimed whose status is not `running` yet, plus those
- * it has an offer out for (`openBids`: decisions in the bidding phase with a bid). Running replicas
+ * it has an offer out for that still counts (`openBids`: see openBidCounts). Running replicas
  * are not pending: the host probe sees them.
  */
 export function pendingReplicas(view: CommuneView, self: Did, openBids: Iterable<AtUri>): Set<AtUri> {

@@ -28,7 +28,7 @@ import type { Stage, Timeline } from './timeline.js'
 import { statusBidUris } from '../core/status-history.js'
 import { LedgerCache } from '../core/ledger-cache.js'
 import { evaluateWhen, expandRuns, type WhenContext } from './scheduler-when.js'
-import { pendingReplicas, spreadOrderOf } from './burst-spread.js'
+import { openBidCounts, pendingReplicas, spreadOrderOf } from './burst-spread.js'
 import type { WhenPolicy } from './when-policy.js'
 
 export interface SchedulerOptions {
@@ -240,7 +240,7 @@ export class SchedulerService {
     const runs = expandRuns(uris, this.view, now, this.opts.self.meshlet)
     for (const [uri, at] of runs.wakes) this.scheduleWake(uri, at, now)
     // burst spread (issue 16): replicas in hand and not running lower each bid; each peer bids first where it would win a tie
-    const pending = pendingReplicas(this.view, this.opts.self.meshlet, [...this.decisions].filter(([, d]) => d.phase === 'bidding' && d.offer.kind === 'bid').map(([uri]) => uri))
+    const pending = pendingReplicas(this.view, this.opts.self.meshlet, [...this.decisions].filter(([, d]) => openBidCounts(d)).map(([uri]) => uri))
     const ordered = spreadOrderOf(runs.uris, this.view, this.opts.self.meshlet, [...profiles.keys()])
     for (const uri of this.debtorsLast(ordered, ledger)) {
       const workload = this.view.workload(uri)
@@ -274,7 +274,8 @@ export class SchedulerService {
     }
     for (const [uri, d] of this.decisions) {
       const w = this.view.workload(uri)
-      if (w && d.phase === 'bidding' && d.offer.kind === 'bid') out.set(uri, w.resources)
+      // burst (issue 16): a bid already outranked by the bids in view is not counted (core/spread.ts openBidCounts)
+      if (w && openBidCounts(d)) out.set(uri, w.resources)
     }
     return out
   }

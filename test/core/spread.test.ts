@@ -2,7 +2,7 @@
 // fit, checked by every verifier) and the local order a peer bids in.
 import { describe, expect, test } from 'vitest'
 import { bidPriority, fitParts, type FitInput } from '../../src/core/priority.js'
-import { PENDING_REPLICAS_MAX, SPREAD_MAX, SPREAD_ORDER_MAX_PAIRS, SPREAD_STEP, pendingReplicasProblem, spreadOrder, spreadPenalty } from '../../src/core/spread.js'
+import { PENDING_REPLICAS_MAX, SPREAD_MAX, SPREAD_ORDER_MAX_PAIRS, SPREAD_STEP, pendingReplicasProblem, spreadKey, spreadOrder, spreadPenalty } from '../../src/core/spread.js'
 import { checkBid } from '../../src/core/bid-verify.js'
 import { selectWinners } from '../../src/core/selection.js'
 import { tiebreak } from '../../src/core/hash.js'
@@ -126,14 +126,14 @@ describe('checkBid recomputes the spread term and checks its bound', () => {
   })
 })
 
-describe('spreadOrder: each peer bids first where it would win a tie', () => {
+describe('spreadOrder: each peer bids first where it is the rendezvous pick', () => {
   const peers = ['did:plc:ann', 'did:plc:ben', 'did:plc:cat'] as Did[]
   const ws = Array.from({ length: 60 }, (_, i) => ({ uri: `at://did:plc:o/commune.scheduler.workload/w${String(i).padStart(2, '0')}`, cid: `bafyw${i}` }))
 
   test('a peer takes first the workloads it is the rendezvous winner of, then ranks by how many others beat it', () => {
     for (const self of peers) {
       const order = spreadOrder(ws, self, peers)
-      const rank = (w: (typeof ws)[number]) => peers.filter((d) => d !== self && tiebreak(w.cid, d) < tiebreak(w.cid, self)).length
+      const rank = (w: (typeof ws)[number]) => peers.filter((d) => d !== self && spreadKey(w.cid, d) < spreadKey(w.cid, self)).length
       const ranks = order.map(rank)
       expect(ranks).toEqual([...ranks].sort((a, b) => a - b))
       expect(ranks[0]).toBe(0)
@@ -143,7 +143,7 @@ describe('spreadOrder: each peer bids first where it would win a tie', () => {
   })
 
   test('every workload is first choice (rank 0) of exactly one peer', () => {
-    const firsts = peers.map((self) => new Set(spreadOrder(ws, self, peers).filter((w) => peers.every((d) => d === self || tiebreak(w.cid, d) > tiebreak(w.cid, self))).map((w) => w.uri)))
+    const firsts = peers.map((self) => new Set(spreadOrder(ws, self, peers).filter((w) => peers.every((d) => d === self || spreadKey(w.cid, d) > spreadKey(w.cid, self))).map((w) => w.uri)))
     for (const w of ws) expect(firsts.filter((s) => s.has(w.uri))).toHaveLength(1)
   })
 
@@ -156,7 +156,20 @@ describe('spreadOrder: each peer bids first where it would win a tie', () => {
   test('past SPREAD_ORDER_MAX_PAIRS pairs it sorts by the own tiebreak key alone', () => {
     const many = Array.from({ length: SPREAD_ORDER_MAX_PAIRS + 1 }, (_, i) => `did:plc:p${i}` as Did)
     const order = spreadOrder(ws.slice(0, 1).concat(ws.slice(1, 2)), peers[0]!, [peers[0]!, ...many]).map((w) => w.uri)
-    const byOwn = ws.slice(0, 2).sort((x, y) => (tiebreak(x.cid, peers[0]!) < tiebreak(y.cid, peers[0]!) ? -1 : 1)).map((w) => w.uri)
+    const byOwn = ws.slice(0, 2).sort((x, y) => (spreadKey(x.cid, peers[0]!) < spreadKey(y.cid, peers[0]!) ? -1 : 1)).map((w) => w.uri)
     expect(order).toEqual(byOwn)
+  })
+})
+
+describe('spreadKey spreads peers whose DIDs differ only at the end', () => {
+  test('of 300 workloads, each of peer00..peer02 is the rendezvous pick of at least 70', () => {
+    const peers = ['did:plc:peer00', 'did:plc:peer01', 'did:plc:peer02'] as Did[]
+    const picks = [0, 0, 0]
+    for (let i = 0; i < 300; i++) {
+      const cid = `bafyw${i.toString(36)}x${(i * 7919).toString(16)}`
+      const keys = peers.map((p) => spreadKey(cid, p))
+      picks[keys.indexOf([...keys].sort()[0]!)]!++
+    }
+    for (const n of picks) expect(n).toBeGreaterThanOrEqual(70)
   })
 })
