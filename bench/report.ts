@@ -64,7 +64,7 @@ export const STAGE_DEFS: StageDef[] = [
     to: 'created',
     what: "runner pass: list this meshlet's containers, check the image (pull when missing), create the container",
     remedy:
-      "engine round trips (list, image inspect, create); the 'starting' status is written beside the start, no longer before it",
+      "engine round trips (list, image inspect, create); the 'starting' status is written only when 'running' does not follow within 1 s",
   },
   {
     key: 'start',
@@ -281,7 +281,7 @@ export function renderMarkdown(r: BenchResults, command: string, notes: string[]
     const spread = b.meshlet.map((x) => Object.entries(x.perPeer ?? {}).map(([k, v]) => `${k} ${v}`).join(', '))
     const most = Math.max(...b.meshlet.map((x) => Math.max(...Object.values(x.perPeer ?? { none: 0 }))))
     L.push(
-      `Containers per peer, per run: ${spread.map((s) => `(${s})`).join(' ')}. Placement follows the bids' priorities (fair-share balance + fit), so one peer can win most of a burst (here up to ${most} of ${o.burst}); its runner starts 4 at a time (\`maxParallelStarts\`) and, with all peers on this one engine, the 'dispatch' stage below is mostly that queue waiting for the engine.`,
+      `Containers per peer, per run: ${spread.map((s) => `(${s})`).join(' ')}. Placement follows the bids' priorities (fair-share balance + fit, where fit drops 10 points per replica a peer already has in hand: the burst spread term), here at most ${most} of ${o.burst} on one peer; each runner starts up to 8 at a time (\`--max-parallel-starts\`) and, with all peers on this one engine, the 'dispatch' stage below is mostly that queue waiting for the engine.`,
       '',
     )
     const at = b.meshlet.flatMap((x) => x.at ?? [])

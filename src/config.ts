@@ -58,6 +58,8 @@ export const RUN_OPTIONS = {
   containerNproc: { flag: 'container-nproc', env: 'MESHLET_CONTAINER_NPROC', type: 'string', help: "process ulimit of every container (per uid, host-wide; pids-limit bounds each container)", default: '4096' },
   containerTmpMb: { flag: 'container-tmp-mb', env: 'MESHLET_CONTAINER_TMP_MB', type: 'string', help: 'size of the tmpfs on /tmp of a read-only container, MiB (counts against its memory)', default: '64' },
   containerStorageMb: { flag: 'container-storage-mb', env: 'MESHLET_CONTAINER_STORAGE_MB', type: 'string', help: 'disk a writable-root container may write when its workload names no storageMb, MiB', default: '1024' },
+  // burst (issue 16): container starts in flight at once
+  maxParallelStarts: { flag: 'max-parallel-starts', env: 'MESHLET_MAX_PARALLEL_STARTS', type: 'string', help: 'container starts (pull, create, start) this meshlet runs at once; more queue', default: '8' },
   storageCheckMs: { flag: 'storage-check-ms', env: 'MESHLET_STORAGE_CHECK_MS', type: 'string', help: 'how often writable layers are measured against storageMb', default: '30000' },
   allowHttp: { flag: 'allow-http', env: 'MESHLET_ALLOW_HTTP', type: 'boolean', help: 'DEV ONLY: resolve identities and PDSes over plain http (loopback test networks)' },
   logLevel: { flag: 'log-level', env: 'MESHLET_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error', default: 'info' },
@@ -179,6 +181,7 @@ export const runConfigSchema = z.object({
   containerTmpMb: intIn(1, 1 << 20).optional(),
   containerStorageMb: intIn(1, 1 << 30).optional(),
   storageCheckMs: intIn(1000, 3_600_000).optional(),
+  maxParallelStarts: intIn(1, 256).optional(), // burst (issue 16)
   allowHttp: z.boolean().default(false),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
   // appview (issue 15); optional so code that builds a config by hand need not name them

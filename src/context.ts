@@ -48,6 +48,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     guestQuota: { maxContainers: cfg.guestMaxContainers, sharePercent: cfg.guestSharePercent },
     containerStorageMb: cfg.containerStorageMb,
     storageCheckMs: cfg.storageCheckMs,
+    maxParallelStarts: cfg.maxParallelStarts, // burst (issue 16)
     // appview (issue 15)
     metricsAllow: cfg.metricsAllow,
     oauth: { plcUrl: cfg.plc, handleResolver: cfg.oauthHandleResolver },

@@ -166,6 +166,7 @@ export class Meshlet implements AsyncDisposable {
       pulledImages,
       allowedBinds: settings.allowedBinds,
       timeline: this.timeline,
+      maxParallelStarts: settings.maxParallelStarts, // burst (issue 16)
       startGate: (uri) => scheduler.decisions.get(uri)?.start,
       fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
       secretKeys: ports.secretKeys,

@@ -3,6 +3,7 @@
 // totals, and its priority against the one every peer recomputes from the ledger. Pure.
 import { workloadEpoch } from './epoch.js'
 import { bidPriority, type PriorityParts } from './priority.js'
+import { pendingReplicasProblem } from './spread.js'
 import type { BidVerifier } from './selection.js'
 import type { Bid, Did, Profile, Resources, Workload } from './types.js'
 
@@ -66,6 +67,8 @@ export function checkBid(bid: Bid, ctx: BidCheckContext): BidCheck {
   if (typeof totals === 'string') return { ok: false, reason: totals }
   if (c.cpuMillisFree > totals.cpuMillis) return { ok: false, reason: `capacity cpuMillisFree ${c.cpuMillisFree} exceeds the ${totals.source} ${totals.cpuMillis}` }
   if (c.memoryMbFree > totals.memoryMb) return { ok: false, reason: `capacity memoryMbFree ${c.memoryMbFree} exceeds the ${totals.source} ${totals.memoryMb}` }
+  const pending = pendingReplicasProblem(c.pendingReplicas) // burst spread (issue 16)
+  if (pending) return { ok: false, reason: pending }
   if (!ctx.owner) return { ok: false, reason: `${bid.meshlet} has no verified owner, so it has no ledger balance` }
   const balance = ctx.balanceAt(ctx.owner, bid.epoch)
   const parts = bidPriority({ balance, capacity: c, totals: { cpuMillis: totals.cpuMillis, memoryMb: totals.memoryMb }, need: r })

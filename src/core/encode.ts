@@ -137,6 +137,7 @@ export function encodeBid(b: BidInput): RecordValue {
         onBattery: cap.onBattery,
         batteryPermille: int(c, 'capacity.batteryPermille', cap.batteryPermille),
         thermal: cap.thermal,
+        pendingReplicas: int(c, 'capacity.pendingReplicas', cap.pendingReplicas), // burst spread (issue 16)
       },
       epoch: int(c, 'epoch', b.epoch),
       resources: b.resources && encodeResources(c, b.resources),

@@ -4,6 +4,7 @@
 // every peer recomputes the same number and a bid that claims another one is invalid.
 // Integers only: BigInt wherever a product could pass 2^53, divisions truncate toward zero.
 import type { CapacitySnapshot, Resources } from './types.js'
+import { spreadPenalty } from './spread.js'
 
 export const FAIR_SHARE_MAX = 500
 export const FIT_MAX = 500
@@ -68,7 +69,9 @@ export interface FitParts {
   load: number
   power: number
   thermal: number
-  /** clamp(mem + cpu + load + power - thermal, 0, 500) */
+  /** burst spread (issue 16): min(200, 10 x capacity.pendingReplicas), see core/spread.ts. */
+  spread: number
+  /** clamp(mem + cpu + load + power - thermal - spread, 0, 500) */
   fit: number
 }
 
@@ -96,8 +99,10 @@ export function thermalPenalty(thermal: CapacitySnapshot['thermal']): number {
  * cpu = floor(150 x clamp(cpuMillisFree - need.cpuMillis, 0, cpuTotal) / cpuTotal) (0 when a total is 0),
  * load = floor(100 x (1000 - min(loadPermille, 1000)) / 1000) (no loadPermille counts as 1000),
  * power = 50 unless onBattery (no onBattery counts as on battery), thermal = 50 warm / 150 throttled,
- * fit = clamp(mem + cpu + load + power - thermal, 0, 500). Missing readings score as the worst case,
- * so leaving a field out never raises a priority.
+ * spread = min(200, 10 x pendingReplicas) (burst spread, core/spread.ts; none named counts as 0),
+ * fit = clamp(mem + cpu + load + power - thermal - spread, 0, 500). Missing readings score as the
+ * worst case, so leaving a field out never raises a priority (pendingReplicas aside: older bids name
+ * none and must keep their priority; what leaving it out gains is bounded by 200).
  */
 export function fitParts(input: FitInput): FitParts {
   const { capacity: c, totals, need } = input
@@ -107,7 +112,8 @@ export function fitParts(input: FitInput): FitParts {
   const load = Math.floor((100 * (1000 - loadPermille)) / 1000)
   const power = c.onBattery === false ? 50 : 0
   const thermal = thermalPenalty(c.thermal)
-  return { mem, cpu, load, power, thermal, fit: clamp(mem + cpu + load + power - thermal, 0, FIT_MAX) }
+  const spread = spreadPenalty(c.pendingReplicas)
+  return { mem, cpu, load, power, thermal, spread, fit: clamp(mem + cpu + load + power - thermal - spread, 0, FIT_MAX) }
 }
 
 export function fitScore(input: FitInput): number {

@@ -218,6 +218,8 @@ export interface CapacitySnapshot {
   onBattery?: boolean
   batteryPermille?: number
   thermal?: Thermal
+  /** burst spread (issue 16): replicas the bidder had bid for (open windows) or claimed and not running yet, when it bid. */
+  pendingReplicas?: number
 }
 
 /** A `commune.scheduler.bid` record (a decline when `decline` is set). */

@@ -47,6 +47,8 @@ export interface PeerSettings {
   containerStorageMb?: number
   /** How often writable layers are measured (default 30 s). */
   storageCheckMs?: number
+  /** burst (issue 16): container starts at once (default DEFAULT_MAX_PARALLEL_STARTS, services/replica-starter.ts). */
+  maxParallelStarts?: number
   /** Where guests' images may come from (docs/protocol.md, Images). Default: no local registries, no shared images. */
   registryPolicy?: RegistryPolicy
   /** What one guest owner may hold here (docs/protocol.md, Quotas), published in the profile. */

@@ -4,6 +4,7 @@
 // only gathers the inputs once per pass and applies the result.
 import type { Offer } from '../core/decide.js'
 import { bidPriority } from '../core/priority.js'
+import { PENDING_REPLICAS_MAX } from '../core/spread.js'
 import { workloadEpoch, type Ledger } from '../core/ledger.js'
 import { debtNote, ownerRefusal } from '../core/free-riders.js'
 import { DEFAULT_GUEST_QUOTA, guestQuota, quotaRefusal, type GuestQuotaPolicy } from '../core/quota.js'
@@ -62,7 +63,7 @@ export function offerFor(
   workload: Workload,
   free: CapacitySnapshot,
   usage: OwnerUsage,
-  ctx: { profiles: Map<Did, Profile>; host: HostSnapshot; graph: ReturnType<ClusterService['current']>; ledger: Ledger },
+  ctx: { profiles: Map<Did, Profile>; host: HostSnapshot; graph: ReturnType<ClusterService['current']>; ledger: Ledger; pendingReplicas?: number },
   policy: OfferPolicy,
 ): { offer: Offer; note?: string } {
   const { self, minOwnerBalance } = policy
@@ -84,6 +85,8 @@ export function offerFor(
   if (overQuota) return { offer: { kind: 'decline', reason: overQuota } }
   // The bid names the totals it is computed against: it stays verifiable if the profile changes later.
   const capacity: CapacitySnapshot = { ...free, cpuMillisFree: Math.min(free.cpuMillisFree, totals.cpuMillis), memoryMbFree: Math.min(free.memoryMbFree, totals.memoryMb), cpuMillisTotal: totals.cpuMillis, memoryMbTotal: totals.memoryMb }
+  // burst spread (issue 16): what this meshlet has in hand and not running yet lowers its fit (core/spread.ts)
+  if (ctx.pendingReplicas !== undefined) capacity.pendingReplicas = Math.min(PENDING_REPLICAS_MAX, Math.max(0, ctx.pendingReplicas))
   const balance = ctx.ledger.balanceAt(ctx.graph.ownerOf(self.meshlet) ?? self.owner, epoch).balance
   const { priority } = bidPriority({ balance, capacity, totals, need: workload.resources })
   const note = workload.owner === self.owner ? undefined : debtNote(ownerBalance)

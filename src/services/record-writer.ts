@@ -5,7 +5,8 @@
 //   value of a key is written), so updates never reorder and bursts do not pile up; the puts of
 //   different keys that wait meanwhile go out together in one applyWrites commit (a burst of claims
 //   and 'starting'/'running' updates is a few commits, not one per record), while a lone put stays
-//   a single putRecord round trip;
+//   a single putRecord round trip; puts queued in the tick in which creates/deletes go out ride in
+//   that same commit (issue 16: one applyWrites per tick for bids, claims and statuses);
 // - each successful write is applied to the local view at once (`onWritten`), so decisions never
 //   wait for their own records to come back through the firehose.
 import type { Did, StrongRef } from '../core/types.js'
@@ -28,6 +29,12 @@ type Batched = { write: RepoWrite; resolve: (r: StrongRef | undefined) => void; 
 type Keyed = { collection: string; rkey: string; value: RecordValue | null; isNew: boolean; waiters: Batched[] }
 
 const MAX_BATCH = 100
+
+/** A keyed write as it goes into an applyWrites batch (a create when the caller believes it new). */
+function keyedWrite(q: Keyed): RepoWrite {
+  if (!q.value) return { op: 'delete', collection: q.collection, rkey: q.rkey }
+  return { op: q.isNew ? 'create' : 'put', collection: q.collection, rkey: q.rkey, value: q.value }
+}
 
 export class RecordWriter {
   private batch: Batched[] = []
@@ -116,6 +123,8 @@ export class RecordWriter {
   /** One keyed commit at a time: what queues meanwhile (a newer value of a key in flight, other keys) goes in the next. */
   private async flushPuts(): Promise<void> {
     if (this.putFlushing) return
+    // burst (issue 16): creates/deletes go out this tick too: the puts ride in their commit
+    if (this.flushScheduled) return
     const items: Keyed[] = []
     for (const [key, q] of this.putQueues) {
       if (items.length >= MAX_BATCH) break
@@ -138,12 +147,7 @@ export class RecordWriter {
       if (items.length === 1) return await this.sendOne(items[0]!)
       let results: (StrongRef | undefined)[]
       try {
-        results = await this.publisher.applyWrites(
-          items.map((q): RepoWrite => {
-            if (!q.value) return { op: 'delete', collection: q.collection, rkey: q.rkey }
-            return { op: q.isNew ? 'create' : 'put', collection: q.collection, rkey: q.rkey, value: q.value }
-          }),
-        )
+        results = await this.publisher.applyWrites(items.map(keyedWrite))
       } catch (err) {
         // One bad write must not sink the others: retry them one by one.
         this.log.warn({ err: describeError(err), n: items.length }, 'batched record writes failed, retrying singly')
@@ -211,11 +215,70 @@ export class RecordWriter {
     while (this.flushing) await this.flushing
     if (this.batch.length === 0) return
     const items = this.batch.splice(0, MAX_BATCH)
-    this.flushing = this.commit(items).finally(() => {
+    // burst (issue 16): puts queued in the same tick ride along, one commit for all
+    const keyed = this.takeQueuedPuts(MAX_BATCH - items.length)
+    this.flushing = (keyed.length > 0 ? this.commitWithPuts(items, keyed) : this.commit(items)).finally(() => {
       this.flushing = undefined
     })
     await this.flushing
     if (this.batch.length > 0) void this.flush()
+    else if (this.putQueues.size > 0) this.schedulePuts()
+  }
+
+  /** burst (issue 16): the queued puts (none while a keyed commit is in flight: one at a time), marked in flight. */
+  private takeQueuedPuts(room: number): Keyed[] {
+    if (this.putFlushing || room <= 0 || this.putQueues.size === 0) return []
+    const items: Keyed[] = []
+    for (const [key, q] of this.putQueues) {
+      if (items.length >= room) break
+      this.putQueues.delete(key)
+      items.push(q)
+    }
+    return items
+  }
+
+  /**
+   * burst (issue 16): creates/deletes and puts of one tick in ONE applyWrites commit. The keyed
+   * items hold the keyed pipeline (putFlushing) meanwhile, so a key never has two writes in flight;
+   * if the commit fails, each write is retried on its own as in the separate paths.
+   */
+  private commitWithPuts(items: Batched[], keyed: Keyed[]): Promise<void> {
+    for (const q of keyed) this.putsInFlight.add(`${q.collection}/${q.rkey}`)
+    const run = async (): Promise<void> => {
+      let results: (StrongRef | undefined)[]
+      try {
+        results = await this.publisher.applyWrites([...items.map((i) => i.write), ...keyed.map((q) => keyedWrite(q))])
+      } catch (err) {
+        this.log.warn({ err: describeError(err), n: items.length + keyed.length }, 'batched write failed, retrying singly')
+        for (const item of items) await this.commit([item])
+        for (const q of keyed) await this.sendOne(q)
+        return
+      }
+      this.commits++
+      items.forEach((item, i) => this.applied(item, results[i]))
+      this.settle(items.length)
+      keyed.forEach((q, i) => this.landed(q, results[items.length + i]))
+    }
+    const p = run().finally(() => {
+      for (const q of keyed) this.putsInFlight.delete(`${q.collection}/${q.rkey}`)
+      this.putFlushing = undefined
+      if (this.putQueues.size > 0) this.schedulePuts()
+    })
+    this.putFlushing = p
+    return p
+  }
+
+  /** An unkeyed write landed: apply it to the view, then wake its waiter. */
+  private applied(item: Batched, res: StrongRef | undefined): void {
+    this.writes++
+    const w = item.write
+    if (w.op === 'delete') {
+      this.onWritten({ did: this.did, collection: w.collection, rkey: w.rkey, uri: `at://${this.did}/${w.collection}/${w.rkey}` })
+    } else if (res) {
+      const rkey = res.uri.split('/').pop()!
+      this.onWritten({ did: this.did, collection: w.collection, rkey, uri: res.uri, cid: res.cid, value: w.value })
+    }
+    item.resolve(res)
   }
 
   private async commit(items: Batched[]): Promise<void> {
@@ -223,18 +286,7 @@ export class RecordWriter {
     try {
       const results = await this.publisher.applyWrites(items.map((i) => i.write))
       this.commits++
-      items.forEach((item, i) => {
-        this.writes++
-        const res = results[i]
-        const w = item.write
-        if (w.op === 'delete') {
-          this.onWritten({ did: this.did, collection: w.collection, rkey: w.rkey, uri: `at://${this.did}/${w.collection}/${w.rkey}` })
-        } else if (res) {
-          const rkey = res.uri.split('/').pop()!
-          this.onWritten({ did: this.did, collection: w.collection, rkey, uri: res.uri, cid: res.cid, value: w.value })
-        }
-        item.resolve(res)
-      })
+      items.forEach((item, i) => this.applied(item, results[i]))
     } catch (err) {
       if (items.length > 1) {
         // One bad write must not sink the others: retry them one by one.

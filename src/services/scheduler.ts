@@ -28,6 +28,7 @@ import type { Stage, Timeline } from './timeline.js'
 import { statusBidUris } from '../core/status-history.js'
 import { LedgerCache } from '../core/ledger-cache.js'
 import { evaluateWhen, expandRuns, type WhenContext } from './scheduler-when.js'
+import { openBidCounts, pendingReplicas, spreadOrderOf } from './burst-spread.js'
 import type { WhenPolicy } from './when-policy.js'
 
 export interface SchedulerOptions {
@@ -238,7 +239,10 @@ export class SchedulerService {
     this.opts.when?.observe(now, host, this.guestCpu(committed))
     const runs = expandRuns(uris, this.view, now, this.opts.self.meshlet)
     for (const [uri, at] of runs.wakes) this.scheduleWake(uri, at, now)
-    for (const uri of this.debtorsLast(runs.uris, ledger)) {
+    // burst spread (issue 16): replicas in hand and not running lower each bid; each peer bids first where it would win a tie
+    const pending = pendingReplicas(this.view, this.opts.self.meshlet, [...this.decisions].filter(([, d]) => openBidCounts(d)).map(([uri]) => uri))
+    const ordered = spreadOrderOf(runs.uris, this.view, this.opts.self.meshlet, [...profiles.keys()])
+    for (const uri of this.debtorsLast(ordered, ledger)) {
       const workload = this.view.workload(uri)
       if (!workload) {
         this.forget(uri)
@@ -246,7 +250,7 @@ export class SchedulerService {
       }
       if ((this.inFlight.get(uri) ?? 0) > 0) continue // re-marked when the write lands
       try {
-        this.evaluate(workload, { now, host, profiles, graph, ledger, committed, declines })
+        this.evaluate(workload, { now, host, profiles, graph, ledger, committed, declines, pending })
       } catch (err) {
         this.log.error({ err: describeError(err), uri }, 'evaluating workload failed')
       }
@@ -270,14 +274,15 @@ export class SchedulerService {
     }
     for (const [uri, d] of this.decisions) {
       const w = this.view.workload(uri)
-      if (w && d.phase === 'bidding' && d.offer.kind === 'bid') out.set(uri, w.resources)
+      // burst (issue 16): a bid already outranked by the bids in view is not counted (core/spread.ts openBidCounts)
+      if (w && openBidCounts(d)) out.set(uri, w.resources)
     }
     return out
   }
 
   private evaluate(
     workload: Workload,
-    ctx: { now: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; ledger: Ledger; committed: Map<AtUri, Resources>; declines: Map<Did, number> },
+    ctx: { now: number; host: HostSnapshot; profiles: Map<Did, Profile>; graph: ReturnType<ClusterService['current']>; ledger: Ledger; committed: Map<AtUri, Resources>; declines: Map<Did, number>; pending: Set<AtUri> },
   ): void {
     const { self } = this.opts
     // Liveness by receipt: read on the monotonic clock, never against writers' dates.
@@ -286,7 +291,7 @@ export class SchedulerService {
     const when: WhenContext = evaluateWhen(workload, ctx, { view: this.view, policy: this.policy, draining: this.draining, self, when: this.opts.when, held: () => this.heldReplicas(), release: (w, reason) => this.apply(w, { type: 'release', reason }) })
     const { committed, usage } = committedBesides(workload, ctx.committed, (uri) => this.view.workload(uri)?.owner)
     const feas = checkFeasibility(workload, ctx.host, committed, this.policy, this.draining)
-    const { offer, note: offerNote } = when.refusal ? { offer: { kind: 'decline', reason: when.refusal } as const, note: undefined } : feas.ok ? offerFor(workload, feas.free, usage, ctx, this.opts) : { offer: { kind: 'decline', reason: feas.reason } as const, note: undefined }
+    const { offer, note: offerNote } = when.refusal ? { offer: { kind: 'decline', reason: when.refusal } as const, note: undefined } : feas.ok ? offerFor(workload, feas.free, usage, { ...ctx, pendingReplicas: ctx.pending.size - (ctx.pending.has(workload.uri) ? 1 : 0) }, this.opts) : { offer: { kind: 'decline', reason: feas.reason } as const, note: undefined }
     const spent = ctx.declines.get(workload.owner) ?? 0
     const quietNote = quietDeclineNote(workload, offer, spent, this.opts)
     const quietDecline = quietNote !== undefined
@@ -315,7 +320,10 @@ export class SchedulerService {
       ...(note ? { note } : {}),
       evaluatedAt: ctx.now,
     })
-    if (offer.kind === 'bid' && decision.phase === 'bidding') ctx.committed.set(workload.uri, workload.resources)
+    if (offer.kind === 'bid' && decision.phase === 'bidding') {
+      ctx.committed.set(workload.uri, workload.resources)
+      ctx.pending.add(workload.uri) // burst spread (issue 16)
+    }
     if (decision.actions.some((a) => a.type === 'decline')) ctx.declines.set(workload.owner, spent + 1)
     this.scheduleWake(workload.uri, decision.wakeAt, ctx.now)
     for (const action of decision.actions) {

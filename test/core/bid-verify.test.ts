@@ -31,7 +31,7 @@ const reason = (b: Bid, c: BidCheckContext = ctx()) => {
 describe('checkBid', () => {
   test('a bid whose every claim matches the records holds up, with its epoch, balance and recomputed parts', () => {
     const r = checkBid(good(), ctx())
-    expect(r).toEqual({ ok: true, epoch: EPOCH, balance: 0n, parts: { mem: 143, cpu: 93, load: 100, power: 50, thermal: 0, fit: 386, fairShare: 250, priority: 636 } })
+    expect(r).toEqual({ ok: true, epoch: EPOCH, balance: 0n, parts: { mem: 143, cpu: 93, load: 100, power: 50, thermal: 0, spread: 0, fit: 386, fairShare: 250, priority: 636 } })
   })
 
   test('the balance is the bidder OWNER’s at the epoch the bid names', () => {

@@ -80,7 +80,7 @@ describe('fitScore from the bid capacity, the profile totals and the resources',
   const fit = (cap: Partial<CapacitySnapshot>, over: Partial<FitInput> = {}) => fitScore({ ...base, ...over, capacity: { ...base.capacity, ...cap } })
 
   test('parts of an idle, cool machine on mains: mem floor(200*6144/8192)=150, cpu floor(150*3000/4000)=112, load 100, power 50', () => {
-    expect(fitParts(base)).toEqual({ mem: 150, cpu: 112, load: 100, power: 50, thermal: 0, fit: 412 })
+    expect(fitParts(base)).toEqual({ mem: 150, cpu: 112, load: 100, power: 50, thermal: 0, spread: 0, fit: 412 })
   })
 
   test.each<[string, Partial<CapacitySnapshot>, number]>([

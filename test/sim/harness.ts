@@ -297,6 +297,11 @@ export class Simulation {
       : { kind: 'decline', reason: 'insufficient memory: needs 64 MiB, 10 MiB free' }
   }
 
+  /** burst (issue 16): the order a peer evaluates the workloads one delivery touched (default: as delivered). */
+  protected orderTouched(_peer: Peer, uris: AtUri[]): AtUri[] {
+    return uris
+  }
+
   /** How this peer checks others' bids (none by default: every bid counts at its word). */
   protected verifierFor(_peer: Peer): BidVerifier | undefined {
     return undefined
@@ -443,7 +448,7 @@ export class Simulation {
             const ch = p.view.apply(ev, this.clock(p))
             if (ch.workloadUri) touched.add(ch.workloadUri)
           }
-          for (const uri of touched) this.evaluate(p, uri)
+          for (const uri of this.orderTouched(p, [...touched])) this.evaluate(p, uri)
           break
         }
         case 'wake': {

@@ -180,9 +180,38 @@ describe('RecordWriter', () => {
     expect(pub.records.has(`${STATUS}/w4`)).toBe(true)
   })
 
-  test('bids created in one tick share one commit, apart from status updates', async () => {
+  test('bids created and statuses put in one tick share one commit (issue 16: one applyWrites per tick)', async () => {
+    const { pub, writer, written } = setup()
+    await Promise.all([writer.put(STATUS, 'w1', status('pending')), writer.create(BID, { $type: BID, n: 1 }), writer.create(BID, { $type: BID, n: 2 })])
+    expect(pub.calls.map((c) => `${c.kind}:${c.writes.map((w) => w.collection).join('+')}`)).toEqual([`applyWrites:${BID}+${BID}+${STATUS}`])
+    expect(written.map((w) => w.collection).sort()).toEqual([BID, BID, STATUS])
+    await writer.idle()
+  })
+
+  test('a put that queues while such a commit is in flight goes in the next one, after it', async () => {
+    const { pub, writer, written } = setup()
+    pub.gated = true
+    const first = Promise.all([writer.create(BID, { $type: BID, n: 1 }), writer.put(STATUS, 'w1', status('pending'))])
+    await tick()
+    const later = writer.put(STATUS, 'w1', status('running'))
+    await tick()
+    expect(pub.calls).toHaveLength(1)
+    pub.gated = false
+    pub.release()
+    await Promise.all([first, later])
+    expect(written.filter((w) => w.collection === STATUS).map((w) => (w.value as unknown as { state: string }).state)).toEqual(['pending', 'running'])
+    expect(pub.calls.map((c) => c.kind)).toEqual(['applyWrites', 'put'])
+  })
+
+  test('when the shared commit fails, each write is retried alone and the bad one fails alone', async () => {
     const { pub, writer } = setup()
-    await Promise.all([writer.create(BID, { $type: BID, n: 1 }), writer.create(BID, { $type: BID, n: 2 }), writer.put(STATUS, 'w1', status('pending'))])
-    expect(pub.calls.map((c) => `${c.kind}:${c.writes.length}`).sort()).toEqual(['applyWrites:2', 'put:1'])
+    pub.failRkeys.add('bad')
+    const bid = writer.create(BID, { $type: BID, n: 1 })
+    const good = writer.put(STATUS, 'ok', status('pending'))
+    const bad = writer.put(STATUS, 'bad', status('pending'))
+    await expect(bid).resolves.toMatchObject({ uri: expect.stringContaining(BID) })
+    await expect(good).resolves.toMatchObject({ uri: `at://${DID}/${STATUS}/ok` })
+    await expect(bad).rejects.toThrow(/bad record/)
+    await writer.idle()
   })
 })

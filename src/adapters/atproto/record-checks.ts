@@ -101,6 +101,7 @@ export function capacity(c: {
   onBattery?: boolean
   batteryPermille?: number
   thermal?: string
+  pendingReplicas?: number
 }): CapacitySnapshot {
   return omitUndefined({
     cpuMillisFree: c.cpuMillisFree,
@@ -112,6 +113,7 @@ export function capacity(c: {
     batteryPermille: c.batteryPermille,
     // An open enum: a newer peer's value is only a hint, so it reads as "unknown" rather than failing the bid.
     thermal: c.thermal === undefined ? undefined : (THERMAL as readonly string[]).includes(c.thermal) ? (c.thermal as Thermal) : 'unknown',
+    pendingReplicas: c.pendingReplicas, // burst spread (issue 16)
   })
 }
 

@@ -61,12 +61,17 @@ type Capacity = { $type?: "commune.scheduler.defs#capacity";"cpuMillisFree":numb
   /**
    * 1-minute load average per core, x1000.
    */
-  "loadPermille"?:number;"onBattery"?:boolean;"batteryPermille"?:number;"thermal"?:"nominal" | "warm" | "throttled" | "unknown" | l.UnknownString };
+  "loadPermille"?:number;"onBattery"?:boolean;"batteryPermille"?:number;"thermal"?:"nominal" | "warm" | "throttled" | "unknown" | l.UnknownString;
+
+  /**
+   * burst spread (issue 16): replicas the bidder had bid for in open windows or claimed but not yet running when it bid; lowers its fit (10 points each, at most 200).
+   */
+  "pendingReplicas"?:number };
 
 export type { Capacity };
 
 /** A snapshot of a host's live resources. */
-const capacity = /*#__PURE__*/ l.typedObject<Capacity>($nsid, "capacity", /*#__PURE__*/ l.object({"cpuMillisFree":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMbFree":/*#__PURE__*/ l.integer({"minimum":0}),"cpuMillisTotal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1048576})),"memoryMbTotal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":16777216})),"loadPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"onBattery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"batteryPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000})),"thermal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string<{"knownValues":["nominal","warm","throttled","unknown"]}>())}));
+const capacity = /*#__PURE__*/ l.typedObject<Capacity>($nsid, "capacity", /*#__PURE__*/ l.object({"cpuMillisFree":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMbFree":/*#__PURE__*/ l.integer({"minimum":0}),"cpuMillisTotal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1048576})),"memoryMbTotal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":16777216})),"loadPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"onBattery":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.boolean()),"batteryPermille":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":1000})),"thermal":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string<{"knownValues":["nominal","warm","throttled","unknown"]}>()),"pendingReplicas":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0,"maximum":65536}))}));
 
 export { capacity };
 
