@@ -270,7 +270,7 @@ export class SchedulerService {
     }
     for (const [uri, d] of this.decisions) {
       const w = this.view.workload(uri)
-      if (w && d.phase === 'bidding' && d.offer.kind === 'bid') out.set(uri, w.resources)
+      if (w && d.phase === 'bidding' && d.offer.kind === 'bid' && !d.sampledOut) out.set(uri, w.resources)
     }
     return out
   }
@@ -315,7 +315,7 @@ export class SchedulerService {
       ...(note ? { note } : {}),
       evaluatedAt: ctx.now,
     })
-    if (offer.kind === 'bid' && decision.phase === 'bidding') ctx.committed.set(workload.uri, workload.resources)
+    if (offer.kind === 'bid' && decision.phase === 'bidding' && !decision.sampledOut) ctx.committed.set(workload.uri, workload.resources)
     if (decision.actions.some((a) => a.type === 'decline')) ctx.declines.set(workload.owner, spent + 1)
     this.scheduleWake(workload.uri, decision.wakeAt, ctx.now)
     for (const action of decision.actions) {
