@@ -17,8 +17,12 @@ import type { Bid, Cid, Did, Workload, WorkloadStatus } from './types.js'
  * buys little once declines widen the sample anyway.
  */
 export const SAMPLE_K = 2
-/** A ring never has fewer members than this: small communes (eligible <= ring size) bid exactly as before. */
-export const SAMPLE_MIN_RING = 4
+/**
+ * A ring never has fewer members than this: communes of up to 12 eligible meshlets (the friends
+ * and small communities meshlet is for) bid exactly as before, and a ring of 12 is still a small
+ * constant against a commune of hundreds.
+ */
+export const SAMPLE_MIN_RING = 12
 
 export type SampleWorkload = Pick<Workload, 'uri' | 'cid' | 'replicas' | 'owner' | 'bidWindowMs' | 'kind' | 'delivery'>
 
@@ -41,25 +45,34 @@ export function sampleKey(cid: Cid, did: Did): string {
 }
 
 // Hashing every candidate on every evaluation costs ~1 ms at 1,000 peers; keys of the recent cids
-// are kept (a bounded memo: the same value as recomputing, so still a pure function).
+// are kept (a bounded memo: the same value as recomputing, so still a pure function). The key's
+// first 13 hex digits (52 bits) as a number sort the candidates; equal prefixes compare in full.
 const MEMO_CIDS = 512
-const memo = new Map<Cid, Map<Did, string>>()
+interface Key {
+  n: number
+  hex: string
+}
+const memo = new Map<Cid, Map<Did, Key>>()
 
-function keyOf(cid: Cid, did: Did): string {
+function keyOf(cid: Cid, did: Did): Key {
   let m = memo.get(cid)
   if (!m) {
     if (memo.size >= MEMO_CIDS) memo.delete(memo.keys().next().value!)
     memo.set(cid, (m = new Map()))
   }
   let k = m.get(did)
-  if (k === undefined) m.set(did, (k = sampleKey(cid, did)))
+  if (k === undefined) {
+    const hex = sampleKey(cid, did)
+    m.set(did, (k = { n: parseInt(hex.slice(0, 13), 16), hex }))
+  }
   return k
 }
 
 /** Candidates in sample order: sampleKey ascending, then DID (a full SHA-256 collision only). */
 export function sampleOrder(cid: Cid, candidates: Iterable<Did>): Did[] {
-  const keyed = [...candidates].map((d) => ({ d, k: keyOf(cid, d) }))
-  keyed.sort((a, b) => compareStrings(a.k, b.k) || compareStrings(a.d, b.d))
+  const keyed: { d: Did; k: Key }[] = []
+  for (const d of candidates) keyed.push({ d, k: keyOf(cid, d) })
+  keyed.sort((a, b) => a.k.n - b.k.n || compareStrings(a.k.hex, b.k.hex) || compareStrings(a.d, b.d))
   return keyed.map((x) => x.d)
 }
 

@@ -25,12 +25,12 @@ const BID: Offer = { kind: 'bid', priority: 500, capacity }
 describe('rings', () => {
   test('ring size: replicas x SAMPLE_K, at least SAMPLE_MIN_RING', () => {
     expect(SAMPLE_K).toBe(2)
-    expect(SAMPLE_MIN_RING).toBe(4)
-    expect(ringSize({ replicas: 1 })).toBe(4)
-    expect(ringSize({ replicas: 2 })).toBe(4)
-    expect(ringSize({ replicas: 3 })).toBe(6)
+    expect(SAMPLE_MIN_RING).toBe(12)
+    expect(ringSize({ replicas: 1 })).toBe(12)
+    expect(ringSize({ replicas: 6 })).toBe(12)
+    expect(ringSize({ replicas: 7 })).toBe(14)
     expect(ringSize({ replicas: 10 })).toBe(20)
-    expect(ringSize({ replicas: 0 })).toBe(4)
+    expect(ringSize({ replicas: 0 })).toBe(12)
   })
 
   test('sample key is SHA-256 of cid|did (64 hex digits); the order is by key ascending', () => {
@@ -41,59 +41,60 @@ describe('rings', () => {
     expect(sampleOrder('bafyother', ds).slice(0, 4)).not.toEqual(sampleOrder(W_CID, ds).slice(0, 4))
   })
 
-  test('10 eligible, 1 replica: rings of 4, 4, 2 in hash order; everyone in exactly one ring', () => {
-    const ds = dids(10)
+  test('30 eligible, 1 replica: rings of 12, 12, 6 in hash order; everyone in exactly one ring', () => {
+    const ds = dids(30)
     const r = sampleRings(workload({ replicas: 1 }), eligibleOf(...ds))
     const order = byHash(W_CID, ds)
-    expect(r.rings).toEqual([order.slice(0, 4), order.slice(4, 8), order.slice(8)])
+    expect(r.rings).toEqual([order.slice(0, 12), order.slice(12, 24), order.slice(24)])
     expect([...r.ringOf.keys()].sort()).toEqual([...ds].sort())
-    expect(r.ringOf.get(order[3])).toBe(0)
-    expect(r.ringOf.get(order[4])).toBe(1)
+    expect(r.ringOf.get(order[11])).toBe(0)
+    expect(r.ringOf.get(order[12])).toBe(1)
   })
 
   test('exactly ring-size eligible: one ring, everybody (a small commune bids as before)', () => {
-    const ds = dids(6)
-    const r = sampleRings(workload({ replicas: 3 }), eligibleOf(...ds))
+    const ds = dids(14)
+    const r = sampleRings(workload({ replicas: 7 }), eligibleOf(...ds))
     expect(r.rings).toHaveLength(1)
     expect(new Set(r.rings[0])).toEqual(new Set(ds))
-    expect(sampleRings(workload({ replicas: 3 }), eligibleOf(...dids(7))).rings.map((x) => x.length)).toEqual([6, 1])
+    expect(sampleRings(workload({ replicas: 7 }), eligibleOf(...dids(15))).rings.map((x) => x.length)).toEqual([14, 1])
+    expect(sampleRings(workload({ replicas: 1 }), eligibleOf(...dids(12))).rings).toHaveLength(1)
   })
 
   test('pinned candidates join ring 0, counted once; an ineligible pin is ignored', () => {
-    const ds = dids(10)
+    const ds = dids(30)
     const order = byHash(W_CID, ds)
     const w = workload({ replicas: 1 })
-    // Already in the first four: ring 0 stays four.
-    expect(sampleRings(w, eligibleOf(...ds), [order[1]]).rings[0]).toHaveLength(4)
+    // Already in the first twelve: ring 0 stays twelve.
+    expect(sampleRings(w, eligibleOf(...ds), [order[1]]).rings[0]).toHaveLength(12)
     // From ring 2: ring 0 grows by one, ring 2 loses it.
-    const r = sampleRings(w, eligibleOf(...ds), [order[9], 'did:plc:gone'])
-    expect(r.rings[0]).toEqual([...order.slice(0, 4), order[9]])
-    expect(r.rings.slice(1)).toEqual([order.slice(4, 8), [order[8]]])
+    const r = sampleRings(w, eligibleOf(...ds), [order[29], 'did:plc:gone'])
+    expect(r.rings[0]).toEqual([...order.slice(0, 12), order[29]])
+    expect(r.rings.slice(1)).toEqual([order.slice(12, 24), order.slice(24, 29)])
     expect(r.ringOf.has('did:plc:gone')).toBe(false)
   })
 
   test('pinned: preferred holders, claims on the current version, the owner\'s own meshlets (at most a ring of them)', () => {
     const w = workload({ replicas: 1 })
-    const ds = dids(12)
-    const eligible = new Map<Did, EligibleMeshlet>(ds.map((d, i) => [d, { meshlet: d, owner: i < 6 ? w.owner : `${d}-owner` }]))
+    const ds = dids(30)
+    const eligible = new Map<Did, EligibleMeshlet>(ds.map((d, i) => [d, { meshlet: d, owner: i < 15 ? w.owner : `${d}-owner` }]))
     const pins = pinnedCandidates(
       w,
       eligible,
-      [status(ds[7], 'running'), status(ds[8], 'stopped'), status(ds[9], 'running', { workload: { uri: w.uri, cid: 'bafyold' } })],
-      new Set([ds[10]]),
+      [status(ds[17], 'running'), status(ds[18], 'stopped'), status(ds[19], 'running', { workload: { uri: w.uri, cid: 'bafyold' } })],
+      new Set([ds[20]]),
     )
-    expect(pins.has(ds[10])).toBe(true) // preferred
-    expect(pins.has(ds[7])).toBe(true) // holds a claim
-    expect(pins.has(ds[8])).toBe(false) // stopped is no claim
-    expect(pins.has(ds[9])).toBe(false) // a claim on an older version (rollout pins those through preferred)
+    expect(pins.has(ds[20])).toBe(true) // preferred
+    expect(pins.has(ds[17])).toBe(true) // holds a claim
+    expect(pins.has(ds[18])).toBe(false) // stopped is no claim
+    expect(pins.has(ds[19])).toBe(false) // a claim on an older version (rollout pins those through preferred)
     const own = [...pins].filter((d) => eligible.get(d)!.owner === w.owner)
-    expect(own).toEqual(byHash(W_CID, ds.slice(0, 6)).slice(0, 4))
-    expect(pins.size).toBe(6)
+    expect(own).toEqual(byHash(W_CID, ds.slice(0, 15)).slice(0, 12))
+    expect(pins.size).toBe(14)
   })
 })
 
 describe('widening', () => {
-  const ds = dids(10)
+  const ds = dids(30)
   const order = byHash(W_CID, ds)
   const w = workload({ replicas: 1 })
   const rings = sampleRings(w, eligibleOf(...ds))
@@ -103,7 +104,7 @@ describe('widening', () => {
     const s = open([], T0)
     expect(s.open).toBe(1)
     expect(s.reason).toBe('enough offers')
-    expect([...s.members]).toEqual(order.slice(0, 4))
+    expect([...s.members]).toEqual(order.slice(0, 12))
     expect(s.nextAt).toBe(T0 + WIN)
   })
 
@@ -114,22 +115,24 @@ describe('widening', () => {
   })
 
   test('a bid from outside the sample is valid and counts', () => {
-    const s = open([bid(order[9], 5)], T0 + 10 * WIN)
+    const s = open([bid(order[29], 5)], T0 + 10 * WIN)
     expect(s.open).toBe(1)
     expect(s.reason).toBe('enough offers')
   })
 
   test('declines: when the unanswered members cannot fill the slots, the next ring opens at once', () => {
-    const three = order.slice(0, 3).map((d) => decline(d, 'insufficient memory'))
-    expect(open(three, T0).open).toBe(1) // one member may still bid
-    const four = order.slice(0, 4).map((d) => decline(d, 'insufficient memory'))
-    const s = open(four, T0)
+    const eleven = order.slice(0, 11).map((d) => decline(d, 'insufficient memory'))
+    expect(open(eleven, T0).open).toBe(1) // one member may still bid
+    const twelve = order.slice(0, 12).map((d) => decline(d, 'insufficient memory'))
+    const s = open(twelve, T0)
     expect(s.open).toBe(2)
     expect(s.reason).toBe('declines')
-    expect(s.members.size).toBe(8)
+    expect(s.members.size).toBe(24)
     expect(s.nextAt).toBe(T0 + 2 * WIN)
+    // Two replicas: 11 declines leave one possible offer for two slots: the next ring opens at once.
+    expect(open(eleven, T0, workload({ replicas: 2 })).open).toBe(2)
     // Every member of rings 0 and 1 declined: ring 2 too, still before any timeout.
-    const eight = order.slice(0, 8).map((d) => decline(d, 'insufficient memory'))
+    const eight = order.slice(0, 24).map((d) => decline(d, 'insufficient memory'))
     const all = open(eight, T0)
     expect(all.open).toBe(3)
     expect(all.reason).toBe('all rings open')
@@ -159,7 +162,7 @@ describe('widening', () => {
 
   test('early close: the window closes once every member of the open rings answered', () => {
     const s = open([], T0)
-    const answers = order.slice(0, 4).map((d, i) => bid(d, i))
+    const answers = order.slice(0, 12).map((d, i) => bid(d, i))
     expect(bidWindow(w, answers, eligibleOf(...ds), T0, T0 + 1, undefined, s.members).reason).toBe('all-answered')
     expect(bidWindow(w, answers.slice(1), eligibleOf(...ds), T0, T0 + 1, undefined, s.members).reason).toBe('open')
     // Without the sample: every eligible meshlet must answer (as before).
@@ -168,7 +171,7 @@ describe('widening', () => {
 })
 
 describe('decideWorkload with sampled bidding', () => {
-  const ds = dids(10)
+  const ds = dids(30)
   const order = byHash(W_CID, ds)
   const input = (self: Did, over: Partial<DecideInput> = {}): DecideInput => ({
     workload: workload({ replicas: 1 }),
@@ -184,7 +187,7 @@ describe('decideWorkload with sampled bidding', () => {
 
   test('a ring-0 member bids; a meshlet outside the open rings writes nothing, commits nothing, and wakes when its ring is due', () => {
     expect(decideWorkload(input(order[0])).actions).toEqual([{ type: 'bid', priority: 500, capacity }])
-    const out = decideWorkload(input(order[5]))
+    const out = decideWorkload(input(order[15]))
     expect(out.actions).toEqual([])
     expect(out.phase).toBe('bidding')
     expect(out.sampledOut).toBe('not in the sample: ring 1 of 3, 1 ring(s) open (enough offers)')
@@ -193,36 +196,36 @@ describe('decideWorkload with sampled bidding', () => {
   })
 
   test('ring 0 declined: ring 1 bids at once, ring 2 still waits', () => {
-    const bids = order.slice(0, 4).map((d) => decline(d, 'insufficient memory'))
-    expect(decideWorkload(input(order[4], { bids })).actions).toEqual([{ type: 'bid', priority: 500, capacity }])
-    expect(decideWorkload(input(order[8], { bids })).actions).toEqual([])
+    const bids = order.slice(0, 12).map((d) => decline(d, 'insufficient memory'))
+    expect(decideWorkload(input(order[12], { bids })).actions).toEqual([{ type: 'bid', priority: 500, capacity }])
+    expect(decideWorkload(input(order[24], { bids })).actions).toEqual([])
   })
 
   test('silence after the window: the next ring offers (a late offer) and wakes to claim', () => {
-    const d = decideWorkload(input(order[4], { now: T0 + WIN + 10 }))
+    const d = decideWorkload(input(order[12], { now: T0 + WIN + 10 }))
     expect(d.actions).toEqual([{ type: 'bid', priority: 500, capacity }])
     expect(d.wakeAt).toBe(T0 + WIN + 10 + WIN)
   })
 
   test('after the window, with enough offers, an outsider stays quiet even with an open slot', () => {
-    const d = decideWorkload(input(order[6], { now: T0 + WIN + 10, bids: [bid(order[0], 5)] }))
+    const d = decideWorkload(input(order[14], { now: T0 + WIN + 10, bids: [bid(order[0], 5)] }))
     expect(d.actions.filter((a) => a.type === 'bid' || a.type === 'decline')).toEqual([])
     expect(d.sampledOut).toContain('ring 1 of 3')
   })
 
   test('a bid from outside the sample is valid: it can win', () => {
-    const d = decideWorkload(input(order[9], { now: T0 + WIN + 10, bids: [bid(order[9], 900), bid(order[0], 5)] }))
-    expect(d.actions).toEqual([{ type: 'claim', bid: { uri: bid(order[9], 900).uri, cid: bid(order[9], 900).cid }, priority: 900, replica: 0 }])
+    const d = decideWorkload(input(order[29], { now: T0 + WIN + 10, bids: [bid(order[29], 900), bid(order[0], 5)] }))
+    expect(d.actions).toEqual([{ type: 'claim', bid: { uri: bid(order[29], 900).uri, cid: bid(order[29], 900).cid }, priority: 900, replica: 0 }])
   })
 
   test('small commune (eligible <= ring size), allBid, and batch at-most-once: everyone bids, as before', () => {
-    expect(decideWorkload(input(ds[3], { eligible: eligibleOf(...ds.slice(0, 4)) })).actions).toHaveLength(1)
-    expect(decideWorkload(input(order[9], { allBid: true })).actions).toHaveLength(1)
-    expect(decideWorkload(input(order[9], { workload: workload({ replicas: 1, kind: 'batch', delivery: 'at-most-once', restart: { policy: 'never' } }) })).actions).toHaveLength(1)
+    expect(decideWorkload(input(ds[11], { eligible: eligibleOf(...ds.slice(0, 12)) })).actions).toHaveLength(1)
+    expect(decideWorkload(input(order[29], { allBid: true })).actions).toHaveLength(1)
+    expect(decideWorkload(input(order[29], { workload: workload({ replicas: 1, kind: 'batch', delivery: 'at-most-once', restart: { policy: 'never' } }) })).actions).toHaveLength(1)
   })
 
   test('a volume holder outside the first ring is asked first', () => {
-    expect(decideWorkload(input(order[9], { preferred: new Set([order[9]]) })).actions).toHaveLength(1)
+    expect(decideWorkload(input(order[29], { preferred: new Set([order[29]]) })).actions).toHaveLength(1)
   })
 })
 
@@ -230,11 +233,11 @@ describe('property: the same view gives the same rings on every peer', () => {
   test('any arrival order of eligible meshlets and records, any peer', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 60 }),
         fc.integer({ min: 1, max: 4 }),
-        fc.array(fc.tuple(fc.nat(39), fc.boolean(), fc.nat(20)), { maxLength: 30 }),
+        fc.array(fc.tuple(fc.nat(59), fc.boolean(), fc.nat(20)), { maxLength: 40 }),
         fc.integer({ min: 0, max: 4 * WIN }),
-        fc.array(fc.nat(39), { maxLength: 3 }),
+        fc.array(fc.nat(59), { maxLength: 3 }),
         fc.integer(),
         (n, replicas, recs, dt, pinIdx, seed) => {
           const ds = dids(n)
