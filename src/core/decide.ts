@@ -150,7 +150,9 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  *    release "no longer eligible: ...".
  * 3. Window open ({@link bidWindow}) and no status of its own for the current cid (holding one
  *    means its window already closed) -> phase 'bidding'; if it has no record for the current
- *    cid, one action: bid or decline per `offer`; wakeAt = closesAt.
+ *    cid, one action: bid or decline per `offer`; wakeAt = closesAt. (issue 16) With sampled
+ *    bidding only members of the open rings offer (here and in the "no record" rule below); the
+ *    others set `sampledOut` and wake when their ring is due (core/sample.ts).
  * 4. Window closed -> {@link resolvePlacement}:
  *    - draining and it holds a live claim -> release "draining: ..." (others take the slot; the
  *      offer of a draining meshlet is a decline, so it does not come back while draining);
