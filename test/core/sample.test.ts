@@ -207,6 +207,13 @@ describe('decideWorkload with sampled bidding', () => {
     expect(d.wakeAt).toBe(T0 + WIN + 10 + WIN)
   })
 
+  test('after the window, silence: ring 2 stays quiet and wakes when it is due', () => {
+    const d = decideWorkload(input(order[24], { now: T0 + WIN + 10 }))
+    expect(d.actions).toEqual([])
+    expect(d.sampledOut).toBe('not in the sample: ring 2 of 3, 2 ring(s) open (silence)')
+    expect(d.wakeAt).toBe(T0 + 2 * WIN)
+  })
+
   test('after the window, with enough offers, an outsider stays quiet even with an open slot', () => {
     const d = decideWorkload(input(order[14], { now: T0 + WIN + 10, bids: [bid(order[0], 5)] }))
     expect(d.actions.filter((a) => a.type === 'bid' || a.type === 'decline')).toEqual([])
