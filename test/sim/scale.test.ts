@@ -1,4 +1,4 @@
-// Scale simulation (issue 16 part 5) at a CI size: 100 peers with sampled bidding write a few bid
+// Scale simulation (issue 16 part 5) at a CI size (100 peers: 12 workloads sampled, 2 all-bid): sampled bidding writes a few bid
 // records per workload, not one per peer, and every peer still agrees on the holders. The full
 // size (100 peers x 10,000 workloads, 1,000 peers) runs from test/sim/scale-run.ts.
 import { describe, expect, test } from 'vitest'
@@ -6,8 +6,8 @@ import { REPORT_HEADER, reportLine, runScale, scaleDefaults } from './scale.js'
 
 describe('scale simulation (100 peers)', () => {
   test('sampled bidding: records per workload stay O(replicas + k), every peer agrees, no double holder; all-bid writes one per peer', () => {
-    const sampled = runScale(scaleDefaults(100, 40)).report
-    const allBid = runScale(scaleDefaults(100, 4, { allBid: true })).report
+    const sampled = runScale(scaleDefaults(100, 12)).report
+    const allBid = runScale(scaleDefaults(100, 2, { allBid: true })).report
     console.log(`${REPORT_HEADER}\n${reportLine(sampled)}\n${reportLine(allBid)}`)
     for (const r of [sampled, allBid]) {
       expect(r.disagreements).toEqual([])
