@@ -86,10 +86,15 @@ export interface Rings {
  * The rings of one workload version over `eligible`. Ring 0 = the first ringSize(w) candidates in
  * sample order PLUS every pinned one (counted once): the candidates the protocol already prefers.
  * Later rings take the rest in sample order, ringSize each. Pinned meshlets that are not eligible
- * are ignored.
+ * are ignored. At most ringSize eligible: one ring of all of them, in DID order (nothing hashed).
  */
 export function sampleRings(w: Pick<Workload, 'cid' | 'replicas'>, eligible: ReadonlyMap<Did, EligibleMeshlet>, pinned: Iterable<Did> = []): Rings {
   const size = ringSize(w)
+  if (eligible.size <= size) {
+    // One ring holds everybody (a small commune): no hashing, DID order.
+    const all = [...eligible.keys()].sort(compareStrings)
+    return { rings: [all], ringOf: new Map(all.map((d) => [d, 0])) }
+  }
   const order = sampleOrder(w.cid, eligible.keys())
   const pin = new Set([...pinned].filter((d) => eligible.has(d)))
   const rings: Did[][] = [order.slice(0, size)]
@@ -142,12 +147,13 @@ export interface SampleState {
  * A window of 0 opens every ring at once (nobody waits). Valid offers >= slots: nothing widens.
  */
 export function openRings(w: SampleWorkload, rings: Rings, bids: readonly Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>, firstSeenAt: number, now: number, verify?: BidVerifier): SampleState {
+  const members = new Set<Did>(rings.rings[0] ?? [])
+  if (rings.rings.length <= 1) return { rings, open: 1, members, reason: 'all rings open' }
   const slots = slotCount(w)
   const windowMs = Number.isFinite(w.bidWindowMs) && w.bidWindowMs > 0 ? Math.floor(w.bidWindowMs) : 0
   const c = classifyBids(w, bids, eligible, verify)
   const valid = c.valid.length
   const answered = new Set<Did>([...c.valid, ...c.declined].map((b) => b.meshlet))
-  const members = new Set<Did>(rings.rings[0] ?? [])
   let open = 1
   let reason: RingReason = 'enough offers'
   let unanswered = 0
@@ -179,7 +185,7 @@ export function sampleFor(
   verify?: BidVerifier,
 ): SampleState | undefined {
   if (!isSampled(w)) return undefined
-  const rings = sampleRings(w, eligible, pinnedCandidates(w, eligible, statuses, preferred))
+  const rings = sampleRings(w, eligible, eligible.size <= ringSize(w) ? [] : pinnedCandidates(w, eligible, statuses, preferred))
   return openRings(w, rings, bids, eligible, firstSeenAt, now, verify)
 }
 
