@@ -7,6 +7,7 @@ import { bidWindow, classifyBids, compareStrings, dedupeByUri, slotCount, type B
 import type { Ack, Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStatus } from './types.js'
 import { statusBidUris } from './status-history.js'
 import { oldVersionHolders, rolloutDecision } from './rollout.js'
+import { sampleFor, sampledOutReason } from './sample.js'
 
 export interface DecideSelf {
   meshlet: Did
@@ -45,6 +46,8 @@ export interface DecideInput {
   quietDecline?: boolean
   /** Volumes (issue 12, apps): meshlets whose profile says they hold this workload's volumes; their bids rank first (core/volumes.ts). */
   preferred?: ReadonlySet<Did>
+  /** issue 16 (sampled bidding): true = every eligible meshlet offers, as before sampling (the simulation's baseline). */
+  allBid?: boolean
 }
 
 export type PeerAction =
@@ -89,6 +92,8 @@ export interface Decision {
    * (reason "waiting for acks 1/2 for replica 0" until then); everything else starts at once.
    */
   start?: StartGate
+  /** issue 16 (sampled bidding): set while this eligible meshlet is outside the open rings (it offers nothing, commits nothing): why. */
+  sampledOut?: string
 }
 
 /**
@@ -145,7 +150,9 @@ function selfOutcome(outcomes: BidOutcome[], self: Did): BidOutcome | undefined 
  *    release "no longer eligible: ...".
  * 3. Window open ({@link bidWindow}) and no status of its own for the current cid (holding one
  *    means its window already closed) -> phase 'bidding'; if it has no record for the current
- *    cid, one action: bid or decline per `offer`; wakeAt = closesAt.
+ *    cid, one action: bid or decline per `offer`; wakeAt = closesAt. (issue 16) With sampled
+ *    bidding only members of the open rings offer (here and in the "no record" rule below); the
+ *    others set `sampledOut` and wake when their ring is due (core/sample.ts).
  * 4. Window closed -> {@link resolvePlacement}:
  *    - draining and it holds a live claim -> release "draining: ..." (others take the slot; the
  *      offer of a draining meshlet is a decline, so it does not come back while draining);
@@ -205,6 +212,10 @@ export function decideWorkload(input: DecideInput): Decision {
   const oldHolders = oldVersionHolders(w, statuses, bids, eligible)
   const preferred = oldHolders.size > 0 ? new Set([...(input.preferred ?? []), ...oldHolders]) : input.preferred
   const placement = resolvePlacement(w, bids, statuses, eligible, input.verifyBid, electorate, preferred)
+  // issue 16 (sampled bidding): only members of the open rings offer; their answers close the window (core/sample.ts).
+  const sample = input.allBid ? undefined : sampleFor(w, bids, statuses, eligible, preferred, input.firstSeenAt, input.now, input.verifyBid)
+  const sampled = sample === undefined || sample.members.has(self.meshlet)
+  const ringWake = sampled ? undefined : sample?.nextAt
   const holders = placement.kept.map((s) => s.meshlet)
   const result = (phase: DecisionPhase, outcomes: BidOutcome[], wakeAt?: number): Decision => {
     const d: Decision = { phase, actions, holders, outcomes }
@@ -213,6 +224,7 @@ export function decideWorkload(input: DecideInput): Decision {
     if (wakeAt !== undefined) d.wakeAt = wakeAt
     const gate = placement.gates.get(self.meshlet)
     if (gate) d.start = gate
+    if (!sampled && sample && ownCurrent.length === 0 && ownStatuses.length === 0) d.sampledOut = sampledOutReason(sample, self.meshlet)
     return d
   }
 
@@ -223,10 +235,10 @@ export function decideWorkload(input: DecideInput): Decision {
     return result('ineligible', placement.outcomes)
   }
 
-  const window = bidWindow(w, bids, eligible, input.firstSeenAt, input.now, input.verifyBid)
+  const window = bidWindow(w, bids, eligible, input.firstSeenAt, input.now, input.verifyBid, sample?.members)
   if (!window.closed && ownStatuses.length === 0) {
-    if (ownCurrent.length === 0 && !quiet) actions.push(offerAction(offer))
-    return result('bidding', provisional(placement), window.closesAt)
+    if (ownCurrent.length === 0 && !quiet && sampled) actions.push(offerAction(offer))
+    return result('bidding', provisional(placement), ringWake === undefined ? window.closesAt : Math.min(window.closesAt, ringWake))
   }
 
   // issue 12 (rollout): old holders leave in turn; a failed version with autoRevert is reverted (core/rollout.ts)
@@ -273,7 +285,7 @@ export function decideWorkload(input: DecideInput): Decision {
     actions.push({ type: 'release', reason: `lost claim conflict: renounced replica ${renounce} to ${yieldTo} (split acks ${ackCount(t, renounce, yieldTo!)} vs ${ackCount(t, renounce, self.meshlet)} of ${t.electorateSize}), still unsettled after ${splitGraceMs(w)} ms` })
   } else if (nextPos >= 0) {
     const bid = placement.next[nextPos]
-    const late = offer.kind === 'bid' ? (lateOfferWait(w, bid, bids, eligible, input.firstSeenAt, input.now, input.verifyBid) ?? holderWait(w, preferred, bids, eligible, self.meshlet, window.closesAt, input.now)) : undefined
+    const late = offer.kind === 'bid' ? (lateOfferWait(w, bid, bids, eligible, input.firstSeenAt, input.now, input.verifyBid, sample?.members) ?? holderWait(w, preferred, bids, eligible, self.meshlet, window.closesAt, input.now)) : undefined
     if (late !== undefined) {
       wakeAt = wakeAt === undefined ? late : Math.min(wakeAt, late)
     } else if (roll?.holdClaim !== undefined) {
@@ -284,17 +296,20 @@ export function decideWorkload(input: DecideInput): Decision {
       for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: `can no longer run it: ${offer.reason}` })
       if (!quiet) actions.push(offerAction(offer))
     }
-  } else if (mayOffer && ownCurrent.length === 0 && (placement.openSlots > 0 || (gated && electorate.has(self.meshlet) && placement.kept.length > 0))) {
+  } else if (mayOffer && ownCurrent.length === 0 && ((placement.openSlots > 0 && sampled) || (gated && electorate.has(self.meshlet) && placement.kept.length > 0))) {
     // (Batch at-most-once: a member with no record offers anyway, so it has a record to ack in;
     // that decline is written even past the decline budget.)
     const mustAck = gated && electorate.has(self.meshlet) && placement.kept.length > 0
     if (!quiet || mustAck) actions.push(offerAction(offer))
+    // issue 16 (sampled bidding): a widened ring may be the only late offerer: no other record wakes it to claim.
+    if (sample && sample.rings.rings.length > 1 && offer.kind === 'bid' && Number.isFinite(w.bidWindowMs) && w.bidWindowMs > 0) wakeAt = input.now + Math.floor(w.bidWindowMs)
   } else if (mayOffer && placement.queued && offer.kind === 'bid' && isDeclined(w, ownCurrent, eligible) && ownCurrent.every(removable)) {
     for (const b of ownCurrent) actions.push({ type: 'withdraw', rkey: b.rkey, reason: 'capacity freed: re-offering' })
     actions.push(offerAction(offer))
   }
   if (roll?.release !== undefined && !actions.some((a) => a.type === 'release' || a.type === 'claim')) actions.push({ type: 'release', reason: roll.release })
   if (roll?.wakeAt !== undefined) wakeAt = wakeAt === undefined ? roll.wakeAt : Math.min(wakeAt, roll.wakeAt)
+  if (ringWake !== undefined && placement.openSlots > 0) wakeAt = wakeAt === undefined ? ringWake : Math.min(wakeAt, ringWake)
   // A member acks only once it has heard every member it deems alive (a bid or decline each), or a
   // grace after its window: acking the first claim seen splits the acks when windows close early.
   const heardAll = [...eligible.keys()].every((m) => !electorate.has(m) || bids.some((b) => b.meshlet === m && b.workload.cid === w.cid))
@@ -318,14 +333,14 @@ export function decideWorkload(input: DecideInput): Decision {
  * a second copy started for nothing. Local restraint only; no other peer checks it. Returns when to
  * claim (epoch ms) while it must wait, else undefined.
  */
-function lateOfferWait(w: Workload, own: Bid, bids: Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>, firstSeenAt: number, now: number, verify?: BidVerifier): number | undefined {
+function lateOfferWait(w: Workload, own: Bid, bids: Bid[], eligible: ReadonlyMap<Did, EligibleMeshlet>, firstSeenAt: number, now: number, verify?: BidVerifier, answerers?: ReadonlySet<Did>): number | undefined {
   const windowMs = Number.isFinite(w.bidWindowMs) && w.bidWindowMs > 0 ? w.bidWindowMs : 0
   const offeredAt = Date.parse(own.createdAt)
   // (An offer dated after `now` means this clock stepped back: no wait rather than a stall.)
   if (windowMs === 0 || !Number.isFinite(offeredAt) || offeredAt < firstSeenAt + windowMs || offeredAt > now) return undefined
   const until = offeredAt + windowMs
   if (now >= until) return undefined
-  return bidWindow(w, bids, eligible, offeredAt, now, verify).reason === 'all-answered' ? undefined : until
+  return bidWindow(w, bids, eligible, offeredAt, now, verify, answerers).reason === 'all-answered' ? undefined : until
 }
 
 /**

@@ -198,8 +198,9 @@ export interface BidWindow {
 /**
  * Rule 4, the bid window of one workload version as THIS peer sees it: it closes at
  * `firstSeenAt + bidWindowMs` (firstSeenAt = when this peer first saw this cid), or EARLY as soon
- * as every eligible meshlet has a valid bid or a decline for the current cid ("all-answered",
- * checked first; vacuously true when nobody is eligible). A negative or non-finite window counts as 0.
+ * as every eligible meshlet (with sampled bidding: every member of the open rings, `answerers`)
+ * has a valid bid or a decline for the current cid ("all-answered", checked first; vacuously true
+ * when nobody is eligible). A negative or non-finite window counts as 0.
  */
 export function bidWindow(
   workload: Pick<Workload, 'uri' | 'cid' | 'bidWindowMs'>,
@@ -208,13 +209,15 @@ export function bidWindow(
   firstSeenAt: number,
   now: number,
   verify?: BidVerifier,
+  /** issue 16 (sampled bidding): the meshlets whose answers close the window early (core/sample.ts); default every eligible one. */
+  answerers?: Iterable<Did>,
 ): BidWindow {
   const windowMs = Number.isFinite(workload.bidWindowMs) && workload.bidWindowMs > 0 ? workload.bidWindowMs : 0
   const closesAt = firstSeenAt + windowMs
   const c = classifyBids(workload, bids, eligible, verify)
   const answered = new Set<Did>([...c.valid, ...c.declined].map((b) => b.meshlet))
   let all = true
-  for (const m of eligible.keys()) {
+  for (const m of answerers ?? eligible.keys()) {
     if (!answered.has(m)) {
       all = false
       break

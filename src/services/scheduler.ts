@@ -274,8 +274,9 @@ export class SchedulerService {
     }
     for (const [uri, d] of this.decisions) {
       const w = this.view.workload(uri)
-      // burst (issue 16): a bid already outranked by the bids in view is not counted (core/spread.ts openBidCounts)
-      if (w && openBidCounts(d)) out.set(uri, w.resources)
+      // burst (issue 16): a bid already outranked by the bids in view is not counted (core/spread.ts
+      // openBidCounts); sample (issue 16): nor is a decision outside the open rings (it writes no bid)
+      if (w && openBidCounts(d) && !d.sampledOut) out.set(uri, w.resources)
     }
     return out
   }
@@ -320,7 +321,7 @@ export class SchedulerService {
       ...(note ? { note } : {}),
       evaluatedAt: ctx.now,
     })
-    if (offer.kind === 'bid' && decision.phase === 'bidding') {
+    if (offer.kind === 'bid' && decision.phase === 'bidding' && !decision.sampledOut) {
       ctx.committed.set(workload.uri, workload.resources)
       ctx.pending.add(workload.uri) // burst spread (issue 16)
     }

@@ -83,6 +83,8 @@ export interface SimOptions {
   priorityRange: number
   /** Batch workloads: how long a started container runs before it exits 0 (uniform in [min, max] ms). */
   jobMs?: { min: number; max: number }
+  /** issue 16 (sampled bidding): every eligible peer offers, as before sampling (the baseline). */
+  allBid?: boolean
 }
 
 /** One container start, as the runner model records it. */
@@ -324,6 +326,7 @@ export class Simulation {
       now,
       self: { meshlet: peer.did, owner: peer.owner, draining: false, recovering: peer.recovering },
       offer: this.offerFor(peer, w, truth),
+      allBid: this.opts.allBid,
     })
     if (d.actions.length > 0) this.publish(peer, w, d.actions)
     this.runnerStep(peer, w, d)
