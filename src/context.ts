@@ -35,6 +35,8 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     labels: cfg.labels,
     capabilities: cfg.capabilities,
     leaseMs: cfg.leaseMs,
+    // liveness (issue 16 part 3)
+    liveness: { fallbackLeaseMs: cfg.fallbackLeaseMs ?? 360_000, probeMs: cfg.probeMs ?? 1000, probeTimeoutMs: cfg.probeTimeoutMs ?? 750, confirmMs: cfg.suspicionConfirmMs ?? 3000 },
     bidWindowMs: cfg.bidWindowMs,
     minOwnerBalance: cfg.minOwnerBalance,
     reserveMemoryMb: cfg.reserveMemoryMb,

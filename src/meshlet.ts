@@ -39,6 +39,7 @@ import { mountOwnerOAuth, OwnerOAuth } from './web/owner-oauth.js'
 import { RecordFeed } from './services/record-feed.js'
 import { CommuneSnapshots } from './services/commune-snapshot.js'
 import { missingSecret } from './core/secrets.js'
+import { PeerLiveness } from './peer/liveness.js' // liveness (issue 16 part 3)
 
 export { VERSION, type PeerPorts, type PeerSettings }
 
@@ -75,6 +76,8 @@ export class Meshlet implements AsyncDisposable {
   readonly snapshots: CommuneSnapshots
   /** when (issue 14): guest hours, activity, windows, owner-first preemption. */
   readonly when: WhenPolicy
+  /** liveness (issue 16 part 3): probes, suspicions, PDS touch; absent without settings.liveness. */
+  readonly liveness: PeerLiveness | undefined
   private server: ListeningXrpcServer | undefined
   private stopping: Promise<void> | undefined
   private readonly stopped: Promise<void>
@@ -103,6 +106,7 @@ export class Meshlet implements AsyncDisposable {
       ports.publisher,
       (w) => {
         observer.write(w)
+        this.liveness?.touch.touched() // liveness (issue 16 part 3): a landed write is contact with the PDS
         if (w.cid === undefined) {
           this.intake.handle({ op: 'delete', did: w.did, collection: w.collection, rkey: w.rkey, uri: w.uri })
           return
@@ -140,6 +144,7 @@ export class Meshlet implements AsyncDisposable {
       timeline: this.timeline,
       holdWhile: () => this.linkage.outOfTouch(),
       lastReceived: (did) => this.intake.receipts.lastReceived(did),
+      suspected: settings.liveness && ((m, trusted) => this.liveness!.service.suspected(m, trusted)), // liveness (issue 16 part 3)
       onStartAllowed: () => this.runner.mark(),
       isEvicted: (uri) => evictions.has(uri),
       // Secrets (issue 13)
@@ -187,6 +192,13 @@ export class Meshlet implements AsyncDisposable {
       // Services (issue 12, apps): the volumes it holds, so placement prefers it for their workloads.
       volumes: ((held) => () => held.current())(new HeldVolumes(ports.runtime, settings.did)),
       version: VERSION,
+      // liveness (issue 16 part 3): rare heartbeat unless a batch claim needs the short lease
+      ...(settings.liveness && {
+        fallbackLeaseMs: settings.liveness.fallbackLeaseMs,
+        shortLease: () => this.liveness!.shortLease(),
+        pingKey: () => this.liveness!.pingKey(),
+        awayAfterMs: settings.liveness.confirmMs,
+      }),
       rejoin: {
         catchUp: async () => {
           if (!(await this.catchUp.run())) return false
@@ -239,7 +251,25 @@ export class Meshlet implements AsyncDisposable {
         observer.record(e)
         this.feed.publish(e)
       },
+      received: (e, at) => this.liveness?.received(e, at), // liveness (issue 16 part 3)
     })
+    this.liveness = settings.liveness
+      ? new PeerLiveness({
+          settings: settings.liveness,
+          self: settings.did,
+          owner: settings.owner,
+          view,
+          graph: () => cluster.current(),
+          writer: this.writer,
+          clock,
+          log: sub('liveness'),
+          lastReceived: (did) => this.intake.receipts.lastReceived(did),
+          reachable: ports.publisher.reachable && (() => ports.publisher.reachable!()),
+          refute: () => this.linkage.refute(),
+          changed: () => scheduler.markAll(),
+          away: () => this.linkage.markAway(),
+        })
+      : undefined
     this.feed = new RecordFeed(() => clock.now())
     this.snapshots = new CommuneSnapshots({
       view,
@@ -265,6 +295,7 @@ export class Meshlet implements AsyncDisposable {
 
   /** Starts the peer (peer/startup.ts): backfill, publish own records, serve XRPC, then schedule and run. */
   async start(): Promise<this> {
+    await this.liveness?.init() // liveness (issue 16 part 3): the ping key goes into the first profile
     await startPeer({
       settings: this.settings,
       source: this.ports.source,
@@ -291,8 +322,10 @@ export class Meshlet implements AsyncDisposable {
         const oauth = o ? new OwnerOAuth({ baseUrl: () => this.url, plcUrl: o.plcUrl, handleResolver: o.handleResolver, allowHttp: this.settings.allowHttp, log: this.log }) : undefined
         if (oauth) mountOwnerOAuth(app, oauth)
         mountWebView(app, { snapshots: this.snapshots, feed: this.feed, oauth })
+        this.liveness?.routes(app) // liveness (issue 16 part 3)
       },
     })
+    this.liveness?.start()
     return this
   }
 
@@ -318,6 +351,7 @@ export class Meshlet implements AsyncDisposable {
 
   /** Stops the loops (peer/stop.ts); containers keep running (a peer restart must not kill work). */
   async stop(): Promise<void> {
+    this.liveness?.stop() // liveness (issue 16 part 3)
     this.stopping ??= stopPeer({
       scheduler: this.scheduler,
       linkage: this.linkage,

@@ -35,6 +35,8 @@ export interface PeerSettings {
   capabilities: string[]
   leaseMs: number
   bidWindowMs: number
+  /** liveness (issue 16 part 3): probes, suspicions and the rare heartbeat; absent = the lease only, as before. */
+  liveness?: LivenessSettings
   /** Local policy: decline owners whose ledger balance is below this (published in the profile). */
   minOwnerBalance?: number
   reserveMemoryMb: number
@@ -91,4 +93,12 @@ export interface PeerPorts {
   artifacts?: ArtifactStore
   // issue 12 (health): probes replicas' health checks (context.ts gives the Docker one; without it checks are not run)
   healthProbe?: HealthProbe
+}
+
+/** liveness (issue 16 part 3): see the --fallback-lease-ms, --probe-ms, --probe-timeout-ms, --suspicion-confirm-ms flags. */
+export interface LivenessSettings {
+  fallbackLeaseMs: number
+  probeMs: number
+  probeTimeoutMs: number
+  confirmMs: number
 }
