@@ -197,7 +197,8 @@ export class Meshlet implements AsyncDisposable {
         fallbackLeaseMs: settings.liveness.fallbackLeaseMs,
         shortLease: () => this.liveness!.shortLease(),
         pingKey: () => this.liveness!.pingKey(),
-        awayAfterMs: settings.liveness.confirmMs,
+        // the soonest the others can have confirmed a suspicion: a direct and an indirect timeout, then the confirm window
+        awayAfterMs: settings.liveness.confirmMs + 3 * settings.liveness.probeTimeoutMs,
       }),
       rejoin: {
         catchUp: async () => {

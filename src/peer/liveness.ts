@@ -61,7 +61,7 @@ export class PeerLiveness {
           })
         : undefined
     const every = Math.max(250, Math.min(1000, s.probeMs || 1000))
-    this.touch = new PdsTouch({ clock: o.clock, reachable: o.reachable ?? (async () => false), everyMs: every, staleMs: 3 * every, awayAfterMs: s.confirmMs, away: o.away })
+    this.touch = new PdsTouch({ clock: o.clock, reachable: o.reachable ?? (async () => false), everyMs: every, staleMs: 3 * every, awayAfterMs: s.confirmMs + 3 * s.probeTimeoutMs, away: o.away })
   }
 
   /** Creates the signing key (before the first profile is written). */

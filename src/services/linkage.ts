@@ -226,9 +226,14 @@ export class LinkagePublisher {
       // A tick that comes far too late: this process was stopped (laptop sleep); members may have
       // confirmed a suspicion of it and replaced its replicas meanwhile.
       const mono = this.clock.monotonic()
+      // Its connections stayed open, so what happened meanwhile arrives on its own: no full
+      // catch-up, just yield what others replaced (recovering, for a lease) and write at once.
       if (this.hooks && this.opts.awayAfterMs !== undefined && this.lastTick !== undefined && mono - this.lastTick > this.opts.awayAfterMs + check) {
-        this.log.warn({ silentMs: mono - this.lastTick }, 'this process was stopped longer than the suspicion confirm window: catching up before renewing')
-        this.stalled = true
+        this.log.warn({ silentMs: Math.round(mono - this.lastTick) }, 'this process was stopped long enough to be found dead: yielding what others replaced')
+        this.hooks.rejoined()
+        this.lastTick = mono
+        this.refute()
+        return
       }
       this.lastTick = mono
       const lease = this.currentLease()

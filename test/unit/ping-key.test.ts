@@ -87,7 +87,8 @@ describe('Prober against lying helpers', () => {
   })
   test('a dead target: a helper forging its answer, or relaying a stale one, does not keep it alive', async () => {
     const stale = (await PingSigner.create(T)).answer('s'.repeat(32), Date.now())
-    for (const lie of [(u: URL) => c.signers.get(H)!.answer(u.searchParams.get('nonce')!, Date.now()), () => stale, (u: URL) => ({ ...stale, nonce: u.searchParams.get('nonce') })]) {
+    const liar = await PingSigner.create(T) // signs "as" the target with a key of its own
+    for (const lie of [(u: URL) => liar.answer(u.searchParams.get('nonce')!, Date.now()), () => stale, (u: URL) => ({ ...stale, nonce: u.searchParams.get('nonce') })]) {
       const c = await commune({ 'helper.test/xrpc/farm.meshlet.probe': lie, 'helper.test/xrpc/farm.meshlet.ping': (u) => c.signers.get(H)!.answer(u.searchParams.get('nonce')!, Date.now()) })
       expect(await c.prober.reaches(c.target(), c.prober.targets())).toBe(false)
       // and a full round writes exactly one suspicion: of the target, not of the (live) helper
