@@ -1,5 +1,6 @@
 // The composition root: the one place that builds real adapters from config and hands them to the
 // peer. Every check that can fail fast does, before anything starts, with one line that says what to fix.
+import { sodiumPingKeys } from './adapters/crypto/ping-key.js' // liveness (issue 16 part 3)
 import type { GuestPolicy } from './core/types.js'
 import type { RunConfig } from './config.js'
 import { Meshlet, type PeerPorts, type PeerSettings } from './meshlet.js'
@@ -129,6 +130,7 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
     secretKeys: overrides.secretKeys ?? (await SodiumSecretKeys.load(cfg.dataDir).catch((err: unknown) => {
       throw new ConfigError(`--data-dir (MESHLET_DATA_DIR): sealing key: ${describeError(err)}`, 'dataDir', { cause: err })
     })),
+    pingKeys: overrides.pingKeys ?? sodiumPingKeys, // liveness (issue 16 part 3)
     artifacts: overrides.artifacts ?? new HttpArtifactStore(path.join(cfg.dataDir, 'artifacts')),
     // issue 12 (health)
     healthProbe: overrides.healthProbe ?? new DockerHealthProbe({ socketPath: cfg.dockerSocket }),

@@ -266,6 +266,7 @@ export class Meshlet implements AsyncDisposable {
           log: sub('liveness'),
           lastReceived: (did) => this.intake.receipts.lastReceived(did),
           reachable: ports.publisher.reachable && (() => ports.publisher.reachable!()),
+          keys: ports.pingKeys,
           refute: () => this.linkage.refute(),
           changed: () => scheduler.markAll(),
           away: () => this.linkage.markAway(),

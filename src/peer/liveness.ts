@@ -8,7 +8,7 @@ import type { ClusterGraph } from '../core/cluster.js'
 import { DEFAULT_SUSPICION_RULES, needsShortLease } from '../core/suspicion.js'
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../logger.js'
-import { PingSigner } from '../adapters/crypto/ping-key.js'
+import type { PingKeys, PingSigner } from '../ports/ping-keys.js'
 import { LivenessService } from '../services/liveness.js'
 import { Prober } from '../services/prober.js'
 import { PdsTouch } from '../services/pds-touch.js'
@@ -28,6 +28,8 @@ export interface PeerLivenessOptions {
   lastReceived: (did: Did) => number | undefined
   /** A cheap read of this meshlet's PDS (RecordPublisher.reachable); without it, in touch while writes land. */
   reachable?: () => Promise<boolean>
+  /** Signing and checking ping answers; without it this meshlet neither probes nor answers. */
+  keys?: PingKeys
   refute: () => void
   changed: () => void
   away: () => void
@@ -44,7 +46,7 @@ export class PeerLiveness {
     const rules = { ...DEFAULT_SUSPICION_RULES, confirmMs: s.confirmMs }
     this.service = new LivenessService({ self: o.self, clock: o.clock, log: o.log, rules, lastReceived: o.lastReceived, refute: o.refute, changed: o.changed })
     this.prober =
-      s.probeMs > 0
+      s.probeMs > 0 && o.keys
         ? new Prober({
             self: o.self,
             owner: o.owner,
@@ -58,6 +60,7 @@ export class PeerLiveness {
             indirect: 2,
             gapMs: rules.gapMs,
             heardSince: (did, at) => (o.lastReceived(did) ?? -Infinity) > at,
+            verify: o.keys.problem,
           })
         : undefined
     const every = Math.max(250, Math.min(1000, s.probeMs || 1000))
@@ -66,7 +69,7 @@ export class PeerLiveness {
 
   /** Creates the signing key (before the first profile is written). */
   async init(): Promise<void> {
-    if (this.o.settings.probeMs > 0) this.signer ??= await PingSigner.create(this.o.self)
+    if (this.o.settings.probeMs > 0 && this.o.keys) this.signer ??= await this.o.keys.create(this.o.self)
   }
 
   /** Published in the profile: present = this meshlet answers probes. */

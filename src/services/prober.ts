@@ -15,7 +15,7 @@ import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../logger.js'
 import type { RecordWriter } from './record-writer.js'
 import { describeError } from '../errors.js'
-import { pingAnswerProblem, type PingAnswer } from '../adapters/crypto/ping-key.js'
+import type { PingAnswer, PingKeys } from '../ports/ping-keys.js'
 
 export interface ProberOptions {
   self: Did
@@ -35,6 +35,8 @@ export interface ProberOptions {
   gapMs: number
   /** Has a record from `did`'s repo been received after monotonic `at`? (a standing suspicion needs no rewrite) */
   heardSince: (did: Did, at: number) => boolean
+  /** Checks a signed answer (PingKeys.problem). */
+  verify: PingKeys['problem']
   fetch?: typeof fetch
 }
 
@@ -108,7 +110,7 @@ export class Prober {
     const nonce = randomBytes(16).toString('hex')
     const expect = { meshlet: target.meshlet, nonce, pingKey: target.profile.pingKey! }
     const direct = await this.ask(`${base(target.profile.endpoint)}/xrpc/farm.meshlet.ping?nonce=${nonce}`, this.o.timeoutMs)
-    if (direct && !(await pingAnswerProblem(direct, expect))) return true
+    if (direct && !(await this.o.verify(direct, expect))) return true
     const helpers = all
       .filter((t) => t.meshlet !== target.meshlet)
       .sort((a, b) => cmp(fnv1a64Hex(`${nonce}|${a.meshlet}`), fnv1a64Hex(`${nonce}|${b.meshlet}`)))
@@ -116,7 +118,7 @@ export class Prober {
     if (helpers.length === 0) return false
     const q = `target=${encodeURIComponent(target.meshlet)}&nonce=${nonce}`
     const answers = await Promise.all(helpers.map((h) => this.ask(`${base(h.profile.endpoint)}/xrpc/farm.meshlet.probe?${q}`, this.o.timeoutMs * 2)))
-    for (const a of answers) if (a && !(await pingAnswerProblem(a, expect))) return true
+    for (const a of answers) if (a && !(await this.o.verify(a, expect))) return true
     return false
   }
 

@@ -4,7 +4,7 @@
 // this cluster that publish a pingKey, at the endpoint of their profile, and is rate-limited.
 import type express from 'express'
 import type { Did } from '../core/types.js'
-import type { PingSigner } from '../adapters/crypto/ping-key.js'
+import type { PingSigner } from '../ports/ping-keys.js'
 import { relayPing } from '../services/prober.js'
 
 export interface PingRoutesOptions {

@@ -72,6 +72,7 @@ async function commune(handlers: Record<string, (url: URL) => unknown>) {
     gapMs: 30_000,
     heardSince: () => true,
     fetch: fetchFake,
+    verify: pingAnswerProblem,
   })
   return { prober, signers, writes, target: () => prober.targets().find((t) => t.meshlet === T)! }
 }

@@ -3,22 +3,17 @@
 // goes into the profile at start, so nothing needs to be kept on disk, and an answer signed by a
 // previous run's key no longer verifies.
 import type { Did } from '../../core/types.js'
+import type { PingAnswer, PingKeys, PingSigner as PingSignerPort } from '../../ports/ping-keys.js'
 import { sodiumReady } from './sealing.js'
 
-/** What a ping answer carries (lexicon farm.meshlet.ping#answer). */
-export interface PingAnswer {
-  meshlet: Did
-  nonce: string
-  time: string
-  sig: string
-}
+export type { PingAnswer }
 
 /** The exact bytes signed: the method, nonce, DID and time, so no answer can be replayed for another question. */
 export function pingMessage(a: { meshlet: Did; nonce: string; time: string }): Uint8Array {
   return Buffer.from(`farm.meshlet.ping|${a.nonce}|${a.meshlet}|${a.time}`, 'utf8')
 }
 
-export class PingSigner {
+export class PingSigner implements PingSignerPort {
   readonly #secretKey: Uint8Array
 
   private constructor(
@@ -68,3 +63,6 @@ export async function pingAnswerProblem(answer: unknown, expect: { meshlet: Did;
   const ok = s.crypto_sign_verify_detached(sig, pingMessage({ meshlet: a.meshlet, nonce: a.nonce, time: a.time }), pk)
   return ok ? undefined : 'the signature does not verify with the pingKey of its profile'
 }
+
+/** The PingKeys port over libsodium. */
+export const sodiumPingKeys: PingKeys = { create: (meshlet) => PingSigner.create(meshlet), problem: pingAnswerProblem }
