@@ -37,7 +37,7 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     capabilities: cfg.capabilities,
     leaseMs: cfg.leaseMs,
     // liveness (issue 16 part 3)
-    liveness: { fallbackLeaseMs: cfg.fallbackLeaseMs ?? 360_000, probeMs: cfg.probeMs ?? 1000, probeTimeoutMs: cfg.probeTimeoutMs ?? 750, confirmMs: cfg.suspicionConfirmMs ?? 3000 },
+    liveness: { fallbackLeaseMs: cfg.fallbackLeaseMs ?? 360_000, probeMs: cfg.probeMs ?? 1000, probeTimeoutMs: cfg.probeTimeoutMs ?? 1000, confirmMs: cfg.suspicionConfirmMs ?? 3000 },
     bidWindowMs: cfg.bidWindowMs,
     minOwnerBalance: cfg.minOwnerBalance,
     reserveMemoryMb: cfg.reserveMemoryMb,

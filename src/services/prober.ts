@@ -82,7 +82,7 @@ export class Prober {
   }
 
   /** One probe of the next target; resolves to what happened (for tests and logs). */
-  async tick(): Promise<'none' | 'alive' | 'suspected' | 'budget'> {
+  async tick(): Promise<'none' | 'alive' | 'suspected' | 'budget' | 'lagging'> {
     const all = this.targets()
     if (all.length === 0) return 'none'
     if (this.queue.length === 0) {
@@ -93,9 +93,12 @@ export class Prober {
     const target = all.find((t) => t.meshlet === next)
     if (!target) return 'none'
     this.probes++
+    const began = this.o.clock.monotonic()
     if (await this.reaches(target, all)) return 'alive'
-    const last = this.suspectedAt.get(target.meshlet)
     const now = this.o.clock.monotonic()
+    // Its own process lagged (a loaded host, a stop): the timeouts measured that, not the target.
+    if (now - began > 3 * this.o.timeoutMs + 1000) return 'lagging'
+    const last = this.suspectedAt.get(target.meshlet)
     // Within the gap, or its last suspicion still stands (nothing heard since): no write.
     if (last !== undefined && (now - last < this.o.gapMs || !this.o.heardSince(target.meshlet, last))) return 'budget'
     this.suspectedAt.set(target.meshlet, now)
