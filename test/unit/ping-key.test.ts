@@ -33,7 +33,7 @@ describe('pingAnswerProblem', () => {
 })
 
 /** A prober P in a commune of three owners, each with one meshlet answering probes. */
-async function commune(handlers: Record<string, (url: URL) => unknown>) {
+async function commune(handlers: Record<string, (url: URL) => unknown>, monoStep = 1000) {
   const view = new CommuneView()
   const signers = new Map<Did, PingSigner>()
   for (const m of [T, H, P]) signers.set(m, await PingSigner.create(m))
@@ -64,7 +64,7 @@ async function commune(handlers: Record<string, (url: URL) => unknown>) {
     view,
     graph: () => graph,
     writer,
-    clock: { now: () => Date.now(), monotonic: () => (mono += 1000) },
+    clock: { now: () => Date.now(), monotonic: () => (mono += monoStep) },
     log: createLogger('test'),
     periodMs: 1000,
     timeoutMs: 200,
@@ -104,4 +104,11 @@ describe('Prober against lying helpers', () => {
     // two targets, both dead: one suspicion each, then the budget
     expect(c.writes.map((w) => w.rkey).sort()).toEqual([H, T].sort())
   })
+})
+
+test('a prober whose own process lagged through the timeouts writes no suspicion (a loaded host is not a dead target)', async () => {
+  const c = await commune({}, 10_000)
+  expect(await c.prober.tick()).toBe('lagging')
+  expect(await c.prober.tick()).toBe('lagging')
+  expect(c.writes).toEqual([])
 })
