@@ -72,7 +72,7 @@ export function suspicionDeath(
     if (first === undefined || s.at < first.at) first = s
   }
   if (first === undefined || monoNow - first.at < confirmMs) return undefined
-  return `suspected dead: ${first.accuser} could not reach it (probes failed); nothing received from its repo in the ${monoNow - first.at} ms since (confirm window ${confirmMs} ms)`
+  return `suspected dead: ${first.accuser} could not reach it (probes failed); nothing received from its repo in the ${Math.round(monoNow - first.at)} ms since (confirm window ${confirmMs} ms)`
 }
 
 /** Counted suspicions kept per pair: enough for the refute window at the gap's rate, and bounded. */
