@@ -95,3 +95,16 @@ export function identityFrame(did: string, seq: number, time: string): MessageFr
 export function accountFrame(did: string, seq: number, time: string, active = true): MessageFrame {
   return new MessageFrame({ did, seq, time, active }, { type: '#account' })
 }
+
+/** A frame encoded once up front, so the relay's own CPU during a measured pass is the socket only. */
+export class PreEncodedFrame extends MessageFrame {
+  private readonly bytes: Uint8Array
+  constructor(f: MessageFrame) {
+    super(f.body, { type: f.type })
+    this.bytes = f.toBytes()
+  }
+
+  override toBytes(): Uint8Array {
+    return this.bytes
+  }
+}

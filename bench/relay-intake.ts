@@ -19,7 +19,7 @@ import { Frame, type MessageFrame } from '@atproto/xrpc-server'
 import { toWsUrl } from '../src/adapters/atproto/ws-url.js'
 import { CURSOR_DB_FILE, SqliteCursorStore } from '../src/adapters/store/sqlite-cursor-store.js'
 import { cpuMs, peakRssMb, rssMb } from './proc.js'
-import { RepoWriter, accountFrame, commitFrame, identityFrame, randomPlcDid, type CommitBody } from './relay-frames.js'
+import { PreEncodedFrame, RepoWriter, accountFrame, commitFrame, identityFrame, randomPlcDid, type CommitBody } from './relay-frames.js'
 import { StandInRelay } from './relay-server.js'
 
 const arg = (name: string, dflt: number): number => {
@@ -58,7 +58,7 @@ function mix(n: number, firstSeq: number, stranger: CommitBody[], tracked: Commi
     else if (i % 100 === 51) out.push(accountFrame(stranger[seq % stranger.length]!.repo, seq, time))
     else out.push(commitFrame(stranger[seq % stranger.length]!, seq, time))
   }
-  return out
+  return out.map((f) => new PreEncodedFrame(f))
 }
 
 function startChild(mode: 'peer' | 'bare', relay: StandInRelay, dataDir: string, tracked: string[]): Promise<ChildProcess> {
@@ -109,7 +109,7 @@ async function pass(relay: StandInRelay, pid: number, frames: MessageFrame[], re
   }
 }
 
-/** Parent-side cost of the parts alone, per event (µs): frame decode, and the SQLite cursor write. */
+/** Parent-side cost of the parts alone, per event (µs): frame decode (DAG-CBOR header + body), and the SQLite cursor write. */
 function parts(frames: MessageFrame[], dir: string): { decodeUs: number; cursorWriteUs: number } {
   const bytes = frames.map((f) => f.toBytes())
   const c0 = process.cpuUsage()

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Firehose, FirehoseParseError, type Event } from '@atproto/sync'
 import { AtprotoIdentityResolver } from '../../src/adapters/atproto/identity.js'
-import { RepoWriter, accountFrame, commitFrame, identityFrame, randomPlcDid } from '../../bench/relay-frames.js'
+import { PreEncodedFrame, RepoWriter, accountFrame, commitFrame, identityFrame, randomPlcDid } from '../../bench/relay-frames.js'
 import { StandInRelay } from '../../bench/relay-server.js'
 
 let relay: StandInRelay | undefined
@@ -41,7 +41,7 @@ describe('stand-in relay frames', () => {
     })
     void firehose.start()
     const other = randomPlcDid()
-    relay.push([commitFrame(liked, 1, time), commitFrame(posted, 2, time), identityFrame(member.did, 3, time), accountFrame(other, 4, time, false), commitFrame(forged, 5, time)])
+    relay.push([commitFrame(liked, 1, time), new PreEncodedFrame(commitFrame(posted, 2, time)), identityFrame(member.did, 3, time), accountFrame(other, 4, time, false), commitFrame(forged, 5, time)])
     await expect.poll(() => events.length + errors.length, { timeout: 10_000 }).toBe(5)
 
     expect(events.map((e) => [e.event, e.seq, e.did])).toEqual([
