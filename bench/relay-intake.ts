@@ -6,7 +6,7 @@
 // (AtprotoRecordSource with a relay URL, SQLite cursor store) runs in a child process, whose CPU
 // is read from /proc, minus its idle CPU measured just before each pass.
 //
-//   npx tsx bench/relay-intake.ts [--events 100000] [--passes 3] [--tracked-pct 5] [--strangers 1000] [--idle-ms 2000] [--bare]
+//   npx tsx bench/relay-intake.ts [--events 100000] [--passes 3] [--tracked-pct 5] [--strangers 1000] [--idle-ms 2000] [--bare [--bare-passes 1]]
 //
 // --bare also runs @atproto/sync's Firehose alone (a runner that drops everything) to split the
 // cost into what any subscribeRepos consumer pays and what meshlet adds.
@@ -30,6 +30,7 @@ const EVENTS = arg('events', 100_000)
 const PASSES = arg('passes', 3)
 const TRACKED_PCT = arg('tracked-pct', 5)
 const BARE = process.argv.includes('--bare')
+const BARE_PASSES = arg('bare-passes', 1)
 const STRANGERS = arg('strangers', 1000)
 const IDLE_MS = arg('idle-ms', 2000)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -196,11 +197,11 @@ async function main(): Promise<void> {
     relay2.push(w)
     await untilSeq(s)
     results.bare = []
-    for (let p = 0; p < PASSES; p++) {
+    for (let p = 0; p < BARE_PASSES; p++) {
       const frames = mix(EVENTS, s + 1, strangers, trackedChain)
       s += frames.length
       const target = s
-      say(`bare pass ${p + 1}/${PASSES}`)
+      say(`bare pass ${p + 1}/${BARE_PASSES}`)
       results.bare.push(await pass(relay2, bare.pid!, frames, () => untilSeq(target)))
       say(JSON.stringify(results.bare.at(-1)))
     }
