@@ -72,6 +72,9 @@ describe('notify: direct hints between peers', () => {
     await c.startAll()
     ann = c.member('ann')
     ben = c.member('ben')
+    // Hints are taken only from the cluster: under load the peers may start before each has seen the
+    // other's linkage and membership records (CI: "is not in this meshlet's cluster").
+    await waitFor(() => ben.peer!.control.isClusterMember(ann.owner.did) && ben.peer!.control.isClusterMember(ann.meshlet.did) && ann.peer!.control.isClusterMember(ben.owner.did), { what: 'ann and ben in each other\'s cluster', timeoutMs: 60_000 })
   }, 120_000)
   afterAll(async () => c?.close())
 
