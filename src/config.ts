@@ -53,6 +53,7 @@ export const RUN_OPTIONS = {
   guestSharePercent: { flag: 'guest-share-percent', env: 'MESHLET_GUEST_SHARE_PERCENT', type: 'string', help: "percent of this meshlet's CPU and memory one guest owner may hold (published in the profile)", default: '50' },
   maxTokenLifetimeSec: { flag: 'max-token-lifetime-sec', env: 'MESHLET_MAX_TOKEN_LIFETIME_SEC', type: 'string', help: 'refuse service auth tokens valid for longer than this (exp - iat, seconds)', default: '300' },
   denyRanges: { flag: 'deny-ranges', env: 'MESHLET_DENY_RANGES', type: 'string', help: 'IPv4 ranges containers must not reach (the LAN, CGNAT, link-local/metadata), comma-separated', default: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,169.254.0.0/16' },
+  networkPool: { flag: 'network-pool', env: 'MESHLET_NETWORK_POOL', type: 'string', help: "IPv4 ranges the owners' bridge networks are carved from, a /24 each, comma-separated (subnets the engine or the host's routes use are skipped)", default: '172.16.0.0/12' },
   firewallChain: { flag: 'firewall-chain', env: 'MESHLET_FIREWALL_CHAIN', type: 'string', help: "prefix of meshlet's own iptables chains (<prefix>-FILTER, <prefix>-INPUT)", default: 'MESHLET' },
   containerNofile: { flag: 'container-nofile', env: 'MESHLET_CONTAINER_NOFILE', type: 'string', help: 'open-files ulimit of every container', default: '4096' },
   containerNproc: { flag: 'container-nproc', env: 'MESHLET_CONTAINER_NPROC', type: 'string', help: "process ulimit of every container (per uid, host-wide; pids-limit bounds each container)", default: '4096' },
@@ -175,6 +176,7 @@ export const runConfigSchema = z.object({
   maxTokenLifetimeSec: intIn(10, 3600).optional(),
   // Optional in the type (filled by the defaults above): code that builds a config by hand need not name them.
   denyRanges: csv.pipe(z.array(z.string().refine((r) => typeof parseCidr(r) !== 'string', 'must be IPv4 ranges like 10.0.0.0/8'))).optional(),
+  networkPool: csv.pipe(z.array(z.string().refine((r) => { const c = parseCidr(r); return typeof c !== 'string' && c.bits <= 24 }, 'must be IPv4 ranges of /24 or larger, like 172.16.0.0/12'))).optional(),
   firewallChain: z.string().regex(/^[A-Z][A-Z0-9_-]{0,19}$/, 'must be 1-20 of A-Z 0-9 _ - (iptables chain names)').optional(),
   containerNofile: intIn(64, 1 << 20).optional(),
   containerNproc: intIn(64, 1 << 22).optional(),

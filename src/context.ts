@@ -147,6 +147,7 @@ function dockerRuntime(cfg: RunConfig, log: Logger): DockerRuntime {
     docker: new Docker({ socketPath: cfg.dockerSocket }),
     meshlet: cfg.did,
     denyRanges: cfg.denyRanges,
+    subnetPool: cfg.networkPool,
     chainPrefix: cfg.firewallChain,
     logger: log.child({ name: 'meshlet:host-net' }),
   })

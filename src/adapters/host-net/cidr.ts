@@ -49,3 +49,54 @@ export function nameservers(resolvConf: string): string[] {
   }
   return out
 }
+
+/** Whether two ranges share any address (one holds the other's base). */
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  const bits = Math.min(a.bits, b.bits)
+  return ((a.base & mask(bits)) >>> 0) === ((b.base & mask(bits)) >>> 0)
+}
+
+/**
+ * A free /size subnet of the pool: the first one from slot `start` on (wrapping) that overlaps
+ * nothing taken. The engine's default pools hold about 30 networks; carving /24s out of a pool
+ * gives a meshlet thousands of owners. `start` spreads meshlets sharing an engine apart, so two
+ * creating at once rarely pick the same slot (the engine refuses the second; the caller retries).
+ */
+export function pickSubnet(pool: readonly Cidr[], size: number, taken: readonly Cidr[], start: number): Cidr | undefined {
+  const slots = pool.map((p) => (p.bits > size ? 0 : 2 ** (size - p.bits)))
+  const total = slots.reduce((a, b) => a + b, 0)
+  if (total === 0) return undefined
+  const first = ((start % total) + total) % total
+  for (let i = 0; i < total; i++) {
+    let k = (first + i) % total
+    let p = 0
+    while (k >= slots[p]!) k -= slots[p++]!
+    const base = (pool[p]!.base + k * 2 ** (32 - size)) >>> 0
+    const c: Cidr = { text: `${fmt(base)}/${size}`, base, bits: size }
+    if (!taken.some((t) => overlaps(t, c))) return c
+  }
+  return undefined
+}
+
+/** Destinations of the host's IPv4 routes (/proc/net/route text), the default route left out. */
+export function routedRanges(procNetRoute: string): Cidr[] {
+  const out: Cidr[] = []
+  for (const line of procNetRoute.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/)
+    if (f.length < 8) continue
+    const dest = leHex(f[1]!)
+    const m = leHex(f[7]!)
+    if (dest === undefined || m === undefined || m === 0) continue
+    const bits = 32 - Math.log2(((~m >>> 0) + 1) || 2 ** 32)
+    if (!Number.isInteger(bits)) continue
+    out.push({ text: `${fmt(dest)}/${bits}`, base: (dest & mask(bits)) >>> 0, bits })
+  }
+  return out
+}
+
+/** /proc/net/route writes addresses as little-endian hex. */
+function leHex(h: string): number | undefined {
+  if (!/^[0-9A-Fa-f]{8}$/.test(h)) return undefined
+  const n = parseInt(h, 16)
+  return (((n & 0xff) << 24) | (((n >>> 8) & 0xff) << 16) | (((n >>> 16) & 0xff) << 8) | ((n >>> 24) & 0xff)) >>> 0
+}

@@ -8,7 +8,7 @@ import type { Did } from '../../core/types.js'
 import type { NetworkEnforcement, WorkloadNetworks } from '../../ports/workload-networks.js'
 import { createLogger, type Logger } from '../../logger.js'
 import { MeshletError, describeError } from '../../errors.js'
-import { DEFAULT_DENY_RANGES, inCidr, nameservers, parseCidr, parseIpv4, type Cidr } from './cidr.js'
+import { DEFAULT_DENY_RANGES, inCidr, nameservers, parseCidr, parseIpv4, pickSubnet, routedRanges, type Cidr } from './cidr.js'
 import { Iptables } from './iptables.js'
 import { bridgeRules, isBridgeRule, type ChainNames } from './rules.js'
 
@@ -20,6 +20,18 @@ export const NET_LABEL = {
 
 /** How long a network found complete is trusted without looking again. */
 const READY_TTL_MS = 30_000
+
+/**
+ * Where owner networks get their subnets, a /24 each. The engine's default pools hand out /16s
+ * and /20s, about 30 networks in all: a meshlet with more owners than that (or leftovers of a
+ * crashed run) would fail every start with "could not find an available, non-overlapping IPv4
+ * address pool". 172.16.0.0/12 in /24s is 4,096 subnets, less what the engine and the host's
+ * routes already use.
+ */
+export const DEFAULT_SUBNET_POOL = ['172.16.0.0/12'] as const
+const SUBNET_BITS = 24
+/** Creates lost to another meshlet on the same engine taking the same subnet, before giving up. */
+const SUBNET_TRIES = 8
 
 export interface OwnerNetworksOptions {
   docker: Docker
@@ -36,6 +48,10 @@ export interface OwnerNetworksOptions {
   dnsServers?: readonly string[]
   /** A network asked for this recently is not pruned (a create may be on its way). Default 60 s. */
   pruneGraceMs?: number
+  /** IPv4 ranges owner networks are carved from, /24 each. Default DEFAULT_SUBNET_POOL. */
+  subnetPool?: readonly string[]
+  /** The host's routing table (/proc/net/route text); subnets it routes elsewhere are not used. */
+  readRoutes?: () => string
   iptables?: Iptables
   logger?: Logger
 }
@@ -45,6 +61,7 @@ export class OwnerNetworks implements WorkloadNetworks {
   private readonly ipt: Iptables
   private readonly chains: ChainNames
   private readonly deny: Cidr[]
+  private readonly pool: Cidr[]
   private readonly log: Logger
   private enforcement: Promise<NetworkEnforcement> | undefined
   private firewall = false
@@ -61,6 +78,12 @@ export class OwnerNetworks implements WorkloadNetworks {
     this.deny = (o.denyRanges ?? DEFAULT_DENY_RANGES).map((r) => {
       const c = parseCidr(r)
       if (typeof c === 'string') throw new MeshletError(`deny range ${c}`)
+      return c
+    })
+    this.pool = (o.subnetPool ?? DEFAULT_SUBNET_POOL).map((r) => {
+      const c = parseCidr(r)
+      if (typeof c === 'string') throw new MeshletError(`subnet pool ${c}`)
+      if (c.bits > SUBNET_BITS) throw new MeshletError(`subnet pool ${c.text} is smaller than one /${SUBNET_BITS}`)
       return c
     })
     this.log = o.logger ?? createLogger('meshlet:host-net')
@@ -143,26 +166,63 @@ export class OwnerNetworks implements WorkloadNetworks {
     if (Date.now() - (this.readyAt.get(network) ?? -Infinity) < READY_TTL_MS) return network
     const existing = await this.inspect(network)
     if (!existing) {
-      try {
-        await this.docker.createNetwork({
-          Name: network,
-          Driver: 'bridge',
-          CheckDuplicate: true,
-          Internal: false,
-          Labels: { [NET_LABEL.managed]: 'true', [NET_LABEL.meshlet]: this.o.meshlet, [NET_LABEL.owner]: owner },
-          Options: { 'com.docker.network.bridge.name': bridge, 'com.docker.network.bridge.enable_icc': 'true' },
-        })
-        this.log.info({ network, bridge, owner }, 'owner network created')
-      } catch (err) {
-        // Created meanwhile (another start for the same owner): use it.
-        if ((err as { statusCode?: number }).statusCode !== 409) throw err
-      }
+      await this.create(owner, network, bridge)
     } else if (existing.Labels?.[NET_LABEL.meshlet] !== this.o.meshlet) {
       throw new MeshletError(`network ${network} exists but is not this meshlet's`)
     }
     if (this.firewall) await this.ensureRules(bridge)
     this.readyAt.set(network, Date.now())
     return network
+  }
+
+  /** Creates the owner's network on a free /24 of the pool, retrying when another creator took it first. */
+  private async create(owner: Did, network: string, bridge: string): Promise<void> {
+    const lost: Cidr[] = []
+    let lastErr: unknown
+    for (let attempt = 0; attempt < SUBNET_TRIES; attempt++) {
+      const taken = [...(await this.usedSubnets()), ...lost]
+      const subnet = pickSubnet(this.pool, SUBNET_BITS, taken, parseInt(network.slice(-6), 16))
+      if (!subnet) throw new MeshletError(`no free /${SUBNET_BITS} left in the owner network pool ${this.pool.map((p) => p.text).join(',')} (${taken.length} ranges in use)`)
+      try {
+        await this.docker.createNetwork({
+          Name: network,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Internal: false,
+          IPAM: { Driver: 'default', Config: [{ Subnet: subnet.text }] },
+          Labels: { [NET_LABEL.managed]: 'true', [NET_LABEL.meshlet]: this.o.meshlet, [NET_LABEL.owner]: owner },
+          Options: { 'com.docker.network.bridge.name': bridge, 'com.docker.network.bridge.enable_icc': 'true' },
+        })
+        this.log.info({ network, bridge, owner, subnet: subnet.text }, 'owner network created')
+        return
+      } catch (err) {
+        // Created meanwhile (another start for the same owner): use it.
+        if ((err as { statusCode?: number }).statusCode === 409) return
+        // Another network took the subnet between the listing and the create: try the next one.
+        if (!/overlap/i.test(describeError(err))) throw err
+        lost.push(subnet)
+        lastErr = err
+      }
+    }
+    throw new MeshletError(`no owner network after ${SUBNET_TRIES} subnets were taken under it`, { cause: lastErr })
+  }
+
+  /** Subnets of the engine's networks and of the host's routes. */
+  private async usedSubnets(): Promise<Cidr[]> {
+    const out: Cidr[] = []
+    for (const n of await this.docker.listNetworks()) {
+      for (const c of n.IPAM?.Config ?? []) {
+        const parsed = typeof c.Subnet === 'string' ? parseCidr(c.Subnet) : undefined
+        if (parsed && typeof parsed !== 'string') out.push(parsed)
+      }
+    }
+    let routes = ''
+    try {
+      routes = (this.o.readRoutes ?? (() => readFileSync('/proc/net/route', 'utf8')))()
+    } catch {
+      // no /proc (not Linux): the engine still refuses overlaps with its own networks
+    }
+    return [...out, ...routedRanges(routes)]
   }
 
   private async inspect(network: string): Promise<Docker.NetworkInspectInfo | undefined> {
