@@ -284,10 +284,13 @@ export class DevCommune implements AsyncDisposable {
   }
 
   async close(): Promise<void> {
-    for (const m of this.members) {
-      if (m.child && m.child.exitCode === null) await this.killPeer(m).catch(() => {})
-      await m.peer?.stop().catch(() => {})
-    }
+    // All at once: one peer's slow stop (a write retrying against a busy PDS) must not add up.
+    await Promise.all(
+      this.members.map(async (m) => {
+        if (m.child && m.child.exitCode === null) await this.killPeer(m).catch(() => {})
+        await m.peer?.stop().catch(() => {})
+      }),
+    )
     // Containers of this commune's meshlets (several communes may share one engine).
     const { default: Docker } = await import('dockerode')
     const docker = new Docker({ socketPath: '/var/run/docker.sock' })

@@ -24,6 +24,9 @@ export interface StopDeps {
   log: Logger
 }
 
+/** How long a stop waits for pending record writes. */
+const STOP_WRITES_WAIT_MS = 10_000
+
 export async function stopPeer(d: StopDeps): Promise<void> {
   d.scheduler.stop()
   d.linkage.stopHeartbeat()
@@ -31,7 +34,10 @@ export async function stopPeer(d: StopDeps): Promise<void> {
   d.upkeep.stop()
   await d.runner.stop()
   // Best effort from here: a dead PDS or a closed socket must not keep the peer from stopping.
-  await d.writer.idle().catch(() => {})
+  // Writes still retrying against a PDS that does not answer are left (they are re-derived from
+  // the records at the next start); a stop that waits for them can take minutes.
+  const idle = await Promise.race([d.writer.idle().then(() => true, () => true), new Promise<false>((r) => setTimeout(() => r(false), STOP_WRITES_WAIT_MS).unref())])
+  if (!idle) d.log.warn({ waitedMs: STOP_WRITES_WAIT_MS }, 'stopping with writes still pending (their PDS does not answer)')
   await d.source.stop().catch(() => {})
   await d.closeServer().catch(() => {})
   await d.cursorStore.close().catch(() => {})
