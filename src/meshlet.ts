@@ -173,7 +173,7 @@ export class Meshlet implements AsyncDisposable {
       timeline: this.timeline,
       maxParallelStarts: settings.maxParallelStarts, // burst (issue 16)
       startGate: (uri) => scheduler.decisions.get(uri)?.start,
-      fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
+      fence: { shortLeaseMs: settings.leaseMs, lease: () => this.linkage.publishedLease(), lastBeatAt: () => this.linkage.lastBeat(), wantShort: () => this.linkage.wantShortLease() },
       secretKeys: ports.secretKeys,
       artifacts: ports.artifacts,
       // issue 12 (health)

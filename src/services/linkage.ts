@@ -50,6 +50,9 @@ export interface LinkageOptions {
   awayAfterMs?: number
 }
 
+/** With the rare heartbeat, how often the profile's facts are compared with what was published. */
+const FACTS_EVERY_MS = 5_000
+
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
 export interface RejoinHooks {
   /** Catch up with the commune and yield what others replaced; false = not possible yet (retry next beat). */
@@ -66,6 +69,11 @@ export class LinkagePublisher {
   private beating = false
   /** The lease the newest landed heartbeat published: what observers apply to this meshlet now. */
   private lastBeatLease: number
+  /** The facts() the newest landed heartbeat published. */
+  private lastFacts: string | undefined
+  private ticksSinceFacts = 0
+  /** wantShortLease: until when (own clock, epoch ms) the short lease is asked for. */
+  private shortUntil = -Infinity
   /** A refutation asked for while a beat was in flight: beat again once it lands. */
   private beatAgain = false
   /** The process was stopped (laptop sleep, SIGSTOP) for longer than awayAfterMs: rejoin before renewing. */
@@ -87,7 +95,23 @@ export class LinkagePublisher {
   /** liveness (issue 16 part 3): the lease to publish now: the short one while a batch claim needs it, else the fallback. */
   currentLease(): number {
     const f = this.opts.fallbackLeaseMs
-    return f !== undefined && f > this.opts.leaseMs && !this.opts.shortLease?.() ? f : this.opts.leaseMs
+    const short = this.opts.shortLease?.() || this.clock.now() < this.shortUntil
+    return f !== undefined && f > this.opts.leaseMs && !short ? f : this.opts.leaseMs
+  }
+
+  /**
+   * liveness (issue 16 part 3): the batch gate is about to start, or runs, a batch replica: keep
+   * the short lease for `forMs` (others then take an at-most-once claim over quickly if this meshlet
+   * dies). core/suspicion.ts needsShortLease predicts this from records, but misses cases such as a
+   * cron run on a spec that already finished once; the gate knows.
+   */
+  wantShortLease(forMs = 2 * this.opts.leaseMs): void {
+    this.shortUntil = Math.max(this.shortUntil, this.clock.now() + forMs)
+  }
+
+  /** The lease the newest landed heartbeat published: what observers apply to this meshlet now. */
+  publishedLease(): number {
+    return this.lastBeatLease
   }
 
   /** liveness (issue 16 part 3): out of touch (asleep, PDS unreachable) long enough for members to confirm a suspicion: rejoin before the next renewal. */
@@ -184,8 +208,18 @@ export class LinkagePublisher {
     }
   }
 
+  /** The profile facts other peers place by, apart from capacity and the lease. */
+  private async facts(): Promise<string> {
+    return JSON.stringify([this.opts.endpoint(), await this.opts.volumes?.(), this.opts.guestPolicy?.(), this.opts.isolation?.(), this.opts.pingKey?.()])
+  }
+
+  private async factsChanged(): Promise<boolean> {
+    return !this.beating && this.lastFacts !== undefined && (await this.facts()) !== this.lastFacts
+  }
+
   private async beat(): Promise<void> {
     const host = await this.host.snapshot()
+    const facts = await this.facts()
     const volumes = await this.opts.volumes?.()
     const updatedAt = this.clock.now()
     const leaseMs = this.currentLease()
@@ -214,6 +248,7 @@ export class LinkagePublisher {
     )
     this.lastBeatAt = Math.max(this.lastBeatAt ?? 0, updatedAt)
     this.lastBeatLease = leaseMs
+    this.lastFacts = facts
     this.heartbeats++
   }
 
@@ -238,7 +273,17 @@ export class LinkagePublisher {
       this.lastTick = mono
       const lease = this.currentLease()
       const due = this.lastBeatAt === undefined || this.clock.now() - this.lastBeatAt >= Math.max(250, Math.floor(lease / 3)) - check / 2 || lease < this.lastBeatLease || this.stalled
-      if (!due) return
+      if (!due) {
+        // With the rare heartbeat, a changed fact (a volume made or purged, the guest policy of the
+        // hour) must not wait up to a lease/3 for the next beat: placement reads them.
+        if (lease > this.opts.leaseMs && ++this.ticksSinceFacts * check >= FACTS_EVERY_MS) {
+          this.ticksSinceFacts = 0
+          void this.factsChanged()
+            .then((changed) => (changed ? this.heartbeat() : undefined))
+            .catch((err) => this.log.warn({ err: describeError(err) }, 'heartbeat for changed profile facts failed (will retry)'))
+        }
+        return
+      }
       this.heartbeat().catch((err) => this.log.warn({ err: describeError(err) }, 'heartbeat failed (will retry; containers keep running)'))
     }, check)
     this.timer.unref()
