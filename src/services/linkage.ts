@@ -121,6 +121,9 @@ export class LinkagePublisher {
 
   /** liveness (issue 16 part 3): a member suspects this meshlet: write now (once more if a write is in flight). */
   refute(): void {
+    // Suspected before its XRPC server listens (a restart): the first profile, written at start,
+    // refutes; a profile without an endpoint would not even encode.
+    if (!this.opts.endpoint()) return
     if (this.beating) {
       this.beatAgain = true
       return
@@ -255,7 +258,8 @@ export class LinkagePublisher {
   startHeartbeat(): void {
     const every = Math.max(250, Math.floor(this.opts.leaseMs / 3))
     // liveness (issue 16 part 3): checked every second, written every lease/3 of the lease in
-    // force; at once when a batch claim needs the short lease and the last beat published the long one.
+    // force; at once when the lease in force changes. Short to long too: until the long one is
+    // published, this meshlet (outOfTouch) and the fence count 2/3 of the short one from the last beat.
     const check = Math.min(every, 1000)
     this.timer = setInterval(() => {
       // A tick that comes far too late: this process was stopped (laptop sleep); members may have
@@ -272,7 +276,7 @@ export class LinkagePublisher {
       }
       this.lastTick = mono
       const lease = this.currentLease()
-      const due = this.lastBeatAt === undefined || this.clock.now() - this.lastBeatAt >= Math.max(250, Math.floor(lease / 3)) - check / 2 || lease < this.lastBeatLease || this.stalled
+      const due = this.lastBeatAt === undefined || this.clock.now() - this.lastBeatAt >= Math.max(250, Math.floor(lease / 3)) - check / 2 || lease !== this.lastBeatLease || this.stalled
       if (!due) {
         // With the rare heartbeat, a changed fact (a volume made or purged, the guest policy of the
         // hour) must not wait up to a lease/3 for the next beat: placement reads them.
