@@ -27,10 +27,14 @@ export interface ChildPeer {
 }
 
 export async function startChild(c: DevCommune, m: Member, extra: Partial<RunConfig> = {}, entry?: string): Promise<ChildPeer> {
-  const headsAtStart = await Promise.all(c.net.pdses.map((_, i) => headSeq(c, i)))
   // spawnPeer waits for "meshlet started" in m.logs: a previous run's line must not count.
   m.logs.length = 0
   const child = await c.spawnPeer(m, extra, entry)
+  // Read once the peer has subscribed and backfilled: what came before is in its backfill, what
+  // comes after reaches it live and moves its cursor. (Read before the spawn, a commit in between
+  // left a fresh peer, whose stream starts live, with no cursor and a head it could never reach
+  // once heartbeats became rare.)
+  const headsAtStart = await Promise.all(c.net.pdses.map((_, i) => headSeq(c, i)))
   const wrapperPid = child.pid!
   const pid = await waitFor(() => peerProcess(wrapperPid), { timeoutMs: 10_000, what: 'the peer process under the tsx wrapper' })
   return { member: m, wrapperPid, pid, headsAtStart }
@@ -91,7 +95,16 @@ async function caughtUp(c: DevCommune, p: ChildPeer, timeoutMs: number): Promise
     const cursor = readCursor(p.member.dataDir, toWsUrl(c.net.pdses[i]!.url)!)
     return cursor === undefined ? heads[i]! <= (p.headsAtStart[i] ?? -1) : cursor >= heads[i]!
   }
-  await waitFor(() => c.net.pdses.every((_, i) => done(i)), { timeoutMs, intervalMs: 100, what: `${p.member.name} to catch up with the firehose` })
+  await waitFor(() => c.net.pdses.every((_, i) => done(i)), {
+    timeoutMs,
+    intervalMs: 100,
+    what: `${p.member.name} to catch up with the firehose`,
+    onTimeout: () =>
+      [
+        ...c.net.pdses.map((pds, i) => `pds ${i}: head ${heads[i]}, cursor ${readCursor(p.member.dataDir, toWsUrl(pds.url)!)}, at start ${p.headsAtStart[i]}`),
+        ...p.member.logs.filter((l) => !l.includes('"level":20')).slice(-15),
+      ].join('\n'),
+  })
 }
 
 async function sampleRss(pid: number, ms: number): Promise<{ rss: number; peak: number }> {

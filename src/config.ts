@@ -43,6 +43,11 @@ export const RUN_OPTIONS = {
   reserveMemoryMb: { flag: 'reserve-memory-mb', env: 'MESHLET_RESERVE_MEMORY_MB', type: 'string', help: 'memory kept free for the host', default: '256' },
   maxLoadPermille: { flag: 'max-load-permille', env: 'MESHLET_MAX_LOAD_PERMILLE', type: 'string', help: 'decline new work above this 1-minute load per core, x1000', default: '2000' },
   leaseMs: { flag: 'lease-ms', env: 'MESHLET_LEASE_MS', type: 'string', help: 'heartbeat lease: a peer silent this long loses its replicas', default: '15000' },
+  // liveness (issue 16 part 3): probes, suspicions, rare heartbeat (docs/protocol.md, Liveness by receipt)
+  fallbackLeaseMs: { flag: 'fallback-lease-ms', env: 'MESHLET_FALLBACK_LEASE_MS', type: 'string', help: 'lease published while no batch claim needs --lease-ms: the profile is re-written every third of it; a dead peer that answers probes is found by suspicion long before (0: always --lease-ms, a heartbeat every lease/3)', default: '360000' },
+  probeMs: { flag: 'probe-ms', env: 'MESHLET_PROBE_MS', type: 'string', help: 'probe one cluster meshlet this often (farm.meshlet.ping, signed answers); 0: neither probe nor answer probes (judged by the lease only, e.g. behind NAT)', default: '1000' },
+  probeTimeoutMs: { flag: 'probe-timeout-ms', env: 'MESHLET_PROBE_TIMEOUT_MS', type: 'string', help: "a direct ping's timeout (an indirect probe through two other members gets twice this)", default: '1000' },
+  suspicionConfirmMs: { flag: 'suspicion-confirm-ms', env: 'MESHLET_SUSPICION_CONFIRM_MS', type: 'string', help: 'a suspected meshlet is dead once nothing from its repo arrived this long after the suspicion', default: '3000' },
   bidWindowMs: { flag: 'bid-window-ms', env: 'MESHLET_BID_WINDOW_MS', type: 'string', help: 'default bid window when a workload names none', default: '5000' },
   minOwnerBalance: { flag: 'min-owner-balance', env: 'MESHLET_MIN_OWNER_BALANCE', type: 'string', help: 'decline owners whose ledger balance (unit-seconds) is below this, published in the profile; negative as --min-owner-balance=-360000 (default: no minimum)' },
   allowedBinds: { flag: 'allowed-binds', env: 'MESHLET_ALLOWED_BINDS', type: 'string', help: "host paths mounted into the OWNER's own workloads only, read-only unless ':rw' (comma-separated 'src:dst[:rw]'); guests never get them; none by default", default: '' },
@@ -166,6 +171,11 @@ export const runConfigSchema = z.object({
   maxLoadPermille: intIn(1, 1_000_000_000),
   leaseMs: intIn(1000, 3_600_000),
   bidWindowMs: intIn(100, 600_000),
+  // liveness (issue 16 part 3); optional in the type like the ones below
+  fallbackLeaseMs: intIn(0, 86_400_000).optional(),
+  probeMs: intIn(0, 600_000).optional(),
+  probeTimeoutMs: intIn(50, 60_000).optional(),
+  suspicionConfirmMs: intIn(500, 600_000).optional(),
   minOwnerBalance: z.string().regex(/^-?\d{1,15}$/, 'must be a whole number of unit-seconds, like -360000').transform(Number).optional(),
   allowedBinds: csv.pipe(z.array(z.string().regex(/^\/[^:]*:\/[^:]*(:(ro|rw))?$/, "binds are '/host/path:/container/path[:ro|rw]'"))),
   registryAllow: csv.pipe(z.array(z.string().regex(/^[a-zA-Z0-9.[\]:-]{1,300}$/, 'registries are host or host:port, like 127.0.0.1:5000'))),

@@ -1,5 +1,6 @@
 // The composition root: the one place that builds real adapters from config and hands them to the
 // peer. Every check that can fail fast does, before anything starts, with one line that says what to fix.
+import { sodiumPingKeys } from './adapters/crypto/ping-key.js' // liveness (issue 16 part 3)
 import type { GuestPolicy } from './core/types.js'
 import { energyPrice, type RunConfig } from './config.js'
 import { Meshlet, type PeerPorts, type PeerSettings } from './meshlet.js'
@@ -37,6 +38,8 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     labels: cfg.labels,
     capabilities: cfg.capabilities,
     leaseMs: cfg.leaseMs,
+    // liveness (issue 16 part 3)
+    liveness: { fallbackLeaseMs: cfg.fallbackLeaseMs ?? 360_000, probeMs: cfg.probeMs ?? 1000, probeTimeoutMs: cfg.probeTimeoutMs ?? 1000, confirmMs: cfg.suspicionConfirmMs ?? 3000 },
     bidWindowMs: cfg.bidWindowMs,
     minOwnerBalance: cfg.minOwnerBalance,
     reserveMemoryMb: cfg.reserveMemoryMb,
@@ -132,6 +135,7 @@ export async function buildPorts(cfg: RunConfig, overrides: Partial<PeerPorts> =
     secretKeys: overrides.secretKeys ?? (await SodiumSecretKeys.load(cfg.dataDir).catch((err: unknown) => {
       throw new ConfigError(`--data-dir (MESHLET_DATA_DIR): sealing key: ${describeError(err)}`, 'dataDir', { cause: err })
     })),
+    pingKeys: overrides.pingKeys ?? sodiumPingKeys, // liveness (issue 16 part 3)
     artifacts: overrides.artifacts ?? new HttpArtifactStore(path.join(cfg.dataDir, 'artifacts')),
     // issue 12 (health)
     healthProbe: overrides.healthProbe ?? new DockerHealthProbe({ socketPath: cfg.dockerSocket }),

@@ -41,6 +41,7 @@ import { RecordFeed } from './services/record-feed.js'
 import { CommuneSnapshots } from './services/commune-snapshot.js'
 import { missingSecret } from './core/secrets.js'
 import { buildHints, type PeerHints } from './peer/hints.js'
+import { PeerLiveness } from './peer/liveness.js' // liveness (issue 16 part 3)
 
 export { VERSION, type PeerPorts, type PeerSettings }
 
@@ -79,6 +80,8 @@ export class Meshlet implements AsyncDisposable {
   readonly when: WhenPolicy
   /** notify (issue 16): hints sent after own writes, hints taken from peers. */
   readonly hints: PeerHints
+  /** liveness (issue 16 part 3): probes, suspicions, PDS touch; absent without settings.liveness. */
+  readonly liveness: PeerLiveness | undefined
   private server: ListeningXrpcServer | undefined
   private stopping: Promise<void> | undefined
   private readonly stopped: Promise<void>
@@ -108,6 +111,7 @@ export class Meshlet implements AsyncDisposable {
       (w) => {
         observer.write(w)
         this.hints.sender?.written(w.collection, w.uri, w.cid) // notify (issue 16)
+        this.liveness?.touch.touched() // liveness (issue 16 part 3): a landed write is contact with the PDS
         if (w.cid === undefined) {
           this.intake.handle({ op: 'delete', did: w.did, collection: w.collection, rkey: w.rkey, uri: w.uri })
           return
@@ -147,6 +151,7 @@ export class Meshlet implements AsyncDisposable {
       timeline: this.timeline,
       holdWhile: () => this.linkage.outOfTouch(),
       lastReceived: (did) => this.intake.receipts.lastReceived(did),
+      suspected: settings.liveness && ((m, trusted) => this.liveness!.service.suspected(m, trusted)), // liveness (issue 16 part 3)
       onStartAllowed: () => this.runner.mark(),
       isEvicted: (uri) => evictions.has(uri),
       // Secrets (issue 13)
@@ -168,7 +173,7 @@ export class Meshlet implements AsyncDisposable {
       timeline: this.timeline,
       maxParallelStarts: settings.maxParallelStarts, // burst (issue 16)
       startGate: (uri) => scheduler.decisions.get(uri)?.start,
-      fence: { leaseMs: settings.leaseMs, lastBeatAt: () => this.linkage.lastBeat() },
+      fence: { shortLeaseMs: settings.leaseMs, lease: () => this.linkage.publishedLease(), lastBeatAt: () => this.linkage.lastBeat(), wantShort: () => this.linkage.wantShortLease() },
       secretKeys: ports.secretKeys,
       artifacts: ports.artifacts,
       // issue 12 (health)
@@ -195,6 +200,14 @@ export class Meshlet implements AsyncDisposable {
       // Services (issue 12, apps): the volumes it holds, so placement prefers it for their workloads.
       volumes: ((held) => () => held.current())(new HeldVolumes(ports.runtime, settings.did)),
       version: VERSION,
+      // liveness (issue 16 part 3): rare heartbeat unless a batch claim needs the short lease
+      ...(settings.liveness && {
+        fallbackLeaseMs: settings.liveness.fallbackLeaseMs,
+        shortLease: () => this.liveness!.shortLease(),
+        pingKey: () => this.liveness!.pingKey(),
+        // the soonest the others can have confirmed a suspicion: a direct and an indirect timeout, then the confirm window
+        awayAfterMs: settings.liveness.confirmMs + 3 * settings.liveness.probeTimeoutMs,
+      }),
       rejoin: {
         catchUp: async () => {
           if (!(await this.catchUp.run())) return false
@@ -248,7 +261,26 @@ export class Meshlet implements AsyncDisposable {
         observer.record(e)
         this.feed.publish(e)
       },
+      received: (e, at) => this.liveness?.received(e, at), // liveness (issue 16 part 3)
     })
+    this.liveness = settings.liveness
+      ? new PeerLiveness({
+          settings: settings.liveness,
+          self: settings.did,
+          owner: settings.owner,
+          view,
+          graph: () => cluster.current(),
+          writer: this.writer,
+          clock,
+          log: sub('liveness'),
+          lastReceived: (did) => this.intake.receipts.lastReceived(did),
+          reachable: ports.publisher.reachable && (() => ports.publisher.reachable!()),
+          keys: ports.pingKeys,
+          refute: () => this.linkage.refute(),
+          changed: () => scheduler.markAll(),
+          away: () => this.linkage.markAway(),
+        })
+      : undefined
     this.feed = new RecordFeed(() => clock.now())
     this.snapshots = new CommuneSnapshots({
       view,
@@ -275,6 +307,7 @@ export class Meshlet implements AsyncDisposable {
 
   /** Starts the peer (peer/startup.ts): backfill, publish own records, serve XRPC, then schedule and run. */
   async start(): Promise<this> {
+    await this.liveness?.init() // liveness (issue 16 part 3): the ping key goes into the first profile
     await startPeer({
       settings: this.settings,
       source: this.ports.source,
@@ -304,8 +337,10 @@ export class Meshlet implements AsyncDisposable {
         if (oauth) mountOwnerActions(app, oauth, { ownerOf: (m) => this.cluster.current().ownerOf(m), replicas: (uri) => this.control.workloadStatus(uri).replicas, idResolver: this.ports.idResolver, allowHttp: this.settings.allowHttp })
         const ownerPanel = { workload: (uri: AtUri) => this.view.workload(uri), meshletsOf: (o: Did) => this.cluster.current().meshletsOf(o) }
         mountWebView(app, { snapshots: this.snapshots, feed: this.feed, oauth, ownerPanel })
+        this.liveness?.routes(app) // liveness (issue 16 part 3)
       },
     })
+    this.liveness?.start()
     return this
   }
 
@@ -331,6 +366,7 @@ export class Meshlet implements AsyncDisposable {
 
   /** Stops the loops (peer/stop.ts); containers keep running (a peer restart must not kill work). */
   async stop(): Promise<void> {
+    this.liveness?.stop() // liveness (issue 16 part 3)
     this.stopping ??= stopPeer({
       scheduler: this.scheduler,
       linkage: this.linkage,

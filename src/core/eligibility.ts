@@ -6,6 +6,7 @@
 import type { ClusterGraph } from './cluster.js'
 import { matchConstraints } from './constraints.js'
 import { livenessProblem } from './liveness.js'
+import { suspicionProblem, type SuspectedFn } from './suspicion.js' // liveness (issue 16 part 3)
 import type { Did, Profile, Workload } from './types.js'
 
 export interface EligibleRunner {
@@ -34,6 +35,8 @@ export interface EligibilityInput {
   defaultLeaseMs: number
   /** A per-profile lease, when the profile advertises one; invalid values fall back to the default. */
   leaseMsOf?: (p: Profile) => number | undefined
+  /** liveness (issue 16 part 3): this observer's suspicion book (core/suspicion.ts); absent = lease only. */
+  suspected?: SuspectedFn
 }
 
 export interface EligibilityResult {
@@ -88,7 +91,9 @@ export function eligibility(input: EligibilityInput): EligibilityResult {
       continue
     }
     electorate.set(meshlet, { meshlet, owner: verifiedOwner })
-    const stale = livenessProblem(input.lastReceived(meshlet), monoNow, leaseFor(profile, input.leaseMsOf, defaultLeaseMs))
+    const stale =
+      livenessProblem(input.lastReceived(meshlet), monoNow, leaseFor(profile, input.leaseMsOf, defaultLeaseMs)) ??
+      suspicionProblem({ workload, graph, meshlet, owner: verifiedOwner, profile, suspected: input.suspected }) // liveness (issue 16 part 3)
     if (stale) {
       excluded.push({ meshlet, reason: stale })
       continue

@@ -19,6 +19,7 @@ import * as bidLex from '../lexicons/commune/scheduler/bid.js'
 import * as membershipLex from '../lexicons/commune/scheduler/membership.js'
 import * as meshletLex from '../lexicons/commune/scheduler/meshlet.js'
 import * as meshletOwnerLex from '../lexicons/commune/scheduler/meshletOwner.js'
+import * as suspicionLex from '../lexicons/commune/scheduler/suspicion.js' // liveness (issue 16 part 3)
 import * as profileLex from '../lexicons/commune/scheduler/profile.js'
 import * as workloadLex from '../lexicons/commune/scheduler/workload.js'
 import * as workloadStatusLex from '../lexicons/commune/scheduler/workloadStatus.js'
@@ -114,9 +115,15 @@ export function encodeProfile(p: Omit<Profile, 'meshlet'>): RecordValue {
       updatedAt: p.updatedAt,
       // Services (issue 12, apps): held volumes.
       volumes: p.volumes?.length ? p.volumes.map((h) => ({ workload: h.workload, name: h.name })) : undefined,
+      pingKey: p.pingKey, // liveness (issue 16 part 3)
     },
     (v) => profileLex.$safeParse(v),
   )
+}
+
+/** liveness (issue 16 part 3): `commune.scheduler.suspicion` (rkey = the subject's DID). */
+export function encodeSuspicion(subject: Did, createdAt: string): RecordValue {
+  return finish(NSID.suspicion, { subject, createdAt }, (v) => suspicionLex.$safeParse(v))
 }
 
 /** `commune.scheduler.bid` (rkey: a TID, i.e. created). */

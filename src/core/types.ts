@@ -190,6 +190,15 @@ export interface Profile {
   updatedAt: string
   /** Services (issue 12, apps): workload volumes it holds; placement prefers it for those workloads. */
   volumes?: HeldVolume[]
+  /** liveness (issue 16 part 3): Ed25519 public key (base64) signing its ping answers; present = it answers probes. */
+  pingKey?: string
+}
+
+/** liveness (issue 16 part 3): `accuser`'s direct and indirect probes of `subject` failed (rkey = subject). */
+export interface Suspicion {
+  accuser: Did
+  subject: Did
+  createdAt: string
 }
 
 export type Thermal = 'nominal' | 'warm' | 'throttled' | 'unknown'
@@ -329,6 +338,8 @@ export const NSID = {
   workloadStatus: 'commune.scheduler.workloadStatus',
   // Secrets (issue 13)
   secret: 'commune.scheduler.secret',
+  // liveness (issue 16 part 3): a prober's failed probes of a meshlet (core/suspicion.ts)
+  suspicion: 'commune.scheduler.suspicion',
 } as const
 
 export type Collection = (typeof NSID)[keyof typeof NSID]
@@ -344,6 +355,7 @@ export type SchedulerRecord =
   | { collection: typeof NSID.bid; value: Bid }
   | { collection: typeof NSID.workloadStatus; value: WorkloadStatus }
   | { collection: typeof NSID.secret; value: SecretRecord }
+  | { collection: typeof NSID.suspicion; value: Suspicion } // liveness (issue 16 part 3)
 
 export interface RecordKey {
   did: Did

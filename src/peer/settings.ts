@@ -1,6 +1,7 @@
 // What a peer is given: its settings (from config) and its ports (real adapters from context.ts,
 // or a test's own), and the version it publishes. No code, so every part of the peer can name them
 // without importing the peer.
+import type { PingKeys } from '../ports/ping-keys.js' // liveness (issue 16 part 3)
 import type { RegistryPolicy } from '../core/registry-policy.js'
 import type { GuestQuotaPolicy } from '../core/quota.js'
 import type { EvictionStore } from '../ports/eviction-store.js'
@@ -37,6 +38,8 @@ export interface PeerSettings {
   capabilities: string[]
   leaseMs: number
   bidWindowMs: number
+  /** liveness (issue 16 part 3): probes, suspicions and the rare heartbeat; absent = the lease only, as before. */
+  liveness?: LivenessSettings
   /** Local policy: decline owners whose ledger balance is below this (published in the profile). */
   minOwnerBalance?: number
   reserveMemoryMb: number
@@ -96,6 +99,8 @@ export interface PeerPorts {
   metrics?: PeerMetrics
   /** Secrets (issue 13): this meshlet's sealing key pair (default: none, so it declines workloads that need secrets). */
   secretKeys?: SecretKeys
+  /** liveness (issue 16 part 3): signs and checks ping answers; without it no probes. */
+  pingKeys?: PingKeys
   /** Binaries from a URL (issue 13): default none (workloads with an artifact fail with that reason). */
   artifacts?: ArtifactStore
   // issue 12 (health): probes replicas' health checks (context.ts gives the Docker one; without it checks are not run)
@@ -103,4 +108,12 @@ export interface PeerPorts {
   // notify (issue 16): without them, no hints are sent (notifier) or taken (proofs)
   notifier?: PeerNotifier
   proofs?: RecordProofs
+}
+
+/** liveness (issue 16 part 3): see the --fallback-lease-ms, --probe-ms, --probe-timeout-ms, --suspicion-confirm-ms flags. */
+export interface LivenessSettings {
+  fallbackLeaseMs: number
+  probeMs: number
+  probeTimeoutMs: number
+  confirmMs: number
 }

@@ -16,4 +16,6 @@ export interface RecordPublisher {
   delete(collection: string, rkey: string): Promise<void>
   /** Batched writes (one commit); results align with writes (deletes give undefined). */
   applyWrites(writes: RepoWrite[]): Promise<(StrongRef | undefined)[]>
+  /** liveness (issue 16 part 3): a cheap read (no write points): does the PDS answer now? */
+  reachable?(): Promise<boolean>
 }

@@ -17,8 +17,21 @@ export interface BatchGateOptions {
   log: Logger
   /** The scheduler's start permission for this meshlet's claim (Decision.start). */
   startGate?: (uri: AtUri) => { allowed: boolean; reason: string } | undefined
-  /** When this meshlet's last heartbeat landed (epoch ms, own clock) and its lease. */
-  fence?: { leaseMs: number; lastBeatAt: () => number | undefined }
+  /**
+   * When this meshlet's last heartbeat landed (epoch ms, own clock) and the lease it published
+   * (what the others apply now: with rare heartbeats a long one, unless a batch claim asked for the
+   * short one through wantShort).
+   */
+  fence?: FenceOptions
+}
+
+export interface FenceOptions {
+  lease: () => number
+  lastBeatAt: () => number | undefined
+  /** The shortest lease this meshlet publishes: the watchdog checks at a tenth of it. */
+  shortLeaseMs: number
+  /** A batch replica is starting or running here: ask for the short lease (fast takeover if this meshlet dies). */
+  wantShort?: () => void
 }
 
 export class BatchGate {
@@ -35,6 +48,7 @@ export class BatchGate {
 
   /** Start only with the scheduler's go and a fresh own lease; until then the status says why. */
   async mayStart(w: Workload): Promise<boolean> {
+    this.o.fence?.wantShort?.()
     const fence = this.fenceProblem()
     const gate = this.o.startGate ? this.o.startGate(w.uri) : { allowed: true, reason: '' }
     const reason = fence ? `waiting: ${fence}` : !gate ? 'waiting for the scheduler to place it' : gate.allowed ? undefined : gate.reason
@@ -48,9 +62,10 @@ export class BatchGate {
     const f = this.o.fence
     const last = f?.lastBeatAt()
     if (!f || last === undefined) return undefined
-    const limit = f.leaseMs - Math.floor(f.leaseMs / 3)
+    const lease = f.lease()
+    const limit = lease - Math.floor(lease / 3)
     const silent = this.o.clock.now() - last
-    return silent > limit ? `no heartbeat of this meshlet landed for ${silent} ms (fence at ${limit} ms of the ${f.leaseMs} ms lease)` : undefined
+    return silent > limit ? `no heartbeat of this meshlet landed for ${silent} ms (fence at ${limit} ms of the ${lease} ms lease)` : undefined
   }
 
   /**
@@ -60,6 +75,7 @@ export class BatchGate {
    */
   async apply(containers: ContainerInfo[]): Promise<void> {
     const { view, status, log } = this.o
+    if (this.o.fence?.wantShort && containers.some((c) => c.state === 'running' && view.workload(c.labels.workloadUri)?.kind === 'batch')) this.o.fence.wantShort()
     if (await this.fence(containers)) return
     for (const [uri, message] of this.fenced) {
       const w = view.workload(uri)
@@ -105,7 +121,7 @@ export class BatchGate {
         .then((containers) => this.fence(containers))
         .catch((err) => this.o.log.debug({ err: describeError(err) }, 'fence watchdog: cannot list containers'))
         .finally(() => (busy = false))
-    }, Math.max(100, Math.floor(f.leaseMs / 10)))
+    }, Math.max(100, Math.floor(f.shortLeaseMs / 10)))
     this.watchdog.unref()
   }
 

@@ -10,8 +10,13 @@ import { describeError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { HintTarget, PeerNotifier } from '../ports/record-hints.js'
 
-/** Records whose writes are hinted: what others decide on quickly. Heartbeats and profiles are not. */
-export const HINTED = new Set<string>([NSID.bid, NSID.workloadStatus])
+/**
+ * Records whose writes are hinted: what others decide on quickly. Since liveness (issue 16 part 3)
+ * the profile is written rarely (every fallback lease/3, and at once to refute a suspicion), and a
+ * suspicion's receipt starts the confirm window: both are hinted, so a refute reaches every
+ * observer before its window closes even on an idle PDS that polls once a second.
+ */
+export const HINTED = new Set<string>([NSID.bid, NSID.workloadStatus, NSID.suspicion, NSID.profile])
 
 /** Records per call (the lexicon allows 16). */
 const MAX_PER_CALL = 16

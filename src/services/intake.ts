@@ -31,9 +31,11 @@ export class IntakeService {
   private readonly listeners: IntakeListeners | undefined
   /** appview (issue 15): sees every event as judged here (metrics, the web view's live feed). */
   private readonly observe: ((event: RecordEvent) => void) | undefined
+  /** liveness (issue 16 part 3): every accepted event at its receipt time (suspicions, refutations). */
+  private readonly received: ((event: RecordEvent, monoAt: number) => void) | undefined
 
-  constructor(opts: { view: CommuneView; clock: Clock; log: Logger; listeners?: IntakeListeners; observe?: (event: RecordEvent) => void }) {
-    ;({ view: this.view, clock: this.clock, log: this.log, listeners: this.listeners, observe: this.observe } = opts)
+  constructor(opts: { view: CommuneView; clock: Clock; log: Logger; listeners?: IntakeListeners; observe?: (event: RecordEvent) => void; received?: (event: RecordEvent, monoAt: number) => void }) {
+    ;({ view: this.view, clock: this.clock, log: this.log, listeners: this.listeners, observe: this.observe, received: this.received } = opts)
   }
 
   handle(event: RecordEvent): void {
@@ -47,7 +49,11 @@ export class IntakeService {
     // Receipt, not the writer's timestamp, keeps a meshlet alive. A backfill counts as received
     // now (after a restart every meshlet with records gets one lease); the record source drops
     // re-deliveries of a record it already handed over (uri+cid), so a re-read revives nobody.
-    if (event.op !== 'rejected') this.receipts.note(event.did, this.clock.monotonic())
+    if (event.op !== 'rejected') {
+      const at = this.clock.monotonic()
+      this.receipts.note(event.did, at)
+      this.received?.(event, at) // liveness (issue 16 part 3)
+    }
     if (event.op === 'rejected') {
       this.rejected++
       this.log.warn({ uri: event.uri }, `rejected record: ${event.reason}`)

@@ -41,7 +41,17 @@ export interface LinkageOptions {
   guestPolicy?: () => GuestPolicy | undefined
   /** Services (issue 12, apps): the workload volumes it holds (services/held-volumes.ts), read at each heartbeat. */
   volumes?: () => Promise<HeldVolume[] | undefined>
+  // liveness (issue 16 part 3): rare heartbeat on a long fallback lease unless shortLease() says a
+  // batch claim needs the short one; the ping key published for probes.
+  fallbackLeaseMs?: number
+  shortLease?: () => boolean
+  pingKey?: () => string | undefined
+  /** Silent (stopped, asleep) longer than this and members may have confirmed a suspicion: rejoin as after a lapse. */
+  awayAfterMs?: number
 }
+
+/** With the rare heartbeat, how often the profile's facts are compared with what was published. */
+const FACTS_EVERY_MS = 5_000
 
 /** What the peer does when it finds its own lease expired (see LinkagePublisher.heartbeat). */
 export interface RejoinHooks {
@@ -57,6 +67,18 @@ export class LinkagePublisher {
   /** updatedAt (epoch ms) of the newest heartbeat that landed: others count this meshlet's lease from it. */
   private lastBeatAt: number | undefined
   private beating = false
+  /** The lease the newest landed heartbeat published: what observers apply to this meshlet now. */
+  private lastBeatLease: number
+  /** The facts() the newest landed heartbeat published. */
+  private lastFacts: string | undefined
+  private ticksSinceFacts = 0
+  /** wantShortLease: until when (own clock, epoch ms) the short lease is asked for. */
+  private shortUntil = -Infinity
+  /** A refutation asked for while a beat was in flight: beat again once it lands. */
+  private beatAgain = false
+  /** The process was stopped (laptop sleep, SIGSTOP) for longer than awayAfterMs: rejoin before renewing. */
+  private stalled = false
+  private lastTick: number | undefined
   private rejoining = false
   private readonly hooks: RejoinHooks | undefined
   private readonly view: CommuneView
@@ -67,13 +89,55 @@ export class LinkagePublisher {
 
   constructor(private readonly opts: LinkageOptions) {
     ;({ view: this.view, writer: this.writer, host: this.host, clock: this.clock, log: this.log, rejoin: this.hooks } = opts)
+    this.lastBeatLease = opts.leaseMs
+  }
+
+  /** liveness (issue 16 part 3): the lease to publish now: the short one while a batch claim needs it, else the fallback. */
+  currentLease(): number {
+    const f = this.opts.fallbackLeaseMs
+    const short = this.opts.shortLease?.() || this.clock.now() < this.shortUntil
+    return f !== undefined && f > this.opts.leaseMs && !short ? f : this.opts.leaseMs
+  }
+
+  /**
+   * liveness (issue 16 part 3): the batch gate is about to start, or runs, a batch replica: keep
+   * the short lease for `forMs` (others then take an at-most-once claim over quickly if this meshlet
+   * dies). core/suspicion.ts needsShortLease predicts this from records, but misses cases such as a
+   * cron run on a spec that already finished once; the gate knows.
+   */
+  wantShortLease(forMs = 2 * this.opts.leaseMs): void {
+    this.shortUntil = Math.max(this.shortUntil, this.clock.now() + forMs)
+  }
+
+  /** The lease the newest landed heartbeat published: what observers apply to this meshlet now. */
+  publishedLease(): number {
+    return this.lastBeatLease
+  }
+
+  /** liveness (issue 16 part 3): out of touch (asleep, PDS unreachable) long enough for members to confirm a suspicion: rejoin before the next renewal. */
+  markAway(): void {
+    if (this.hooks) this.stalled = true
+  }
+
+  /** liveness (issue 16 part 3): a member suspects this meshlet: write now (once more if a write is in flight). */
+  refute(): void {
+    // Suspected before its XRPC server listens (a restart): the first profile, written at start,
+    // refutes; a profile without an endpoint would not even encode.
+    if (!this.opts.endpoint()) return
+    if (this.beating) {
+      this.beatAgain = true
+      return
+    }
+    this.heartbeat().catch((err) => this.log.warn({ err: describeError(err) }, 'refutation failed (will retry at the next heartbeat)'))
   }
 
   /** Was this meshlet away longer than its lease? (read from its own profile before refreshing it) */
   wasAway(): boolean {
     const p = this.view.profile(this.opts.meshlet)
     if (!p) return false
-    return Date.parse(p.updatedAt) + (p.leaseMs ?? this.opts.leaseMs) < this.clock.now()
+    const lease = p.leaseMs ?? this.opts.leaseMs
+    // liveness (issue 16 part 3): with probes, a meshlet silent for the confirm window may be dead to the others
+    return Date.parse(p.updatedAt) + Math.min(lease, this.opts.awayAfterMs ?? lease) < this.clock.now()
   }
 
   async publishAll(): Promise<void> {
@@ -97,7 +161,7 @@ export class LinkagePublisher {
 
   /** True when this meshlet's lease has expired as every other peer sees it. */
   lapsed(now = this.clock.now()): boolean {
-    return this.lastBeatAt !== undefined && now > this.lastBeatAt + this.opts.leaseMs
+    return this.stalled || (this.lastBeatAt !== undefined && now > this.lastBeatAt + this.lastBeatLease)
   }
 
   /**
@@ -110,8 +174,8 @@ export class LinkagePublisher {
     if (this.rejoining) return 'rejoining the commune after its lease lapsed'
     if (this.lastBeatAt === undefined) return undefined
     const silentMs = now - this.lastBeatAt
-    if (silentMs <= (this.opts.leaseMs * 2) / 3) return undefined
-    return `no heartbeat has reached its PDS for ${silentMs} ms (lease ${this.opts.leaseMs} ms)`
+    if (silentMs <= (this.lastBeatLease * 2) / 3) return undefined
+    return `no heartbeat has reached its PDS for ${silentMs} ms (lease ${this.lastBeatLease} ms)`
   }
 
   /**
@@ -137,15 +201,31 @@ export class LinkagePublisher {
         this.hooks?.rejoined()
       }
       this.rejoining = false
+      if (rejoined) this.stalled = false
     } finally {
       this.beating = false
+      if (this.beatAgain) {
+        this.beatAgain = false
+        this.refute()
+      }
     }
+  }
+
+  /** The profile facts other peers place by, apart from capacity and the lease. */
+  private async facts(): Promise<string> {
+    return JSON.stringify([this.opts.endpoint(), await this.opts.volumes?.(), this.opts.guestPolicy?.(), this.opts.isolation?.(), this.opts.pingKey?.()])
+  }
+
+  private async factsChanged(): Promise<boolean> {
+    return !this.beating && this.lastFacts !== undefined && (await this.facts()) !== this.lastFacts
   }
 
   private async beat(): Promise<void> {
     const host = await this.host.snapshot()
+    const facts = await this.facts()
     const volumes = await this.opts.volumes?.()
     const updatedAt = this.clock.now()
+    const leaseMs = this.currentLease()
     await this.writer.put(
       NSID.profile,
       'self',
@@ -158,7 +238,7 @@ export class LinkagePublisher {
         memoryMb: host.memoryMbTotal,
         storageMb: host.storageMbAvailable,
         version: this.opts.version,
-        leaseMs: this.opts.leaseMs,
+        leaseMs,
         minOwnerBalance: this.opts.minOwnerBalance,
         guestQuota: guestQuota(this.opts.guestQuota ?? DEFAULT_GUEST_QUOTA, { cpuMillis: host.cpuMillisTotal, memoryMb: host.memoryMbTotal }),
         isolation: this.opts.isolation?.(),
@@ -166,17 +246,50 @@ export class LinkagePublisher {
         guestPolicy: this.opts.guestPolicy?.(),
         updatedAt: new Date(updatedAt).toISOString(),
         volumes,
+        pingKey: this.opts.pingKey?.(), // liveness (issue 16 part 3)
       }),
     )
     this.lastBeatAt = Math.max(this.lastBeatAt ?? 0, updatedAt)
+    this.lastBeatLease = leaseMs
+    this.lastFacts = facts
     this.heartbeats++
   }
 
   startHeartbeat(): void {
     const every = Math.max(250, Math.floor(this.opts.leaseMs / 3))
+    // liveness (issue 16 part 3): checked every second, written every lease/3 of the lease in
+    // force; at once when the lease in force changes. Short to long too: until the long one is
+    // published, this meshlet (outOfTouch) and the fence count 2/3 of the short one from the last beat.
+    const check = Math.min(every, 1000)
     this.timer = setInterval(() => {
+      // A tick that comes far too late: this process was stopped (laptop sleep); members may have
+      // confirmed a suspicion of it and replaced its replicas meanwhile.
+      const mono = this.clock.monotonic()
+      // Its connections stayed open, so what happened meanwhile arrives on its own: no full
+      // catch-up, just yield what others replaced (recovering, for a lease) and write at once.
+      if (this.hooks && this.opts.awayAfterMs !== undefined && this.lastTick !== undefined && mono - this.lastTick > this.opts.awayAfterMs + check) {
+        this.log.warn({ silentMs: Math.round(mono - this.lastTick) }, 'this process was stopped long enough to be found dead: yielding what others replaced')
+        this.hooks.rejoined()
+        this.lastTick = mono
+        this.refute()
+        return
+      }
+      this.lastTick = mono
+      const lease = this.currentLease()
+      const due = this.lastBeatAt === undefined || this.clock.now() - this.lastBeatAt >= Math.max(250, Math.floor(lease / 3)) - check / 2 || lease !== this.lastBeatLease || this.stalled
+      if (!due) {
+        // With the rare heartbeat, a changed fact (a volume made or purged, the guest policy of the
+        // hour) must not wait up to a lease/3 for the next beat: placement reads them.
+        if (lease > this.opts.leaseMs && ++this.ticksSinceFacts * check >= FACTS_EVERY_MS) {
+          this.ticksSinceFacts = 0
+          void this.factsChanged()
+            .then((changed) => (changed ? this.heartbeat() : undefined))
+            .catch((err) => this.log.warn({ err: describeError(err) }, 'heartbeat for changed profile facts failed (will retry)'))
+        }
+        return
+      }
       this.heartbeat().catch((err) => this.log.warn({ err: describeError(err) }, 'heartbeat failed (will retry; containers keep running)'))
-    }, every)
+    }, check)
     this.timer.unref()
   }
 

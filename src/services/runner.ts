@@ -5,6 +5,7 @@
 // unknown (PDS unreachable) keeps running until the record is known to be deleted.
 // Starting replicas is services/replica-starter.ts, the batch gate and fencing services/batch-gate.ts,
 // exits and restarts services/restart-supervisor.ts.
+import type { FenceOptions } from './batch-gate.js'
 import { reconcile, specHash, type DesiredReplica, type RunningReplica } from '../core/reconcile.js'
 import type { CommuneView } from '../core/view.js'
 import { CLAIM_STATES, type AtUri, type Did, type Workload, type WorkloadStatus } from '../core/types.js'
@@ -51,7 +52,7 @@ export interface RunnerOptions {
   /** The scheduler's start permission for this meshlet's claim (Decision.start): batch replicas start only when allowed. */
   startGate?: (uri: AtUri) => { allowed: boolean; reason: string } | undefined
   /** Fencing: when this meshlet's last heartbeat landed (epoch ms, own clock) and its lease. */
-  fence?: { leaseMs: number; lastBeatAt: () => number | undefined }
+  fence?: FenceOptions
   /** Secrets (issue 13): this meshlet's sealing keys, to open the copies its workloads mount. */
   secretKeys?: SecretKeys
   /** Binaries from a URL (issue 13). */

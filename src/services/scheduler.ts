@@ -2,6 +2,7 @@
 // closed, a heartbeat lapsed) it asks the pure core what this peer should do (decideWorkload) and
 // applies only that: bid, decline, withdraw, claim or release. All peers run the same functions on
 // the same public records, so they agree on who runs what without a leader.
+import type { SuspectedFn } from '../core/suspicion.js' // liveness (issue 16 part 3)
 import { volumeHolders } from '../core/volumes.js'
 import { decideWorkload, type Decision } from '../core/decide.js'
 import { eligibility } from '../core/eligibility.js'
@@ -62,6 +63,8 @@ export interface SchedulerOptions {
   holdWhile?: () => string | undefined
   /** When a record from each repo last arrived here, on clock.monotonic() (IntakeService.receipts). */
   lastReceived: (did: Did) => number | undefined
+  /** liveness (issue 16 part 3): dead by suspicion (services/liveness.ts); absent = lease only. */
+  suspected?: SuspectedFn
   /** Workloads this meshlet's owner evicted from this machine: always declined (EVICTED_REASON, see offer-policy.ts). */
   isEvicted?: (uri: AtUri) => boolean
   /** Secrets (issue 13): why this meshlet lacks a sealed copy a workload needs (declined with that reason). */
@@ -145,7 +148,7 @@ export class SchedulerService {
       if (!w || s.workload.cid !== w.cid || !CLAIM_STATES.includes(s.state)) continue
       // At-most-once batch is never taken over (a lapsed holder's slot is lost); fencing reports it.
       if (isAckGated(w)) continue
-      const { eligible } = eligibility({ workload: w, graph, profiles, monoNow, lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+      const { eligible } = eligibility({ workload: w, graph, profiles, monoNow, lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs, suspected: this.opts.suspected })
       const statuses = this.view.statusesFor(w.uri)
       const others = statuses.filter((o) => o.meshlet !== this.opts.self.meshlet && isLiveClaim(o, w, eligible)).length
       const completed = statuses.filter((o) => isCompleted(o, w)).length
@@ -287,7 +290,7 @@ export class SchedulerService {
   ): void {
     const { self } = this.opts
     // Liveness by receipt: read on the monotonic clock, never against writers' dates.
-    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, monoNow: this.clock.monotonic(), lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs })
+    const elig = eligibility({ workload, graph: ctx.graph, profiles: ctx.profiles, monoNow: this.clock.monotonic(), lastReceived: this.opts.lastReceived, defaultLeaseMs: this.opts.leaseMs, leaseMsOf: (p) => p.leaseMs, suspected: this.opts.suspected })
     // when (issue 14): timing refusals drain; the owner's work that does not fit preempts guests.
     const when: WhenContext = evaluateWhen(workload, ctx, { view: this.view, policy: this.policy, draining: this.draining, self, when: this.opts.when, held: () => this.heldReplicas(), release: (w, reason) => this.apply(w, { type: 'release', reason }) })
     const { committed, usage } = committedBesides(workload, ctx.committed, (uri) => this.view.workload(uri)?.owner)

@@ -42,6 +42,8 @@ export interface FailoverResult {
   replacement: string
   /** Whether the returning peer wrote the "taken over" release (its status record says stopped). */
   victimStatus: string | undefined
+  /** liveness (issue 16 part 3): why the survivors counted ann out when one of them claimed (suspicion or lease). */
+  deathReason: string | undefined
   /** Copies running after ann was back: peak over the settle period. */
   peakAfterReturn: number
   /** Workload container sets over time, relative to the kill (ms). */
@@ -81,11 +83,15 @@ export async function runFailoverScenario(opts: FailoverOptions): Promise<Failov
     if (!opts.keepStaleCopy) await removeMeshletContainers(annDid)
 
     let claimAt = 0
+    let deathReason: string | undefined
     const replacement = await waitFor(
       () => {
         if (!claimAt) {
           const claimed = others.some((p) => (keptHolders(p, ref.uri) ?? []).some((h) => h !== annDid))
-          if (claimed) claimAt = Date.now()
+          if (claimed) {
+            claimAt = Date.now()
+            deathReason = others.map((p) => p.scheduler.decisions.get(ref.uri)?.excluded.find((e) => e.meshlet === annDid)?.reason).find(Boolean)
+          }
         }
         const at = monitor!.firstElsewhere(annDid, t0)
         return at !== undefined ? at : false
@@ -136,6 +142,7 @@ export async function runFailoverScenario(opts: FailoverOptions): Promise<Failov
       victim: annDid,
       replacement: holder,
       victimStatus,
+      deathReason,
       peakAfterReturn,
       timeline: monitor.timeline.map((e) => ({ atMs: e.at - t0, copies: e.copies.map((d) => c.members.find((m) => m.meshlet.did === d)?.name ?? d) })),
       ...(opts.debug ? { debugLog: describeCommune(c, monitor, mem?.lines, 400) } : {}),

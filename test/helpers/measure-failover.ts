@@ -13,12 +13,17 @@ for (const keepStaleCopy of [false, true]) {
   for (let i = 0; i < runs; i++) {
     const r = await runFailoverScenario({ leaseMs: DEFAULTS.leaseMs, keepStaleCopy, settleMs: 10_000 })
     console.log(`${keepStaleCopy ? 'laptop sleeps' : 'machine dies'} #${i + 1}: failover ${r.failoverMs} ms (claim ${r.claimMs} ms), peak copies ${r.peakCopies}, final ${r.finalCopies}`)
-    results.push({ failoverMs: r.failoverMs, claimMs: r.claimMs, peakCopies: r.peakCopies, transientDuplicates: r.transientDuplicates, staleCopyGoneMs: r.staleCopyGoneMs, finalCopies: r.finalCopies, peakAfterReturn: r.peakAfterReturn })
+    results.push({ deathReason: r.deathReason, failoverMs: r.failoverMs, claimMs: r.claimMs, peakCopies: r.peakCopies, transientDuplicates: r.transientDuplicates, staleCopyGoneMs: r.staleCopyGoneMs, finalCopies: r.finalCopies, peakAfterReturn: r.peakAfterReturn })
   }
   const f = results.map((x) => x.failoverMs).sort((a, b) => a - b)
   await recordFigures(`failover-${keepStaleCopy ? 'laptop-sleeps' : 'machine-dies'}-default-lease`, {
     leaseMs: DEFAULTS.leaseMs,
-    heartbeatEveryMs: Math.floor(DEFAULTS.leaseMs / 3),
+    // liveness (issue 16 part 3): an idle or service-only peer beats every third of the fallback lease
+    fallbackLeaseMs: Number(RUN_OPTIONS.fallbackLeaseMs.default),
+    heartbeatEveryMs: Math.floor(Number(RUN_OPTIONS.fallbackLeaseMs.default) / 3),
+    probeMs: Number(RUN_OPTIONS.probeMs.default),
+    probeTimeoutMs: Number(RUN_OPTIONS.probeTimeoutMs.default),
+    suspicionConfirmMs: Number(RUN_OPTIONS.suspicionConfirmMs.default),
     runs: results,
     failoverMinMs: f[0],
     failoverMaxMs: f[f.length - 1],

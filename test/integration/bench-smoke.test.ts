@@ -19,7 +19,7 @@ describe('bench harness (tiny mode)', () => {
   let r: BenchResults
   afterAll(async () => {
     await runPendingCleanups()
-    await fs.promises.rm(path.dirname(logFile), { recursive: true, force: true })
+    if (!process.env.KEEP_BENCH_LOGS) await fs.promises.rm(path.dirname(logFile), { recursive: true, force: true })
   })
 
   test('runs every phase end to end and cleans up after itself', { timeout: 200_000 }, async () => {

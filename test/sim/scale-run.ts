@@ -1,4 +1,4 @@
-// The full-size scale simulation (issue 16 part 5), too slow for CI: figures for bench/measured.md §16.
+// The full-size scale simulation (issue 16 part 5), too slow for CI: figures for bench/measured.md §17.
 //   node --expose-gc --import tsx test/sim/scale-run.ts --peers 100 --workloads 10000 [--policy sampled|all-bid|both] [--check-peers 10]
 import { REPORT_HEADER, reportLine, runScale, scaleDefaults, type ScaleReport } from './scale.js'
 

@@ -299,6 +299,17 @@ const SPECS: Spec[] = [
       { path: 'createdAt', value: badDatetime },
     ],
   },
+  {
+    // liveness (issue 16 part 3): one suspicion per (prober, subject), at rkey = the subject's DID
+    collection: NSID.suspicion,
+    repo: anyRepo,
+    rkey: fc.constant(plc('suspect')),
+    base: () => ({ $type: NSID.suspicion, subject: plc('suspect'), createdAt: ISO }),
+    mutations: [
+      { path: 'subject', value: fc.oneof(badDid, randomDid) },
+      { path: 'createdAt', value: badDatetime },
+    ],
+  },
 ]
 
 
@@ -328,6 +339,7 @@ const REQUIRED: Record<string, string[]> = {
   [NSID.meshletOwner]: ['ownerDid', 'createdAt'],
   [NSID.meshlet]: ['meshletDid', 'createdAt'],
   [NSID.secret]: ['version', 'copies', 'createdAt'],
+  [NSID.suspicion]: ['subject', 'createdAt'],
 }
 
 /** A generated record and what must come of it. */
@@ -367,6 +379,7 @@ function wrongKeys(collection: string): string[] {
   if (collection === NSID.workload || collection === NSID.bid) return ['self', '2222222222222x', 'did:plc:x']
   if (collection === NSID.meshlet) return ['self', '2222222222222', 'did:plc:x']
   if (collection === NSID.secret) return ['did:plc:x', '_x', 'a~b']
+  if (collection === NSID.suspicion) return ['self', '2222222222222', 'did:plc:x']
   return ['2222222222222', 'did:plc:x', 'SELF']
 }
 

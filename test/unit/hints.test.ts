@@ -146,17 +146,19 @@ describe('HintSender', () => {
   ]
   const bid = (i: number) => `at://${SELF}/${NSID.bid}/${i}`
 
-  it('coalesces the writes of one tick into one call per other meshlet; never itself; no heartbeats or deletes', async () => {
+  it('coalesces the writes of one tick into one call per other meshlet; never itself; no deletes or foreign collections', async () => {
     const n = new FakeNotifier()
     let now = 0
     const s = new HintSender({ self: SELF, notifier: n, targets, log, now: () => now })
     s.written(NSID.bid, bid(1), 'c1')
     s.written(NSID.workloadStatus, `at://${SELF}/${NSID.workloadStatus}/x`, 'c2')
-    s.written(NSID.profile, `at://${SELF}/${NSID.profile}/self`, 'c3') // heartbeat: not hinted
+    s.written(NSID.profile, `at://${SELF}/${NSID.profile}/self`, 'c3') // a (rare) heartbeat or a refute: hinted
+    s.written(NSID.suspicion, `at://${SELF}/${NSID.suspicion}/s1`, 'c4') // starts observers' confirm window: hinted
+    s.written('app.bsky.feed.post', `at://${SELF}/app.bsky.feed.post/p`, 'c5') // not ours: not hinted
     s.written(NSID.bid, bid(2), undefined) // a delete: not hinted
     await s.idle()
     expect(n.calls.map((c) => c.to).sort()).toEqual(['did:plc:m1', 'did:plc:m2'])
-    expect(n.calls[0]!.uris).toEqual([bid(1), `at://${SELF}/${NSID.workloadStatus}/x`])
+    expect(n.calls[0]!.uris).toEqual([bid(1), `at://${SELF}/${NSID.workloadStatus}/x`, `at://${SELF}/${NSID.profile}/self`, `at://${SELF}/${NSID.suspicion}/s1`])
     now++
   })
 

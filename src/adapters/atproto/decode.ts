@@ -54,6 +54,7 @@ import * as workloadLex from '../../lexicons/commune/scheduler/workload.js'
 import * as workloadStatusLex from '../../lexicons/commune/scheduler/workloadStatus.js'
 import { decodeSecret, sealingKeyProblem, workloadSecrets } from './decode-secrets.js'
 import { guestPolicyOf, whenFields } from './decode-when.js' // when (issue 14)
+import { decodeSuspicion, pingKeyOf } from './decode-liveness.js' // liveness (issue 16 part 3)
 
 export const DEFAULT_BID_WINDOW_MS = 5000
 const STATUS_STATES: readonly StatusState[] = ['pending', 'pulling', 'starting', 'running', 'exited', 'failed', 'stopped']
@@ -174,6 +175,7 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
           updatedAt: v.updatedAt,
           // Services (issue 12, apps): the workload volumes it holds.
           volumes: heldVolumesOf(v.volumes),
+          pingKey: pingKeyOf(v.pingKey), // liveness (issue 16 part 3)
         }),
       }
     }
@@ -292,5 +294,8 @@ function decodeValue(input: RecordInput, collection: Collection, opts: DecodeOpt
     // Secrets (issue 13)
     case NSID.secret:
       return { collection, value: decodeSecret(did, rkey, uri, value) }
+    // liveness (issue 16 part 3)
+    case NSID.suspicion:
+      return { collection, value: decodeSuspicion(did, rkey, value) }
   }
 }

@@ -72,6 +72,16 @@ export class AtprotoPublisher implements RecordPublisher {
     }
   }
 
+  /** liveness (issue 16 part 3): a read costs no write points; a meshlet answers probes only while its PDS answers. */
+  async reachable(): Promise<boolean> {
+    try {
+      await this.session.query('com.atproto.server.describeServer', {})
+      return true
+    } catch {
+      return false
+    }
+  }
+
   /** Logs in with an (app) password. Fails fast with a readable PdsError; does not retry a refused connection. */
   static async login(opts: PublisherLoginOptions): Promise<AtprotoPublisher> {
     const service = opts.service.replace(/\/+$/, '')

@@ -9,5 +9,6 @@ export * as meshlet from "./scheduler/meshlet.js";
 export * as meshletOwner from "./scheduler/meshletOwner.js";
 export * as profile from "./scheduler/profile.js";
 export * as secret from "./scheduler/secret.js";
+export * as suspicion from "./scheduler/suspicion.js";
 export * as workload from "./scheduler/workload.js";
 export * as workloadStatus from "./scheduler/workloadStatus.js";

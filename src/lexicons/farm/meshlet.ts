@@ -11,6 +11,8 @@ export * as getWorkloadStatus from "./meshlet/getWorkloadStatus.js";
 export * as listWorkloads from "./meshlet/listWorkloads.js";
 export * as notify from "./meshlet/notify.js";
 export * as pauseWorkload from "./meshlet/pauseWorkload.js";
+export * as ping from "./meshlet/ping.js";
+export * as probe from "./meshlet/probe.js";
 export * as purgeVolumes from "./meshlet/purgeVolumes.js";
 export * as resumeWorkload from "./meshlet/resumeWorkload.js";
 export * as shutdown from "./meshlet/shutdown.js";

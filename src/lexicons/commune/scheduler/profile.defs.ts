@@ -40,6 +40,11 @@ type Main = { $type: "commune.scheduler.profile";
   "sealingKey"?:string;
 
   /**
+   * liveness (issue 16 part 3): this meshlet's Ed25519 public key (32 bytes, standard base64) that signs its answers to farm.meshlet.ping; present = it answers probes, so a member's suspicion of it counts. docs/protocol.md, Liveness by receipt.
+   */
+  "pingKey"?:string;
+
+  /**
    * Local policy, published so declines are explainable: when this meshlet takes guests' work (issue 14).
    */
   "guestPolicy"?:GuestPolicy;
@@ -52,7 +57,7 @@ type Main = { $type: "commune.scheduler.profile";
 export type { Main };
 
 /** In a meshlet's repo (rkey self): where to reach it and what it offers. */
-const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Isolation>((() => isolation) as any)),"sealingKey":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":44,"maxLength":44})),"guestPolicy":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestPolicy>((() => guestPolicy) as any)),"volumes":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<HeldVolume>((() => heldVolume) as any), {"maxLength":256})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
+const main = /*#__PURE__*/ l.record<"literal:self", Main>("literal:self", $nsid, /*#__PURE__*/ l.object({"endpoint":/*#__PURE__*/ l.string({"format":"uri","maxLength":2048}),"roles":/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":32}),"labels":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<SchedulerDefs.KeyValue>((() => SchedulerDefs.keyValue) as any), {"maxLength":64})),"capabilities":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.string({"maxLength":64}), {"maxLength":64})),"cpuMillis":/*#__PURE__*/ l.integer({"minimum":0}),"memoryMb":/*#__PURE__*/ l.integer({"minimum":0}),"storageMb":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":0})),"version":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"maxLength":64})),"leaseMs":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer({"minimum":1000,"maximum":3600000})),"minOwnerBalance":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.integer()),"guestQuota":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestQuota>((() => guestQuota) as any)),"isolation":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<Isolation>((() => isolation) as any)),"sealingKey":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":44,"maxLength":44})),"pingKey":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.string({"minLength":44,"maxLength":44})),"guestPolicy":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.ref<GuestPolicy>((() => guestPolicy) as any)),"volumes":/*#__PURE__*/ l.optional(/*#__PURE__*/ l.array(/*#__PURE__*/ l.ref<HeldVolume>((() => heldVolume) as any), {"maxLength":256})),"updatedAt":/*#__PURE__*/ l.string({"format":"datetime"})}));
 
 export { main };
 
