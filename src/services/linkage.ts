@@ -211,19 +211,19 @@ export class LinkagePublisher {
     }
   }
 
-  /** The profile facts other peers place by, apart from capacity and the lease. */
-  private async facts(): Promise<string> {
-    return JSON.stringify([this.opts.endpoint(), await this.opts.volumes?.(), this.opts.guestPolicy?.(), this.opts.isolation?.(), this.opts.pingKey?.()])
+  /** The profile facts other peers place by, apart from capacity and the lease (volumes read by the caller: one engine call per beat). */
+  private factsOf(volumes: HeldVolume[] | undefined): string {
+    return JSON.stringify([this.opts.endpoint(), volumes, this.opts.guestPolicy?.(), this.opts.isolation?.(), this.opts.pingKey?.()])
   }
 
   private async factsChanged(): Promise<boolean> {
-    return !this.beating && this.lastFacts !== undefined && (await this.facts()) !== this.lastFacts
+    return !this.beating && this.lastFacts !== undefined && this.factsOf(await this.opts.volumes?.()) !== this.lastFacts
   }
 
   private async beat(): Promise<void> {
     const host = await this.host.snapshot()
-    const facts = await this.facts()
     const volumes = await this.opts.volumes?.()
+    const facts = this.factsOf(volumes)
     const updatedAt = this.clock.now()
     const leaseMs = this.currentLease()
     await this.writer.put(

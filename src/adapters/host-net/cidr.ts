@@ -87,7 +87,7 @@ export function routedRanges(procNetRoute: string): Cidr[] {
     const dest = leHex(f[1]!)
     const m = leHex(f[7]!)
     if (dest === undefined || m === undefined || m === 0) continue
-    const bits = 32 - Math.log2(((~m >>> 0) + 1) || 2 ** 32)
+    const bits = 32 - Math.log2((~m >>> 0) + 1)
     if (!Number.isInteger(bits)) continue
     out.push({ text: `${fmt(dest)}/${bits}`, base: (dest & mask(bits)) >>> 0, bits })
   }
