@@ -96,8 +96,9 @@ export interface BenchResults {
   /** DIDs of the commune's meshlets (to check that none of their containers is left). */
   meshlets: string[]
   /** meshletWoken: the same peers with the devnet PDSes waking their firehose on every commit (bench/pds-wake.ts). */
-  latency?: { meshlet: LatencySample[]; meshletWoken: LatencySample[]; swarm: number[]; raw: number[]; meshletNotify?: LatencySample[] }
-  burst?: { meshlet: BurstRun[]; swarm: BurstRun[]; raw: BurstRun[] }
+  /** rawHardened: raw dockerode creating the container meshlet runs (bench/raw.ts HardenedFloor), the floor for meshlet's own start. */
+  latency?: { meshlet: LatencySample[]; meshletWoken: LatencySample[]; swarm: number[]; raw: number[]; meshletNotify?: LatencySample[]; rawHardened?: number[] }
+  burst?: { meshlet: BurstRun[]; swarm: BurstRun[]; raw: BurstRun[]; rawHardened?: BurstRun[] }
   /** Record -> first HTTP 200 from a healthy endpoint: meshlet (status record's URL) and Swarm (published port), interleaved. */
   endpoint?: EndpointResult
   /** Publish -> running of batch (at-most-once, ack-gated), services and at-least-once batch, interleaved. */
@@ -163,6 +164,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const image = await prepareImage()
   const watcher = await EngineStartWatcher.open(docker)
   const raw = new RawDocker(docker, watcher, image, runId)
+  const rawHard = new RawDocker(docker, watcher, image, runId, { network: `meshlet-bench-floor-${runId}`, cpuMillis: opts.cpuMillis, memoryMb: opts.memoryMb })
   const swarm = opts.swarm ? new SwarmBaseline(docker, watcher, image, runId) : undefined
   let bc: BenchCommune | undefined
   const cleanup = async (): Promise<void> => {
@@ -170,6 +172,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     if (bc) await stopAllChildren(bc.c).catch(() => {})
     await bc?.c.close().catch(() => {})
     await raw.removeAll().catch(() => {})
+    await rawHard.removeAll().catch(() => {})
+    await rawHard.removeNetwork()
     await removeCompiledPeer().catch(() => {})
     watcher.close()
     await releaseImage()
@@ -199,11 +203,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     // Warm-up, not counted: first container on a fresh bridge, first Swarm task, first resolutions.
     await mb.once()
     await raw.once()
+    await rawHard.prepare()
+    await rawHard.once()
     if (swarm && swarmPhases) await swarm.once()
 
     if (has('latency')) {
       await phase('latency', async () => {
-        const out = { meshlet: [] as LatencySample[], meshletWoken: [] as LatencySample[], swarm: [] as number[], raw: [] as number[], meshletNotify: [] as LatencySample[] }
+        const out = { meshlet: [] as LatencySample[], meshletWoken: [] as LatencySample[], swarm: [] as number[], raw: [] as number[], meshletNotify: [] as LatencySample[], rawHardened: [] as number[] }
         res.latency = out
         const hints = new SubmitHints(bc!.runners) // notify (issue 16): createRecord + notify, as meshlet submit
         const contenders: [string, () => Promise<void>][] = [
@@ -211,22 +217,24 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
           ['meshlet, submit', async () => void out.meshletNotify.push(await mb.once({}, 60_000, 0, hints))],
           ['meshlet, PDS woken', async () => void out.meshletWoken.push(await woken(() => mb.once()))],
           ['raw', async () => void out.raw.push(await raw.once())],
+          ['raw, hardened', async () => void out.rawHardened.push(await rawHard.once())],
         ]
         if (swarm) contenders.push(['swarm', async () => void out.swarm.push(await swarm.once())])
         for (let i = 0; i < opts.n; i++) {
           for (let k = 0; k < contenders.length; k++) await contenders[(i + k) % contenders.length]![1]()
-          say(`latency ${i + 1}/${opts.n}: meshlet ${Math.round(out.meshlet.at(-1)!.totalMs)} ms (with notify: ${Math.round(out.meshletNotify.at(-1)!.totalMs)} ms; PDS woken: ${Math.round(out.meshletWoken.at(-1)!.totalMs)} ms)${swarm ? `, swarm ${Math.round(out.swarm.at(-1)!)} ms` : ''}, raw ${Math.round(out.raw.at(-1)!)} ms`)
+          say(`latency ${i + 1}/${opts.n}: meshlet ${Math.round(out.meshlet.at(-1)!.totalMs)} ms (with notify: ${Math.round(out.meshletNotify.at(-1)!.totalMs)} ms; PDS woken: ${Math.round(out.meshletWoken.at(-1)!.totalMs)} ms)${swarm ? `, swarm ${Math.round(out.swarm.at(-1)!)} ms` : ''}, raw ${Math.round(out.raw.at(-1)!)} ms (hardened: ${Math.round(out.rawHardened.at(-1)!)} ms)`)
         }
       })
     }
 
     if (has('burst')) {
       await phase('burst', async () => {
-        const out = { meshlet: [] as BurstRun[], swarm: [] as BurstRun[], raw: [] as BurstRun[] }
+        const out = { meshlet: [] as BurstRun[], swarm: [] as BurstRun[], raw: [] as BurstRun[], rawHardened: [] as BurstRun[] }
         res.burst = out
         const contenders: [string, () => Promise<BurstRun>, BurstRun[]][] = [
           ['meshlet', () => mb.burst(opts.burst), out.meshlet],
           ['raw', () => raw.burst(opts.burst), out.raw],
+          ['raw, hardened', () => rawHard.burst(opts.burst), out.rawHardened],
         ]
         if (swarm) contenders.push(['swarm', () => swarm.burst(opts.burst), out.swarm])
         for (let i = 0; i < opts.burstReps; i++) {

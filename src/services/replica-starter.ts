@@ -24,6 +24,7 @@ import type { SecretKeys } from '../ports/secret-keys.js'
 import type { ArtifactStore } from '../ports/artifact-store.js'
 import { artifactPathOf } from '../core/secrets.js'
 import { isRegistryAuthFailure, openSecrets, registryAuthHint, type OpenedSecrets } from './secret-mounts.js'
+import { delayedReport, SingleFlight } from './single-flight.js'
 
 export interface ReplicaStarterOptions {
   view: CommuneView
@@ -66,6 +67,13 @@ export const DEFAULT_MAX_PARALLEL_STARTS = 8
  */
 export const STARTING_REPORT_DELAY_MS = 1000
 
+/**
+ * 'pulling' likewise (issue 16): a guest's image is pulled for every start, and from a registry
+ * that has it that takes ~100 ms here. Waiting for a status commit before it put a PDS round trip
+ * on every guest start; now a quick pull goes from pending to running, a slow one still says so.
+ */
+export const PULLING_REPORT_DELAY_MS = 500
+
 export class ReplicaStarter {
   /** Workloads between create and start (or being started): no second start meanwhile. */
   private readonly starting = new Set<AtUri>()
@@ -74,6 +82,8 @@ export class ReplicaStarter {
   private activeStarts = 0
   private waiters: (() => void)[] = []
   private stopped = false
+  /** Starts of one image for one owner (same credentials) at once share one pull (issue 16, burst). */
+  private readonly pulls = new SingleFlight<string>()
 
   constructor(private readonly o: ReplicaStarterOptions) {}
 
@@ -133,28 +143,41 @@ export class ReplicaStarter {
     const guest = w.owner !== this.o.owner
     let pinned: PinnedImage | undefined
     let secrets: OpenedSecrets = { files: [] }
-    let startingTimer: ReturnType<typeof setTimeout> | undefined
+    let startingReport: { cancel(): void } | undefined
+    let pullingReport: { cancel(): void } | undefined
+    const reportPulling = (): void => {
+      pullingReport ??= delayedReport(PULLING_REPORT_DELAY_MS, () => status.update(w, { state: 'pulling', message: `pulling ${w.image}` }), (err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not report pulling'))
+    }
     try {
       // Secrets (issue 13): opened here, just before use; a missing or unopenable copy fails the start with the reason.
       secrets = openSecrets(w, this.o.view, this.o.secretKeys, this.o.meshlet)
       const auth = secrets.auth
-      const pulled = await this.prestart(w, 'pull', async () => {
+      const pullStep = async (): Promise<void> => {
         if (guest) {
           pinned = await guestImage(w, {
             runtime,
             policy: this.o.registryPolicy,
             pulled: this.o.pulledImages,
             now: () => clock.now(),
-            pulling: () => status.update(w, { state: 'pulling', message: `pulling ${w.image}` }).then(() => undefined),
+            pulling: async () => reportPulling(),
             pull: () => this.pull(w, auth),
           })
           timeline?.mark(w.uri, 'pulled')
           return
         }
         if (await runtime.hasImage(w.image)) return
-        await status.update(w, { state: 'pulling', message: `pulling ${w.image}` })
+        reportPulling()
         await this.pull(w, auth)
         timeline?.mark(w.uri, 'pulled')
+      }
+      const pulled = await this.prestart(w, 'pull', async () => {
+        try {
+          await pullStep()
+        } finally {
+          // Before a retry's own status (prestart's `retrying`), never after it.
+          pullingReport?.cancel()
+          pullingReport = undefined
+        }
       })
       if (!pulled) return
       // Binaries from a URL (issue 13): fetched and checked once per hash; any failure is final (failed, the reason).
@@ -167,11 +190,8 @@ export class ReplicaStarter {
       // Reported while the engine creates and starts it: a PDS round trip must not hold up the start
       // (writes of one status record are serialised, so 'running' still lands after it).
       // burst (issue 16): and only when the start takes a while; a quick one goes from pending to running.
-      const reportStarting = (): void => {
-        status.update(w, { state: 'starting', message: `starting ${w.image}`, ...(pinned ? { imageDigest: pinned.digest } : {}) }).catch((err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not report starting'))
-      }
-      startingTimer = setTimeout(reportStarting, STARTING_REPORT_DELAY_MS)
-      startingTimer.unref?.()
+      const digest = pinned?.digest
+      startingReport = delayedReport(STARTING_REPORT_DELAY_MS, () => status.update(w, { state: 'starting', message: `starting ${w.image}`, ...(digest ? { imageDigest: digest } : {}) }), (err) => log.warn({ err: describeError(err), workload: w.uri }, 'could not report starting'))
       let id = ''
       const created = await this.prestart(w, 'create', async () => {
         id = await runtime.create({
@@ -207,7 +227,7 @@ export class ReplicaStarter {
         return
       }
       await runtime.start(id)
-      clearTimeout(startingTimer)
+      startingReport.cancel()
       timeline?.mark(w.uri, 'started')
       log.info({ workload: w.uri, container: id.slice(0, 12) }, `running ${w.name}`)
       // Services (issue 12): the host ports the runtime chose go into the status as endpoints.
@@ -221,13 +241,19 @@ export class ReplicaStarter {
       if (!this.stopped) await status.update(w, { state: 'failed', message }).catch(() => {})
       await this.removeLeftover(w)
     } finally {
-      clearTimeout(startingTimer)
+      pullingReport?.cancel()
+      startingReport?.cancel()
       this.starting.delete(w.uri)
       for (const f of secrets.files) f.value.fill(0)
     }
   }
 
-  private async pull(w: Workload, auth?: OpenedSecrets['auth']): Promise<void> {
+  /** Joins a pull of the same image for the same owner and credentials already under way, else pulls. */
+  private pull(w: Workload, auth?: OpenedSecrets['auth']): Promise<void> {
+    return this.pulls.run(`${w.owner}\n${w.image}\n${w.registryAuth ?? ''}`, () => this.pullNow(w, auth))
+  }
+
+  private async pullNow(w: Workload, auth?: OpenedSecrets['auth']): Promise<void> {
     let last = 0
     await this.o.runtime.pull(w.image, {
       signal: this.o.signal,

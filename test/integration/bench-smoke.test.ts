@@ -48,7 +48,7 @@ describe('bench harness (tiny mode)', () => {
 
     // Latency: both meshlet variants and the raw floor, each with a complete, ordered stage timeline.
     const lat = r.latency!
-    expect([lat.meshlet.length, lat.meshletWoken.length, lat.raw.length, lat.swarm.length, lat.meshletNotify?.length]).toEqual([2, 2, 2, 0, 2])
+    expect([lat.meshlet.length, lat.meshletWoken.length, lat.raw.length, lat.swarm.length, lat.meshletNotify?.length, lat.rawHardened?.length]).toEqual([2, 2, 2, 0, 2, 2])
     for (const s of [...lat.meshlet, ...lat.meshletWoken, ...(lat.meshletNotify ?? [])]) {
       expect(s.totalMs).toBeGreaterThan(0)
       for (const k of STAGES) if (k !== 'pulled') expect(s.at[k], k).toBeTypeOf('number')
@@ -59,13 +59,14 @@ describe('bench harness (tiny mode)', () => {
       // The engine reports the start after the peer saw the record.
       expect(s.at.engine).toBeGreaterThan(s.at.seen!)
     }
-    for (const ms of lat.raw) expect(ms).toBeGreaterThan(0)
+    for (const ms of [...lat.raw, ...lat.rawHardened!]) expect(ms).toBeGreaterThan(0)
 
     // Burst: all 3 ran, spread over the peers that won them.
     const b = r.burst!.meshlet[0]!
     expect(b.each).toHaveLength(3)
     expect(Object.values(b.perPeer!).reduce((x, y) => x + y, 0)).toBe(3)
     expect(r.burst!.raw[0]!.each).toHaveLength(3)
+    expect(r.burst!.rawHardened![0]!.each).toHaveLength(3)
 
     // Endpoint: the service was started, then healthy, then answered, in that order.
     expect(r.endpoint!.swarm).toHaveLength(0)
@@ -101,6 +102,8 @@ describe('bench harness (tiny mode)', () => {
     // Nothing left behind.
     const raw = await docker.listContainers({ all: true, filters: { label: [RAW_LABEL] } })
     expect(raw).toHaveLength(0)
+    // The hardened floor's bridge too.
+    expect(await docker.listNetworks({ filters: { label: [RAW_LABEL] } })).toHaveLength(0)
     expect(r.meshlets).toHaveLength(5)
     const managed = await docker.listContainers({ all: true, filters: { label: [`${LABEL.managed}=true`] } })
     expect(managed.filter((c) => r.meshlets.includes(c.Labels[LABEL.meshlet] ?? ''))).toHaveLength(0)
