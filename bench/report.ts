@@ -314,6 +314,8 @@ export function renderMarkdown(r: BenchResults, command: string, notes: string[]
     }
     L.push('')
     L.push('The window runs from the moment each peer first saw the record, so the latency is about publish + firehose + window + claim + start.', '')
+    const floor = r.latency?.rawHardened?.length ? summarize(r.latency.rawHardened).p50 : undefined
+    if (floor !== undefined) L.push(`Of the time past the window, the engine's create + start of meshlet's own container takes ${fmtMs(floor)} p50 in this run (section 1, the hardened raw floor), so a target of window + 500 ms is below what the engine alone needs here.`, '')
   }
 
   if (r.intake) {

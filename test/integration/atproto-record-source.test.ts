@@ -222,6 +222,36 @@ describe('AtprotoRecordSource over a real PLC + 2 PDSes', () => {
     await source.stop()
   })
 
+  test('the cursor is stored in batches, not once per event, and the last handled position is stored on stop', async () => {
+    class CountingStore extends MemoryCursorStore {
+      writes = 0
+      override async setCursor(source: string, seq: number): Promise<void> {
+        this.writes++
+        await super.setCursor(source, seq)
+      }
+    }
+    const store = new CountingStore()
+    const wsKey = alice.pds.replace(/^http/, 'ws')
+    const source = new AtprotoRecordSource({ identity, cursorStore: store, allowInsecureHttp: true, reconnectBaseMs: 100, settleMs: 500 })
+    sources.push(source)
+    const seen = new Collector()
+    await source.setRepos([alice.did])
+    await source.start(seen.handler)
+    const first = await create(alice, NSID.workload, workload('cursor-first'))
+    await seen.waitFor('put', first.uri, first.cid)
+    await eventually(async () => expect(await store.getCursor(wsKey)).toBeTypeOf('number'))
+    const before = (await store.getCursor(wsKey))!
+    const writesBefore = store.writes
+    // 20 commits at once: each one is an event, handled one after another.
+    const refs = await Promise.all(Array.from({ length: 20 }, (_, i) => create(alice, NSID.workload, workload(`cursor-burst-${i}`))))
+    for (const r of refs) await seen.waitFor('put', r.uri, r.cid)
+    await source.stop()
+    expect(store.writes - writesBefore).toBeGreaterThan(0)
+    expect(store.writes - writesBefore).toBeLessThan(20)
+    // Nothing handled is forgotten: the store holds a position past all 20 (each commit is one seq).
+    expect((await store.getCursor(wsKey))!).toBeGreaterThanOrEqual(before + 20)
+  })
+
   test('relay mode: one stream for all tracked repos; a throwing handler does not stop intake', async () => {
     expect(() => new AtprotoRecordSource({ identity, cursorStore: new MemoryCursorStore(), relayUrl: alice.pds })).toThrow(/not encrypted/)
     // A PDS speaks the same subscribeRepos as a relay.

@@ -17,7 +17,11 @@ const NEED = { cpuMillis: 100, memoryMb: 64 }
 const WINDOW = 1500
 
 class BurstSim extends Simulation {
-  constructor(private readonly spread: boolean) {
+  constructor(
+    private readonly spread: boolean,
+    /** An adversary: bids with the spread order but never names pendingReplicas (so its bids keep the full fit). */
+    private readonly omitter?: Did,
+  ) {
     super({ seed: 0xb0757, peers: 3, maxDelayMs: 200, lateProbability: 0, lateExtraMs: 0, bidWindowMs: WINDOW, leaseMs: 60_000, declineProbability: 0, excludeProbability: 0, priorityRange: 1 })
   }
 
@@ -49,7 +53,7 @@ class BurstSim extends Simulation {
     const { committed, pending } = this.inHand(peer, w.uri)
     const cpuFree = TOTALS.cpuMillis - committed * NEED.cpuMillis
     if (cpuFree < NEED.cpuMillis) return { kind: 'decline', reason: `insufficient CPU: needs 100m, ${cpuFree}m free` }
-    const capacity = { cpuMillisFree: cpuFree, memoryMbFree: TOTALS.memoryMb - 512, loadPermille: 0, onBattery: false, thermal: 'nominal' as const, cpuMillisTotal: TOTALS.cpuMillis, memoryMbTotal: TOTALS.memoryMb, ...(this.spread ? { pendingReplicas: pending } : {}) }
+    const capacity = { cpuMillisFree: cpuFree, memoryMbFree: TOTALS.memoryMb - 512, loadPermille: 0, onBattery: false, thermal: 'nominal' as const, cpuMillisTotal: TOTALS.cpuMillis, memoryMbTotal: TOTALS.memoryMb, ...(this.spread && peer.did !== this.omitter ? { pendingReplicas: pending } : {}) }
     // peer00's owner ran a little more for others: 6 fair-share points ahead of the other two.
     const balance = peer.did === 'did:plc:peer00' ? -100 : 0
     return { kind: 'bid', priority: bidPriority({ balance, capacity, totals: TOTALS, need: NEED }).priority, capacity }
@@ -85,8 +89,8 @@ class BurstSim extends Simulation {
   }
 }
 
-function runBurst(spread: boolean): { perPeer: number[]; placed: number; lastClaimMs: number; disagreements: number } {
-  const sim = new BurstSim(spread)
+function runBurst(spread: boolean, omitter?: Did): { perPeer: number[]; placed: number; lastClaimMs: number; disagreements: number } {
+  const sim = new BurstSim(spread, omitter)
   sim.publishBurst(0, 45)
   sim.run()
   const peers = [...sim.peers.keys()]
@@ -119,4 +123,23 @@ describe('a burst of 45 on three equal peers', () => {
     // The others declined what they could not hold beside their losing bids, and offer again only once those lose.
     expect(r.lastClaimMs).toBeGreaterThanOrEqual(WINDOW)
   })
+})
+
+describe('an adversary that never names pendingReplicas (the field is the bidder\'s own word, docs/protocol.md "Burst spread")', () => {
+  for (const [who, did] of [['the peer ahead', 'did:plc:peer00'], ['a peer level with another', 'did:plc:peer01']] as const) {
+    test(`${who}: it gains next to nothing, the burst is still placed at once and everyone agrees`, () => {
+      const honest = runBurst(true)
+      const r = runBurst(true, did)
+      const i = Number(did.slice(-2))
+      console.log(`burst sim, ${did} omits pendingReplicas: per peer ${r.perPeer.join('/')} (honest: ${honest.perPeer.join('/')}), last claim at ${r.lastClaimMs} ms (virtual)`)
+      expect(r.disagreements).toBe(0)
+      expect(r.placed).toBe(45)
+      // Leaving the field out keeps up to 200 fit points on its later bids, but the spread order has
+      // every honest peer bid first (pending 0) where it is the rendezvous pick, so those bids are
+      // level with the adversary's and it wins at most a workload or two beyond its honest share.
+      expect(r.perPeer[i]!).toBeLessThanOrEqual(honest.perPeer[i]! + 2)
+      for (const [k, n] of r.perPeer.entries()) if (k !== i) expect(n).toBeGreaterThanOrEqual(honest.perPeer[k]! - 2)
+      expect(r.lastClaimMs).toBeLessThan(WINDOW)
+    })
+  }
 })

@@ -18,6 +18,9 @@ import type { Logger } from '../../logger.js'
 import type { CursorStore } from '../../ports/cursor-store.js'
 import { SerialQueue } from './serial-queue.js'
 
+/** How far the stored cursor may trail the handled events (issue 16: relay intake CPU). */
+export const CURSOR_STORE_MS = 100
+
 /** What a stream asks of the record source that owns it. */
 export interface StreamOwner {
   /** False once the owner stopped: nothing new is scheduled. */
@@ -54,6 +57,9 @@ export class FirehoseStream {
   readonly queue: SerialQueue
   private closedFlag = false
   private cursor?: number
+  /** What the store holds (the cursor trails the handled events by at most CURSOR_STORE_MS). */
+  private storedCursor?: number
+  private cursorTimer?: NodeJS.Timeout
   private readonly ready: Promise<void>
   private connects = 0
   private failures = 0
@@ -105,6 +111,8 @@ export class FirehoseStream {
     this.abort.abort()
     if (this.settleTimer) clearTimeout(this.settleTimer)
     this.queue.clear()
+    if (this.cursorTimer) clearTimeout(this.cursorTimer)
+    await this.storeCursor()
     // Firehose.destroy() waits out its own reconnect delay when it is between attempts: do not hang on it.
     if (this.running && this.firehose) await raceTimeout(this.firehose.destroy().catch(() => {}), 2000)
     await raceTimeout(this.loop, 2000)
@@ -194,17 +202,33 @@ export class FirehoseStream {
         owner.eventHandled(did)
       }
       await owner.flush()
-      await this.advanceCursor(seq)
+      this.advanceCursor(seq)
     })
     if (this.settlePending) this.settle()
     return done
   }
 
-  private async advanceCursor(seq: number): Promise<void> {
+  /**
+   * The handled position moves at once; the store follows within CURSOR_STORE_MS (issue 16): one
+   * SQLite write per event was a quarter of a relay event's CPU. A crash in between replays those
+   * events at the next start, which handling already absorbs (puts are keyed by cid, and every
+   * (re)connect backfills), so nothing is lost, only handled twice.
+   */
+  private advanceCursor(seq: number): void {
     if (this.cursor !== undefined && seq <= this.cursor) return
     this.cursor = seq
+    if (this.cursorTimer || this.closedFlag) return
+    this.cursorTimer = setTimeout(() => void this.storeCursor(), CURSOR_STORE_MS)
+    this.cursorTimer.unref()
+  }
+
+  private async storeCursor(): Promise<void> {
+    this.cursorTimer = undefined
+    const seq = this.cursor
+    if (seq === undefined || seq === this.storedCursor) return
     try {
       await this.opts.store.setCursor(this.key, seq)
+      this.storedCursor = seq
     } catch (err) {
       this.opts.log.error({ source: this.key, seq, reason: describeError(err) }, 'cannot store the firehose cursor')
     }
