@@ -104,7 +104,12 @@ describe('rolling updates on a real commune', () => {
     // v3 never passes its check (nothing listens on 8080) and gives up at once: with autoRevert the
     // meshlet that moved to it returns to v2, and nobody claims v3 again.
     const v3 = await put(web('v3', members, { command: ['sleep', '3600'], restart: { policy: 'always', maxRetries: 0 }, update: { maxParallel: 1, autoRevert: true } }))
-    await waitFor(() => peer.view.statusesFor(v1.uri).some((s) => s.workload.cid === v3 && s.state === 'failed') || peer.view.statusesFor(v1.uri).some((s) => s.workload.cid === v3 && s.history?.some((h) => h.cid === v3)), { what: 'v3 to fail', timeoutMs: 60_000 })
+    await waitFor(() => peer.view.statusesFor(v1.uri).some((s) => s.workload.cid === v3 && s.state === 'failed') || peer.view.statusesFor(v1.uri).some((s) => s.workload.cid === v3 && s.history?.some((h) => h.cid === v3)), {
+      what: 'v3 to fail',
+      timeoutMs: 60_000,
+      // This wait has timed out on a loaded machine (open flake): say what each peer saw.
+      onTimeout: () => JSON.stringify(c.peers().map((p) => ({ peer: p.settings.did.slice(-6), statuses: p.view.statusesFor(v1.uri).map((s) => ({ m: s.meshlet.slice(-6), cid: s.workload.cid.slice(-6), state: s.state, h: s.health?.state, msg: s.message?.slice(0, 100), hist: s.history?.map((x) => x.cid.slice(-6)) })) }))),
+    })
     await waitFor(async () => claimsOf(peer, v1.uri, v2).filter(isHealthy).length === 2 && claimsOf(peer, v1.uri, v3).length === 0 && (await answering(v1.uri)).filter((p) => p === 'v2').length === 2, {
       what: 'both back on v2',
       timeoutMs: 60_000,
