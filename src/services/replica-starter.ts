@@ -24,7 +24,8 @@ import type { SecretKeys } from '../ports/secret-keys.js'
 import type { ArtifactStore } from '../ports/artifact-store.js'
 import { artifactPathOf } from '../core/secrets.js'
 import { isRegistryAuthFailure, openSecrets, registryAuthHint, type OpenedSecrets } from './secret-mounts.js'
-import { delayedReport, SingleFlight } from './single-flight.js'
+import { delayedReport } from './delayed-report.js'
+import { SingleFlight } from './single-flight.js'
 
 export interface ReplicaStarterOptions {
   view: CommuneView

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { delayedReport, SingleFlight } from '../../src/services/single-flight.js'
+import { delayedReport } from '../../src/services/delayed-report.js'
+import { SingleFlight } from '../../src/services/single-flight.js'
 
 function gate(): { wait: Promise<void>; open: () => void; fail: (e: Error) => void } {
   let open!: () => void
