@@ -85,6 +85,8 @@ export interface SimOptions {
   jobMs?: { min: number; max: number }
   /** issue 16 (sampled bidding): every eligible peer offers, as before sampling (the baseline). */
   allBid?: boolean
+  /** Each peer's view bound (core/view.ts maxRecords; the peer's default when undefined). */
+  viewMaxRecords?: number
 }
 
 /** One container start, as the runner model records it. */
@@ -153,7 +155,7 @@ export class Simulation {
     this.rng = mulberry32(opts.seed)
     for (let i = 0; i < opts.peers; i++) {
       const did = `did:plc:peer${String(i).padStart(2, '0')}`
-      this.peers.set(did, { did, owner: `did:plc:owner${i % 5}`, view: new CommuneView(), alive: true, recovering: false, dead: new Set(), rkeySeq: 0, wakes: new Map(), skewMs: 0 })
+      this.peers.set(did, { did, owner: `did:plc:owner${i % 5}`, view: new CommuneView(opts.viewMaxRecords ? { maxRecords: opts.viewMaxRecords } : {}), alive: true, recovering: false, dead: new Set(), rkeySeq: 0, wakes: new Map(), skewMs: 0 })
     }
   }
 
