@@ -242,7 +242,6 @@ export class ReplicaStarter {
       if (!this.stopped) await status.update(w, { state: 'failed', message }).catch(() => {})
       await this.removeLeftover(w)
     } finally {
-      pullingReport?.cancel()
       startingReport?.cancel()
       this.starting.delete(w.uri)
       for (const f of secrets.files) f.value.fill(0)
