@@ -90,6 +90,9 @@ export const RUN_OPTIONS = {
   publishPorts: { flag: 'publish-ports', env: 'MESHLET_PUBLISH_PORTS', type: 'string', help: 'host port range published ports are chosen from', default: '24000-24999' },
   advertiseAddress: { flag: 'advertise-address', env: 'MESHLET_ADVERTISE_ADDRESS', type: 'string', help: "host name or address endpoint URLs carry (default: the host of --endpoint)" },
   // notify (issue 16): direct hints between peers
+  // scale (issue 16): the view's bound (docs/reliability.md, View)
+  viewMaxRecords: { flag: 'view-max-records', env: 'MESHLET_VIEW_MAX_RECORDS', type: 'string', help: "records of the commune this meshlet keeps in memory at most (~16 per live workload); past it, the repo holding the most gives up its newest", default: '400000' },
+  viewMaxMb: { flag: 'view-max-mb', env: 'MESHLET_VIEW_MAX_MB', type: 'string', help: 'approximate MiB of records kept at most (each counted as its JSON + 512 bytes); keep it under half the Node heap (--max-old-space-size)', default: '512' },
   notify: { flag: 'notify', env: 'MESHLET_NOTIFY', type: 'string', help: "on: tell the cluster's meshlets directly when this meshlet writes a bid or status, and fetch and check the records they hint at once (farm.meshlet.notify); off: the firehose alone", default: 'on' },
 } as const satisfies Record<string, OptionDecl>
 
@@ -223,6 +226,9 @@ export const runConfigSchema = z.object({
   advertiseAddress: z.string().regex(/^[a-zA-Z0-9.:-]{1,253}$/, 'must be a host name or IP address').optional(),
   // notify (issue 16); optional in the type like the ones above (absent = on)
   notify: z.enum(['on', 'off'], { error: 'must be on or off' }).transform((v) => v === 'on').optional(),
+  // scale (issue 16); optional in the type like the ones above (absent = core/view.ts defaults)
+  viewMaxRecords: intIn(1000, 100_000_000).optional(),
+  viewMaxMb: intIn(16, 1 << 20).optional(),
 })
 
 export type RunConfig = z.infer<typeof runConfigSchema>

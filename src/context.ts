@@ -12,6 +12,8 @@ import { decodeRecord } from './adapters/atproto/decode.js'
 import { SqliteCursorStore } from './adapters/store/sqlite-cursor-store.js'
 import { FileEvictionStore } from './adapters/store/eviction-file-store.js'
 import path from 'node:path'
+import { getHeapStatistics } from 'node:v8'
+import { DEFAULT_MAX_BYTES } from './core/view.js'
 import Docker from 'dockerode'
 import { DEFAULT_HARDENING, DockerRuntime } from './adapters/docker/docker-runtime.js'
 import { DockerHealthProbe } from './adapters/docker/health-probe.js'
@@ -59,6 +61,9 @@ export function settingsFromConfig(cfg: RunConfig): PeerSettings {
     guestPolicy: guestPolicyFromConfig(cfg), // when (issue 14)
     advertiseAddress: cfg.advertiseAddress,
     notify: cfg.notify ?? true, // notify (issue 16)
+    // scale (issue 16)
+    viewMaxRecords: cfg.viewMaxRecords,
+    viewMaxBytes: cfg.viewMaxMb === undefined ? undefined : cfg.viewMaxMb * 1024 * 1024,
   }
 }
 
@@ -173,5 +178,19 @@ function dockerRuntime(cfg: RunConfig, log: Logger): DockerRuntime {
 
 export async function startMeshlet(cfg: RunConfig, overrides: Partial<PeerPorts> = {}, logger?: Logger, settings: Partial<PeerSettings> = {}): Promise<Meshlet> {
   const ports = await buildPorts(cfg, overrides, logger)
-  return new Meshlet({ ...settingsFromConfig(cfg), ...settings }, ports).start()
+  const merged = { ...settingsFromConfig(cfg), ...settings }
+  const tight = viewHeapProblem(merged.viewMaxBytes ?? DEFAULT_MAX_BYTES, getHeapStatistics().heap_size_limit)
+  if (tight) (ports.logger ?? createLogger('meshlet', { meshlet: cfg.did })).warn(tight)
+  return new Meshlet(merged, ports).start()
+}
+
+/**
+ * The view's heap is about its approximate bytes (measured, docs/reliability.md): a bound past half
+ * the Node heap would meet an out-of-memory crash before it drops anything. Said, not refused: a
+ * small commune never comes near either.
+ */
+export function viewHeapProblem(viewMaxBytes: number, heapLimitBytes: number): string | undefined {
+  if (viewMaxBytes * 2 <= heapLimitBytes) return undefined
+  const mib = (b: number) => Math.floor(b / 2 ** 20)
+  return `--view-max-mb ${mib(viewMaxBytes)} is more than half of this process's heap (${mib(heapLimitBytes)} MiB): a large commune would exhaust memory before the view drops records; give node --max-old-space-size=${Math.ceil((viewMaxBytes * 2) / 2 ** 20)} or more (NODE_OPTIONS), or lower --view-max-mb`
 }

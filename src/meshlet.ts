@@ -46,7 +46,7 @@ import { PeerLiveness } from './peer/liveness.js' // liveness (issue 16 part 3)
 export { VERSION, type PeerPorts, type PeerSettings }
 
 export class Meshlet implements AsyncDisposable {
-  readonly view = new CommuneView()
+  readonly view: CommuneView
   /** Per-workload stage timestamps (record seen -> container running), read by the bench. */
   readonly timeline: Timeline
   readonly log: Logger
@@ -91,7 +91,7 @@ export class Meshlet implements AsyncDisposable {
     readonly settings: PeerSettings,
     readonly ports: PeerPorts,
   ) {
-    const view = this.view
+    const view = (this.view = new CommuneView({ maxRecords: settings.viewMaxRecords, maxBytes: settings.viewMaxBytes }))
     const clock = (this.clock = ports.clock ?? systemClock)
     const log = (this.log = ports.logger ?? createLogger('meshlet', { meshlet: settings.did }))
     const sub = (name: string) => log.child({ name: `meshlet:${name}` })
@@ -297,6 +297,7 @@ export class Meshlet implements AsyncDisposable {
         const beat = this.linkage.lastBeat()
         return beat === undefined ? undefined : clock.now() - beat
       },
+      view: () => ({ records: view.records(), bytes: view.bytes(), ...view.limits(), dropped: this.intake.dropped }),
     })
   }
 

@@ -12,6 +12,8 @@ export interface ViewChange {
   workloadUri?: AtUri
   /** The repo the record lives in. */
   did: Did
+  /** Set when this peer's bound (records or bytes) refused this record or evicted an older one: why. */
+  full?: string
 }
 
 export interface ViewOptions {
@@ -22,7 +24,7 @@ export interface ViewOptions {
   /**
    * Valid records held at most (all collections). When full, the repo+collection holding the most
    * records gives up its highest record key (possibly the new record itself), so a repo that
-   * floods only loses its own records. Default 100,000 (~175 MB at the measured ~1.7 KB each).
+   * floods only loses its own records. Default DEFAULT_MAX_RECORDS.
    */
   maxRecords?: number
   /**
@@ -33,12 +35,17 @@ export interface ViewOptions {
   maxBytes?: number
 }
 
-export const DEFAULT_MAX_RECORDS = 100_000
 /**
- * 256 MiB of approximate record bytes: honest records (~1.7 KB) meet the record cap first; records
- * of 60 KB stop at ~4,400 instead of filling ~5.4 GB of heap at 100,000.
+ * Sized for a commune of 10,000 live workloads: the 100-peer simulation holds ~16 records per
+ * workload in every view (the workload, ~13 bids, its holders' statuses), 158,164 at its largest;
+ * this leaves 2.5x for replicas, rollouts and late deliveries (bench/measured.md §17).
  */
-export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+export const DEFAULT_MAX_RECORDS = 400_000
+/**
+ * 512 MiB of approximate record bytes: 400,000 honest records (~1.0-1.4 KB each with bookkeeping)
+ * fit; records of 60 KB stop at ~8,800 instead of filling ~5.4 GB of heap at 100,000 records.
+ */
+export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 /** Per-record bookkeeping (maps, indexes, uri) counted on top of its JSON. */
 export const RECORD_OVERHEAD_BYTES = 512
 
@@ -128,9 +135,10 @@ export class CommuneView {
       if (before) change.workloadUri = before
       this.rejected.delete(event.uri)
       const bytes = approxRecordBytes(event.uri, rec.value)
-      const refused = this.admit(event.uri, bytes)
-      if (refused) {
-        this.noteRejection(event.uri, event.did, rec.collection, refused)
+      const room = this.admit(event.uri, bytes)
+      if (room.full) change.full = room.full
+      if (room.refused) {
+        this.noteRejection(event.uri, event.did, rec.collection, room.full!)
         return change
       }
       this.hold(event.uri, bytes)
@@ -226,14 +234,16 @@ export class CommuneView {
    * bytes), the group that holds the most of what is over (records, or bytes; the new record
    * counted in its own group; ties: the smaller key) gives up its highest record key: the new
    * record itself (refused), or an older one (evicted, remembered as a rejection), until the new
-   * record fits. Honest repos hold few, small records, so a flood costs its sender.
+   * record fits. Honest repos hold few, small records, so a flood costs its sender. `full` says why
+   * whenever anything was given up; `refused` when it was the new record.
    */
-  private admit(uri: AtUri, bytes: number): string | undefined {
+  private admit(uri: AtUri, bytes: number): { refused: boolean; full?: string } {
     const own = groupOf(uri)
+    let full: string | undefined
     for (;;) {
       const overCount = this.held >= this.maxRecords
       const overBytes = this.heldBytes + bytes > this.maxBytes
-      if (!overCount && !overBytes) return undefined
+      if (!overCount && !overBytes) return full === undefined ? { refused: false } : { refused: false, full }
       const measure = (key: string): number =>
         overCount ? (this.groups.get(key)?.size ?? 0) + (key === own ? 1 : 0) : (this.groupBytes.get(key) ?? 0) + (key === own ? bytes : 0)
       let victim = own
@@ -250,7 +260,8 @@ export class CommuneView {
       const reason = overCount
         ? `this peer holds its limit of ${this.maxRecords} records and ${victim.slice('at://'.length)} holds the most (${victimSize}); its records with the highest keys are not kept`
         : `this peer holds its limit of ${this.maxBytes} record bytes and ${victim.slice('at://'.length)} holds the most (${victimSize} bytes); its records with the highest keys are not kept`
-      if (top === uri) return reason
+      full = reason
+      if (top === uri) return { refused: true, full }
       const [, , did, collection] = top!.split('/') as [string, string, Did, string]
       this.remove(collection, top!)
       this.noteRejection(top!, did, collection, reason)
@@ -383,6 +394,16 @@ export class CommuneView {
 
   profiles(): Profile[] {
     return [...this.profilesByUri.values()]
+  }
+
+  /** The bounds this view keeps (ViewOptions, defaults filled in). */
+  limits(): { maxRecords: number; maxBytes: number } {
+    return { maxRecords: this.maxRecords, maxBytes: this.maxBytes }
+  }
+
+  /** Records held (what ViewOptions.maxRecords bounds). */
+  records(): number {
+    return this.held
   }
 
   /** Approximate bytes of the records held (what ViewOptions.maxBytes bounds). */

@@ -75,6 +75,11 @@ export interface PeerSettings {
   // notify (issue 16)
   /** Hint peers directly about own writes and take their hints (default true; --notify off). */
   notify?: boolean
+  // scale (issue 16): the view's flood bound, sized for a commune (core/view.ts defaults)
+  /** Records the view holds at most (--view-max-records; default DEFAULT_MAX_RECORDS). */
+  viewMaxRecords?: number
+  /** Approximate record bytes the view holds at most (--view-max-mb; default DEFAULT_MAX_BYTES). */
+  viewMaxBytes?: number
 }
 
 export interface PeerPorts {

@@ -18,10 +18,16 @@ export interface IntakeListeners {
 }
 
 const LINKAGE = new Set<string>([NSID.meshlet, NSID.meshletOwner, NSID.membership])
+/** A full view is said at most this often (a flood would otherwise log every record it sends). */
+export const VIEW_FULL_WARN_MS = 60_000
 
 export class IntakeService {
   events = 0
   rejected = 0
+  /** Records this peer's view bound refused or evicted (a flood, or a commune past --view-max-records / --view-max-mb). */
+  dropped = 0
+  private fullWarnedAt: number | undefined
+  private droppedSinceWarn = 0
   /** When each repo's last record arrived here (monotonic): liveness (docs/protocol.md, Liveness by receipt). */
   readonly receipts = new Receipts()
   private readonly view: CommuneView
@@ -59,6 +65,7 @@ export class IntakeService {
       this.log.warn({ uri: event.uri }, `rejected record: ${event.reason}`)
     }
     const change = this.view.apply(event, this.clock.now())
+    if (change.full) this.viewFull(change.full)
     this.observe?.(event)
     const l = this.listeners
     if (!l) return
@@ -71,5 +78,20 @@ export class IntakeService {
       else if (event.op === 'rejected') l.workloadRejected({ uri: event.uri, did: event.did, collection, reason: event.reason }, event.cid)
       else l.workloadChanged(event.uri)
     } else if (change.workloadUri) l.workloadChanged(change.workloadUri)
+  }
+
+  /** Says, at most once a VIEW_FULL_WARN_MS, that the view bound is dropping records and how to raise it. */
+  private viewFull(reason: string): void {
+    this.dropped++
+    this.droppedSinceWarn++
+    const at = this.clock.monotonic()
+    if (this.fullWarnedAt !== undefined && at - this.fullWarnedAt < VIEW_FULL_WARN_MS) return
+    const { maxRecords, maxBytes } = this.view.limits()
+    this.log.warn(
+      { dropped: this.droppedSinceWarn, records: this.view.records(), bytes: this.view.bytes(), maxRecords, maxBytes },
+      `view full, records dropped: ${reason}. A flood costs only its sender; if this commune is simply large, raise --view-max-records / --view-max-mb`,
+    )
+    this.fullWarnedAt = at
+    this.droppedSinceWarn = 0
   }
 }

@@ -1,5 +1,6 @@
 // GET /metrics on real peers (issue 15): Prometheus text that a strict parser accepts, counters that
 // move when a workload is placed (who may read it: test/unit/metrics.test.ts).
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS } from '../../src/core/view.js'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { DevCommune, waitFor } from '../../src/devnet/commune.js'
 import { CLAIM_STATES } from '../../src/core/types.js'
@@ -44,6 +45,11 @@ test('counters move when a workload is placed, and the text parses strictly', as
   // A live heartbeat, and a firehose source per PDS it follows.
   expect(sampleSum(h, 'meshlet_heartbeat_age_seconds')).toBeLessThan(8)
   expect([...h.get('meshlet_firehose_lag_seconds')!.samples].length).toBeGreaterThan(0)
+  // The view against its bound (issue 16, scale): what this peer holds, at the default bounds, nothing dropped.
+  expect(sampleSum(h, 'meshlet_view_records')).toBeGreaterThan(sampleSum(hb, 'meshlet_view_records'))
+  expect(sampleSum(h, 'meshlet_view_max_records')).toBe(DEFAULT_MAX_RECORDS)
+  expect(sampleSum(h, 'meshlet_view_max_bytes')).toBe(DEFAULT_MAX_BYTES)
+  expect(sampleSum(h, 'meshlet_view_dropped_records_total')).toBe(0)
   await c.deleteRecord(c.member('ann').owner.agent, ref.uri)
   await waitFor(() => peers.every((p) => !p.view.statusesFor(ref.uri).some((s) => CLAIM_STATES.includes(s.state))), { what: 'the replica to stop', timeoutMs: 30_000 })
 }, 90_000)

@@ -103,6 +103,32 @@ export class PromMetrics implements PeerMetrics {
         if (age !== undefined) this.set(Math.max(0, age) / 1000)
       },
     })
+    // The view's bound (--view-max-records, --view-max-mb): how close this peer is to dropping records.
+    const viewGauge = (name: string, help: string, read: (v: NonNullable<ReturnType<NonNullable<MetricsGauges['view']>>>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset()
+          const v = self.g.view?.()
+          if (v) this.set(read(v))
+        },
+      })
+    viewGauge('meshlet_view_records', 'Records this peer holds in its view of the commune', (v) => v.records)
+    viewGauge('meshlet_view_bytes', 'Approximate bytes of the records in the view (JSON + uri + bookkeeping)', (v) => v.bytes)
+    viewGauge('meshlet_view_max_records', 'Records the view holds at most (--view-max-records)', (v) => v.maxRecords)
+    viewGauge('meshlet_view_max_bytes', 'Approximate record bytes the view holds at most (--view-max-mb)', (v) => v.maxBytes)
+    new Counter({
+      name: 'meshlet_view_dropped_records_total',
+      help: 'Records the view bound refused or evicted (a flood, or a commune past the bound)',
+      registers,
+      collect() {
+        this.reset()
+        const v = self.g.view?.()
+        if (v) this.inc(v.dropped)
+      },
+    })
   }
 
   private now(): number {
