@@ -91,7 +91,7 @@ export const RUN_OPTIONS = {
   advertiseAddress: { flag: 'advertise-address', env: 'MESHLET_ADVERTISE_ADDRESS', type: 'string', help: "host name or address endpoint URLs carry (default: the host of --endpoint)" },
   // notify (issue 16): direct hints between peers
   // scale (issue 16): the view's bound (docs/reliability.md, View)
-  viewMaxRecords: { flag: 'view-max-records', env: 'MESHLET_VIEW_MAX_RECORDS', type: 'string', help: "records of the commune this meshlet keeps in memory at most (~16 per live workload); past it, the repo holding the most gives up its newest", default: '400000' },
+  viewMaxRecords: { flag: 'view-max-records', env: 'MESHLET_VIEW_MAX_RECORDS', type: 'string', help: "records of the commune this meshlet keeps in memory at most (~16-22 per live workload); past it, the repo holding the most gives up its newest", default: '400000' },
   viewMaxMb: { flag: 'view-max-mb', env: 'MESHLET_VIEW_MAX_MB', type: 'string', help: 'approximate MiB of records kept at most (each counted as its JSON + 512 bytes); keep it under half the Node heap (--max-old-space-size)', default: '512' },
   notify: { flag: 'notify', env: 'MESHLET_NOTIFY', type: 'string', help: "on: tell the cluster's meshlets directly when this meshlet writes a bid or status, and fetch and check the records they hint at once (farm.meshlet.notify); off: the firehose alone", default: 'on' },
 } as const satisfies Record<string, OptionDecl>

@@ -37,8 +37,9 @@ export interface ViewOptions {
 
 /**
  * Sized for a commune of 10,000 live workloads: the 100-peer simulation holds ~16 records per
- * workload in every view (the workload, ~13 bids, its holders' statuses), 158,164 at its largest;
- * this leaves 2.5x for replicas, rollouts and late deliveries (bench/measured.md §17).
+ * workload in every view (the workload, ~13 bids, its holders' statuses; ~22 while bids are in
+ * flight), 158,164 at its largest; this leaves 2.5x for replicas, rollouts and late deliveries
+ * (bench/measured.md §17).
  */
 export const DEFAULT_MAX_RECORDS = 400_000
 /**
