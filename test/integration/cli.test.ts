@@ -82,7 +82,8 @@ describe('the meshlet CLI against a local commune', () => {
         for (const p of c.peers()) {
           if (!p.view.workload(uri)) return false
           const live = p.control.workloadStatus(uri).replicas.filter((r) => (CLAIM_STATES as readonly string[]).includes(r.state) || r.state === 'paused')
-          if (live.length !== 1 || live[0]!.meshlet !== did || live[0]!.state === 'pending') return false
+          // running, not starting: ls and status are asked next and must read running on every peer
+          if (live.length !== 1 || live[0]!.meshlet !== did || live[0]!.state !== 'running') return false
         }
         return c.members.find((m) => m.meshlet.did === did)!
       },
@@ -349,5 +350,6 @@ describe('the meshlet CLI against a local commune', () => {
     } finally {
       await removeWorkloads(ben, [`hello${suffix}`])
     }
-  })
+    // its own waits (a settled holder, the drain, the take-over) add up past the 60 s default
+  }, 150_000)
 })
