@@ -22,6 +22,7 @@ import {
   type OutputOptions,
 } from './context.js'
 import { firstAnswering, resolveWorkload, statusFromCluster } from './resolve.js'
+import { logSources } from './log-sources.js'
 import { formatFields, formatTable } from './table.js'
 
 interface LsRow {
@@ -214,8 +215,8 @@ export async function cmdLogs(ctx: ClientContext, input: string, opts: LogsOptio
     }
     const target = await resolveWorkload(ctx, input)
     const { status } = await statusFromCluster(ctx, target, opts.meshlet)
-    // Replicas that may have output: a container exists, or the replica got past pending without failing to start.
-    const holders = status.replicas.filter((r) => r.containerId || (r.state !== 'pending' && failureOf(r) === undefined && !(r.state === 'stopped' && !r.containerId)))
+    // Only replicas that have (or had) a container: a claim still pulling or one that lost its race gets a note, not an empty section.
+    const { holders, notes: skipped } = logSources(status.replicas)
     if (holders.length === 0) {
       const state = overallState(status)
       const why = problemOf(status)
@@ -223,21 +224,20 @@ export async function cmdLogs(ctx: ClientContext, input: string, opts: LogsOptio
       return fail(`no logs: ${what}; \`meshlet status ${input}\` shows each replica and bid`, opts)
     }
     const results = await Promise.all(
-      [...new Set(holders.map((r) => r.meshlet))].map(async (m) => {
-        const replica = holders.find((r) => r.meshlet === m)!
+      holders.map(async ({ meshlet: m, state }) => {
         try {
-          return { meshlet: m, state: replica.state, logs: await ctx.client.getLogs(m, target, opts.tail) }
+          return { meshlet: m, state, logs: await ctx.client.getLogs(m, target, opts.tail) }
         } catch (err) {
-          return { meshlet: m, state: replica.state, error: describeCallError(err) }
+          return { meshlet: m, state, error: describeCallError(err) }
         }
       }),
     )
     const failed = results.filter((r) => r.error !== undefined)
     const exitCode = failed.length === results.length ? EXIT.failed : EXIT.ok
-    if (opts.json) return { text: JSON.stringify({ uri: target, replicas: results }, null, 2), exitCode }
+    if (opts.json) return { text: JSON.stringify({ uri: target, replicas: results }, null, 2), exitCode, warnings: skipped }
     const many = results.length > 1
     const out: string[] = []
-    const notes: string[] = []
+    const notes: string[] = [...skipped]
     for (const r of results) {
       if (many) out.push(`==> ${r.meshlet}${r.logs?.containerId ? ` (${r.logs.containerId.slice(0, 12)})` : ''} <==`)
       if (r.error !== undefined) out.push(`error: ${r.error}`)
