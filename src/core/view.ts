@@ -98,6 +98,9 @@ export class CommuneView {
   private readonly rejected = new Map<AtUri, Rejection>()
   // Secrets (issue 13): sealed secret records, by uri (at://owner/commune.scheduler.secret/name).
   private readonly secretsByUri = new Map<AtUri, SecretRecord>()
+  /** Workload -> repos whose bids/statuses about it the caps gave up (oldest first; at most maxRecords pairs). */
+  private readonly dropped = new Map<AtUri, Set<Did>>()
+  private droppedPairs = 0
   /** "at://did/collection" -> uris held (with their approximate bytes): the unit the caps take from. */
   private readonly groups = new Map<string, Map<AtUri, number>>()
   private readonly groupBytes = new Map<string, number>()
@@ -131,6 +134,7 @@ export class CommuneView {
       const refused = this.admit(event.uri, bytes)
       if (refused) {
         this.noteRejection(event.uri, event.did, rec.collection, refused)
+        if (rec.collection === NSID.bid || rec.collection === NSID.workloadStatus) this.noteDropped(rec.value.workload?.uri, event.did)
         return change
       }
       this.hold(event.uri, bytes)
@@ -178,6 +182,8 @@ export class CommuneView {
       // A rejected version is not scheduled either: keeping its firstSeen entries would let a
       // stream of invalid workloads grow this map without bound.
       this.firstSeenAt.delete(event.uri)
+      this.droppedPairs -= this.dropped.get(event.uri)?.size ?? 0
+      this.dropped.delete(event.uri)
     }
     if (event.op === 'rejected') this.noteRejection(event.uri, event.did, event.collection, event.reason)
     else this.rejected.delete(event.uri)
@@ -192,6 +198,22 @@ export class CommuneView {
     while (this.rejected.size > this.maxRejections) {
       const oldest = this.rejected.keys().next().value as AtUri
       this.rejected.delete(oldest)
+    }
+  }
+
+  private noteDropped(workloadUri: AtUri | undefined, did: Did): void {
+    if (typeof workloadUri !== 'string') return
+    const repos = this.dropped.get(workloadUri) ?? new Set<Did>()
+    this.dropped.delete(workloadUri) // most recent last
+    this.dropped.set(workloadUri, repos)
+    if (!repos.has(did)) {
+      repos.add(did)
+      this.droppedPairs++
+    }
+    while (this.droppedPairs > this.maxRecords) {
+      const [oldest, gone] = this.dropped.entries().next().value as [AtUri, Set<Did>]
+      this.dropped.delete(oldest)
+      this.droppedPairs -= gone.size
     }
   }
 
@@ -252,7 +274,8 @@ export class CommuneView {
         : `this peer holds its limit of ${this.maxBytes} record bytes and ${victim.slice('at://'.length)} holds the most (${victimSize} bytes); its records with the highest keys are not kept`
       if (top === uri) return reason
       const [, , did, collection] = top!.split('/') as [string, string, Did, string]
-      this.remove(collection, top!)
+      const about = this.remove(collection, top!)
+      if (collection === NSID.bid || collection === NSID.workloadStatus) this.noteDropped(about, did)
       this.noteRejection(top!, did, collection, reason)
     }
   }
@@ -325,6 +348,15 @@ export class CommuneView {
 
   workloads(): Workload[] {
     return [...this.workloadsByUri.values()]
+  }
+
+  /**
+   * Repos some of whose bids or statuses about the workload this view gave up to its caps (this
+   * peer's own included), or undefined. Where one of them may run it, this view cannot tell who
+   * holds what (decideWorkload `dropped`). Forgotten when the workload is deleted.
+   */
+  droppedFor(workloadUri: AtUri): ReadonlySet<Did> | undefined {
+    return this.dropped.get(workloadUri)
   }
 
   rejection(uri: AtUri): Rejection | undefined {
