@@ -8,6 +8,7 @@ import type { Ack, Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStat
 import { statusBidUris } from './status-history.js'
 import { oldVersionHolders, rolloutDecision } from './rollout.js'
 import { sampleFor, sampledOutReason } from './sample.js'
+import { holdBack, missingRepo } from './full-view.js'
 
 export interface DecideSelf {
   meshlet: Did
@@ -51,7 +52,7 @@ export interface DecideInput {
   /**
    * Repos whose bids or statuses about this workload this peer's view gave up to its caps
    * (CommuneView.droppedFor). If one of them is in the electorate (or is this meshlet), the view
-   * cannot tell who holds what: the peer then only withdraws and releases ({@link holdsBack}). A
+   * cannot tell who holds what: the peer then only withdraws and releases (core/full-view.ts). A
    * stranger's dropped records change nothing, so a flood still costs only its sender.
    */
   dropped?: ReadonlySet<Did>
@@ -105,15 +106,6 @@ export interface Decision {
   heldBack?: string
 }
 
-/**
- * Actions a peer takes even on an incomplete view: they only take this meshlet out (a withdraw, a
- * release). Everything that puts it in or vouches for others (offer, claim, renumber, revert, ack)
- * needs every record: a claim made without seeing a rival's claim runs the replica twice, and an
- * offer its own view did not keep looks unwritten, so it would be written again and again.
- */
-export function holdsBack(a: PeerAction): boolean {
-  return a.type !== 'withdraw' && a.type !== 'release'
-}
 
 /**
  * Batch at-most-once: how long a pending claim that does not lead a split for its number waits
@@ -236,15 +228,15 @@ export function decideWorkload(input: DecideInput): Decision {
   const sampled = sample === undefined || sample.members.has(self.meshlet)
   const ringWake = sampled ? undefined : sample?.nextAt
   const holders = placement.kept.map((s) => s.meshlet)
-  const missing = [...(input.dropped ?? [])].find((d) => d === self.meshlet || electorate.has(d) || eligible.has(d))
+  const missing = missingRepo(input.dropped, self.meshlet, electorate, eligible)
   const result = (phase: DecisionPhase, outcomes: BidOutcome[], wakeAt?: number): Decision => {
-    const held = missing ? actions.filter(holdsBack) : []
-    const d: Decision = { phase, actions: held.length > 0 ? actions.filter((a) => !holdsBack(a)) : actions, holders, outcomes }
-    if (held.length > 0) d.heldBack = `this peer's view is full and did not keep every record of ${missing} about this workload: ${[...new Set(held.map((a) => a.type))].join(', ')} held back`
+    const { actions: out, heldBack } = holdBack(actions, missing)
+    const d: Decision = { phase, actions: out, holders, outcomes }
+    if (heldBack) d.heldBack = heldBack
     const mine = selfOutcome(outcomes, self.meshlet)
     if (mine) d.self = mine
     // Time does not complete the view: waking for what was held back would only hold it back again.
-    if (wakeAt !== undefined && held.length === 0) d.wakeAt = wakeAt
+    if (wakeAt !== undefined && !heldBack) d.wakeAt = wakeAt
     const gate = placement.gates.get(self.meshlet)
     if (gate) d.start = gate
     if (!sampled && sample && ownCurrent.length === 0 && ownStatuses.length === 0) d.sampledOut = sampledOutReason(sample, self.meshlet)

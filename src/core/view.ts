@@ -1,6 +1,7 @@
 // One peer's in-memory picture of the commune: the latest valid version of every record it
 // tracks, indexed for the scheduler (bids and statuses by workload) and the cluster service.
 // Pure data structure: the service layer feeds it RecordEvents; the simulation feeds it directly.
+import { DroppedRecords } from './full-view.js'
 import { resolveRun } from './runs.js'
 import { NSID, type AtUri, type Bid, type Cid, type Did, type Membership, type MeshletLink, type MeshletOwnerClaim, type Profile, type RecordEvent, type Rejection, type SecretRecord, type Workload, type WorkloadStatus } from './types.js'
 
@@ -98,9 +99,8 @@ export class CommuneView {
   private readonly rejected = new Map<AtUri, Rejection>()
   // Secrets (issue 13): sealed secret records, by uri (at://owner/commune.scheduler.secret/name).
   private readonly secretsByUri = new Map<AtUri, SecretRecord>()
-  /** Workload -> repos whose bids/statuses about it the caps gave up (oldest first; at most maxRecords pairs). */
-  private readonly dropped = new Map<AtUri, Set<Did>>()
-  private droppedPairs = 0
+  /** Repos whose bids/statuses about a workload the caps gave up (core/full-view.ts). */
+  private readonly dropped: DroppedRecords
   /** "at://did/collection" -> uris held (with their approximate bytes): the unit the caps take from. */
   private readonly groups = new Map<string, Map<AtUri, number>>()
   private readonly groupBytes = new Map<string, number>()
@@ -116,6 +116,7 @@ export class CommuneView {
     this.maxVersions = Math.max(1, opts.maxVersionsPerWorkload ?? 8)
     this.maxRecords = Math.max(1, opts.maxRecords ?? DEFAULT_MAX_RECORDS)
     this.maxBytes = Math.max(1, opts.maxBytes ?? DEFAULT_MAX_BYTES)
+    this.dropped = new DroppedRecords(this.maxRecords)
   }
 
   /** Apply one record event seen at `seenAt` (epoch ms). Unknown collections are ignored (reported as a change all the same). */
@@ -134,7 +135,7 @@ export class CommuneView {
       const refused = this.admit(event.uri, bytes)
       if (refused) {
         this.noteRejection(event.uri, event.did, rec.collection, refused)
-        if (rec.collection === NSID.bid || rec.collection === NSID.workloadStatus) this.noteDropped(rec.value.workload?.uri, event.did)
+        if (rec.collection === NSID.bid || rec.collection === NSID.workloadStatus) this.dropped.note(rec.value.workload?.uri, event.did)
         return change
       }
       this.hold(event.uri, bytes)
@@ -182,8 +183,7 @@ export class CommuneView {
       // A rejected version is not scheduled either: keeping its firstSeen entries would let a
       // stream of invalid workloads grow this map without bound.
       this.firstSeenAt.delete(event.uri)
-      this.droppedPairs -= this.dropped.get(event.uri)?.size ?? 0
-      this.dropped.delete(event.uri)
+      this.dropped.forget(event.uri)
     }
     if (event.op === 'rejected') this.noteRejection(event.uri, event.did, event.collection, event.reason)
     else this.rejected.delete(event.uri)
@@ -198,22 +198,6 @@ export class CommuneView {
     while (this.rejected.size > this.maxRejections) {
       const oldest = this.rejected.keys().next().value as AtUri
       this.rejected.delete(oldest)
-    }
-  }
-
-  private noteDropped(workloadUri: AtUri | undefined, did: Did): void {
-    if (typeof workloadUri !== 'string') return
-    const repos = this.dropped.get(workloadUri) ?? new Set<Did>()
-    this.dropped.delete(workloadUri) // most recent last
-    this.dropped.set(workloadUri, repos)
-    if (!repos.has(did)) {
-      repos.add(did)
-      this.droppedPairs++
-    }
-    while (this.droppedPairs > this.maxRecords) {
-      const [oldest, gone] = this.dropped.entries().next().value as [AtUri, Set<Did>]
-      this.dropped.delete(oldest)
-      this.droppedPairs -= gone.size
     }
   }
 
@@ -275,7 +259,7 @@ export class CommuneView {
       if (top === uri) return reason
       const [, , did, collection] = top!.split('/') as [string, string, Did, string]
       const about = this.remove(collection, top!)
-      if (collection === NSID.bid || collection === NSID.workloadStatus) this.noteDropped(about, did)
+      if (collection === NSID.bid || collection === NSID.workloadStatus) this.dropped.note(about, did)
       this.noteRejection(top!, did, collection, reason)
     }
   }
