@@ -8,7 +8,7 @@ import type { Ack, Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStat
 import { statusBidUris } from './status-history.js'
 import { oldVersionHolders, rolloutDecision } from './rollout.js'
 import { sampleFor, sampledOutReason } from './sample.js'
-import { holdBack, missingRepo } from './full-view.js'
+import { FULL_VIEW_RELEASE, holdBack, missingRepo } from './full-view.js'
 
 export interface DecideSelf {
   meshlet: Did
@@ -323,6 +323,9 @@ export function decideWorkload(input: DecideInput): Decision {
     actions.push(offerAction(offer))
   }
   if (roll?.release !== undefined && !actions.some((a) => a.type === 'release' || a.type === 'claim')) actions.push({ type: 'release', reason: roll.release })
+  // A full view (core/full-view.ts) in which its own service claim does not count (a record it
+  // stands on was not kept) cannot tell whether a rival holds the replica: it lets go.
+  if (missing && mine && !kept && !gated && !actions.some((a) => a.type === 'release')) actions.push({ type: 'release', reason: `lost claim conflict: ${FULL_VIEW_RELEASE}` })
   if (roll?.wakeAt !== undefined) wakeAt = wakeAt === undefined ? roll.wakeAt : Math.min(wakeAt, roll.wakeAt)
   if (ringWake !== undefined && placement.openSlots > 0) wakeAt = wakeAt === undefined ? ringWake : Math.min(wakeAt, ringWake)
   // A member acks only once it has heard every member it deems alive (a bid or decline each), or a

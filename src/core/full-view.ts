@@ -48,6 +48,9 @@ export function missingRepo(dropped: ReadonlySet<Did> | undefined, self: Did, el
   return undefined
 }
 
+/** Why a service claim its own full view no longer counts is released (after "lost claim conflict: ", a yield). */
+export const FULL_VIEW_RELEASE = "this peer's view is full and no longer holds every record its claim stands on"
+
 /** Actions (core/decide.ts PeerAction) a peer holds back on an incomplete view: all but withdraw and release. */
 export function holdsBack(a: { type: string }): boolean {
   return a.type !== 'withdraw' && a.type !== 'release'

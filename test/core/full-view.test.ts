@@ -56,6 +56,19 @@ describe('decideWorkload on a view that gave up records (dropped)', () => {
     expect(decideWorkload(input({ ...over, electorate, dropped: new Set(['did:lapsed']) })).actions).toEqual([])
   })
 
+  test('its own service claim no longer counted on a view that dropped records: released, as a yield', () => {
+    // Its bid (the record the claim stands on) is not in the view: the claim does not count.
+    const claim = status(ME, 'running', { priority: 900, bid: { uri: bid(ME, 900, { rkey: '3kme1' }).uri, cid: bid(ME, 900, { rkey: '3kme1' }).cid } })
+    const over = { now: CLOSED, bids: [bid('did:a', 100)], statuses: [claim, status('did:a', 'running', { priority: 100 })] }
+    expect(decideWorkload(input(over)).actions).toEqual([])
+    const d = decideWorkload(input({ ...over, dropped: new Set([ME]) }))
+    expect(d.actions).toEqual([{ type: 'release', reason: "lost claim conflict: this peer's view is full and no longer holds every record its claim stands on" }])
+    // A claim its view still counts is kept.
+    const counted = decideWorkload(input({ ...over, bids: [bid(ME, 900, { rkey: '3kme1' })], statuses: [claim], dropped: new Set(['did:a']) }))
+    expect(counted.actions).toEqual([])
+    expect(counted.holders).toEqual([ME])
+  })
+
   test('releases and withdrawals still go out: taking itself out is always safe', () => {
     const mine: WorkloadStatus = status(ME, 'running', { priority: 5, bid: { uri: bid(ME, 5, { rkey: '3kme1' }).uri, cid: bid(ME, 5, { rkey: '3kme1' }).cid } })
     const d = decideWorkload(input({ eligible: eligibleOf('did:a'), statuses: [mine], dropped: new Set([ME]) }))

@@ -51,7 +51,8 @@ describe('full views (8 peers x 30 workloads, views bounded at 200 records)', ()
     console.log(`writes per workload: roomy ${(writes(roomy.sim) / 30).toFixed(1)}, full ${(writes(full.sim) / 30).toFixed(1)}; most offers by one peer for one workload: roomy ${most(roomy.sim.offers)}, full ${most(full.sim.offers)}; most status writes: roomy ${most(roomy.sim.statuses)}, full ${most(full.sim.statuses)}; disagreements: roomy ${roomy.report.disagreements.length}, full ${full.report.disagreements.length}`)
     expect(most(roomy.sim.offers)).toBe(1)
     expect(most(full.sim.offers)).toBe(1)
-    expect(most(full.sim.statuses)).toBeLessThanOrEqual(most(roomy.sim.statuses))
+    // At most one more status write than with room to spare: the release of a claim its full view no longer counts.
+    expect(most(full.sim.statuses)).toBeLessThanOrEqual(most(roomy.sim.statuses) + 1)
     expect(full.report.doubleHolders).toBe(0)
     // No replica started twice: per workload, at most `replicas` peers ever started it.
     for (const [uri, t] of full.sim.workloads) expect(new Set(full.sim.starts.filter((x) => x.workload === uri).map((x) => x.peer)).size, uri).toBeLessThanOrEqual(t.workload.replicas)
