@@ -8,6 +8,7 @@ import type { Ack, Bid, CapacitySnapshot, Did, StrongRef, Workload, WorkloadStat
 import { statusBidUris } from './status-history.js'
 import { oldVersionHolders, rolloutDecision } from './rollout.js'
 import { sampleFor, sampledOutReason } from './sample.js'
+import { FULL_VIEW_RELEASE, holdBack, missingRepo } from './full-view.js'
 
 export interface DecideSelf {
   meshlet: Did
@@ -48,6 +49,13 @@ export interface DecideInput {
   preferred?: ReadonlySet<Did>
   /** issue 16 (sampled bidding): true = every eligible meshlet offers, as before sampling (the simulation's baseline). */
   allBid?: boolean
+  /**
+   * Repos whose bids or statuses about this workload this peer's view gave up to its caps
+   * (CommuneView.droppedFor). If one of them is in the electorate (or is this meshlet), the view
+   * cannot tell who holds what: the peer then only withdraws and releases (core/full-view.ts). A
+   * stranger's dropped records change nothing, so a flood still costs only its sender.
+   */
+  dropped?: ReadonlySet<Did>
 }
 
 export type PeerAction =
@@ -94,7 +102,10 @@ export interface Decision {
   start?: StartGate
   /** issue 16 (sampled bidding): set while this eligible meshlet is outside the open rings (it offers nothing, commits nothing): why. */
   sampledOut?: string
+  /** Set when actions were held back because this peer's view of the workload is incomplete (DecideInput.dropped): why. */
+  heldBack?: string
 }
+
 
 /**
  * Batch at-most-once: how long a pending claim that does not lead a split for its number waits
@@ -217,11 +228,15 @@ export function decideWorkload(input: DecideInput): Decision {
   const sampled = sample === undefined || sample.members.has(self.meshlet)
   const ringWake = sampled ? undefined : sample?.nextAt
   const holders = placement.kept.map((s) => s.meshlet)
+  const missing = missingRepo(input.dropped, self.meshlet, electorate, eligible)
   const result = (phase: DecisionPhase, outcomes: BidOutcome[], wakeAt?: number): Decision => {
-    const d: Decision = { phase, actions, holders, outcomes }
+    const { actions: out, heldBack } = holdBack(actions, missing)
+    const d: Decision = { phase, actions: out, holders, outcomes }
+    if (heldBack) d.heldBack = heldBack
     const mine = selfOutcome(outcomes, self.meshlet)
     if (mine) d.self = mine
-    if (wakeAt !== undefined) d.wakeAt = wakeAt
+    // Time does not complete the view: waking for what was held back would only hold it back again.
+    if (wakeAt !== undefined && !heldBack) d.wakeAt = wakeAt
     const gate = placement.gates.get(self.meshlet)
     if (gate) d.start = gate
     if (!sampled && sample && ownCurrent.length === 0 && ownStatuses.length === 0) d.sampledOut = sampledOutReason(sample, self.meshlet)
@@ -308,6 +323,9 @@ export function decideWorkload(input: DecideInput): Decision {
     actions.push(offerAction(offer))
   }
   if (roll?.release !== undefined && !actions.some((a) => a.type === 'release' || a.type === 'claim')) actions.push({ type: 'release', reason: roll.release })
+  // A full view (core/full-view.ts) in which its own service claim does not count (a record it
+  // stands on was not kept) cannot tell whether a rival holds the replica: it lets go.
+  if (missing && mine && !kept && !gated && !actions.some((a) => a.type === 'release')) actions.push({ type: 'release', reason: `lost claim conflict: ${FULL_VIEW_RELEASE}` })
   if (roll?.wakeAt !== undefined) wakeAt = wakeAt === undefined ? roll.wakeAt : Math.min(wakeAt, roll.wakeAt)
   if (ringWake !== undefined && placement.openSlots > 0) wakeAt = wakeAt === undefined ? ringWake : Math.min(wakeAt, ringWake)
   // A member acks only once it has heard every member it deems alive (a bid or decline each), or a

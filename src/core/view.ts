@@ -1,6 +1,8 @@
 // One peer's in-memory picture of the commune: the latest valid version of every record it
 // tracks, indexed for the scheduler (bids and statuses by workload) and the cluster service.
 // Pure data structure: the service layer feeds it RecordEvents; the simulation feeds it directly.
+import { DroppedRecords } from './full-view.js'
+import { RecordGroups, groupOf, rkeyOf } from './view-groups.js'
 import { resolveRun } from './runs.js'
 import { NSID, type AtUri, type Bid, type Cid, type Did, type Membership, type MeshletLink, type MeshletOwnerClaim, type Profile, type RecordEvent, type Rejection, type SecretRecord, type Workload, type WorkloadStatus } from './types.js'
 
@@ -47,6 +49,8 @@ export const DEFAULT_MAX_RECORDS = 400_000
  * fit; records of 60 KB stop at ~8,800 instead of filling ~5.4 GB of heap at 100,000 records.
  */
 export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+/** (workload, repo) pairs a full view remembers it gave up at most (core/full-view.ts), oldest forgotten first. */
+export const MAX_DROPPED_PAIRS = 65_536
 /** Per-record bookkeeping (maps, indexes, uri) counted on top of its JSON. */
 export const RECORD_OVERHEAD_BYTES = 512
 
@@ -106,11 +110,10 @@ export class CommuneView {
   private readonly rejected = new Map<AtUri, Rejection>()
   // Secrets (issue 13): sealed secret records, by uri (at://owner/commune.scheduler.secret/name).
   private readonly secretsByUri = new Map<AtUri, SecretRecord>()
+  /** Repos whose bids/statuses about a workload the caps gave up (core/full-view.ts). */
+  private readonly dropped: DroppedRecords
   /** "at://did/collection" -> uris held (with their approximate bytes): the unit the caps take from. */
-  private readonly groups = new Map<string, Map<AtUri, number>>()
-  private readonly groupBytes = new Map<string, number>()
-  private held = 0
-  private heldBytes = 0
+  private readonly groups = new RecordGroups()
   private readonly maxBytes: number
   private readonly maxRejections: number
   private readonly maxVersions: number
@@ -121,6 +124,9 @@ export class CommuneView {
     this.maxVersions = Math.max(1, opts.maxVersionsPerWorkload ?? 8)
     this.maxRecords = Math.max(1, opts.maxRecords ?? DEFAULT_MAX_RECORDS)
     this.maxBytes = Math.max(1, opts.maxBytes ?? DEFAULT_MAX_BYTES)
+    // Its own bound, apart from the records': a flood of bids about made-up workloads must not
+    // grow it to maxRecords entries outside the byte bound (~100 B a pair: ~6 MB at most).
+    this.dropped = new DroppedRecords(Math.min(this.maxRecords, MAX_DROPPED_PAIRS))
   }
 
   /** Apply one record event seen at `seenAt` (epoch ms). Unknown collections are ignored (reported as a change all the same). */
@@ -140,9 +146,10 @@ export class CommuneView {
       if (room.full) change.full = room.full
       if (room.refused) {
         this.noteRejection(event.uri, event.did, rec.collection, room.full!)
+        if (rec.collection === NSID.bid || rec.collection === NSID.workloadStatus) this.dropped.note(rec.value.workload?.uri, event.did)
         return change
       }
-      this.hold(event.uri, bytes)
+      this.groups.hold(event.uri, bytes)
       switch (rec.collection) {
         case NSID.workload: {
           this.workloadsByUri.set(event.uri, rec.value)
@@ -187,6 +194,7 @@ export class CommuneView {
       // A rejected version is not scheduled either: keeping its firstSeen entries would let a
       // stream of invalid workloads grow this map without bound.
       this.firstSeenAt.delete(event.uri)
+      this.dropped.forget(event.uri)
     }
     if (event.op === 'rejected') this.noteRejection(event.uri, event.did, event.collection, event.reason)
     else this.rejected.delete(event.uri)
@@ -204,32 +212,6 @@ export class CommuneView {
     }
   }
 
-  private hold(uri: AtUri, bytes: number): void {
-    const key = groupOf(uri)
-    let group = this.groups.get(key)
-    if (!group) this.groups.set(key, (group = new Map()))
-    if (!group.has(uri)) {
-      group.set(uri, bytes)
-      this.held++
-      this.heldBytes += bytes
-      this.groupBytes.set(key, (this.groupBytes.get(key) ?? 0) + bytes)
-    }
-  }
-
-  private release(uri: AtUri): void {
-    const key = groupOf(uri)
-    const group = this.groups.get(key)
-    const bytes = group?.get(uri)
-    if (!group || bytes === undefined) return
-    group.delete(uri)
-    this.held--
-    this.heldBytes -= bytes
-    if (group.size === 0) {
-      this.groups.delete(key)
-      this.groupBytes.delete(key)
-    } else this.groupBytes.set(key, (this.groupBytes.get(key) ?? bytes) - bytes)
-  }
-
   /**
    * Room for a new record at `uri` of `bytes`, or why not. Over either cap (records, approximate
    * bytes), the group that holds the most of what is over (records, or bytes; the new record
@@ -242,11 +224,11 @@ export class CommuneView {
     const own = groupOf(uri)
     let full: string | undefined
     for (;;) {
-      const overCount = this.held >= this.maxRecords
-      const overBytes = this.heldBytes + bytes > this.maxBytes
+      const overCount = this.groups.held >= this.maxRecords
+      const overBytes = this.groups.heldBytes + bytes > this.maxBytes
       if (!overCount && !overBytes) return full === undefined ? { refused: false } : { refused: false, full }
       const measure = (key: string): number =>
-        overCount ? (this.groups.get(key)?.size ?? 0) + (key === own ? 1 : 0) : (this.groupBytes.get(key) ?? 0) + (key === own ? bytes : 0)
+        overCount ? this.groups.count(key) + (key === own ? 1 : 0) : this.groups.bytes(key) + (key === own ? bytes : 0)
       let victim = own
       let victimSize = measure(own)
       for (const key of this.groups.keys()) {
@@ -256,22 +238,23 @@ export class CommuneView {
           victimSize = size
         }
       }
-      let top = victim === own ? uri : undefined
-      for (const u of this.groups.get(victim)?.keys() ?? []) if (top === undefined || rkeyOf(u) > rkeyOf(top)) top = u
+      const held = this.groups.top(victim)
+      const top = victim === own && (held === undefined || rkeyOf(uri) > rkeyOf(held)) ? uri : held
       const reason = overCount
         ? `this peer holds its limit of ${this.maxRecords} records and ${victim.slice('at://'.length)} holds the most (${victimSize}); its records with the highest keys are not kept`
         : `this peer holds its limit of ${this.maxBytes} record bytes and ${victim.slice('at://'.length)} holds the most (${victimSize} bytes); its records with the highest keys are not kept`
       full = reason
       if (top === uri) return { refused: true, full }
       const [, , did, collection] = top!.split('/') as [string, string, Did, string]
-      this.remove(collection, top!)
+      const about = this.remove(collection, top!)
+      if (collection === NSID.bid || collection === NSID.workloadStatus) this.dropped.note(about, did)
       this.noteRejection(top!, did, collection, reason)
     }
   }
 
   /** Remove the record at `uri` in `collection`; returns the workload uri it was about, if any. */
   private remove(collection: string, uri: AtUri): AtUri | undefined {
-    this.release(uri)
+    this.groups.release(uri)
     switch (collection) {
       case NSID.workload:
         return this.workloadsByUri.delete(uri) ? uri : undefined
@@ -339,6 +322,15 @@ export class CommuneView {
     return [...this.workloadsByUri.values()]
   }
 
+  /**
+   * Repos some of whose bids or statuses about the workload this view gave up to its caps (this
+   * peer's own included), or undefined. Where one of them may run it, this view cannot tell who
+   * holds what (decideWorkload `dropped`). Forgotten when the workload is deleted.
+   */
+  droppedFor(workloadUri: AtUri): ReadonlySet<Did> | undefined {
+    return this.dropped.get(workloadUri)
+  }
+
   rejection(uri: AtUri): Rejection | undefined {
     return this.rejected.get(uri)
   }
@@ -404,12 +396,12 @@ export class CommuneView {
 
   /** Records held (what ViewOptions.maxRecords bounds). */
   records(): number {
-    return this.held
+    return this.groups.held
   }
 
   /** Approximate bytes of the records held (what ViewOptions.maxBytes bounds). */
   bytes(): number {
-    return this.heldBytes
+    return this.groups.heldBytes
   }
 
   size(): { workloads: number; bids: number; statuses: number; records: number } {
@@ -419,13 +411,4 @@ export class CommuneView {
     const records = workloads + bids + statuses + this.linksByUri.size + this.ownersByUri.size + this.membershipsByUri.size + this.profilesByUri.size
     return { workloads, bids, statuses, records }
   }
-}
-
-/** "at://did/collection" of a record uri (a record key never contains "/"). */
-function groupOf(uri: AtUri): string {
-  return uri.slice(0, uri.lastIndexOf('/'))
-}
-
-function rkeyOf(uri: AtUri): string {
-  return uri.slice(uri.lastIndexOf('/') + 1)
 }

@@ -314,6 +314,8 @@ export class SchedulerService {
       verifyBid: ctx.ledger.verifyBid,
       // Volumes (issue 12): a meshlet that holds this workload's data is asked first.
       preferred: volumeHolders(workload, ctx.profiles.values()),
+      // A full view (core/view.ts caps) that gave up some of this workload's records: withdraw and release only.
+      dropped: this.view.droppedFor(workload.uri),
     })
     if (note && decision.self) decision.self = { ...decision.self, reason: `${decision.self.reason} (${note})` }
     const wasAllowed = this.decisions.get(workload.uri)?.start?.allowed === true

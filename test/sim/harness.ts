@@ -155,8 +155,13 @@ export class Simulation {
     this.rng = mulberry32(opts.seed)
     for (let i = 0; i < opts.peers; i++) {
       const did = `did:plc:peer${String(i).padStart(2, '0')}`
-      this.peers.set(did, { did, owner: `did:plc:owner${i % 5}`, view: new CommuneView(opts.viewMaxRecords ? { maxRecords: opts.viewMaxRecords } : {}), alive: true, recovering: false, dead: new Set(), rkeySeq: 0, wakes: new Map(), skewMs: 0 })
+      this.peers.set(did, { did, owner: `did:plc:owner${i % 5}`, view: this.newView(), alive: true, recovering: false, dead: new Set(), rkeySeq: 0, wakes: new Map(), skewMs: 0 })
     }
+  }
+
+  /** A peer's view, bounded as the run says (a restarted peer's too). */
+  protected newView(): CommuneView {
+    return new CommuneView({ ...(this.opts.viewMaxRecords ? { maxRecords: this.opts.viewMaxRecords } : {}) })
   }
 
   private delay(): number {
@@ -248,7 +253,7 @@ export class Simulation {
         const p = this.peers.get(did)!
         p.alive = true
         p.recovering = true
-        p.view = new CommuneView()
+        p.view = this.newView()
         p.wakes.clear()
         p.rkeySeq = 1_000_000 // TIDs keep growing across restarts
         for (const e of this.published.values()) p.view.apply(e, this.clock(p))
@@ -329,6 +334,7 @@ export class Simulation {
       self: { meshlet: peer.did, owner: peer.owner, draining: false, recovering: peer.recovering },
       offer: this.offerFor(peer, w, truth),
       allBid: this.opts.allBid,
+      dropped: peer.view.droppedFor(uri),
     })
     if (d.actions.length > 0) this.publish(peer, w, d.actions)
     this.runnerStep(peer, w, d)
