@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // (Which files: each project below says.)
     // Integration files boot PLC + PDS + dockerd work; on 2 cores, two files at a time is the sweet spot.
     pool: 'forks',
     maxWorkers: 2,
@@ -14,5 +14,19 @@ export default defineConfig({
     retry: process.env.CI ? 1 : 0,
     hookTimeout: 60_000,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/**/*.test.ts', '!test/integration/**'] },
+      },
+      {
+        // Every integration file imports the same heavy graph (@atproto/pds alone is ~3 s of CPU):
+        // in a fresh worker per file that was 4-7 s per file, ~45 times. These files share no
+        // state (each starts and closes its own devnet, containers and chains carry its own
+        // names) and mock nothing, so a worker runs one after another and evaluates it once.
+        extends: true,
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], isolate: false },
+      },
+    ],
   },
 })

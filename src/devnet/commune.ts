@@ -100,19 +100,30 @@ export class DevCommune implements AsyncDisposable {
     const net = opts.net ?? (await DevNetwork.create({ pdsCount: opts.pdsCount ?? 2 }))
     const c = new DevCommune(net, opts)
     c.tmp = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'meshlet-commune-')))
-    const fresh: Member[] = []
-    for (const spec of opts.members) {
-      const pdsIndex = spec.pdsIndex ?? c.members.length % net.pdses.length
+    // Every account at once (each is a PDS write and a PLC operation: one after the other they were
+    // most of a test commune's start). Calls begin in member order, so handles number as before.
+    const accounts = opts.members.map((spec, i) => {
+      const pdsIndex = spec.pdsIndex ?? i % net.pdses.length
       const saved = opts.saved?.[spec.name]
-      const owner = saved ? await net.login(saved.owner.did, saved.owner.handle, saved.owner.password, saved.owner.pds) : await net.createAccount(spec.name, pdsIndex)
-      const meshlet = saved ? await net.login(saved.meshlet.did, saved.meshlet.handle, saved.meshlet.password, saved.meshlet.pds) : await net.createAccount(`${spec.name}-mesh`, pdsIndex)
+      const owner = saved ? net.login(saved.owner.did, saved.owner.handle, saved.owner.password, saved.owner.pds) : net.createAccount(spec.name, pdsIndex)
+      const meshlet = saved ? net.login(saved.meshlet.did, saved.meshlet.handle, saved.meshlet.password, saved.meshlet.pds) : net.createAccount(`${spec.name}-mesh`, pdsIndex)
+      return Promise.all([owner, meshlet])
+    })
+    const settled = await Promise.allSettled(accounts)
+    const failed = settled.find((r) => r.status === 'rejected')
+    if (failed) {
+      if (!opts.net) await net.close().catch(() => {})
+      if (!opts.dataDir) await fs.rm(c.tmp, { recursive: true, force: true }).catch(() => {})
+      throw failed.reason
+    }
+    const fresh: Member[] = []
+    for (const [i, spec] of opts.members.entries()) {
+      const [owner, meshlet] = (settled[i] as PromiseFulfilledResult<[DevAccount, DevAccount]>).value
       const m: Member = { name: spec.name, owner, meshlet, spec, dataDir: path.join(c.tmp, spec.name), logs: [] }
       c.members.push(m)
-      if (!saved) fresh.push(m)
+      if (!opts.saved?.[spec.name]) fresh.push(m)
     }
-    for (const m of fresh) {
-      if (!m.spec.unlinked) await c.link(m)
-    }
+    await Promise.all(fresh.filter((m) => !m.spec.unlinked).map((m) => c.link(m)))
     return c
   }
 
@@ -299,7 +310,8 @@ export class DevCommune implements AsyncDisposable {
     await Promise.all(all.filter((c) => dids.has(c.Labels['farm.meshlet.meshlet'] ?? '')).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})))
     // Their owner networks and firewall rules too: the engine has room for a few dozen networks only.
     const { OwnerNetworks, removeFirewallChains } = await import('../adapters/host-net/owner-networks.js')
-    for (const did of dids) await new OwnerNetworks({ docker, meshlet: did, chainPrefix: this.firewallChain, logger: rootLogger.child({ name: 'devnet' }) }).removeAll().catch(() => {})
+    // One meshlet's networks at a time added a second or more per member (each removal waits on the engine).
+    await Promise.all([...dids].map((did) => new OwnerNetworks({ docker, meshlet: did, chainPrefix: this.firewallChain, logger: rootLogger.child({ name: 'devnet' }) }).removeAll().catch(() => {})))
     await removeFirewallChains(this.firewallChain).catch(() => {})
     // Services (issue 12, apps): their workload volumes.
     const vols = ((await docker.listVolumes({ filters: { label: ['farm.meshlet.managed=true'] } }).catch(() => ({ Volumes: [] }))) as { Volumes?: { Name: string; Labels?: Record<string, string> | null }[] | null }).Volumes ?? []

@@ -138,10 +138,12 @@ export class DevNetwork implements AsyncDisposable {
 
   async close(): Promise<void> {
     await this.savePlc().catch(() => {})
-    for (const p of this.pdses) {
-      await p.server.destroy().catch(() => {})
-      if (!this.stateDir) await fs.rm(p.dataDirectory, { recursive: true, force: true }).catch(() => {})
-    }
+    await Promise.all(
+      this.pdses.map(async (p) => {
+        await p.server.destroy().catch(() => {})
+        if (!this.stateDir) await fs.rm(p.dataDirectory, { recursive: true, force: true }).catch(() => {})
+      }),
+    )
     await this.plcServer.destroy().catch(() => {})
   }
 
