@@ -13,7 +13,8 @@ export default defineConfig({
     // are listed as open work, not hidden.
     retry: process.env.CI ? 1 : 0,
     hookTimeout: 60_000,
-    reporters: ['default'],
+    // The retry reporter prints the error of an attempt that a retry then passed (test/helpers/retry-reporter.ts).
+    reporters: ['default', './test/helpers/retry-reporter.ts'],
     projects: [
       {
         extends: true,
