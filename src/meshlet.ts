@@ -297,7 +297,7 @@ export class Meshlet implements AsyncDisposable {
         const beat = this.linkage.lastBeat()
         return beat === undefined ? undefined : clock.now() - beat
       },
-      view: () => ({ records: view.records(), bytes: view.bytes(), ...view.limits(), dropped: this.intake.dropped }),
+      view: () => ({ records: view.records(), bytes: view.bytes(), ...view.limits(), dropped: view.droppedRecords() }),
     })
   }
 

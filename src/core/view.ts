@@ -114,6 +114,8 @@ export class CommuneView {
   private readonly dropped: DroppedRecords
   /** "at://did/collection" -> uris held (with their approximate bytes): the unit the caps take from. */
   private readonly groups = new RecordGroups()
+  /** Records the caps gave up so far (refused, or evicted for another). */
+  private given = 0
   private readonly maxBytes: number
   private readonly maxRejections: number
   private readonly maxVersions: number
@@ -244,6 +246,7 @@ export class CommuneView {
         ? `this peer holds its limit of ${this.maxRecords} records and ${victim.slice('at://'.length)} holds the most (${victimSize}); its records with the highest keys are not kept`
         : `this peer holds its limit of ${this.maxBytes} record bytes and ${victim.slice('at://'.length)} holds the most (${victimSize} bytes); its records with the highest keys are not kept`
       full = reason
+      this.given++
       if (top === uri) return { refused: true, full }
       const [, , did, collection] = top!.split('/') as [string, string, Did, string]
       const about = this.remove(collection, top!)
@@ -392,6 +395,11 @@ export class CommuneView {
   /** The bounds this view keeps (ViewOptions, defaults filled in). */
   limits(): { maxRecords: number; maxBytes: number } {
     return { maxRecords: this.maxRecords, maxBytes: this.maxBytes }
+  }
+
+  /** Records the caps gave up since this view began (each refused or evicted record counts once). */
+  droppedRecords(): number {
+    return this.given
   }
 
   /** Records held (what ViewOptions.maxRecords bounds). */

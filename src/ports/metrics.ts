@@ -9,7 +9,15 @@ export interface MetricsGauges {
   /** Since this meshlet's own heartbeat last landed (ms); undefined before the first. */
   heartbeatAgeMs?: () => number | undefined
   /** The view's size and bounds (records, approximate bytes), and records its bound dropped so far. */
-  view?: () => { records: number; bytes: number; maxRecords: number; maxBytes: number; dropped: number }
+  view?: () => ViewReading
+}
+
+export interface ViewReading {
+  records: number
+  bytes: number
+  maxRecords: number
+  maxBytes: number
+  dropped: number
 }
 
 export type PlacementStage = 'claimed' | 'started'

@@ -24,10 +24,9 @@ export const VIEW_FULL_WARN_MS = 60_000
 export class IntakeService {
   events = 0
   rejected = 0
-  /** Records this peer's view bound refused or evicted (a flood, or a commune past --view-max-records / --view-max-mb). */
-  dropped = 0
   private fullWarnedAt: number | undefined
-  private droppedSinceWarn = 0
+  /** view.droppedRecords() when the last "view full" line was written. */
+  private droppedAtWarn = 0
   /** When each repo's last record arrived here (monotonic): liveness (docs/protocol.md, Liveness by receipt). */
   readonly receipts = new Receipts()
   private readonly view: CommuneView
@@ -82,16 +81,14 @@ export class IntakeService {
 
   /** Says, at most once a VIEW_FULL_WARN_MS, that the view bound is dropping records and how to raise it. */
   private viewFull(reason: string): void {
-    this.dropped++
-    this.droppedSinceWarn++
     const at = this.clock.monotonic()
     if (this.fullWarnedAt !== undefined && at - this.fullWarnedAt < VIEW_FULL_WARN_MS) return
     const { maxRecords, maxBytes } = this.view.limits()
     this.log.warn(
-      { dropped: this.droppedSinceWarn, records: this.view.records(), bytes: this.view.bytes(), maxRecords, maxBytes },
+      { dropped: this.view.droppedRecords() - this.droppedAtWarn, records: this.view.records(), bytes: this.view.bytes(), maxRecords, maxBytes },
       `view full, records dropped: ${reason}. A flood costs only its sender; if this commune is simply large, raise --view-max-records / --view-max-mb`,
     )
     this.fullWarnedAt = at
-    this.droppedSinceWarn = 0
+    this.droppedAtWarn = this.view.droppedRecords()
   }
 }

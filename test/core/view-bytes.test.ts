@@ -31,6 +31,20 @@ describe('byte-bounded view', () => {
     expect(kept.length).toBeGreaterThanOrEqual(9)
     expect(v.rejection(`at://did:plc:flood/${NSID.workload}/3k039`)?.reason).toMatch(/limit of \d+ record bytes and did:plc:flood\/commune\.scheduler\.workload holds the most/)
   })
+  test('one record that needs the room of several evicts several, and each counts as dropped', () => {
+    const small = putWorkload('did:plc:many', '3k000', 0)
+    const per = approxRecordBytes(small.w.uri, small.w)
+    const v = new CommuneView({ maxBytes: per * 10, maxRecords: 1_000_000 })
+    for (let i = 0; i < 10; i++) v.apply(putWorkload('did:plc:many', `3k${String(i).padStart(3, '0')}`, 0).event, 1)
+    expect(v.droppedRecords()).toBe(0)
+    const big = putWorkload('did:plc:one', '3k1', per * 3 - per + 10) // a little over 3 small records
+    const change = v.apply(big.event, 1)
+    expect(v.workload(big.w.uri)).toBeDefined()
+    const gone = 10 - v.workloads().filter((w) => w.owner === 'did:plc:many').length
+    expect(gone).toBeGreaterThanOrEqual(3)
+    expect(v.droppedRecords()).toBe(gone)
+    expect(change.full).toMatch(/record bytes and did:plc:many/)
+  })
   test('deleting records frees their bytes', () => {
     const v = new CommuneView()
     const a = putWorkload('did:plc:a', '3k1', 5000)

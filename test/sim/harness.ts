@@ -161,7 +161,7 @@ export class Simulation {
 
   /** A peer's view, bounded as the run says (a restarted peer's too). */
   protected newView(): CommuneView {
-    return new CommuneView({ ...(this.opts.viewMaxRecords ? { maxRecords: this.opts.viewMaxRecords } : {}) })
+    return new CommuneView({ maxRecords: this.opts.viewMaxRecords })
   }
 
   private delay(): number {

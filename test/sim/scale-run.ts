@@ -11,8 +11,8 @@ const peers = Number(arg('peers', '100'))
 const workloads = Number(arg('workloads', '10000'))
 const policy = arg('policy', 'both')
 const checkPeers = arg('check-peers', '')
-// A peer's view holds at most 100,000 records by default (core/view.ts): past ~5,000 live workloads
-// at ~20 records each the largest repo's newest records are not kept. This raises it for the run.
+// A peer's view bound in records (core/view.ts DEFAULT_MAX_RECORDS when not given): lower it to see
+// a full view, raise it past ~20,000 live workloads at ~16-22 records each.
 const viewMaxRecords = arg('view-max-records', '')
 const gc = (globalThis as { gc?: () => void }).gc
 

@@ -35,7 +35,7 @@ describe('a full view', () => {
     for (let i = 0; i < 5; i++) p.intake.handle(put('did:plc:owner', i))
     await new Promise((r) => setImmediate(r))
     expect(p.warnings()).toEqual([])
-    expect(p.intake.dropped).toBe(0)
+    expect(p.view.droppedRecords()).toBe(0)
     p.intake.handle(put('did:plc:owner', 5))
     p.intake.handle(put('did:plc:owner', 6))
     p.advance(VIEW_FULL_WARN_MS - 1)
@@ -50,7 +50,7 @@ describe('a full view', () => {
     await new Promise((r) => setImmediate(r))
     expect(p.warnings()).toHaveLength(2)
     expect(p.warnings()[1]).toMatchObject({ dropped: 3 }) // 6, 7 and 8: what the minute between dropped
-    expect(p.intake.dropped).toBe(4)
+    expect(p.view.droppedRecords()).toBe(4)
     expect(p.view.records()).toBe(5) // and the peer still holds what fits
   })
 
@@ -58,7 +58,7 @@ describe('a full view', () => {
     const p = peer(3)
     for (let i = 0; i < 5; i++) p.intake.handle(put('did:plc:owner', i))
     const m = new PromMetrics({ dailyWriteBudget: 1 })
-    m.gauges({ view: () => ({ records: p.view.records(), bytes: p.view.bytes(), ...p.view.limits(), dropped: p.intake.dropped }) })
+    m.gauges({ view: () => ({ records: p.view.records(), bytes: p.view.bytes(), ...p.view.limits(), dropped: p.view.droppedRecords() }) })
     const f = parsePromText((await m.render()).body)
     expect(sampleSum(f, 'meshlet_view_records')).toBe(3)
     expect(sampleSum(f, 'meshlet_view_max_records')).toBe(3)

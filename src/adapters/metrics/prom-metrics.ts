@@ -1,7 +1,7 @@
 // PeerMetrics on prom-client (issue 15, /metrics). One Registry per peer, never the library's global
 // one: a devnet runs several peers in one process, and each must expose only its own figures.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { MetricsGauges, PeerMetrics, PlacementStage } from '../../ports/metrics.js'
+import type { MetricsGauges, PeerMetrics, PlacementStage, ViewReading } from '../../ports/metrics.js'
 
 /** Distinct reason labels kept per metric; later new ones count as "other" (a label per free-text reason would grow without bound). */
 const MAX_REASONS = 64
@@ -104,7 +104,7 @@ export class PromMetrics implements PeerMetrics {
       },
     })
     // The view's bound (--view-max-records, --view-max-mb): how close this peer is to dropping records.
-    const viewGauge = (name: string, help: string, read: (v: NonNullable<ReturnType<NonNullable<MetricsGauges['view']>>>) => number) =>
+    const viewGauge = (name: string, help: string, read: (v: ViewReading) => number) =>
       new Gauge({
         name,
         help,
